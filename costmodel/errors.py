@@ -1,0 +1,75 @@
+"""Exception hierarchy.
+
+Anything a user can trigger raises a :class:`CostModelError`; the CLI prints its message
+without a traceback and exits non-zero. Any other exception is a bug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class CostModelError(Exception):
+    """Base class for errors a user can act on."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with an input, located as precisely as possible.
+
+    ``sheet`` and ``cell`` may be empty when the problem concerns the whole file or sheet.
+    Problems sort by sheet, then by cell (row first, then column).
+    """
+
+    sort_key: tuple = ()
+    file: str = ""
+    sheet: str = ""
+    cell: str = ""
+    message: str = ""
+
+    @classmethod
+    def at(cls, file: str, sheet: str = "", cell: str = "", message: str = "") -> Problem:
+        return cls(_sort_key(sheet, cell), file, sheet, cell, message)
+
+    def __str__(self) -> str:
+        where = self.sheet + (f"!{self.cell}" if self.cell else "")
+        return f"{self.file}: {where}: {self.message}" if where else f"{self.file}: {self.message}"
+
+
+def _sort_key(sheet: str, cell: str) -> tuple:
+    letters = "".join(ch for ch in cell if ch.isalpha())
+    digits = "".join(ch for ch in cell if ch.isdigit())
+    column = 0
+    for ch in letters.upper():
+        column = column * 26 + (ord(ch) - 64)
+    return (sheet, int(digits) if digits else 0, column, cell)
+
+
+class InputError(CostModelError):
+    """The workbook (or another input file) is invalid; carries every problem found."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[Problem] | Problem | str):
+        if isinstance(problems, str):
+            problems = [Problem.at("", message=problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class ModelCheckError(CostModelError):
+    """A model built from valid-looking inputs breaks an invariant (e.g. a row sums to 1.2).
+
+    The message names strategy, phase, cycle and state; such problems usually come from
+    parameter values, so the exit code is the input-error one.
+    """
+
+    exit_code = 2
+
+
+class NumericalError(ModelCheckError):
+    """NaN or infinity appeared in a computation; the message says where it came from."""

@@ -1,0 +1,135 @@
+"""Validated, immutable model inputs: the hand-off from validation to everything else.
+
+Every object remembers where it came from (``where``: sheet and cell) so later stages can
+point a user at the cell behind a numerical problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from costmodel.formula import Expression
+
+
+@dataclass(frozen=True)
+class Settings:
+    name: str
+    description: str
+    perspective: str
+    currency: str
+    price_year: int
+    discount_rate_costs: float  # per year
+    discount_rate_outcomes: float  # per year
+    within_cycle_correction: str
+    start_age: float  # years
+    prop_female: float  # proportion at start
+    wtp: tuple[float, ...]  # currency per effect unit
+    effect_measure: str  # "qaly" or "ly"
+    psa_samples: int
+    seed: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class Phase:
+    key: str
+    label: str
+    cycle_years: float  # length of one cycle in years
+    n_cycles: int
+    cycle_length: float  # in cycle_unit, as entered
+    cycle_unit: str
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    expression: Expression
+    distribution: str  # "fixed" when blank
+    dist_params: tuple[float | None, float | None, float | None]
+    low: float | None
+    high: float | None
+    unit: str
+    group: str
+    description: str
+    source: str
+    where: str  # "Parameters!B5" (the value cell)
+
+
+@dataclass(frozen=True)
+class State:
+    key: str
+    label: str
+    phase: str
+    alive: bool
+    utility: Expression | None  # QALY weight per year in state
+    costs: dict[str, Expression]  # category -> cost per cycle
+    tunnel_length: int  # 1 = ordinary state
+    initial: Expression | None
+    next_state: str | None
+    where: dict[str, str] = field(default_factory=dict)  # column -> "States!E4"
+
+
+@dataclass(frozen=True)
+class Transition:
+    from_state: str
+    to_state: str
+    strategies: tuple[str, ...] | None  # None = shared by all strategies
+    probability: Expression | None  # None = complement ("the rest of the row")
+    costs: dict[str, Expression]  # one-off cost per transition, by category
+    qaly: Expression | None  # one-off QALY change per transition
+    where: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Strategy:
+    key: str
+    label: str
+    description: str
+    variables: dict[str, Expression]  # strategy-specific variables
+    where: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LifeTable:
+    ages: np.ndarray  # consecutive whole years
+    qx_male: np.ndarray  # probability of death within the year
+    qx_female: np.ndarray
+
+    @property
+    def max_age(self) -> int:
+        return int(self.ages[-1])
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """Everything a model run needs, validated; parameters are in dependency order."""
+
+    source: Path
+    file: str
+    sha256: str
+    settings: Settings
+    phases: tuple[Phase, ...]
+    parameters: tuple[Parameter, ...]
+    states: tuple[State, ...]
+    transitions: tuple[Transition, ...]
+    strategies: tuple[Strategy, ...]
+    life_table: LifeTable | None
+    cost_categories: tuple[str, ...]
+    strategy_variables: tuple[str, ...]  # in dependency order
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def strategy_keys(self) -> tuple[str, ...]:
+        return tuple(s.key for s in self.strategies)
+
+    def states_in(self, phase: str) -> tuple[State, ...]:
+        return tuple(s for s in self.states if s.phase == phase)
+
+    def parameter(self, name: str) -> Parameter:
+        return next(p for p in self.parameters if p.name == name)

@@ -1,0 +1,43 @@
+"""Parameter values for model runs: base case (one sample) or many samples with overrides.
+
+Values are arrays shaped (n_samples,). Parameters not overridden are computed from their
+expressions in dependency order, so derived parameters follow sampled ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from costmodel.errors import InputError, Problem
+from costmodel.formula import ExpressionError
+from costmodel.inputs import ModelInputs
+
+
+def evaluate_parameters(
+    inputs: ModelInputs,
+    overrides: Mapping[str, np.ndarray | float] | None = None,
+    n_samples: int = 1,
+) -> dict[str, np.ndarray]:
+    """Values of every parameter, shape (n_samples,) each.
+
+    ``overrides`` replace a parameter's expression (e.g. PSA draws, DSA low/high values);
+    each is a scalar or an array of n_samples values.
+    """
+    overrides = overrides or {}
+    unknown = set(overrides) - {p.name for p in inputs.parameters}
+    if unknown:
+        raise InputError(f"{inputs.file}: unknown parameter(s) {', '.join(sorted(unknown))}")
+    values: dict[str, np.ndarray] = {}
+    for p in inputs.parameters:
+        if p.name in overrides:
+            value = overrides[p.name]
+        else:
+            try:
+                value = p.expression.evaluate(values)
+            except ExpressionError as exc:
+                sheet, _, cell = p.where.partition("!")
+                raise InputError(Problem.at(inputs.file, sheet, cell, f"{p.name}: {exc}")) from None
+        values[p.name] = np.broadcast_to(np.asarray(value, dtype=float), (n_samples,)).copy()
+    return values

@@ -1,0 +1,98 @@
+"""Writers for a run's output folder. Writers never compute; the folder appears atomically.
+
+All files are written into a hidden temporary sibling folder, which then replaces the output
+folder in one rename, so a failed or interrupted run leaves the previous results intact. An
+existing folder is replaced only if it carries the marker file of a costmodel output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from costmodel.errors import CostModelError
+
+MARKER = ".costmodel-output"
+
+
+class OutputError(CostModelError):
+    """The output folder cannot be written safely."""
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def write_csv(path: Path, table: pd.DataFrame) -> None:
+    """CSV with full float precision (17 significant digits), no index."""
+    table.to_csv(path, index=False, float_format="%.17g", lineterminator="\n")
+
+
+def write_json(path: Path, content: Mapping[str, object]) -> None:
+    path.write_text(json.dumps(content, indent=2, default=_json_default, allow_nan=False) + "\n")
+
+
+def write_output_folder(
+    out_dir: str | Path,
+    tables: Mapping[str, pd.DataFrame],
+    summary: Mapping[str, object],
+    extra: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write ``<name>.csv`` for each table, ``summary.json`` and whatever ``extra`` writes,
+    then swap the folder into place. Returns the output folder."""
+    out = Path(out_dir)
+    _check_replaceable(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        for name, table in tables.items():
+            write_csv(tmp / f"{name}.csv", table)
+        write_json(tmp / "summary.json", summary)
+        if extra is not None:
+            extra(tmp)
+        (tmp / MARKER).write_text("This folder was written by costmodel and may be replaced.\n")
+        _swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _check_replaceable(out: Path) -> None:
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise OutputError(f"output path {out} exists and is not a folder; choose another --out.")
+    if any(out.iterdir()) and not (out / MARKER).exists():
+        raise OutputError(
+            f"output folder {out} is not empty and was not written by costmodel (no {MARKER} "
+            "file); refusing to replace it. Choose another --out or empty the folder."
+        )
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    old = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.replace(out, old / out.name)
+    try:
+        os.replace(tmp, out)
+    except BaseException:
+        if old is not None:
+            os.replace(old / out.name, out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,129 @@
+"""Tidy result tables and provenance built from model outcomes (no computation of outcomes)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+
+import numpy as np
+import pandas as pd
+
+from costmodel import __version__
+from costmodel.cea import compute_icer_table
+from costmodel.inputs import ModelInputs
+from costmodel.model import ModelOutcomes, expand_phases
+
+
+def base_case_table(inputs: ModelInputs, outcomes: ModelOutcomes, sample: int = 0) -> pd.DataFrame:
+    """ICER table with costs, QALYs and LYs per patient, ordered as the ICER table.
+
+    Columns: strategy, label, cost, qaly, ly, ly_undiscounted, inc_cost, inc_qaly, inc_ly,
+    icer (per the Settings effect_measure), status (nd/ed/d), comparator, nmb_<wtp>...,
+    cost_<category>...
+    """
+    settings = inputs.settings
+    keys = list(outcomes.strategies)
+    measure = settings.effect_measure
+    effect = outcomes.qaly[sample] if measure == "qaly" else outcomes.ly[sample]
+    table = compute_icer_table(keys, outcomes.cost[sample], effect, wtp=settings.wtp)
+    index = [keys.index(s) for s in table["strategy"]]
+    comparator_index = [keys.index(c) if c else -1 for c in table["comparator"]]
+    qaly = outcomes.qaly[sample][index]
+    ly = outcomes.ly[sample][index]
+    out = pd.DataFrame(
+        {
+            "strategy": table["strategy"],
+            "label": [inputs.strategies[i].label for i in index],
+            "cost": table["cost"],
+            "qaly": qaly,
+            "ly": ly,
+            "ly_undiscounted": outcomes.ly_undiscounted[sample][index],
+            "inc_cost": table["inc_cost"],
+            "inc_qaly": _increment(outcomes.qaly[sample], index, comparator_index),
+            "inc_ly": _increment(outcomes.ly[sample], index, comparator_index),
+            "icer": table["icer"],
+            "status": table["status"],
+            "comparator": table["comparator"],
+        }
+    )
+    for column in table.columns:
+        if column.startswith("nmb_"):
+            out[column] = table[column].to_numpy()
+    for z, category in enumerate(outcomes.categories):
+        out[f"cost_{category}"] = outcomes.cost_by_category[sample][index, z]
+    return out.reset_index(drop=True)
+
+
+def _increment(values: np.ndarray, index: list[int], comparator: list[int]) -> np.ndarray:
+    return np.array(
+        [
+            values[i] - values[c] if c >= 0 else np.nan
+            for i, c in zip(index, comparator, strict=True)
+        ]
+    )
+
+
+def trace_table(inputs: ModelInputs, outcomes: ModelOutcomes, sample: int = 0) -> pd.DataFrame:
+    """Cohort shares per strategy, phase and cycle (cycle 0 = phase start), one column per
+    declared state (0 for states of other phases)."""
+    if outcomes.traces is None:
+        raise ValueError("the model was run without keep_trace=True")
+    frames = []
+    state_keys = list(outcomes.state_keys)
+    for phase, trace in zip(expand_phases(inputs), outcomes.traces, strict=True):
+        n = phase.phase.n_cycles
+        for s, strategy in enumerate(outcomes.strategies):
+            frame = pd.DataFrame(0.0, index=range(n + 1), columns=state_keys)
+            for j, state in enumerate(phase.states):
+                frame[state.key] = trace[sample, s, :, j]
+            frame.insert(0, "time_years", phase.time_points())
+            frame.insert(0, "cycle", np.arange(n + 1))
+            frame.insert(0, "phase", phase.phase.key)
+            frame.insert(0, "strategy", strategy)
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def state_time_table(outcomes: ModelOutcomes, sample: int = 0) -> pd.DataFrame:
+    """Undiscounted time per patient in each state: strategy, state, time_years, time_days."""
+    rows = []
+    for s, strategy in enumerate(outcomes.strategies):
+        for k, state in enumerate(outcomes.state_keys):
+            years = outcomes.state_time[sample, s, k]
+            rows.append((strategy, state, years, years * 365.25))
+    return pd.DataFrame(rows, columns=["strategy", "state", "time_years", "time_days"])
+
+
+def provenance(inputs: ModelInputs, *, seed: int | None) -> dict[str, object]:
+    """What a result was computed from: input hash, version, seed, time and platform."""
+    return {
+        "input_file": inputs.file,
+        "input_sha256": inputs.sha256,
+        "costmodel_version": __version__,
+        "seed": seed,
+        "created_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+    }
+
+
+def summary(inputs: ModelInputs, base_case: pd.DataFrame, *, seed: int | None) -> dict[str, object]:
+    """summary.json content: provenance, settings, phases and the ICER table."""
+    table = base_case.replace({np.nan: None})
+    return {
+        **provenance(inputs, seed=seed),
+        "model": inputs.settings.name,
+        "settings": inputs.settings.as_dict(),
+        "phases": [
+            {
+                "key": p.key,
+                "cycle_length": p.cycle_length,
+                "cycle_unit": p.cycle_unit,
+                "n_cycles": p.n_cycles,
+            }
+            for p in inputs.phases
+        ],
+        "icer_table": table.to_dict(orient="records"),
+        "warnings": list(inputs.warnings),
+    }

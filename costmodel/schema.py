@@ -1,0 +1,429 @@
+"""Declarative description of the input workbook: sheets, columns and settings.
+
+One source of truth: the validator reads the sheet and column names from here, the template
+writer styles and documents columns from here, and the README's workbook reference is
+generated from here (``python -m costmodel.schema`` prints it).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+CYCLE_UNITS: dict[str, float] = {
+    "day": 1.0 / 365.25,
+    "week": 7.0 / 365.25,
+    "month": 1.0 / 12.0,
+    "year": 1.0,
+}
+"""Length of one unit in years (a year is 365.25 days, a month 1/12 year)."""
+
+CORRECTION_METHODS = ("none-start", "none-end", "half-cycle", "trapezoid", "simpson", "dmhee")
+DISTRIBUTIONS = (
+    "fixed",
+    "beta",
+    "gamma",
+    "lognormal",
+    "normal",
+    "truncnormal",
+    "uniform",
+    "triangular",
+    "pert",
+    "dirichlet",
+)
+EFFECT_MEASURES = ("qaly", "ly")
+YES_NO = ("yes", "no")
+COMPLEMENT_MARKERS = ("C", "complement")
+
+# Column kinds: how a cell is read.
+TEXT, NUMBER, INTEGER, EXPRESSION, ENUM, BOOL, KEY, NUMBER_LIST = (
+    "text",
+    "number",
+    "integer",
+    "expression",
+    "enum",
+    "yes/no",
+    "key",
+    "number list",
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table sheet.
+
+    ``prefix`` columns match every header that starts with the name followed by ``_``
+    (e.g. ``cost`` matches ``cost_hospital``), giving one value per category.
+    """
+
+    name: str
+    kind: str
+    description: str
+    unit: str = ""
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    prefix: bool = False
+    example: object = None
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A table sheet: header in row 1, one record per following non-blank row."""
+
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    required: bool = True
+    extra_columns: str = ""  # what other headers mean ("" = unknown headers are warned about)
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the Settings sheet (columns: setting, value, description)."""
+
+    key: str
+    kind: str
+    description: str
+    default: object = None
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    unit: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("name", TEXT, "Model name shown in reports.", required=True),
+    Setting("description", TEXT, "One-paragraph description of the decision problem.", ""),
+    Setting("perspective", TEXT, "Costing perspective, e.g. 'NHS and PSS'.", ""),
+    Setting("currency", TEXT, "Currency code of all costs, e.g. GBP.", required=True),
+    Setting("price_year", INTEGER, "Price year of all costs.", required=True, minimum=1900),
+    Setting(
+        "discount_rate_costs",
+        NUMBER,
+        "Annual discount rate for costs (0.035 = 3.5%).",
+        required=True,
+        unit="per year",
+        minimum=0.0,
+        maximum=0.5,
+    ),
+    Setting(
+        "discount_rate_outcomes",
+        NUMBER,
+        "Annual discount rate for QALYs and life-years.",
+        required=True,
+        unit="per year",
+        minimum=0.0,
+        maximum=0.5,
+    ),
+    Setting(
+        "within_cycle_correction",
+        ENUM,
+        "How occupancy within a cycle is counted (see README 'Within-cycle correction').",
+        default="half-cycle",
+        choices=CORRECTION_METHODS,
+    ),
+    Setting(
+        "start_age",
+        NUMBER,
+        "Cohort age at model start.",
+        required=True,
+        unit="years",
+        minimum=0.0,
+        maximum=120.0,
+    ),
+    Setting(
+        "prop_female",
+        NUMBER,
+        "Proportion of the cohort that is female at start.",
+        required=True,
+        unit="proportion",
+        minimum=0.0,
+        maximum=1.0,
+    ),
+    Setting(
+        "wtp",
+        NUMBER_LIST,
+        "Willingness-to-pay thresholds, comma-separated, first one primary.",
+        required=True,
+        unit="currency per effect unit",
+    ),
+    Setting(
+        "effect_measure",
+        ENUM,
+        "Effect used for ICERs and net benefit: qaly or ly.",
+        default="qaly",
+        choices=EFFECT_MEASURES,
+    ),
+    Setting(
+        "psa_samples",
+        INTEGER,
+        "Probabilistic sensitivity analysis samples (0 disables PSA).",
+        default=1000,
+        minimum=0,
+    ),
+    Setting("seed", INTEGER, "Random seed for PSA.", default=20231, minimum=0),
+    Setting(
+        "cycle_length",
+        NUMBER,
+        "Single-phase models without a Phases sheet: length of one cycle.",
+        unit="cycle_unit",
+    ),
+    Setting(
+        "cycle_unit",
+        ENUM,
+        "Single-phase models: unit of cycle_length.",
+        choices=tuple(CYCLE_UNITS),
+    ),
+    Setting("n_cycles", INTEGER, "Single-phase models: number of cycles.", minimum=1),
+)
+
+SETTINGS_SHEET = Sheet(
+    "Settings",
+    "Model-wide settings, one per row.",
+    (
+        Column("setting", KEY, "Setting name (see the list below).", required=True),
+        Column("value", TEXT, "Its value.", required=True),
+        Column("description", TEXT, "Free text for the reader."),
+    ),
+)
+
+PARAMETERS_SHEET = Sheet(
+    "Parameters",
+    "Named inputs; a value may be an expression of other parameters (any order, no cycles).",
+    (
+        Column("name", KEY, "snake_case name used in expressions.", required=True, example="p_a_b"),
+        Column(
+            "value",
+            EXPRESSION,
+            "Base-case value: a number or an expression of other parameters.",
+            required=True,
+            example=0.2,
+        ),
+        Column(
+            "distribution",
+            ENUM,
+            "PSA distribution (blank = fixed).",
+            choices=DISTRIBUTIONS,
+            example="beta",
+        ),
+        Column("param1", NUMBER, "First distribution parameter (see README).", example=20),
+        Column("param2", NUMBER, "Second distribution parameter.", example=80),
+        Column("param3", NUMBER, "Third distribution parameter, where needed."),
+        Column("low", NUMBER, "Low value for one-way sensitivity analysis."),
+        Column("high", NUMBER, "High value for one-way sensitivity analysis."),
+        Column("unit", TEXT, "Unit, e.g. 'probability per cycle', 'GBP per day'."),
+        Column("group", TEXT, "Group label for grouped analyses (e.g. 'costs')."),
+        Column("description", TEXT, "What the parameter means."),
+        Column("source", TEXT, "Where the value comes from, with the evidence flag."),
+    ),
+)
+
+PHASES_SHEET = Sheet(
+    "Phases",
+    "Consecutive model phases, each with its own cycle length (optional: without it, Settings "
+    "cycle_length, cycle_unit and n_cycles define one phase called 'main').",
+    (
+        Column("key", KEY, "Phase key.", required=True, example="main"),
+        Column("label", TEXT, "Display label."),
+        Column("cycle_length", NUMBER, "Length of one cycle in cycle_unit.", required=True),
+        Column(
+            "cycle_unit",
+            ENUM,
+            "Unit of cycle_length.",
+            required=True,
+            choices=tuple(CYCLE_UNITS),
+        ),
+        Column("n_cycles", INTEGER, "Number of cycles (or give until_age)."),
+        Column(
+            "until_age",
+            NUMBER,
+            "Run cycles until the cohort reaches this age (instead of n_cycles).",
+            unit="years",
+        ),
+    ),
+    required=False,
+)
+
+STATES_SHEET = Sheet(
+    "States",
+    "Health states; each belongs to one phase.",
+    (
+        Column("key", KEY, "snake_case state key.", required=True, example="healthy"),
+        Column("label", TEXT, "Display label."),
+        Column("phase", KEY, "Phase key (blank when there is one phase)."),
+        Column("alive", BOOL, "Whether the state counts as alive (life-years).", required=True),
+        Column(
+            "utility",
+            EXPRESSION,
+            "Utility weight while in the state (QALYs per year in the state).",
+            unit="QALY per year",
+        ),
+        Column(
+            "cost",
+            EXPRESSION,
+            "Cost per cycle in the state; add categories as cost_<category> columns.",
+            unit="currency per cycle",
+            prefix=True,
+        ),
+        Column(
+            "tunnel_length",
+            INTEGER,
+            "Tunnel states: cycles tracked as time in state (variable time_in_state).",
+            unit="cycles",
+        ),
+        Column(
+            "initial",
+            EXPRESSION,
+            "Proportion of the cohort starting here (first phase; blank = 0; sums to 1).",
+            unit="proportion",
+        ),
+        Column(
+            "next_state",
+            KEY,
+            "State of the next phase this state's cohort moves to when the phase ends.",
+        ),
+        Column("description", TEXT, "What the state means."),
+    ),
+)
+
+TRANSITIONS_SHEET = Sheet(
+    "Transitions",
+    "Per-cycle transition probabilities between states of the same phase.",
+    (
+        Column("from", KEY, "State the cohort leaves.", required=True),
+        Column("to", KEY, "State the cohort enters (the same state = staying).", required=True),
+        Column(
+            "strategy",
+            TEXT,
+            "Blank = all strategies; else strategy keys (comma-separated) this row applies "
+            "to, overriding a shared row for the same from/to.",
+        ),
+        Column(
+            "probability",
+            EXPRESSION,
+            "Probability per cycle, or C for the rest of the row (one C per row).",
+            required=True,
+            unit="probability per cycle",
+        ),
+        Column(
+            "cost",
+            EXPRESSION,
+            "One-off cost per transition, by category as cost_<category>.",
+            unit="currency per transition",
+            prefix=True,
+        ),
+        Column("qaly", EXPRESSION, "One-off QALY change per transition.", unit="QALY"),
+        Column("description", TEXT, "Note or source."),
+    ),
+)
+
+STRATEGIES_SHEET = Sheet(
+    "Strategies",
+    "Strategies compared, in declared order (ties are broken by this order).",
+    (
+        Column("key", KEY, "snake_case strategy key.", required=True, example="standard_care"),
+        Column("label", TEXT, "Display label."),
+        Column("description", TEXT, "What the strategy is."),
+    ),
+    extra_columns=(
+        "Every other column is a strategy-specific variable: its cells are expressions "
+        "(of parameters and time variables) usable in state and transition expressions."
+    ),
+)
+
+LIFE_TABLE_SHEET = Sheet(
+    "LifeTable",
+    "Background mortality by single year of age (optional).",
+    (
+        Column("age", INTEGER, "Age in whole years.", required=True, unit="years"),
+        Column(
+            "qx_male",
+            NUMBER,
+            "Probability of death within the year, males.",
+            required=True,
+            unit="probability per year",
+        ),
+        Column(
+            "qx_female",
+            NUMBER,
+            "Probability of death within the year, females.",
+            required=True,
+            unit="probability per year",
+        ),
+    ),
+    required=False,
+)
+
+TABLE_SHEETS: tuple[Sheet, ...] = (
+    PARAMETERS_SHEET,
+    PHASES_SHEET,
+    STATES_SHEET,
+    TRANSITIONS_SHEET,
+    STRATEGIES_SHEET,
+    LIFE_TABLE_SHEET,
+)
+ALL_SHEETS: tuple[Sheet, ...] = (SETTINGS_SHEET, *TABLE_SHEETS)
+
+TIME_VARIABLES: dict[str, str] = {
+    "cycle": "Cycle number within the phase, 1 for the first cycle.",
+    "time_years": "Model time at the start of the cycle, in years since model start.",
+    "time_days": "Model time at the start of the cycle, in days since model start.",
+    "age": "Cohort age at the start of the cycle (start_age + time_years), years.",
+    "cycle_years": "Length of this phase's cycle in years.",
+    "cycle_days": "Length of this phase's cycle in days.",
+    "time_in_state": "Cycles spent in the current tunnel state, 1 on entry (1 elsewhere).",
+}
+
+LIFE_TABLE_FUNCTIONS: dict[str, str] = {
+    "qx(age)": "Annual probability of death at floor(age) from LifeTable, weighted by the "
+    "cohort's sex mix among general-population survivors from start_age.",
+    "qx_male(age), qx_female(age)": "The same for one sex.",
+    "p_background_death(smr)": "Probability of background death within the current cycle "
+    "at the current age, with the annual hazard multiplied by smr.",
+}
+
+
+def settings_by_key() -> dict[str, Setting]:
+    return {s.key: s for s in SETTINGS}
+
+
+def markdown_reference() -> str:
+    """The README's workbook reference, generated from this schema."""
+    from costmodel.formula import BUILTIN_FUNCTIONS
+
+    lines = [
+        "### Settings",
+        "",
+        "| setting | kind | unit | default | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for s in SETTINGS:
+        kind = s.kind + (f" ({', '.join(s.choices)})" if s.choices else "")
+        default = "required" if s.required else ("" if s.default is None else f"`{s.default}`")
+        lines.append(f"| `{s.key}` | {kind} | {s.unit} | {default} | {s.description} |")
+    for sheet in TABLE_SHEETS:
+        optional = "" if sheet.required else " (optional)"
+        lines += ["", f"### {sheet.name}{optional}", "", sheet.description, ""]
+        lines += ["| column | kind | unit | required | meaning |", "|---|---|---|---|---|"]
+        for c in sheet.columns:
+            name = f"`{c.name}`" + (f", `{c.name}_<category>`" if c.prefix else "")
+            kind = c.kind + (f" ({', '.join(c.choices)})" if c.choices else "")
+            lines.append(
+                f"| {name} | {kind} | {c.unit} | {'yes' if c.required else ''} | {c.description} |"
+            )
+        if sheet.extra_columns:
+            lines += ["", sheet.extra_columns]
+    lines += ["", "### Expressions", "", "Time variables:", ""]
+    lines += [f"- `{k}`: {v}" for k, v in TIME_VARIABLES.items()]
+    lines += ["", "Functions:", ""]
+    lines += [f"- `{spec.doc}`" for spec in BUILTIN_FUNCTIONS.values()]
+    lines += [f"- `{k}`: {v}" for k, v in LIFE_TABLE_FUNCTIONS.items()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(markdown_reference())

@@ -1,0 +1,1214 @@
+"""Raw workbook tables → validated :class:`ModelInputs`, collecting every problem at once.
+
+Each problem names file, sheet and cell, says what is wrong and what was found, and how to
+fix it. Nothing downstream re-checks what is checked here.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import math
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from costmodel import schema
+from costmodel.errors import InputError, Problem
+from costmodel.formula import BUILTIN_FUNCTIONS, Expression, ExpressionError, parse_expression
+from costmodel.inputs import (
+    LifeTable,
+    ModelInputs,
+    Parameter,
+    Phase,
+    Settings,
+    State,
+    Strategy,
+    Transition,
+)
+from costmodel.lifetable import LIFE_TABLE_FUNCTION_SPECS
+from costmodel.workbook import RawRow, RawSheet, RawWorkbook, read_workbook
+
+KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+MODEL_FUNCTIONS = {**BUILTIN_FUNCTIONS, **LIFE_TABLE_FUNCTION_SPECS}
+RESERVED_NAMES = frozenset(schema.TIME_VARIABLES) | frozenset(MODEL_FUNCTIONS) | {"C"}
+
+
+def load_model(path: str | Path) -> ModelInputs:
+    """Read and validate a workbook; raise InputError listing every problem."""
+    return validate_workbook(read_workbook(path))
+
+
+class _Problems:
+    """Collects problems for one file."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.items: list[Problem] = []
+        self.warnings: list[str] = []
+
+    def add(self, sheet: str, cell: str, message: str) -> None:
+        self.items.append(Problem.at(self.file, sheet, cell, message))
+
+    def warn(self, sheet: str, cell: str, message: str) -> None:
+        self.warnings.append(str(Problem.at(self.file, sheet, cell, message)))
+
+
+def validate_workbook(raw: RawWorkbook) -> ModelInputs:
+    """Turn raw tables into ModelInputs; raise InputError with all problems found."""
+    problems = _Problems(raw.file)
+    sheets = _check_sheets(raw, problems)
+    if any(sheets.get(s.name) is None for s in schema.ALL_SHEETS if s.required):
+        raise InputError(problems.items)
+
+    settings, single_phase = _read_settings(sheets["Settings"], problems)
+    strategies = _read_strategies(sheets["Strategies"], problems)
+    parameters = _read_parameters(sheets["Parameters"], problems)
+    phases = _read_phases(sheets.get("Phases"), single_phase, settings, problems)
+    life_table = _read_life_table(sheets.get("LifeTable"), problems)
+    states = _read_states(sheets["States"], phases, problems)
+    transitions = _read_transitions(sheets["Transitions"], states, strategies, problems)
+
+    parameter_names = [p.name for p in parameters]
+    _check_names(parameters, strategies, problems)
+    ordered = _order_parameters(parameters, problems)
+    variable_order = _order_strategy_variables(strategies, set(parameter_names), problems)
+    known = set(parameter_names) | set(variable_order) | set(schema.TIME_VARIABLES)
+    _check_references(states, transitions, known, problems)
+    _check_initial(states, phases, set(parameter_names) | set(variable_order), problems)
+    _check_transition_rows(states, transitions, strategies, problems)
+    if ordered is not None:
+        _evaluate_base_parameters(ordered, problems)
+    if settings is not None and phases:
+        _check_life_table(states, transitions, strategies, settings, phases, life_table, problems)
+
+    if problems.items:
+        raise InputError(problems.items)
+    assert settings is not None and ordered is not None  # guaranteed when no problems
+    categories = sorted(
+        {c for s in states for c in s.costs} | {c for t in transitions for c in t.costs}
+    )
+    return ModelInputs(
+        source=raw.path,
+        file=raw.file,
+        sha256=raw.sha256,
+        settings=settings,
+        phases=tuple(phases),
+        parameters=tuple(ordered),
+        states=tuple(states),
+        transitions=tuple(transitions),
+        strategies=tuple(strategies),
+        life_table=life_table,
+        cost_categories=tuple(categories),
+        strategy_variables=tuple(variable_order),
+        warnings=tuple(problems.warnings),
+    )
+
+
+# ----------------------------------------------------------------------------- sheets
+
+
+def _check_sheets(raw: RawWorkbook, problems: _Problems) -> dict[str, RawSheet | None]:
+    found: dict[str, RawSheet | None] = {}
+    for spec in schema.ALL_SHEETS:
+        sheet = raw.sheet(spec.name)
+        found[spec.name] = sheet
+        if sheet is None:
+            if spec.required:
+                problems.add(
+                    spec.name,
+                    "",
+                    f"required sheet '{spec.name}' is missing (sheets found: "
+                    f"{', '.join(raw.sheets) or 'none'}). Add it; `costmodel template` shows "
+                    "the layout.",
+                )
+            continue
+        for cell in sheet.duplicate_headers:
+            problems.add(sheet.name, cell, "duplicate column header; keep one of the columns.")
+        for column in spec.columns:
+            if column.required and column.name not in sheet.headers:
+                problems.add(
+                    sheet.name,
+                    "1",
+                    f"required column '{column.name}' is missing from the header row "
+                    f"(found: {', '.join(sheet.header_text.values()) or 'none'}).",
+                )
+        if spec.extra_columns:
+            continue
+        known = {c.name for c in spec.columns}
+        prefixes = tuple(c.name + "_" for c in spec.columns if c.prefix)
+        for header in sheet.headers:
+            if header not in known and not header.startswith(prefixes):
+                close = difflib.get_close_matches(header, known, n=1)
+                hint = f" Did you mean '{close[0]}'?" if close else " It is ignored."
+                problems.warn(
+                    sheet.name, sheet.header_cell(header), f"unknown column '{header}'.{hint}"
+                )
+    return found
+
+
+# ----------------------------------------------------------------------------- cell readers
+
+
+def _describe(value: object) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _read_number(
+    value: object, sheet: str, cell: str, what: str, problems: _Problems
+) -> float | None:
+    if _is_number(value):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.replace(",", "")) if not value.endswith("%") else math.nan
+        except ValueError:
+            problems.add(sheet, cell, f"{what} must be a number; got {_describe(value)}.")
+            return None
+        if value.endswith("%"):
+            problems.add(
+                sheet, cell, f"{what} must be a number; got {value!r}. Write 0.17, not 17%."
+            )
+            return None
+    else:
+        problems.add(sheet, cell, f"{what} must be a number; got {_describe(value)}.")
+        return None
+    if not math.isfinite(number):
+        problems.add(sheet, cell, f"{what} must be a finite number; got {_describe(value)}.")
+        return None
+    return number
+
+
+def _read_integer(
+    value: object, sheet: str, cell: str, what: str, problems: _Problems
+) -> int | None:
+    number = _read_number(value, sheet, cell, what, problems)
+    if number is None:
+        return None
+    if number != int(number):
+        problems.add(sheet, cell, f"{what} must be a whole number; got {_describe(value)}.")
+        return None
+    return int(number)
+
+
+def _read_expression(
+    value: object, sheet: str, cell: str, what: str, problems: _Problems
+) -> Expression | None:
+    if isinstance(value, (bool, _dt.date | _dt.datetime | _dt.time)):
+        problems.add(
+            sheet, cell, f"{what} must be a number or an expression; got {_describe(value)}."
+        )
+        return None
+    try:
+        return parse_expression(value, MODEL_FUNCTIONS)  # type: ignore[arg-type]
+    except ExpressionError as exc:
+        problems.add(sheet, cell, f"{what}: {exc}")
+        return None
+
+
+def _read_key(value: object, sheet: str, cell: str, what: str, problems: _Problems) -> str | None:
+    text = str(value).strip()
+    if not KEY_PATTERN.match(text):
+        problems.add(
+            sheet,
+            cell,
+            f"{what} must be a name of letters, digits and underscores starting with a "
+            f"letter; got {_describe(value)}. Example: p_death_icu.",
+        )
+        return None
+    return text
+
+
+def _read_bool(value: object, sheet: str, cell: str, what: str, problems: _Problems) -> bool | None:
+    text = str(value).strip().lower()
+    if isinstance(value, bool):
+        return value
+    if text in ("yes", "y", "true", "1", "1.0"):
+        return True
+    if text in ("no", "n", "false", "0", "0.0"):
+        return False
+    problems.add(sheet, cell, f"{what} must be yes or no; got {_describe(value)}.")
+    return None
+
+
+def _read_choice(
+    value: object,
+    choices: Iterable[str],
+    sheet: str,
+    cell: str,
+    what: str,
+    problems: _Problems,
+) -> str | None:
+    text = str(value).strip().lower()
+    choices = tuple(choices)
+    if text in choices:
+        return text
+    close = difflib.get_close_matches(text, choices, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    problems.add(
+        sheet,
+        cell,
+        f"{what} must be one of {', '.join(choices)}; got {_describe(value)}.{hint}",
+    )
+    return None
+
+
+def _text(row: RawRow, column: str) -> str:
+    value = row.get(column)
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+# ----------------------------------------------------------------------------- Settings
+
+
+def _read_settings(sheet: RawSheet, problems: _Problems) -> tuple[Settings | None, dict]:
+    specs = schema.settings_by_key()
+    values: dict[str, object] = {}
+    cells: dict[str, str] = {}
+    for row in sheet.rows:
+        if row.get("setting") is None:
+            problems.add(sheet.name, row.cell("setting"), "setting name is blank.")
+            continue
+        key = str(row.get("setting")).strip().lower().replace(" ", "_")
+        if key not in specs:
+            close = difflib.get_close_matches(key, specs, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            problems.add(sheet.name, row.cell("setting"), f"unknown setting '{key}'.{hint}")
+            continue
+        if key in values:
+            problems.add(
+                sheet.name, row.cell("setting"), f"setting '{key}' is given twice ({cells[key]})."
+            )
+            continue
+        cells[key] = row.cell("value")
+        values[key] = row.get("value")
+
+    parsed: dict[str, object] = {}
+    for spec in schema.SETTINGS:
+        value = values.get(spec.key)
+        cell = cells.get(spec.key, "")
+        if value is None:
+            if spec.required:
+                problems.add(
+                    sheet.name,
+                    cell,
+                    f"setting '{spec.key}' is required: {spec.description}",
+                )
+            parsed[spec.key] = spec.default
+            continue
+        parsed[spec.key] = _parse_setting(spec, value, sheet.name, cell, problems)
+
+    single_phase = {
+        k: parsed.get(k) for k in ("cycle_length", "cycle_unit", "n_cycles") if parsed.get(k)
+    }
+    single_phase["_cells"] = cells
+    if any(parsed[s.key] is None for s in schema.SETTINGS if s.required):
+        return None, single_phase
+    try:
+        settings = Settings(
+            name=str(parsed["name"]),
+            description=str(parsed["description"] or ""),
+            perspective=str(parsed["perspective"] or ""),
+            currency=str(parsed["currency"]),
+            price_year=int(parsed["price_year"]),  # type: ignore[arg-type]
+            discount_rate_costs=float(parsed["discount_rate_costs"]),  # type: ignore[arg-type]
+            discount_rate_outcomes=float(parsed["discount_rate_outcomes"]),  # type: ignore[arg-type]
+            within_cycle_correction=str(parsed["within_cycle_correction"]),
+            start_age=float(parsed["start_age"]),  # type: ignore[arg-type]
+            prop_female=float(parsed["prop_female"]),  # type: ignore[arg-type]
+            wtp=tuple(parsed["wtp"]),  # type: ignore[arg-type]
+            effect_measure=str(parsed["effect_measure"]),
+            psa_samples=int(parsed["psa_samples"]),  # type: ignore[arg-type]
+            seed=int(parsed["seed"]),  # type: ignore[arg-type]
+        )
+    except (TypeError, ValueError):  # a setting failed to parse; already reported
+        return None, single_phase
+    return settings, single_phase
+
+
+def _parse_setting(
+    spec: schema.Setting, value: object, sheet: str, cell: str, problems: _Problems
+) -> object:
+    what = f"setting '{spec.key}'"
+    if spec.kind == schema.TEXT:
+        return str(value).strip()
+    if spec.kind == schema.ENUM:
+        return _read_choice(value, spec.choices, sheet, cell, what, problems)
+    if spec.kind == schema.NUMBER_LIST:
+        parts = [value] if _is_number(value) else re.split(r"[;,\s]+", str(value).strip())
+        numbers = [_read_number(p, sheet, cell, what, problems) for p in parts if p != ""]
+        if not numbers:
+            problems.add(sheet, cell, f"{what} needs at least one number, e.g. 20000, 30000.")
+            return None
+        if any(n is None for n in numbers):
+            return None
+        if any(n < 0 for n in numbers):  # type: ignore[operator]
+            problems.add(sheet, cell, f"{what} values must be >= 0; got {_describe(value)}.")
+            return None
+        return tuple(numbers)
+    reader = _read_integer if spec.kind == schema.INTEGER else _read_number
+    number = reader(value, sheet, cell, what, problems)
+    if number is None:
+        return None
+    if spec.minimum is not None and number < spec.minimum:
+        problems.add(sheet, cell, f"{what} must be >= {spec.minimum:g}; got {_describe(value)}.")
+        return None
+    if spec.maximum is not None and number > spec.maximum:
+        hint = " Enter rates as proportions: 0.035 for 3.5%." if spec.maximum <= 1 else ""
+        problems.add(
+            sheet, cell, f"{what} must be <= {spec.maximum:g}; got {_describe(value)}.{hint}"
+        )
+        return None
+    return number
+
+
+# ----------------------------------------------------------------------------- Strategies
+
+
+def _read_strategies(sheet: RawSheet, problems: _Problems) -> list[Strategy]:
+    fixed = {c.name for c in schema.STRATEGIES_SHEET.columns}
+    variable_columns = [h for h in sheet.headers if h not in fixed]
+    strategies: list[Strategy] = []
+    seen: dict[str, str] = {}
+    for column in variable_columns:
+        _read_key(column, sheet.name, sheet.header_cell(column), "strategy variable", problems)
+    for row in sheet.rows:
+        if row.get("key") is None:
+            problems.add(sheet.name, row.cell("key"), "strategy key is blank.")
+            continue
+        key = _read_key(row.get("key"), sheet.name, row.cell("key"), "strategy key", problems)
+        if key is None:
+            continue
+        if key in seen:
+            problems.add(
+                sheet.name, row.cell("key"), f"strategy '{key}' is declared twice ({seen[key]})."
+            )
+            continue
+        seen[key] = row.cell("key")
+        variables: dict[str, Expression] = {}
+        where = {"key": f"{sheet.name}!{row.cell('key')}"}
+        for column in variable_columns:
+            value = row.get(column)
+            if value is None:
+                problems.add(
+                    sheet.name,
+                    row.cell(column),
+                    f"strategy variable '{column}' is blank for strategy '{key}'; give every "
+                    "strategy a value or expression.",
+                )
+                continue
+            expr = _read_expression(value, sheet.name, row.cell(column), column, problems)
+            if expr is not None:
+                variables[column] = expr
+                where[column] = f"{sheet.name}!{row.cell(column)}"
+        strategies.append(
+            Strategy(key, _text(row, "label") or key, _text(row, "description"), variables, where)
+        )
+    if not strategies:
+        problems.add(sheet.name, "A2", "no strategies declared; a model needs at least one.")
+    return strategies
+
+
+# ----------------------------------------------------------------------------- Parameters
+
+
+def _read_parameters(sheet: RawSheet, problems: _Problems) -> list[Parameter]:
+    parameters: list[Parameter] = []
+    seen: dict[str, str] = {}
+    for row in sheet.rows:
+        if row.get("name") is None:
+            problems.add(sheet.name, row.cell("name"), "parameter name is blank.")
+            continue
+        name = _read_key(row.get("name"), sheet.name, row.cell("name"), "parameter name", problems)
+        if name is None:
+            continue
+        if name in seen:
+            problems.add(
+                sheet.name, row.cell("name"), f"parameter '{name}' is defined twice ({seen[name]})."
+            )
+            continue
+        seen[name] = row.cell("name")
+        if row.get("value") is None:
+            problems.add(sheet.name, row.cell("value"), f"parameter '{name}' has no value.")
+            continue
+        expr = _read_expression(row.get("value"), sheet.name, row.cell("value"), name, problems)
+        distribution = "fixed"
+        if row.get("distribution") is not None:
+            distribution = (
+                _read_choice(
+                    row.get("distribution"),
+                    schema.DISTRIBUTIONS,
+                    sheet.name,
+                    row.cell("distribution"),
+                    f"distribution of '{name}'",
+                    problems,
+                )
+                or "fixed"
+            )
+        numbers = {}
+        for column in ("param1", "param2", "param3", "low", "high"):
+            value = row.get(column)
+            numbers[column] = (
+                None
+                if value is None
+                else _read_number(
+                    value, sheet.name, row.cell(column), f"{column} of '{name}'", problems
+                )
+            )
+        if expr is None:
+            continue
+        parameters.append(
+            Parameter(
+                name=name,
+                expression=expr,
+                distribution=distribution,
+                dist_params=(numbers["param1"], numbers["param2"], numbers["param3"]),
+                low=numbers["low"],
+                high=numbers["high"],
+                unit=_text(row, "unit"),
+                group=_text(row, "group"),
+                description=_text(row, "description"),
+                source=_text(row, "source"),
+                where=f"{sheet.name}!{row.cell('value')}",
+            )
+        )
+    return parameters
+
+
+def _split_where(where: str) -> tuple[str, str]:
+    sheet, _, cell = where.partition("!")
+    return sheet, cell
+
+
+def _order_parameters(parameters: list[Parameter], problems: _Problems) -> list[Parameter] | None:
+    """Topological order of parameters; reports unknown names and circular references."""
+    by_name = {p.name: p for p in parameters}
+    ok = True
+    for p in parameters:
+        sheet, cell = _split_where(p.where)
+        for name in sorted(p.expression.names - set(by_name)):
+            ok = False
+            if name in schema.TIME_VARIABLES:
+                problems.add(
+                    sheet,
+                    cell,
+                    f"parameter '{p.name}' uses the time variable '{name}'; parameters cannot "
+                    "change over time. Put time-dependence in a state, transition or strategy "
+                    "variable expression.",
+                )
+            else:
+                close = difflib.get_close_matches(name, by_name, n=1)
+                hint = f" Did you mean '{close[0]}'?" if close else ""
+                problems.add(
+                    sheet,
+                    cell,
+                    f"parameter '{p.name}' refers to unknown parameter '{name}'.{hint}",
+                )
+        for function in sorted(p.expression.functions & set(LIFE_TABLE_FUNCTION_SPECS)):
+            ok = False
+            problems.add(
+                sheet,
+                cell,
+                f"parameter '{p.name}' calls {function}(), which depends on the cohort's age "
+                "over time; use it in a state or transition expression instead.",
+            )
+    dependencies = {p.name: set(p.expression.names) & set(by_name) for p in parameters}
+    order = _topological_order(dependencies)
+    if order is None:
+        cycle = _find_cycle(dependencies)
+        first = by_name[cycle[0]]
+        sheet, cell = _split_where(first.where)
+        problems.add(
+            sheet,
+            cell,
+            "circular parameter references: " + " -> ".join([*cycle, cycle[0]]) + ". Break "
+            "the loop by giving one of them a number.",
+        )
+        return None
+    return [by_name[n] for n in order] if ok else None
+
+
+def _topological_order(dependencies: Mapping[str, set[str]]) -> list[str] | None:
+    """Kahn's algorithm keeping declared order among ready nodes; None if there is a cycle."""
+    remaining = {k: set(v) for k, v in dependencies.items()}
+    order: list[str] = []
+    while remaining:
+        ready = [k for k, deps in remaining.items() if not deps]
+        if not ready:
+            return None
+        for k in ready:
+            order.append(k)
+            del remaining[k]
+        for deps in remaining.values():
+            deps.difference_update(ready)
+    return order
+
+
+def _find_cycle(dependencies: Mapping[str, set[str]]) -> list[str]:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(dependencies.get(node, ())):
+            if state.get(dep) == 1:
+                return stack[stack.index(dep) :]
+            if dep not in state and (found := visit(dep)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in dependencies:
+        if node not in state and (found := visit(node)):
+            return found
+    return []
+
+
+def _evaluate_base_parameters(parameters: list[Parameter], problems: _Problems) -> None:
+    """Evaluate base-case values once so errors such as division by zero name their cell."""
+    values: dict[str, float] = {}
+    for p in parameters:
+        sheet, cell = _split_where(p.where)
+        try:
+            value = float(np.asarray(p.expression.evaluate(values)))
+        except ExpressionError as exc:
+            problems.add(sheet, cell, f"parameter '{p.name}': {exc}")
+            return
+        if not math.isfinite(value):
+            problems.add(sheet, cell, f"parameter '{p.name}' evaluates to {value}.")
+            return
+        if p.distribution in ("beta",) and not 0.0 <= value <= 1.0:
+            problems.add(
+                sheet,
+                cell,
+                f"parameter '{p.name}' has a beta distribution, so it is a probability, but "
+                f"its value is {value:g}. Enter 0.17, not 17.",
+            )
+        values[p.name] = value
+
+
+def _order_strategy_variables(
+    strategies: list[Strategy], parameters: set[str], problems: _Problems
+) -> list[str]:
+    names = sorted({v for s in strategies for v in s.variables})
+    allowed = parameters | set(schema.TIME_VARIABLES) | set(names)
+    dependencies: dict[str, set[str]] = {n: set() for n in names}
+    for s in strategies:
+        for var, expr in s.variables.items():
+            sheet, cell = _split_where(s.where[var])
+            for name in sorted(expr.names - allowed):
+                problems.add(
+                    sheet,
+                    cell,
+                    f"strategy variable '{var}' of '{s.key}' refers to unknown name '{name}' "
+                    "(not a parameter, strategy variable or time variable).",
+                )
+            dependencies[var] |= expr.names & set(names)
+    order = _topological_order(dependencies)
+    if order is None:
+        cycle = _find_cycle(dependencies)
+        problems.add(
+            "Strategies",
+            "1",
+            "circular references between strategy variables: " + " -> ".join([*cycle, cycle[0]]),
+        )
+        return names
+    return order
+
+
+def _check_names(
+    parameters: list[Parameter], strategies: list[Strategy], problems: _Problems
+) -> None:
+    parameter_names = {p.name for p in parameters}
+    for p in parameters:
+        if p.name in RESERVED_NAMES:
+            sheet, cell = _split_where(p.where)
+            problems.add(
+                sheet,
+                cell,
+                f"'{p.name}' is a reserved name (time variable or function); rename the parameter.",
+            )
+    variables = {v for s in strategies for v in s.variables}
+    for var in sorted(variables & (parameter_names | RESERVED_NAMES)):
+        problems.add(
+            "Strategies",
+            "1",
+            f"strategy variable '{var}' clashes with a parameter or reserved name; rename the "
+            "column.",
+        )
+
+
+# ----------------------------------------------------------------------------- Phases
+
+
+def _read_phases(
+    sheet: RawSheet | None,
+    single_phase: dict,
+    settings: Settings | None,
+    problems: _Problems,
+) -> list[Phase]:
+    start_age = settings.start_age if settings is not None else None
+    if sheet is None:
+        cells = single_phase.get("_cells", {})
+        missing = [k for k in ("cycle_length", "cycle_unit", "n_cycles") if k not in single_phase]
+        if missing:
+            problems.add(
+                "Settings",
+                "",
+                "the cycle structure is missing: add a Phases sheet, or the settings "
+                f"{', '.join(missing)} for a single-phase model.",
+            )
+            return []
+        length = float(single_phase["cycle_length"])
+        if length <= 0:
+            problems.add("Settings", cells.get("cycle_length", ""), "cycle_length must be > 0.")
+            return []
+        unit = str(single_phase["cycle_unit"])
+        return [
+            Phase(
+                "main",
+                "Main",
+                length * schema.CYCLE_UNITS[unit],
+                int(single_phase["n_cycles"]),
+                length,
+                unit,
+                f"Settings!{cells.get('n_cycles', '')}",
+            )
+        ]
+
+    phases: list[Phase] = []
+    elapsed = 0.0
+    seen: set[str] = set()
+    for row in sheet.rows:
+        key = (
+            _read_key(row.get("key"), sheet.name, row.cell("key"), "phase key", problems)
+            if row.get("key") is not None
+            else None
+        )
+        if row.get("key") is None:
+            problems.add(sheet.name, row.cell("key"), "phase key is blank.")
+        if key in seen:
+            problems.add(sheet.name, row.cell("key"), f"phase '{key}' is declared twice.")
+            key = None
+        length = (
+            _read_number(
+                row.get("cycle_length"),
+                sheet.name,
+                row.cell("cycle_length"),
+                "cycle_length",
+                problems,
+            )
+            if row.get("cycle_length") is not None
+            else None
+        )
+        if row.get("cycle_length") is None:
+            problems.add(sheet.name, row.cell("cycle_length"), "cycle_length is blank.")
+        elif length is not None and length <= 0:
+            problems.add(
+                sheet.name, row.cell("cycle_length"), f"cycle_length must be > 0; got {length:g}."
+            )
+            length = None
+        unit = None
+        if row.get("cycle_unit") is None:
+            problems.add(sheet.name, row.cell("cycle_unit"), "cycle_unit is blank.")
+        else:
+            unit = _read_choice(
+                row.get("cycle_unit"),
+                schema.CYCLE_UNITS,
+                sheet.name,
+                row.cell("cycle_unit"),
+                "cycle_unit",
+                problems,
+            )
+        n_given, age_given = row.get("n_cycles") is not None, row.get("until_age") is not None
+        if n_given == age_given:
+            problems.add(
+                sheet.name,
+                row.cell("n_cycles"),
+                "give exactly one of n_cycles and until_age for each phase.",
+            )
+            continue
+        if key is None or length is None or unit is None:
+            continue
+        cycle_years = length * schema.CYCLE_UNITS[unit]
+        if n_given:
+            n = _read_integer(
+                row.get("n_cycles"), sheet.name, row.cell("n_cycles"), "n_cycles", problems
+            )
+            where = row.cell("n_cycles")
+        else:
+            until = _read_number(
+                row.get("until_age"), sheet.name, row.cell("until_age"), "until_age", problems
+            )
+            where = row.cell("until_age")
+            n = None
+            if until is not None and start_age is not None:
+                n = math.ceil((until - start_age - elapsed) / cycle_years - 1e-9)
+        if n is None:
+            continue
+        if n < 1:
+            problems.add(
+                sheet.name,
+                where,
+                f"phase '{key}' has {n} cycles; it needs at least 1 (check until_age against "
+                "start_age and the earlier phases).",
+            )
+            continue
+        if n > 100_000:
+            problems.add(sheet.name, where, f"phase '{key}' has {n} cycles; the limit is 100000.")
+            continue
+        seen.add(key)
+        elapsed += n * cycle_years
+        phases.append(
+            Phase(
+                key,
+                _text(row, "label") or key,
+                cycle_years,
+                n,
+                length,
+                unit,
+                f"{sheet.name}!{where}",
+            )
+        )
+    if not phases and not problems.items:
+        problems.add(sheet.name, "A2", "no phases declared.")
+    return phases
+
+
+# ----------------------------------------------------------------------------- LifeTable
+
+
+def _read_life_table(sheet: RawSheet | None, problems: _Problems) -> LifeTable | None:
+    if sheet is None:
+        return None
+    ages, male, female = [], [], []
+    for row in sheet.rows:
+        age = _read_integer(row.get("age"), sheet.name, row.cell("age"), "age", problems)
+        qm = _read_number(row.get("qx_male"), sheet.name, row.cell("qx_male"), "qx_male", problems)
+        qf = _read_number(
+            row.get("qx_female"), sheet.name, row.cell("qx_female"), "qx_female", problems
+        )
+        for q, column in ((qm, "qx_male"), (qf, "qx_female")):
+            if q is not None and not 0.0 <= q <= 1.0:
+                problems.add(
+                    sheet.name,
+                    row.cell(column),
+                    f"{column} must be a probability in [0, 1]; got {q:g}.",
+                )
+        if None in (age, qm, qf):
+            continue
+        if ages and age != ages[-1] + 1:
+            problems.add(
+                sheet.name,
+                row.cell("age"),
+                f"ages must be consecutive whole years in increasing order; got {age} after "
+                f"{ages[-1]}.",
+            )
+        ages.append(age)
+        male.append(qm)
+        female.append(qf)
+    if not ages:
+        problems.add(sheet.name, "A2", "the life table has no rows.")
+        return None
+    return LifeTable(np.array(ages), np.array(male, float), np.array(female, float))
+
+
+# ----------------------------------------------------------------------------- States
+
+
+def _read_states(sheet: RawSheet, phases: list[Phase], problems: _Problems) -> list[State]:
+    phase_keys = [p.key for p in phases]
+    states: list[State] = []
+    seen: dict[str, str] = {}
+    cost_columns = [h for h in sheet.headers if h == "cost" or h.startswith("cost_")]
+    for row in sheet.rows:
+        name = sheet.name
+        if row.get("key") is None:
+            problems.add(name, row.cell("key"), "state key is blank.")
+            continue
+        key = _read_key(row.get("key"), name, row.cell("key"), "state key", problems)
+        if key is None:
+            continue
+        if key in seen:
+            problems.add(name, row.cell("key"), f"state '{key}' is declared twice ({seen[key]}).")
+            continue
+        seen[key] = row.cell("key")
+        where = {c: f"{name}!{row.cell(c)}" for c in row.cells}
+        where["key"] = f"{name}!{row.cell('key')}"
+        phase = _text(row, "phase")
+        if not phase:
+            if len(phase_keys) > 1:
+                problems.add(
+                    name,
+                    row.cell("phase"),
+                    f"state '{key}': phase is blank; give one of {', '.join(phase_keys)}.",
+                )
+                continue
+            phase = phase_keys[0] if phase_keys else ""
+        elif phase_keys and phase not in phase_keys:
+            problems.add(
+                name,
+                row.cell("phase"),
+                f"state '{key}': unknown phase '{phase}'; phases are {', '.join(phase_keys)}.",
+            )
+            continue
+        alive = None
+        if row.get("alive") is None:
+            problems.add(name, row.cell("alive"), f"state '{key}': alive is blank (yes or no).")
+        else:
+            alive = _read_bool(row.get("alive"), name, row.cell("alive"), "alive", problems)
+        utility = None
+        if row.get("utility") is not None:
+            utility = _read_expression(
+                row.get("utility"), name, row.cell("utility"), f"utility of '{key}'", problems
+            )
+        costs: dict[str, Expression] = {}
+        for column in cost_columns:
+            if row.get(column) is None:
+                continue
+            expr = _read_expression(
+                row.get(column), name, row.cell(column), f"{column} of '{key}'", problems
+            )
+            if expr is not None:
+                costs[_category(column)] = expr
+        tunnel = 1
+        if row.get("tunnel_length") is not None:
+            tunnel = (
+                _read_integer(
+                    row.get("tunnel_length"),
+                    name,
+                    row.cell("tunnel_length"),
+                    "tunnel_length",
+                    problems,
+                )
+                or 1
+            )
+            if tunnel < 1 or tunnel > 10_000:
+                problems.add(
+                    name,
+                    row.cell("tunnel_length"),
+                    f"tunnel_length must be between 1 and 10000; got {tunnel}.",
+                )
+                tunnel = 1
+        initial = None
+        if row.get("initial") is not None:
+            initial = _read_expression(
+                row.get("initial"),
+                name,
+                row.cell("initial"),
+                f"initial proportion of '{key}'",
+                problems,
+            )
+        next_state = _text(row, "next_state") or None
+        if alive is None:
+            continue
+        states.append(
+            State(
+                key,
+                _text(row, "label") or key,
+                phase,
+                alive,
+                utility,
+                costs,
+                tunnel,
+                initial,
+                next_state,
+                where,
+            )
+        )
+    if not states:
+        problems.add(sheet.name, "A2", "no states declared.")
+    _check_phase_mapping(states, phases, problems)
+    return states
+
+
+def _category(column: str) -> str:
+    """'cost' -> 'other'; 'cost_hospital' -> 'hospital'."""
+    return column[len("cost_") :] if column.startswith("cost_") else "other"
+
+
+def _check_phase_mapping(states: list[State], phases: list[Phase], problems: _Problems) -> None:
+    phase_index = {p.key: i for i, p in enumerate(phases)}
+    by_key = {s.key: s for s in states}
+    for s in states:
+        sheet, cell = _split_where(s.where.get("next_state", s.where["key"]))
+        i = phase_index.get(s.phase)
+        if i is None:
+            continue
+        last = i == len(phases) - 1
+        if last and s.next_state:
+            problems.add(
+                sheet, cell, f"state '{s.key}' is in the last phase; next_state must be blank."
+            )
+        elif not last and not s.next_state:
+            problems.add(
+                sheet,
+                cell,
+                f"state '{s.key}' (phase '{s.phase}') needs a next_state: the state of phase "
+                f"'{phases[i + 1].key}' its cohort moves to when phase '{s.phase}' ends.",
+            )
+        elif not last:
+            target = by_key.get(s.next_state)  # type: ignore[arg-type]
+            if target is None or target.phase != phases[i + 1].key:
+                problems.add(
+                    sheet,
+                    cell,
+                    f"next_state of '{s.key}' must be a state of phase '{phases[i + 1].key}'; "
+                    f"got '{s.next_state}'.",
+                )
+
+
+def _check_initial(
+    states: list[State], phases: list[Phase], allowed: set[str], problems: _Problems
+) -> None:
+    if not phases:
+        return
+    first = phases[0].key
+    if not any(s.initial is not None for s in states if s.phase == first):
+        problems.add(
+            "States",
+            "1",
+            "no state has an initial proportion; put 1 in the "
+            "'initial' column of the starting state.",
+        )
+    for s in states:
+        if s.initial is None:
+            continue
+        sheet, cell = _split_where(s.where["initial"])
+        if s.phase != first:
+            problems.add(
+                sheet,
+                cell,
+                f"state '{s.key}' is not in the first phase "
+                f"('{first}'); only first-phase states take an initial proportion.",
+            )
+        for name in sorted(s.initial.names - allowed):
+            problems.add(
+                sheet,
+                cell,
+                f"initial proportion of '{s.key}' refers to '{name}'; "
+                "only parameters and strategy variables may be used here.",
+            )
+
+
+# ----------------------------------------------------------------------------- Transitions
+
+
+def _read_transitions(
+    sheet: RawSheet,
+    states: list[State],
+    strategies: list[Strategy],
+    problems: _Problems,
+) -> list[Transition]:
+    state_phase = {s.key: s.phase for s in states}
+    strategy_keys = [s.key for s in strategies]
+    cost_columns = [h for h in sheet.headers if h == "cost" or h.startswith("cost_")]
+    transitions: list[Transition] = []
+    for row in sheet.rows:
+        name = sheet.name
+        ends = []
+        for column in ("from", "to"):
+            value = row.get(column)
+            if value is None:
+                problems.add(name, row.cell(column), f"'{column}' state is blank.")
+            elif str(value).strip() not in state_phase:
+                close = difflib.get_close_matches(str(value).strip(), state_phase, n=1)
+                hint = f" Did you mean '{close[0]}'?" if close else ""
+                problems.add(name, row.cell(column), f"unknown state '{value}'.{hint}")
+            else:
+                ends.append(str(value).strip())
+        strategies_here: tuple[str, ...] | None = None
+        if row.get("strategy") is not None and str(row.get("strategy")).strip().lower() != "all":
+            listed = tuple(k.strip() for k in str(row.get("strategy")).split(",") if k.strip())
+            unknown = [k for k in listed if k not in strategy_keys]
+            if unknown:
+                problems.add(
+                    name,
+                    row.cell("strategy"),
+                    f"unknown strategy '{unknown[0]}'; strategies are {', '.join(strategy_keys)}.",
+                )
+            strategies_here = tuple(k for k in listed if k in strategy_keys)
+        probability = None
+        raw_p = row.get("probability")
+        if raw_p is None:
+            problems.add(
+                name,
+                row.cell("probability"),
+                "probability is blank; enter a number, "
+                "an expression, or C for the rest of the row.",
+            )
+            continue
+        complement = isinstance(raw_p, str) and raw_p.strip() in schema.COMPLEMENT_MARKERS
+        if not complement:
+            probability = _read_expression(
+                raw_p, name, row.cell("probability"), "probability", problems
+            )
+            if probability is None:
+                continue
+            if probability.is_constant:
+                value = float(np.asarray(probability.evaluate({})))
+                if not 0.0 <= value <= 1.0:
+                    hint = f" Enter {value / 100:g}, not a percentage." if 1 < value <= 100 else ""
+                    problems.add(
+                        name,
+                        row.cell("probability"),
+                        f"probability must be in [0, 1]; got {value:g}.{hint}",
+                    )
+        costs: dict[str, Expression] = {}
+        for column in cost_columns:
+            if row.get(column) is None:
+                continue
+            expr = _read_expression(row.get(column), name, row.cell(column), column, problems)
+            if expr is not None:
+                costs[_category(column)] = expr
+        qaly = None
+        if row.get("qaly") is not None:
+            qaly = _read_expression(row.get("qaly"), name, row.cell("qaly"), "qaly", problems)
+        if len(ends) != 2:
+            continue
+        if state_phase[ends[0]] != state_phase[ends[1]]:
+            problems.add(
+                name,
+                row.cell("to"),
+                f"'{ends[0]}' (phase '{state_phase[ends[0]]}') and '{ends[1]}' (phase "
+                f"'{state_phase[ends[1]]}') are in different phases; cohorts move between "
+                "phases through the States column next_state.",
+            )
+            continue
+        where = {c: f"{name}!{row.cell(c)}" for c in row.cells}
+        where["row"] = str(row.row)
+        transitions.append(
+            Transition(ends[0], ends[1], strategies_here, probability, costs, qaly, where)
+        )
+    return transitions
+
+
+def transitions_for(
+    transitions: Iterable[Transition], strategy: str
+) -> dict[tuple[str, str], Transition]:
+    """Rows that apply to ``strategy``: strategy-specific rows override shared ones."""
+    rows: dict[tuple[str, str], Transition] = {}
+    for t in transitions:
+        if t.strategies is None:
+            rows.setdefault((t.from_state, t.to_state), t)
+    for t in transitions:
+        if t.strategies is not None and strategy in t.strategies:
+            rows[(t.from_state, t.to_state)] = t
+    return rows
+
+
+def _check_transition_rows(
+    states: list[State],
+    transitions: list[Transition],
+    strategies: list[Strategy],
+    problems: _Problems,
+) -> None:
+    seen: dict[tuple[str, str, str], str] = {}
+    all_keys = [s.key for s in strategies]
+    for t in transitions:
+        for strategy in t.strategies if t.strategies is not None else ("*",):
+            key = (t.from_state, t.to_state, strategy)
+            if key in seen:
+                sheet, cell = _split_where(t.where["from"])
+                scope = "all strategies" if strategy == "*" else f"strategy '{strategy}'"
+                problems.add(
+                    sheet,
+                    cell,
+                    f"transition {t.from_state} -> {t.to_state} for {scope} is given twice "
+                    f"(also row {seen[key]}).",
+                )
+            seen[key] = t.where["row"]
+    for strategy in all_keys:
+        rows = transitions_for(transitions, strategy)
+        for s in states:
+            out = [t for (f, _), t in rows.items() if f == s.key]
+            if not out:
+                problems.add(
+                    "Transitions",
+                    "",
+                    f"state '{s.key}' has no transitions for strategy '{strategy}'; for an "
+                    f"absorbing state add a row {s.key} -> {s.key} with probability 1.",
+                )
+            complements = [t for t in out if t.probability is None]
+            if len(complements) > 1:
+                sheet, cell = _split_where(complements[1].where["probability"])
+                problems.add(
+                    sheet,
+                    cell,
+                    f"state '{s.key}' has more than one C (complement) for strategy "
+                    f"'{strategy}'; only one transition per row can take the rest.",
+                )
+
+
+def _check_references(
+    states: list[State], transitions: list[Transition], known: set[str], problems: _Problems
+) -> None:
+    def check(expr: Expression | None, where: str, what: str) -> None:
+        if expr is None:
+            return
+        for name in sorted(expr.names - known):
+            sheet, cell = _split_where(where)
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            problems.add(sheet, cell, f"{what} refers to unknown name '{name}'.{hint}")
+
+    for s in states:
+        check(s.utility, s.where.get("utility", ""), f"utility of '{s.key}'")
+        for category, expr in s.costs.items():
+            column = "cost" if category == "other" else f"cost_{category}"
+            check(expr, s.where.get(column, ""), f"{column} of '{s.key}'")
+    for t in transitions:
+        label = f"transition {t.from_state} -> {t.to_state}"
+        check(t.probability, t.where.get("probability", ""), label)
+        check(t.qaly, t.where.get("qaly", ""), f"qaly of {label}")
+        for category, expr in t.costs.items():
+            column = "cost" if category == "other" else f"cost_{category}"
+            check(expr, t.where.get(column, ""), f"{column} of {label}")
+
+
+def _check_life_table(
+    states: list[State],
+    transitions: list[Transition],
+    strategies: list[Strategy],
+    settings: Settings,
+    phases: list[Phase],
+    life_table: LifeTable | None,
+    problems: _Problems,
+) -> None:
+    expressions = [t.probability for t in transitions] + [s.utility for s in states]
+    expressions += [e for s in states for e in s.costs.values()]
+    expressions += [e for s in strategies for e in s.variables.values()]
+    used = {f for e in expressions if e is not None for f in e.functions}
+    used &= set(LIFE_TABLE_FUNCTION_SPECS)
+    if not used:
+        return
+    if life_table is None:
+        problems.add(
+            "LifeTable",
+            "",
+            f"expressions call {', '.join(sorted(used))}() but the workbook has no LifeTable "
+            "sheet; add one with columns age, qx_male, qx_female.",
+        )
+        return
+    total_years = sum(p.n_cycles * p.cycle_years for p in phases)
+    last_cycle_start = settings.start_age + total_years - phases[-1].cycle_years
+    low, high = math.floor(settings.start_age), math.floor(last_cycle_start + 1e-9)
+    if low < life_table.ages[0] or high > life_table.max_age:
+        problems.add(
+            "LifeTable",
+            "A2",
+            f"the life table covers ages {life_table.ages[0]}-{life_table.max_age} but the "
+            f"model reaches ages {low}-{high}; extend the table or shorten the horizon.",
+        )

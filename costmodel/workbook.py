@@ -1,0 +1,184 @@
+"""Read an .xlsx workbook into raw tables that remember every cell's address.
+
+No interpretation happens here: values come back as openpyxl gives them (numbers, text,
+booleans, dates, None). The file is read once into memory, hashed, and parsed from those
+bytes, so the recorded SHA-256 is exactly what was modelled. The file is never written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
+
+from costmodel.errors import InputError, Problem
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+MAX_UNCOMPRESSED_BYTES = 300 * 1024 * 1024
+MAX_ROWS_PER_SHEET = 100_000
+MAX_COLUMNS_PER_SHEET = 200
+
+
+@dataclass(frozen=True)
+class RawRow:
+    """One non-blank row: values and cell addresses keyed by normalized header."""
+
+    row: int
+    values: dict[str, object]
+    cells: dict[str, str]
+
+    def get(self, column: str) -> object:
+        return self.values.get(column)
+
+    def cell(self, column: str) -> str:
+        return self.cells.get(column, f"?{self.row}")
+
+
+@dataclass(frozen=True)
+class RawSheet:
+    """A sheet read as a table: header row 1, records below it."""
+
+    name: str
+    headers: dict[str, str]  # normalized header -> column letter
+    header_text: dict[str, str]  # normalized header -> header as written
+    rows: tuple[RawRow, ...]
+    duplicate_headers: tuple[str, ...] = ()  # cells whose header repeats an earlier one
+
+    def header_cell(self, column: str) -> str:
+        return f"{self.headers[column]}1"
+
+
+@dataclass(frozen=True)
+class RawWorkbook:
+    path: Path
+    file: str  # file name used in messages
+    sha256: str
+    sheets: dict[str, RawSheet]  # keyed by sheet name as written
+
+    def sheet(self, name: str) -> RawSheet | None:
+        """Case-insensitive lookup."""
+        for key, sheet in self.sheets.items():
+            if key.strip().lower() == name.lower():
+                return sheet
+        return None
+
+
+def normalize_header(text: object) -> str:
+    """'Tunnel length ' -> 'tunnel_length'."""
+    return re.sub(r"[\s\-]+", "_", str(text).strip().lower())
+
+
+def read_workbook(path: str | Path) -> RawWorkbook:
+    """Read every sheet of ``path``; raise InputError if it is not a readable .xlsx file."""
+    path = Path(path)
+    file = path.name
+    data = _read_bytes(path, file)
+    _check_zip(data, file)
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except Exception as exc:  # openpyxl raises many types for corrupt files
+        raise InputError(
+            Problem.at(
+                file,
+                message=f"cannot read the workbook ({type(exc).__name__}: {exc}). "
+                "Save it again from Excel as .xlsx.",
+            )
+        ) from None
+    try:
+        sheets = {ws.title: _read_sheet(ws, file) for ws in wb.worksheets}
+    finally:
+        wb.close()
+    return RawWorkbook(path, file, hashlib.sha256(data).hexdigest(), sheets)
+
+
+def _read_bytes(path: Path, file: str) -> bytes:
+    if not path.exists():
+        raise InputError(Problem.at(file, message=f"file not found: {path}"))
+    if not path.is_file():
+        raise InputError(Problem.at(file, message=f"not a file: {path}"))
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise InputError(
+            Problem.at(
+                file,
+                message=f"file is {size / 1e6:.0f} MB; the limit is "
+                f"{MAX_FILE_BYTES / 1e6:.0f} MB for an input workbook.",
+            )
+        )
+    return path.read_bytes()
+
+
+def _check_zip(data: bytes, file: str) -> None:
+    """Refuse non-xlsx files and zip bombs before any XML is parsed."""
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise InputError(
+            Problem.at(
+                file,
+                message="this is an old .xls file or an encrypted workbook; "
+                "save it as an unencrypted .xlsx workbook.",
+            )
+        )
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise InputError(
+            Problem.at(
+                file,
+                message="not an .xlsx workbook (not a zip archive); a CSV or "
+                "other file renamed to .xlsx? Save it from Excel as .xlsx.",
+            )
+        )
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        total = sum(info.file_size for info in archive.infolist())
+    if total > MAX_UNCOMPRESSED_BYTES:
+        raise InputError(
+            Problem.at(
+                file,
+                message=f"the workbook unpacks to {total / 1e6:.0f} MB, over the "
+                f"{MAX_UNCOMPRESSED_BYTES / 1e6:.0f} MB limit; refusing to parse it.",
+            )
+        )
+
+
+def _read_sheet(ws, file: str) -> RawSheet:
+    headers: dict[str, str] = {}
+    header_text: dict[str, str] = {}
+    rows: list[RawRow] = []
+    columns: list[str | None] = []
+    duplicates: list[str] = []
+    for r, values in enumerate(ws.iter_rows(values_only=True), start=1):
+        if r > MAX_ROWS_PER_SHEET:
+            raise InputError(
+                Problem.at(file, ws.title, message=f"more than {MAX_ROWS_PER_SHEET} rows.")
+            )
+        values = values[:MAX_COLUMNS_PER_SHEET]
+        if r == 1:
+            for c, text in enumerate(values, start=1):
+                if text is None or str(text).strip() == "":
+                    columns.append(None)
+                    continue
+                key = normalize_header(text)
+                if key in headers:
+                    duplicates.append(f"{get_column_letter(c)}1")
+                columns.append(key if key not in headers else None)
+                headers.setdefault(key, get_column_letter(c))
+                header_text.setdefault(key, str(text).strip())
+            continue
+        record: dict[str, object] = {}
+        cells: dict[str, str] = {}
+        for c, value in enumerate(values, start=1):
+            key = columns[c - 1] if c <= len(columns) else None
+            if key is None:
+                continue
+            if isinstance(value, str):
+                value = value.strip() or None
+            cells[key] = f"{get_column_letter(c)}{r}"
+            if value is not None:
+                record[key] = value
+        if record:
+            rows.append(RawRow(r, record, cells))
+    return RawSheet(ws.title, headers, header_text, tuple(rows), tuple(duplicates))
