@@ -89,81 +89,123 @@ def transition_discount_times(method: str, start: np.ndarray, end: np.ndarray) -
     return (start + end) / 2.0
 
 
+def segment_starts(arrays: list[np.ndarray], n_cycles: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split a phase's cycles into runs over which every array is constant.
+
+    ``arrays`` are 2-D (samples or 1, cycles or 1) values of the phase's expressions.
+    Returns (starts, segment): the first cycle (0-based) of each run, shape (U,), and the run
+    of each cycle, shape (n_cycles,). Piecewise-constant time dependence (a treatment effect
+    for two cycles, say) then costs U matrices instead of n_cycles.
+    """
+    changed = np.zeros(max(n_cycles - 1, 0), dtype=bool)
+    for v in arrays:
+        if v.shape[1] > 1:
+            changed |= np.any(v[:, 1:] != v[:, :-1], axis=0)
+    segment = np.concatenate([[0], np.cumsum(changed)]).astype(int)
+    starts = np.flatnonzero(np.concatenate([[True], changed]))
+    return starts, segment
+
+
 @dataclass(frozen=True)
 class SparseTransitions:
-    """Per-cycle transition probabilities as entries of a K × K matrix."""
+    """Per-cycle transition probabilities as entries of a K × K matrix, by segment."""
 
     rows: np.ndarray  # (E,) from-state index
     cols: np.ndarray  # (E,) to-state index
-    values: np.ndarray  # (B, C, E) probability per cycle; C = 1 or n_cycles
+    values: np.ndarray  # (B, U, E) probability per cycle in each segment
     n_states: int
+    segment: np.ndarray  # (n_cycles,) segment of each cycle
 
-    def matrix(self, cycle: int) -> np.ndarray:
-        """Dense (B, K, K) matrix of the cycle (0-based)."""
-        c = cycle if self.values.shape[1] > 1 else 0
+    def matrix(self, segment: int) -> np.ndarray:
+        """Dense (B, K, K) matrix of one segment."""
         batch = self.values.shape[0]
         P = np.zeros((batch, self.n_states, self.n_states))
-        P[:, self.rows, self.cols] = self.values[:, c, :]
+        P[:, self.rows, self.cols] = self.values[:, segment, :]
         return P
 
     def row_sums(self) -> np.ndarray:
-        """(B, C, K) sum of each matrix row."""
+        """(B, U, K) sum of each matrix row."""
         indicator = np.zeros((self.rows.size, self.n_states))
         indicator[np.arange(self.rows.size), self.rows] = 1.0
         return self.values @ indicator
 
 
-def propagate(x0: np.ndarray, transitions: SparseTransitions, n_cycles: int) -> np.ndarray:
+def propagate(x0: np.ndarray, transitions: SparseTransitions) -> np.ndarray:
     """Cohort trace (B, n_cycles + 1, K) from start distribution x0 (B, K)."""
+    n_cycles = transitions.segment.size
     batch, k = x0.shape
     trace = np.empty((batch, n_cycles + 1, k))
     trace[:, 0] = x0
-    homogeneous = transitions.values.shape[1] == 1
-    P = transitions.matrix(0) if homogeneous else None
-    x = x0[:, None, :]
+    current, P = -1, None
+    x = x0
+    # Batched vector-matrix products: einsum beats matmul's per-matrix overhead for tiny K.
+    step = _step_einsum if k <= SMALL_STATE_COUNT else _step_matmul
     for c in range(n_cycles):
-        if not homogeneous:
-            P = transitions.matrix(c)
-        x = np.matmul(x, P)
-        trace[:, c + 1] = x[:, 0]
+        if transitions.segment[c] != current:
+            current = int(transitions.segment[c])
+            P = transitions.matrix(current)
+        x = step(x, P)
+        trace[:, c + 1] = x
     return trace
 
 
+SMALL_STATE_COUNT = 6
+
+
+def _step_einsum(x: np.ndarray, P: np.ndarray) -> np.ndarray:
+    return np.einsum("bk,bkj->bj", x, P)
+
+
+def _step_matmul(x: np.ndarray, P: np.ndarray) -> np.ndarray:
+    return np.matmul(x[:, None, :], P)[:, 0]
+
+
 def occupancy_weights(
-    trace: np.ndarray, a: np.ndarray, b: np.ndarray, discount: np.ndarray
+    a: np.ndarray, b: np.ndarray, discount: np.ndarray, segment: np.ndarray
 ) -> np.ndarray:
-    """Cycles of occupancy credited to each cycle and state, (B, n, K), discounted.
+    """(U, n + 1) weights turning a trace into discounted cycles of occupancy per segment.
 
-    ``discount`` holds the factors at the n + 1 time points of the phase.
+    Row u sums, over the cycles k of segment u, a_k d_{k-1} on time point k-1 and b_k d_k on
+    time point k; ``discount`` holds the factors at the n + 1 time points.
     """
-    start = (a * discount[:-1])[None, :, None] * trace[:, :-1]
-    end = (b * discount[1:])[None, :, None] * trace[:, 1:]
-    return start + end
+    n = segment.size
+    weights = np.zeros((int(segment[-1]) + 1, n + 1))
+    np.add.at(weights, (segment, np.arange(n)), a * discount[:-1])
+    np.add.at(weights, (segment, np.arange(1, n + 1)), b * discount[1:])
+    return weights
 
 
-def accumulate_state_rewards(occupancy: np.ndarray, reward: np.ndarray) -> np.ndarray:
-    """Sum over cycles and states of occupancy (B, n, K) × reward per cycle.
+def flow_weights(discount: np.ndarray, segment: np.ndarray) -> np.ndarray:
+    """(U, n + 1) weights summing start-of-cycle occupancy × the cycle's discount factor per
+    segment, for one-off transition rewards (the last time point gets weight 0)."""
+    n = segment.size
+    weights = np.zeros((int(segment[-1]) + 1, n + 1))
+    np.add.at(weights, (segment, np.arange(n)), discount)
+    return weights
 
-    ``reward`` is (B, C, K, ...) with C = 1 (constant over cycles) or n; returns (B, ...).
+
+def occupancy(trace: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted occupancy per segment and state, (B, U, K), from a trace (B, n + 1, K).
+
     """
-    if reward.shape[1] == 1:
-        return np.einsum("bk,bk...->b...", occupancy.sum(axis=1), reward[:, 0])
-    return np.einsum("bnk,bnk...->b...", occupancy, reward)
+    return np.matmul(weights, trace)
+
+
+def accumulate_state_rewards(occupied: np.ndarray, reward: np.ndarray) -> np.ndarray:
+    """Sum over segments and states of occupancy (B, U, K) × reward (B, U, K, ...) per cycle."""
+    return np.einsum("buk,buk...->b...", occupied, reward)
 
 
 def accumulate_transition_rewards(
     trace: np.ndarray,
     transitions: SparseTransitions,
     reward: np.ndarray,
-    discount: np.ndarray,
+    weights: np.ndarray,
 ) -> np.ndarray:
-    """One-off rewards on transitions: sum over cycles of flow × reward × discount.
+    """One-off rewards: sum over cycles of flow × reward × discount, (B, ...).
 
-    ``reward`` (B, C, E, ...) is the reward per unit of cohort making the transition;
-    ``discount`` (n,) the factor applied to each cycle's transitions. Returns (B, ...).
+    ``reward`` (B, U, E, ...) per unit of cohort making each transition; ``weights`` from
+    :func:`flow_weights`.
     """
-    start = trace[:, :-1][:, :, transitions.rows]  # (B, n, E) occupancy of the from-state
-    flow = start * transitions.values * discount[None, :, None]
-    if reward.shape[1] == 1:
-        return np.einsum("be,be...->b...", flow.sum(axis=1), reward[:, 0])
-    return np.einsum("bne,bne...->b...", flow, reward)
+    start = occupancy(trace, weights)[:, :, transitions.rows]  # (B, U, E)
+    return np.einsum("bue,bue...->b...", start * transitions.values, reward)

@@ -8,7 +8,7 @@ memory; the base case is simply one sample on the same path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -169,6 +169,24 @@ def _as_2d(value: object) -> np.ndarray:
     return array
 
 
+@dataclass
+class _PhaseValues:
+    """Raw evaluated expressions of one phase, per strategy, before stacking."""
+
+    pairs: dict[tuple[int, int], int] = field(default_factory=dict)  # (from, to) -> entry
+    meta: dict[tuple[int, int], tuple[str, bool]] = field(default_factory=dict)
+    probabilities: list[dict[int, np.ndarray]] = field(default_factory=list)
+    costs: list[list[np.ndarray]] = field(default_factory=list)
+    utilities: list[list[np.ndarray]] = field(default_factory=list)
+    transition_costs: list[list[np.ndarray]] | None = None
+    transition_qalys: list[list[np.ndarray]] | None = None
+
+    def arrays(self) -> list[np.ndarray]:
+        groups = [list(p.values()) for p in self.probabilities] + self.costs + self.utilities
+        groups += (self.transition_costs or []) + (self.transition_qalys or [])
+        return [v for group in groups for v in group]
+
+
 class _Run:
     """One chunk of samples through every phase and strategy."""
 
@@ -266,48 +284,56 @@ class _Run:
         namespace["time_in_state"] = 1.0
         return values
 
-    def _stack(self, values: list[list[np.ndarray]], trailing: tuple[int, ...]) -> np.ndarray:
-        """values[strategy][item] 2-D arrays → (S, N, C, *trailing) with C = 1 or n_cycles."""
-        n_cycles = max((v.shape[1] for row in values for v in row), default=1)
-        out = np.zeros((self.S, self.N, n_cycles, int(np.prod(trailing))))
+    def _stack(
+        self, values: list[list[np.ndarray]], trailing: tuple[int, ...], starts: np.ndarray
+    ) -> np.ndarray:
+        """values[strategy][item] 2-D arrays → (S*N, U, *trailing), one slice per segment."""
+        out = np.zeros((self.S, self.N, starts.size, int(np.prod(trailing))))
         for n, row in enumerate(values):
             for e, v in enumerate(row):
-                out[:, n, :, e] = v
-        return out.reshape((self.S, self.N, n_cycles, *trailing))
+                out[:, n, :, e] = v[:, starts] if v.shape[1] > 1 else v
+        return out.reshape((self.S * self.N, starts.size, *trailing))
 
     # ------------------------------------------------------------------ run
 
     def run(self, keep_trace: bool) -> ModelOutcomes:
         inputs = self.inputs
         S, N = self.S, self.N
-        Z = len(self.categories)
+        B, Z = S * N, len(self.categories)
         all_states = [s.key for s in inputs.states]
-        cost_by_cat = np.zeros((S * N, Z))
-        qaly = np.zeros(S * N)
-        ly = np.zeros(S * N)
-        ly_u = np.zeros(S * N)
-        qaly_u = np.zeros(S * N)
-        state_time = np.zeros((S * N, len(all_states)))
+        cost_by_cat = np.zeros((B, Z))
+        qaly, ly, ly_u, qaly_u = np.zeros(B), np.zeros(B), np.zeros(B), np.zeros(B)
+        state_time = np.zeros((B, len(all_states)))
         traces = []
         x0 = None
         settings = inputs.settings
         method = settings.within_cycle_correction
         for p_index, phase in enumerate(self.phases):
+            n_cycles, h, K = phase.phase.n_cycles, phase.phase.cycle_years, phase.n_states
             namespaces = [self._namespace(phase, n) for n in range(N)]
             if x0 is None:
                 x0 = self._initial(phase, namespaces)
-            sparse = self._transitions(phase, namespaces)
-            trace = engine.propagate(x0, sparse, phase.phase.n_cycles)
+            values = self._phase_values(phase, namespaces)
+            starts, segment = engine.segment_starts(values.arrays(), n_cycles)
+            sparse = self._sparse_transitions(phase, values, starts, segment)
+            trace = engine.propagate(x0, sparse)
             self._check_trace(trace, phase)
-            costs, utility = self._state_rewards(phase, namespaces)
-            h = phase.phase.cycle_years
+            costs = self._stack(values.costs, (K, Z), starts)
+            utility = self._stack(values.utilities, (K,), starts)
+            self._check_finite(phase, costs, "cost")
+            self._check_finite(phase, utility, "utility")
+
             times = phase.time_points()
-            a, b = engine.correction_weights(method, phase.phase.n_cycles)
+            a, b = engine.correction_weights(method, n_cycles)
             d_cost = engine.discount_factors(settings.discount_rate_costs, times)
             d_out = engine.discount_factors(settings.discount_rate_outcomes, times)
-            occ_cost = engine.occupancy_weights(trace, a, b, d_cost)
-            occ_out = engine.occupancy_weights(trace, a, b, d_out)
-            occ_u = engine.occupancy_weights(trace, a, b, np.ones_like(times))
+            weights = np.concatenate(
+                [
+                    engine.occupancy_weights(a, b, d, segment)
+                    for d in (d_cost, d_out, 1.0 + 0 * d_out)
+                ]
+            )
+            occ_cost, occ_out, occ_u = np.split(engine.occupancy(trace, weights), 3, axis=1)
             alive = np.array([phase.states[i].alive for i in phase.state_of], dtype=float)
             cost_by_cat += engine.accumulate_state_rewards(occ_cost, costs)
             qaly += engine.accumulate_state_rewards(occ_out, utility) * h
@@ -317,27 +343,27 @@ class _Run:
             columns = [all_states.index(s.key) for s in phase.states]
             agg = phase.aggregation()
             state_time[:, columns] += occ_u.sum(axis=1) @ agg * h
-            rewards = self._transition_rewards(phase, namespaces, sparse)
-            if rewards is not None:
-                t_cost, t_qaly, _key = rewards
+
+            if values.transition_costs is not None:
+                E = sparse.rows.size
+                t_cost = self._stack(values.transition_costs, (E, Z), starts)
+                t_qaly = self._stack(values.transition_qalys, (E,), starts)
+                self._check_finite(phase, t_cost, "transition cost")
+                self._check_finite(phase, t_qaly, "transition qaly")
                 when = engine.transition_discount_times(method, times[:-1], times[1:])
+
+                def flows(rate: float, when=when, segment=segment) -> np.ndarray:
+                    return engine.flow_weights(engine.discount_factors(rate, when), segment)
+
                 cost_by_cat += engine.accumulate_transition_rewards(
-                    trace,
-                    sparse,
-                    t_cost,
-                    engine.discount_factors(settings.discount_rate_costs, when),
+                    trace, sparse, t_cost, flows(settings.discount_rate_costs)
                 )
                 qaly += engine.accumulate_transition_rewards(
-                    trace,
-                    sparse,
-                    t_qaly,
-                    engine.discount_factors(settings.discount_rate_outcomes, when),
+                    trace, sparse, t_qaly, flows(settings.discount_rate_outcomes)
                 )
-                qaly_u += engine.accumulate_transition_rewards(
-                    trace, sparse, t_qaly, np.ones_like(when)
-                )
+                qaly_u += engine.accumulate_transition_rewards(trace, sparse, t_qaly, flows(0.0))
             if keep_trace:
-                traces.append((trace @ agg).reshape(S, N, phase.phase.n_cycles + 1, -1))
+                traces.append((trace @ agg).reshape(S, N, n_cycles + 1, -1))
             if p_index + 1 < len(self.phases):
                 x0 = trace[:, -1] @ self._phase_map(phase, self.phases[p_index + 1])
         outcomes = ModelOutcomes(
@@ -388,91 +414,102 @@ class _Run:
             )
         return x0.reshape(self.S * self.N, -1)
 
-    def _transitions(self, phase: ExpandedPhase, namespaces: list) -> engine.SparseTransitions:
-        """Evaluate every strategy's transition entries and check them."""
-        p = phase.phase
-        pairs: dict[tuple[int, int], int] = {}
-        per_strategy: list[dict[int, np.ndarray]] = []
-        meta: dict[tuple[int, int], tuple[str, bool]] = {}  # (n, e) -> (cell, complement)
-        phase_states = {s.key for s in phase.states}
-        for n, strategy in enumerate(self.inputs.strategies):
-            namespace, functions = namespaces[n]
-            rows = transitions_for(self.inputs.transitions, strategy.key)
-            values: dict[int, np.ndarray] = {}
-            for s in phase.states:
-                out = [t for (f, _), t in rows.items() if f == s.key and f in phase_states]
-                complement = None
-                computed: dict[int, list[np.ndarray]] = {}
-                for t in out:
-                    targets = [
-                        phase.index(s.key, min(k + 1, s.tunnel_length))
-                        if t.to_state == s.key
-                        else phase.index(t.to_state)
-                        for k in range(1, s.tunnel_length + 1)
-                    ]
-                    if t.probability is None:
-                        complement = (t, targets)
-                        continue
-                    label = f"transition {t.from_state} -> {t.to_state}"
-                    vals = self._by_position(
-                        t.probability, s, namespace, functions, t.where["probability"], label
-                    )
-                    for k, (j, v) in enumerate(zip(targets, vals, strict=True)):
-                        i = phase.index(s.key, k + 1)
-                        e = pairs.setdefault((i, j), len(pairs))
-                        values[e] = v
-                        meta[(n, e)] = (t.where["probability"], False)
-                        computed.setdefault(i, []).append(v)
-                if complement is not None:
-                    t, targets = complement
-                    for k, j in enumerate(targets):
-                        i = phase.index(s.key, k + 1)
-                        others = computed.get(i, [])
-                        rest = 1.0 - (
-                            sum(np.broadcast_arrays(*others))
-                            if len(others) > 1
-                            else (others[0] if others else 0.0)
-                        )
-                        e = pairs.setdefault((i, j), len(pairs))
-                        values[e] = _as_2d(rest)
-                        meta[(n, e)] = (t.where["probability"], True)
-            per_strategy.append(values)
-        n_entries = len(pairs)
-        stacked = self._stack(
-            [[v.get(e, np.zeros((1, 1))) for e in range(n_entries)] for v in per_strategy],
-            (n_entries,),
-        )
+    def _phase_values(self, phase: ExpandedPhase, namespaces: list) -> _PhaseValues:
+        """Evaluate every expression of the phase for every strategy (2-D arrays each)."""
+        values = _PhaseValues()
+        for n in range(self.N):
+            self._transition_entries(phase, n, namespaces[n], values)
+        for n in range(self.N):
+            self._state_reward_values(phase, namespaces[n], values)
+        self._transition_reward_values(phase, namespaces, values)
+        return values
+
+    def _transition_entries(
+        self, phase: ExpandedPhase, n: int, ns: tuple[dict, dict], values: _PhaseValues
+    ) -> None:
+        namespace, functions = ns
+        rows = transitions_for(self.inputs.transitions, self.inputs.strategies[n].key)
+        entries: dict[int, np.ndarray] = {}
+        for s in phase.states:
+            complement = None
+            computed: dict[int, list[np.ndarray]] = {}
+            for (f, to), t in rows.items():
+                if f != s.key:
+                    continue
+                targets = [self._target(phase, s, to, k) for k in range(s.tunnel_length)]
+                if t.probability is None:
+                    complement = (t, targets)
+                    continue
+                label = f"transition {t.from_state} -> {t.to_state}"
+                probabilities = self._by_position(
+                    t.probability, s, namespace, functions, t.where["probability"], label
+                )
+                for k, (j, v) in enumerate(zip(targets, probabilities, strict=True)):
+                    i = phase.index(s.key, k + 1)
+                    e = values.pairs.setdefault((i, j), len(values.pairs))
+                    entries[e] = v
+                    values.meta[(n, e)] = (t.where["probability"], False)
+                    computed.setdefault(i, []).append(v)
+            if complement is not None:
+                t, targets = complement
+                for k, j in enumerate(targets):
+                    i = phase.index(s.key, k + 1)
+                    others = np.broadcast_arrays(*computed.get(i, [np.zeros((1, 1))]))
+                    e = values.pairs.setdefault((i, j), len(values.pairs))
+                    entries[e] = _as_2d(1.0 - np.sum(others, axis=0))
+                    values.meta[(n, e)] = (t.where["probability"], True)
+        values.probabilities.append(entries)
+
+    @staticmethod
+    def _target(phase: ExpandedPhase, state: State, to: str, k: int) -> int:
+        """Expanded index reached from tunnel position k (0-based) of ``state`` going to
+        ``to``: staying advances the tunnel, leaving enters position 1."""
+        if to == state.key:
+            return phase.index(state.key, min(k + 2, state.tunnel_length))
+        return phase.index(to)
+
+    def _sparse_transitions(
+        self,
+        phase: ExpandedPhase,
+        values: _PhaseValues,
+        starts: np.ndarray,
+        segment: np.ndarray,
+    ) -> engine.SparseTransitions:
+        n_entries = len(values.pairs)
+        zero = np.zeros((1, 1))
+        per_strategy = [[v.get(e, zero) for e in range(n_entries)] for v in values.probabilities]
+        stacked = self._stack(per_strategy, (n_entries,), starts)
         rows_idx = np.empty(n_entries, dtype=int)
         cols_idx = np.empty(n_entries, dtype=int)
-        for (i, j), e in pairs.items():
+        for (i, j), e in values.pairs.items():
             rows_idx[e], cols_idx[e] = i, j
-        self._check_probabilities(stacked, phase, rows_idx, cols_idx, meta)
+        self._check_probabilities(stacked, phase, rows_idx, cols_idx, values.meta, starts)
         np.clip(stacked, 0.0, 1.0, out=stacked)
-        sparse = engine.SparseTransitions(
-            rows_idx,
-            cols_idx,
-            stacked.reshape(self.S * self.N, stacked.shape[2], n_entries),
-            phase.n_states,
-        )
-        self._check_row_sums(sparse, phase)
-        del p
+        sparse = engine.SparseTransitions(rows_idx, cols_idx, stacked, phase.n_states, segment)
+        self._check_row_sums(sparse, phase, starts)
         return sparse
 
-    def _check_probabilities(self, values, phase, rows_idx, cols_idx, meta) -> None:
+    def _cycle_label(self, starts: np.ndarray, u: int, n_cycles: int) -> str:
+        first = int(starts[u]) + 1
+        last = int(starts[u + 1]) if u + 1 < starts.size else n_cycles
+        return f"cycle {first}" if first == last else f"cycles {first}-{last}"
+
+    def _check_probabilities(self, values, phase, rows_idx, cols_idx, meta, starts) -> None:
         finite = np.isfinite(values)
         bad = ~finite | (values < -PROBABILITY_TOLERANCE) | (values > 1 + PROBABILITY_TOLERANCE)
         if not bad.any():
             return
-        s, n, c, e = np.argwhere(bad)[0]
-        value = values[s, n, c, e]
+        b, u, e = np.argwhere(bad)[0]
+        s, n = divmod(int(b), self.N)
+        value = values[b, u, e]
         cell, complement = meta.get((n, e), ("", False))
         context = (
-            f"strategy '{self.inputs.strategies[n].key}', phase '{phase.phase.key}', cycle "
-            f"{c + 1 if values.shape[2] > 1 else '(all)'}, from '{phase.labels[rows_idx[e]]}' "
-            f"to '{phase.labels[cols_idx[e]]}'"
+            f"strategy '{self.inputs.strategies[n].key}', phase '{phase.phase.key}', "
+            f"{self._cycle_label(starts, u, phase.phase.n_cycles)}, from "
+            f"'{phase.labels[rows_idx[e]]}' to '{phase.labels[cols_idx[e]]}'"
         )
         prefix = f"{self.inputs.file}: {cell}: {context}"
-        if not finite[s, n, c, e]:
+        if not finite[b, u, e]:
             raise NumericalError(f"{prefix}: probability is {value}{self._where(s)}.")
         if complement:
             raise ModelCheckError(
@@ -484,21 +521,29 @@ class _Run:
             f"{prefix}: probability {value:.6g} is outside [0, 1]{self._where(s)}.{hint}"
         )
 
-    def _check_row_sums(self, sparse: engine.SparseTransitions, phase: ExpandedPhase) -> None:
+    def _check_row_sums(
+        self, sparse: engine.SparseTransitions, phase: ExpandedPhase, starts: np.ndarray
+    ) -> None:
         sums = sparse.row_sums()
         bad = np.abs(sums - 1.0) > ROW_SUM_TOLERANCE
         if not bad.any():
             return
-        b, c, k = np.argwhere(bad)[0]
+        b, u, k = np.argwhere(bad)[0]
         s, n = divmod(int(b), self.N)
         raise ModelCheckError(
             f"{self.inputs.file}: Transitions: strategy '{self.inputs.strategies[n].key}', "
-            f"phase '{phase.phase.key}', cycle {c + 1 if sums.shape[1] > 1 else '(all)'}: "
-            f"probabilities from '{phase.labels[k]}' sum to {sums[b, c, k]:.12g}, not 1"
+            f"phase '{phase.phase.key}', {self._cycle_label(starts, u, phase.phase.n_cycles)}: "
+            f"probabilities from '{phase.labels[k]}' sum to {sums[b, u, k]:.12g}, not 1"
             f"{self._where(s)}. Use C for one transition of the row or fix the values."
         )
 
     def _check_trace(self, trace: np.ndarray, phase: ExpandedPhase) -> None:
+        # NaN and inf propagate to the end of the trace, and with rows summing to 1 the mass
+        # can only drift through rounding, so checking the final cycle suffices; the full
+        # trace is searched only to say where a problem started.
+        final = trace[:, -1].sum(axis=1)
+        if np.isfinite(final).all() and np.abs(final - 1.0).max() <= ROW_SUM_TOLERANCE:
+            return
         if not np.isfinite(trace).all():
             b, c, k = np.argwhere(~np.isfinite(trace))[0]
             s, n = divmod(int(b), self.N)
@@ -518,122 +563,102 @@ class _Run:
                 f"{self._where(s)}."
             )
 
-    def _state_rewards(self, phase: ExpandedPhase, namespaces: list) -> tuple[np.ndarray, ...]:
-        """Costs (B, C, K, Z) per cycle and utilities (B, C, K) per year."""
-        cost_values: list[list[np.ndarray]] = []
-        utility_values: list[list[np.ndarray]] = []
-        for n in range(self.N):
-            namespace, functions = namespaces[n]
-            costs_n: list[np.ndarray] = []
-            utility_n: list[np.ndarray] = []
-            for s in phase.states:
-                per_cat = [
-                    self._by_position(
-                        s.costs.get(z),
-                        s,
-                        namespace,
-                        functions,
-                        s.where.get("cost" if z == "other" else f"cost_{z}", ""),
-                        f"cost of '{s.key}'",
-                    )
-                    for z in self.categories
-                ]
-                for k in range(s.tunnel_length):
-                    costs_n.extend(per_cat[z][k] for z in range(len(self.categories)))
-                utility_n.extend(
-                    self._by_position(
-                        s.utility,
-                        s,
-                        namespace,
-                        functions,
-                        s.where.get("utility", ""),
-                        f"utility of '{s.key}'",
-                    )
-                )
-            cost_values.append(costs_n)
-            utility_values.append(utility_n)
-        K, Z = phase.n_states, len(self.categories)
-        costs = self._stack(cost_values, (K, Z))
-        utility = self._stack(utility_values, (K,))
-        for name, array in (("cost", costs), ("utility", utility)):
-            if not np.isfinite(array).all():
-                index = np.argwhere(~np.isfinite(array))[0]
-                raise NumericalError(
-                    f"{self.inputs.file}: States: {name} of '{phase.labels[index[3]]}' is "
-                    f"not finite for strategy '{self.inputs.strategies[index[1]].key}'"
-                    f"{self._where(int(index[0]))}."
-                )
-        B = self.S * self.N
-        return (
-            costs.reshape(B, costs.shape[2], K, Z),
-            utility.reshape(B, utility.shape[2], K),
+    def _check_finite(self, phase: ExpandedPhase, array: np.ndarray, what: str) -> None:
+        if np.isfinite(array).all():
+            return
+        index = np.argwhere(~np.isfinite(array))[0]
+        s, n = divmod(int(index[0]), self.N)
+        raise NumericalError(
+            f"{self.inputs.file}: {what} is not finite in strategy "
+            f"'{self.inputs.strategies[n].key}', phase '{phase.phase.key}'{self._where(s)}."
         )
 
-    def _transition_rewards(self, phase, namespaces, sparse) -> tuple | None:
-        """One-off costs (B, C, E, Z) and QALYs (B, C, E) per transition, or None."""
-        phase_states = {s.key for s in phase.states}
-        rows_all = [
-            t
+    def _state_reward_values(
+        self, phase: ExpandedPhase, ns: tuple[dict, dict], values: _PhaseValues
+    ) -> None:
+        """Costs per cycle (K*Z items, k-major) and utilities per year (K items)."""
+        namespace, functions = ns
+        costs: list[np.ndarray] = []
+        utilities: list[np.ndarray] = []
+        for s in phase.states:
+            per_category = [
+                self._by_position(
+                    s.costs.get(z),
+                    s,
+                    namespace,
+                    functions,
+                    s.where.get("cost" if z == "other" else f"cost_{z}", ""),
+                    f"cost of '{s.key}'",
+                )
+                for z in self.categories
+            ]
+            for k in range(s.tunnel_length):
+                costs.extend(per_category[z][k] for z in range(len(self.categories)))
+            utilities.extend(
+                self._by_position(
+                    s.utility,
+                    s,
+                    namespace,
+                    functions,
+                    s.where.get("utility", ""),
+                    f"utility of '{s.key}'",
+                )
+            )
+        values.costs.append(costs)
+        values.utilities.append(utilities)
+
+    def _transition_reward_values(
+        self, phase: ExpandedPhase, namespaces: list, values: _PhaseValues
+    ) -> None:
+        """One-off costs (E*Z items) and QALYs (E items) per strategy, if any are given."""
+        phase_states = {s.key: s for s in phase.states}
+        if not any(
+            t.from_state in phase_states and (t.costs or t.qaly is not None)
             for t in self.inputs.transitions
-            if t.from_state in phase_states and (t.costs or t.qaly is not None)
-        ]
-        if not rows_all:
-            return None
-        E = sparse.rows.size
-        lookup = {
-            (int(i), int(j)): e
-            for e, (i, j) in enumerate(zip(sparse.rows, sparse.cols, strict=True))
-        }
-        Z = len(self.categories)
-        cost_values: list[list[np.ndarray]] = []
-        qaly_values: list[list[np.ndarray]] = []
+        ):
+            return
+        E, Z = len(values.pairs), len(self.categories)
+        zero = np.zeros((1, 1))
+        values.transition_costs, values.transition_qalys = [], []
         for n, strategy in enumerate(self.inputs.strategies):
             namespace, functions = namespaces[n]
-            costs_n = [np.zeros((1, 1))] * (E * Z)
-            qaly_n = [np.zeros((1, 1))] * E
-            rows = transitions_for(self.inputs.transitions, strategy.key)
-            for (f, to), t in rows.items():
-                if f not in phase_states or not (t.costs or t.qaly is not None):
+            costs = [zero] * (E * Z)
+            qalys = [zero] * E
+            for (f, to), t in transitions_for(self.inputs.transitions, strategy.key).items():
+                s = phase_states.get(f)
+                if s is None:
                     continue
-                s = next(st for st in phase.states if st.key == f)
                 label = f"transition {f} -> {to}"
+                entry = [
+                    values.pairs[(phase.index(f, k + 1), self._target(phase, s, to, k))]
+                    for k in range(s.tunnel_length)
+                ]
                 for z, category in enumerate(self.categories):
-                    if category not in t.costs:
-                        continue
-                    column = "cost" if category == "other" else f"cost_{category}"
-                    vals = self._by_position(
-                        t.costs[category],
+                    if category in t.costs:
+                        column = "cost" if category == "other" else f"cost_{category}"
+                        amounts = self._by_position(
+                            t.costs[category],
+                            s,
+                            namespace,
+                            functions,
+                            t.where.get(column, ""),
+                            f"{column} of {label}",
+                        )
+                        for e, v in zip(entry, amounts, strict=True):
+                            costs[e * Z + z] = v
+                if t.qaly is not None:
+                    amounts = self._by_position(
+                        t.qaly,
                         s,
                         namespace,
                         functions,
-                        t.where.get(column, ""),
-                        f"{column} of {label}",
+                        t.where.get("qaly", ""),
+                        f"qaly of {label}",
                     )
-                    for k, v in enumerate(vals):
-                        e = self._entry(phase, s, to, k, lookup)
-                        costs_n[e * Z + z] = v
-                if t.qaly is not None:
-                    vals = self._by_position(
-                        t.qaly, s, namespace, functions, t.where.get("qaly", ""), f"qaly of {label}"
-                    )
-                    for k, v in enumerate(vals):
-                        qaly_n[self._entry(phase, s, to, k, lookup)] = v
-            cost_values.append(costs_n)
-            qaly_values.append(qaly_n)
-        B = self.S * self.N
-        costs = self._stack(cost_values, (E, Z))
-        qalys = self._stack(qaly_values, (E,))
-        return costs.reshape(B, costs.shape[2], E, Z), qalys.reshape(B, qalys.shape[2], E), None
-
-    @staticmethod
-    def _entry(phase: ExpandedPhase, state: State, to: str, k: int, lookup: dict) -> int:
-        i = phase.index(state.key, k + 1)
-        j = (
-            phase.index(state.key, min(k + 2, state.tunnel_length))
-            if to == state.key
-            else phase.index(to)
-        )
-        return lookup[(i, j)]
+                    for e, v in zip(entry, amounts, strict=True):
+                        qalys[e] = v
+            values.transition_costs.append(costs)
+            values.transition_qalys.append(qalys)
 
     @staticmethod
     def _phase_map(phase: ExpandedPhase, next_phase: ExpandedPhase) -> np.ndarray:

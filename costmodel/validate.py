@@ -48,6 +48,8 @@ class _Problems:
         self.file = file
         self.items: list[Problem] = []
         self.warnings: list[str] = []
+        self.broken: set[str] = set()  # names whose definition failed (no follow-on errors)
+        self.broken_from: set[str] = set()  # 'from' states of Transitions rows with problems
 
     def add(self, sheet: str, cell: str, message: str) -> None:
         self.items.append(Problem.at(self.file, sheet, cell, message))
@@ -79,7 +81,7 @@ def validate_workbook(raw: RawWorkbook) -> ModelInputs:
     _check_references(states, transitions, known, problems)
     _check_initial(states, phases, set(parameter_names) | set(variable_order), problems)
     _check_transition_rows(states, transitions, strategies, problems)
-    if ordered is not None:
+    if ordered is not None and not problems.broken:
         _evaluate_base_parameters(ordered, problems)
     if settings is not None and phases:
         _check_life_table(states, transitions, strategies, settings, phases, life_table, problems)
@@ -466,7 +468,8 @@ def _read_parameters(sheet: RawSheet, problems: _Problems) -> list[Parameter]:
                 )
             )
         if expr is None:
-            continue
+            problems.broken.add(name)
+            expr = parse_expression(0)
         parameters.append(
             Parameter(
                 name=name,
@@ -912,14 +915,12 @@ def _read_states(sheet: RawSheet, phases: list[Phase], problems: _Problems) -> l
                 problems,
             )
         next_state = _text(row, "next_state") or None
-        if alive is None:
-            continue
-        states.append(
+        states.append(  # an invalid 'alive' was reported; keep the state so references resolve
             State(
                 key,
                 _text(row, "label") or key,
                 phase,
-                alive,
+                bool(alive),
                 utility,
                 costs,
                 tunnel,
@@ -1018,6 +1019,8 @@ def _read_transitions(
     transitions: list[Transition] = []
     for row in sheet.rows:
         name = sheet.name
+        if row.get("from") is not None:  # until the row is accepted, it counts as broken
+            problems.broken_from.add(str(row.get("from")).strip())
         ends = []
         for column in ("from", "to"):
             value = row.get(column)
@@ -1092,6 +1095,8 @@ def _read_transitions(
         transitions.append(
             Transition(ends[0], ends[1], strategies_here, probability, costs, qaly, where)
         )
+    accepted = {t.from_state for t in transitions}
+    problems.broken_from -= accepted
     return transitions
 
 
@@ -1134,7 +1139,7 @@ def _check_transition_rows(
         rows = transitions_for(transitions, strategy)
         for s in states:
             out = [t for (f, _), t in rows.items() if f == s.key]
-            if not out:
+            if not out and s.key not in problems.broken_from:
                 problems.add(
                     "Transitions",
                     "",

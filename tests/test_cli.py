@@ -1,0 +1,96 @@
+"""The command line: run writes the contract files atomically; template writes a valid model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from costmodel.api import run_workbook
+from costmodel.cli import main
+from costmodel.errors import InputError
+from costmodel.report import MARKER
+from tests.conftest import HIV_WORKBOOK
+
+
+def test_run_writes_contract_files_and_prints_icer_table(tmp_path, capsys):
+    before = hashlib.sha256(HIV_WORKBOOK.read_bytes()).hexdigest()
+    out = tmp_path / "hiv"
+    assert main(["run", str(HIV_WORKBOOK), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "combination" in printed and "6,276" in printed
+    base = pd.read_csv(out / "base_case.csv")
+    for column in ("strategy", "cost", "qaly", "ly", "inc_cost", "inc_qaly", "icer", "status"):
+        assert column in base.columns
+    assert set(base.status) <= {"nd", "ed", "d"}
+    assert base.loc[base.strategy == "combination", "icer"].iloc[0] == pytest.approx(6276, abs=0.5)
+    trace = pd.read_csv(out / "trace.csv")
+    assert list(trace.columns[:4]) == ["strategy", "phase", "cycle", "time_years"]
+    assert len(trace) == 2 * 21  # two strategies, cycles 0..20
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["input_sha256"] == before
+    assert {"costmodel_version", "seed", "created_utc", "settings", "icer_table"} <= set(summary)
+    assert (out / MARKER).exists()
+    # the input workbook is never written
+    assert hashlib.sha256(HIV_WORKBOOK.read_bytes()).hexdigest() == before
+
+
+def test_rerun_replaces_previous_output_and_refuses_foreign_folders(tmp_path):
+    out = tmp_path / "hiv"
+    assert main(["run", str(HIV_WORKBOOK), "--out", str(out)]) == 0
+    (out / "stale.csv").write_text("old")
+    assert main(["run", str(HIV_WORKBOOK), "--out", str(out)]) == 0
+    assert not (out / "stale.csv").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".hiv")]  # no temp leftovers
+
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.docx").write_text("precious")
+    assert main(["run", str(HIV_WORKBOOK), "--out", str(foreign)]) == 1
+    assert (foreign / "thesis.docx").read_text() == "precious"
+
+
+def test_failed_run_leaves_previous_results_intact(tmp_path, hiv_variant):
+    out = tmp_path / "hiv"
+    assert main(["run", str(HIV_WORKBOOK), "--out", str(out)]) == 0
+    previous = (out / "base_case.csv").read_bytes()
+    broken = hiv_variant({("Transitions", "state_c", "probability"): 0.5})
+    assert main(["run", str(broken), "--out", str(out)]) == 2
+    assert (out / "base_case.csv").read_bytes() == previous
+
+
+def test_template_is_a_valid_runnable_model(tmp_path, capsys):
+    path = tmp_path / "starter.xlsx"
+    assert main(["template", str(path)]) == 0
+    assert main(["template", str(path)]) == 1  # no silent overwrite
+    assert "--force" in capsys.readouterr().err
+    result = run_workbook(path)
+    table = result.base_case.set_index("strategy")
+    # treatment slows progression, so it must add QALYs and cost
+    assert table.loc["treatment", "qaly"] > table.loc["no_treatment", "qaly"]
+    assert table.loc["treatment", "cost"] > table.loc["no_treatment", "cost"]
+    wb = load_workbook(path)
+    ws = wb["Parameters"]
+    assert ws["A1"].comment is not None and "snake_case" in ws["A1"].comment.text
+    assert ws["B2"].fill.start_color.rgb.endswith("FFF2CC")  # input cells styled
+    validations = [dv.formula1 for dv in ws.data_validations.dataValidation]
+    assert any("beta" in f and "lognormal" in f for f in validations)
+    assert ws.freeze_panes == "A2"
+
+
+def test_template_refuses_to_write_excel_formulas(tmp_path):
+    from costmodel.template import write_workbook
+
+    with pytest.raises(ValueError, match="Excel formula"):
+        write_workbook(tmp_path / "x.xlsx", {"Parameters": (["name", "value"], [["a", "=1+1"]])})
+
+
+def test_unknown_setting_is_an_input_error(hiv_variant):
+    from costmodel.validate import load_model
+
+    path = hiv_variant({("Settings", "seed", "setting"): "sead"})
+    with pytest.raises(InputError, match="Did you mean 'seed'"):
+        load_model(path)
