@@ -1,9 +1,9 @@
 """Numerical core of the cohort model: propagation, within-cycle weights, discounting.
 
 Arrays are batched over a leading axis B (samples × strategies flattened by the caller).
-Transition probabilities come as sparse entries: ``values`` shaped (B, C, E) for E entries
-(from-state ``rows[e]``, to-state ``cols[e]``) and C = 1 (time-homogeneous) or n_cycles.
-Python loops run over cycles only.
+A phase's cycles are grouped into segments over which every input is constant; transition
+probabilities come as sparse entries ``values`` shaped (B, U, E) for U segments and E
+entries (from-state ``rows[e]``, to-state ``cols[e]``). Python loops run over cycles only.
 
 Within-cycle correction (per cycle k = 1..n of a phase, occupancy x_{k-1} at its start and
 x_k at its end, discount factors d at the same time points): the reward of cycle k is
@@ -185,9 +185,7 @@ def flow_weights(discount: np.ndarray, segment: np.ndarray) -> np.ndarray:
 
 
 def occupancy(trace: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Weighted occupancy per segment and state, (B, U, K), from a trace (B, n + 1, K).
-
-    """
+    """Weighted occupancy per segment and state, (B, U, K), from a trace (B, n + 1, K)."""
     return np.matmul(weights, trace)
 
 

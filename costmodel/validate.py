@@ -618,6 +618,14 @@ def _order_strategy_variables(
                     f"strategy variable '{var}' of '{s.key}' refers to unknown name '{name}' "
                     "(not a parameter, strategy variable or time variable).",
                 )
+            if "time_in_state" in expr.names:
+                problems.add(
+                    sheet,
+                    cell,
+                    f"strategy variable '{var}' uses time_in_state, which is only defined "
+                    "inside a state's own expressions; use it in the States or Transitions "
+                    "cell instead.",
+                )
             dependencies[var] |= expr.names & set(names)
     order = _topological_order(dependencies)
     if order is None:
