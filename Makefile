@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-WORKBOOK ?= inputs/examples/chancellor_hiv.xlsx
+WORKBOOK ?= inputs/msc_covid19.xlsx
 
 .PHONY: run test test-all bench lint format workbooks clean
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from costmodel.evidence import Synthesis
 from costmodel.formula import Expression
 
 
@@ -30,6 +31,13 @@ class Settings:
     effect_measure: str  # "qaly" or "ly"
     psa_samples: int
     seed: int
+    reference_strategy: str = ""  # "" = first declared
+    outcome_days: tuple[float, ...] = (28.0, 90.0)
+    effect_parameter: str = ""
+    synthesis_virus: str = "all"
+    synthesis_products: str = "all"
+    synthesis_randomized_only: bool = False
+    synthesis_effect: str = "confidence"
 
     def as_dict(self) -> dict[str, object]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -73,6 +81,8 @@ class State:
     initial: Expression | None
     next_state: str | None
     where: dict[str, str] = field(default_factory=dict)  # column -> "States!E4"
+    tags: tuple[str, ...] = ()  # reporting labels, e.g. ("hospital", "icu")
+    start_costs: dict[str, Expression] = field(default_factory=dict)  # one-off at time 0
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,21 @@ class LifeTable:
 
 
 @dataclass(frozen=True)
+class CalibrationTarget:
+    """Share of the cohort in ``outcome`` states at ``day`` for a starting mix."""
+
+    key: str
+    entry: tuple[tuple[str, float], ...]  # (state, weight); empty = initial distribution
+    strategy: str
+    outcome: tuple[str, ...]
+    day: float
+    target: float
+    tolerance: float
+    source: str
+    where: str = ""
+
+
+@dataclass(frozen=True)
 class ModelInputs:
     """Everything a model run needs, validated; parameters are in dependency order."""
 
@@ -122,14 +147,43 @@ class ModelInputs:
     life_table: LifeTable | None
     cost_categories: tuple[str, ...]
     strategy_variables: tuple[str, ...]  # in dependency order
+    dynamic_parameters: tuple[str, ...] = ()  # time-dependent parameters, in dependency order
+    synthesis: Synthesis | None = None  # pooled trial evidence behind effect_parameter
+    calibration: tuple[CalibrationTarget, ...] = ()
     warnings: tuple[str, ...] = ()
 
     @property
     def strategy_keys(self) -> tuple[str, ...]:
         return tuple(s.key for s in self.strategies)
 
+    @property
+    def reference_strategy(self) -> str:
+        return self.settings.reference_strategy or self.strategies[0].key
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """Reporting tags in first-use order."""
+        return tuple(dict.fromkeys(t for s in self.states for t in s.tags))
+
     def states_in(self, phase: str) -> tuple[State, ...]:
         return tuple(s for s in self.states if s.phase == phase)
 
     def parameter(self, name: str) -> Parameter:
         return next(p for p in self.parameters if p.name == name)
+
+    @property
+    def entry_states(self) -> tuple[str, ...]:
+        """First-phase states with an initial share (the cohort's entry strata)."""
+        first = self.phases[0].key
+        return tuple(s.key for s in self.states if s.phase == first and s.initial is not None)
+
+    def uses_entry_indicators(self) -> bool:
+        """True if any expression refers to an entry_<state> indicator."""
+        names = {f"entry_{s.key}" for s in self.states if s.phase == self.phases[0].key}
+        expressions = [p.expression for p in self.parameters]
+        expressions += [e for s in self.strategies for e in s.variables.values()]
+        for s in self.states:
+            expressions += [s.utility, *s.costs.values(), *s.start_costs.values()]
+        for t in self.transitions:
+            expressions += [t.probability, t.qaly, *t.costs.values()]
+        return any(e is not None and e.names & names for e in expressions)

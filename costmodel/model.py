@@ -76,6 +76,8 @@ class ModelOutcomes:
     qaly_undiscounted: np.ndarray
     state_time: np.ndarray
     traces: tuple[np.ndarray, ...] | None = None
+    by_entry: dict[str, ModelOutcomes] | None = None  # per entry state, when stratified
+    entry_shares: np.ndarray | None = None  # (n_samples, n_strategies, n_entry_states)
 
 
 def expand_phases(inputs: ModelInputs) -> tuple[ExpandedPhase, ...]:
@@ -104,14 +106,56 @@ def run_model(
     *,
     keep_trace: bool = False,
     chunk_size: int | None = None,
+    entry_state: str | None = None,
 ) -> ModelOutcomes:
     """Run every strategy for every parameter sample.
 
     ``parameters`` maps each parameter name to (n_samples,) values (default: base case).
+    ``entry_state`` starts the whole cohort in that first-phase state (as a calibration or a
+    subgroup run would). When expressions use ``entry_<state>`` indicators, the cohort is run
+    once per entry state and the results are weighted by the initial shares (the model is
+    linear in the starting distribution, so this equals one run when indicators play no
+    role); per-entry results are kept in ``by_entry``.
     """
     if parameters is None:
         parameters = evaluate_parameters(inputs)
-    n_samples = len(next(iter(parameters.values()))) if parameters else 1
+    if entry_state is not None:
+        if entry_state not in inputs.entry_states and entry_state not in {
+            s.key for s in inputs.states_in(inputs.phases[0].key)
+        }:
+            raise ValueError(f"{entry_state!r} is not a first-phase state")
+        return _run_chunks(inputs, parameters, keep_trace, chunk_size, entry_state)
+    if not inputs.uses_entry_indicators():
+        return _run_chunks(inputs, parameters, keep_trace, chunk_size, None)
+    shares = entry_shares(inputs, parameters)  # (S, N, n_entries)
+    by_entry = {
+        e: _run_chunks(inputs, parameters, keep_trace, chunk_size, e) for e in inputs.entry_states
+    }
+    return _combine_entries(by_entry, shares)
+
+
+def entry_shares(inputs: ModelInputs, parameters: dict[str, np.ndarray]) -> np.ndarray:
+    """Initial share of each entry state, (n_samples, n_strategies, n_entry_states)."""
+    n_samples = _n_samples(parameters)
+    run = _Run(inputs, expand_phases(inputs), parameters, n_samples, 0, n_samples)
+    phase = run.phases[0]
+    x0 = run._initial(phase, [run._namespace(phase, n) for n in range(run.N)])
+    columns = [phase.index(e) for e in inputs.entry_states]
+    return x0.reshape(n_samples, run.N, -1)[:, :, columns]
+
+
+def _n_samples(parameters: dict[str, np.ndarray]) -> int:
+    return len(next(iter(parameters.values()))) if parameters else 1
+
+
+def _run_chunks(
+    inputs: ModelInputs,
+    parameters: dict[str, np.ndarray],
+    keep_trace: bool,
+    chunk_size: int | None,
+    entry: str | None,
+) -> ModelOutcomes:
+    n_samples = _n_samples(parameters)
     phases = expand_phases(inputs)
     if chunk_size is None:
         chunk_size = _default_chunk_size(inputs, phases)
@@ -119,8 +163,47 @@ def run_model(
     for start in range(0, n_samples, chunk_size):
         chunk = {k: np.asarray(v)[start : start + chunk_size] for k, v in parameters.items()}
         size = min(chunk_size, n_samples - start)
-        parts.append(_Run(inputs, phases, chunk, size, start, n_samples).run(keep_trace))
+        parts.append(_Run(inputs, phases, chunk, size, start, n_samples, entry).run(keep_trace))
     return _concatenate(parts)
+
+
+def _combine_entries(by_entry: dict[str, ModelOutcomes], shares: np.ndarray) -> ModelOutcomes:
+    """Share-weighted sum of per-entry outcomes."""
+    parts = list(by_entry.values())
+    first = parts[0]
+
+    def weighted(name: str) -> np.ndarray:
+        total = 0.0
+        for e, part in enumerate(parts):
+            value = getattr(part, name)
+            w = shares[:, :, e].reshape(shares.shape[:2] + (1,) * (value.ndim - 2))
+            total = total + w * value
+        return total
+
+    traces = None
+    if first.traces is not None:
+        traces = tuple(
+            sum(
+                shares[:, :, e, None, None] * part.traces[i]  # type: ignore[index]
+                for e, part in enumerate(parts)
+            )
+            for i in range(len(first.traces))
+        )
+    return ModelOutcomes(
+        first.strategies,
+        first.categories,
+        first.state_keys,
+        weighted("cost"),
+        weighted("cost_by_category"),
+        weighted("qaly"),
+        weighted("ly"),
+        weighted("ly_undiscounted"),
+        weighted("qaly_undiscounted"),
+        weighted("state_time"),
+        traces,
+        by_entry=by_entry,
+        entry_shares=shares,
+    )
 
 
 def _default_chunk_size(inputs: ModelInputs, phases: tuple[ExpandedPhase, ...]) -> int:
@@ -198,8 +281,10 @@ class _Run:
         n_samples: int,
         sample_offset: int,
         total_samples: int,
+        entry: str | None = None,
     ):
         self.inputs = inputs
+        self.entry = entry
         self.phases = phases
         self.S = n_samples
         self.N = len(inputs.strategies)
@@ -207,6 +292,7 @@ class _Run:
         self.total = total_samples
         self.params = {k: np.asarray(v, dtype=float).reshape(-1, 1) for k, v in parameters.items()}
         self.categories = inputs.cost_categories or ("other",)
+        self._phase_cache: tuple | None = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -229,6 +315,25 @@ class _Run:
 
     def _namespace(self, phase: ExpandedPhase, strategy_index: int) -> tuple[dict, dict]:
         """Parameters, time variables and strategy variables for one strategy and phase."""
+        if self._phase_cache is None or self._phase_cache[0] is not phase:
+            self._phase_cache = (phase, *self._phase_namespace(phase))
+        _, base, functions = self._phase_cache
+        namespace = dict(base)
+        p = phase.phase
+        strategy = self.inputs.strategies[strategy_index]
+        for name in self.inputs.strategy_variables:
+            expr = strategy.variables[name]
+            namespace[name] = self._evaluate(
+                expr,
+                namespace,
+                functions,
+                strategy.where[name],
+                f"strategy variable '{name}' of '{strategy.key}' in phase '{p.key}'",
+            )
+        return namespace, functions
+
+    def _phase_namespace(self, phase: ExpandedPhase) -> tuple[dict, dict]:
+        """Parameters, time variables, entry indicators and time-dependent parameters."""
         p = phase.phase
         cycles = np.arange(1, p.n_cycles + 1, dtype=float).reshape(1, -1)
         time_years = phase.start_years + (cycles - 1.0) * p.cycle_years
@@ -250,15 +355,19 @@ class _Run:
             age_now=age,
             cycle_years=p.cycle_years,
         )
-        strategy = self.inputs.strategies[strategy_index]
-        for name in self.inputs.strategy_variables:
-            expr = strategy.variables[name]
+        namespace["start_age"] = self.inputs.settings.start_age
+        namespace["prop_female"] = self.inputs.settings.prop_female
+        first = self.inputs.phases[0].key
+        for s in self.inputs.states_in(first):
+            namespace[f"entry_{s.key}"] = 1.0 if s.key == self.entry else 0.0
+        for name in self.inputs.dynamic_parameters:
+            parameter = self.inputs.parameter(name)
             namespace[name] = self._evaluate(
-                expr,
+                parameter.expression,
                 namespace,
                 functions,
-                strategy.where[name],
-                f"strategy variable '{name}' of '{strategy.key}' in phase '{p.key}'",
+                parameter.where,
+                f"parameter '{name}' in phase '{p.key}'",
             )
         return namespace, functions
 
@@ -313,6 +422,7 @@ class _Run:
             namespaces = [self._namespace(phase, n) for n in range(N)]
             if x0 is None:
                 x0 = self._initial(phase, namespaces)
+                cost_by_cat += self._start_costs(phase, namespaces, x0)
             values = self._phase_values(phase, namespaces)
             starts, segment = engine.segment_starts(values.arrays(), n_cycles)
             sparse = self._sparse_transitions(phase, values, starts, segment)
@@ -383,6 +493,10 @@ class _Run:
         return outcomes
 
     def _initial(self, phase: ExpandedPhase, namespaces: list) -> np.ndarray:
+        if self.entry is not None:
+            x0 = np.zeros((self.S * self.N, phase.n_states))
+            x0[:, phase.index(self.entry)] = 1.0
+            return x0
         x0 = np.zeros((self.S, self.N, phase.n_states))
         where_cells = []
         for s in phase.states:
@@ -413,6 +527,34 @@ class _Run:
                 f"{self._where(k)}. Make them add up to 1."
             )
         return x0.reshape(self.S * self.N, -1)
+
+    def _start_costs(self, phase: ExpandedPhase, namespaces: list, x0: np.ndarray) -> np.ndarray:
+        """One-off costs at time 0 of the cohort starting in each state, (B, Z)."""
+        if not any(s.start_costs for s in phase.states):
+            return np.zeros((x0.shape[0], len(self.categories)))
+        values = []
+        for namespace, functions in namespaces:
+            row = []
+            for s in phase.states:
+                for k in range(s.tunnel_length):
+                    for z in self.categories:
+                        expr = s.start_costs.get(z) if k == 0 else None
+                        column = "start_cost" if z == "other" else f"start_cost_{z}"
+                        if expr is None:
+                            row.append(np.zeros((1, 1)))
+                            continue
+                        value = self._evaluate(
+                            expr,
+                            namespace,
+                            functions,
+                            s.where.get(column, ""),
+                            f"{column} of '{s.key}'",
+                        )
+                        row.append(value[:, :1])
+            values.append(row)
+        start = self._stack(values, (phase.n_states, len(self.categories)), np.array([0]))
+        self._check_finite(phase, start, "start cost")
+        return np.einsum("bk,bkz->bz", x0, start[:, 0])
 
     def _phase_values(self, phase: ExpandedPhase, namespaces: list) -> _PhaseValues:
         """Evaluate every expression of the phase for every strategy (2-D arrays each)."""

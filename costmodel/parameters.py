@@ -20,7 +20,7 @@ def evaluate_parameters(
     overrides: Mapping[str, np.ndarray | float] | None = None,
     n_samples: int = 1,
 ) -> dict[str, np.ndarray]:
-    """Values of every parameter, shape (n_samples,) each.
+    """Values of every time-independent parameter, shape (n_samples,) each.
 
     ``overrides`` replace a parameter's expression (e.g. PSA draws, DSA low/high values);
     each is a scalar or an array of n_samples values.
@@ -31,6 +31,8 @@ def evaluate_parameters(
         raise InputError(f"{inputs.file}: unknown parameter(s) {', '.join(sorted(unknown))}")
     values: dict[str, np.ndarray] = {}
     for p in inputs.parameters:
+        if p.name in inputs.dynamic_parameters:
+            continue  # evaluated by the model for every cycle
         if p.name in overrides:
             value = overrides[p.name]
         else:

@@ -127,3 +127,50 @@ def summary(inputs: ModelInputs, base_case: pd.DataFrame, *, seed: int | None) -
         "icer_table": table.to_dict(orient="records"),
         "warnings": list(inputs.warnings),
     }
+
+
+def evidence_tables(inputs: ModelInputs) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """evidence.csv (subgroup, method, k, rr, ci_low, ci_high, pi_low, pi_high, tau2, i2)
+    and evidence_studies.csv (one row per pooled trial), or (None, None)."""
+    synthesis = inputs.synthesis
+    if synthesis is None:
+        return None, None
+    subgroup = synthesis.selection.describe()
+    rows = []
+    for pooled in (synthesis.dl, synthesis.mh):
+        if pooled is None:
+            continue
+        rows.append(
+            {
+                "subgroup": subgroup,
+                "method": "DerSimonian-Laird" if pooled.method == "DL" else "Mantel-Haenszel",
+                "k": pooled.k,
+                "rr": pooled.rr,
+                "ci_low": pooled.ci_low,
+                "ci_high": pooled.ci_high,
+                "pi_low": pooled.pi_low,
+                "pi_high": pooled.pi_high,
+                "tau2": pooled.tau2,
+                "i2": pooled.i2,
+                "se_log_rr": pooled.se_log,
+                "used_as": inputs.settings.synthesis_effect if pooled.method == "DL" else "check",
+            }
+        )
+    studies = pd.DataFrame(
+        [
+            {
+                "trial_id": s.trial_id,
+                "arms": s.arms,
+                "deaths_msc": s.deaths_msc,
+                "n_msc": s.n_msc,
+                "deaths_control": s.deaths_control,
+                "n_control": s.n_control,
+                "rr": float(np.exp(s.log_rr)) if np.isfinite(s.log_rr) else np.nan,
+                "log_rr": s.log_rr,
+                "variance": s.variance,
+                "weight_dl": s.weight_dl,
+            }
+            for s in synthesis.studies
+        ]
+    )
+    return pd.DataFrame(rows), studies

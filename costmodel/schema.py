@@ -32,6 +32,8 @@ DISTRIBUTIONS = (
     "dirichlet",
 )
 EFFECT_MEASURES = ("qaly", "ly")
+PRODUCT_TYPES = ("cells", "secretome", "ev", "cells+ev")
+SYNTHESIS_EFFECTS = ("confidence", "prediction", "manual")
 YES_NO = ("yes", "no")
 COMPLEMENT_MARKERS = ("C", "complement")
 
@@ -179,6 +181,50 @@ SETTINGS: tuple[Setting, ...] = (
         choices=tuple(CYCLE_UNITS),
     ),
     Setting("n_cycles", INTEGER, "Single-phase models: number of cycles.", minimum=1),
+    Setting(
+        "reference_strategy",
+        TEXT,
+        "Strategy that deaths averted, NNT and cost per death averted are measured against "
+        "(default: the first declared).",
+    ),
+    Setting(
+        "outcome_days",
+        NUMBER_LIST,
+        "Days at which cumulative deaths are reported in outcomes.csv.",
+        default=(28.0, 90.0),
+        unit="days",
+    ),
+    Setting(
+        "effect_parameter",
+        TEXT,
+        "Parameter that receives the pooled risk ratio of death from the Trials sheet.",
+    ),
+    Setting(
+        "synthesis_virus",
+        TEXT,
+        "Trials pooled: a virus label of the Trials sheet (e.g. covid19) or 'all'.",
+        default="all",
+    ),
+    Setting(
+        "synthesis_products",
+        TEXT,
+        f"Product types pooled, comma-separated ({', '.join(PRODUCT_TYPES)}) or 'all'.",
+        default="all",
+    ),
+    Setting(
+        "synthesis_randomized_only",
+        BOOL,
+        "Pool randomized trials only (yes/no).",
+        default=False,
+    ),
+    Setting(
+        "synthesis_effect",
+        ENUM,
+        "How the pooled RR enters the model: its confidence distribution, its prediction "
+        "distribution (adds between-trial variance), or manual (keep the Parameters row).",
+        default="confidence",
+        choices=SYNTHESIS_EFFECTS,
+    ),
 )
 
 SETTINGS_SHEET = Sheet(
@@ -270,6 +316,14 @@ STATES_SHEET = Sheet(
             prefix=True,
         ),
         Column(
+            "start_cost",
+            EXPRESSION,
+            "One-off cost per patient starting in this state, at time 0 (e.g. a treatment "
+            "course given on admission); by category as start_cost_<category>.",
+            unit="currency per patient",
+            prefix=True,
+        ),
+        Column(
             "tunnel_length",
             INTEGER,
             "Tunnel states: cycles tracked as time in state (variable time_in_state).",
@@ -285,6 +339,12 @@ STATES_SHEET = Sheet(
             "next_state",
             KEY,
             "State of the next phase this state's cohort moves to when the phase ends.",
+        ),
+        Column(
+            "tags",
+            TEXT,
+            "Comma-separated labels for reporting time (e.g. hospital, icu, imv): "
+            "outcomes.csv reports days in each tag.",
         ),
         Column("description", TEXT, "What the state means."),
     ),
@@ -358,6 +418,63 @@ LIFE_TABLE_SHEET = Sheet(
     required=False,
 )
 
+TRIALS_SHEET = Sheet(
+    "Trials",
+    "Trial table pooled into the treatment effect (optional). Rows with the same trial_id "
+    "are arms sharing one control: their MSC arms are summed and the control counted once.",
+    (
+        Column(
+            "trial_id",
+            KEY,
+            "Trial identifier; repeat it for each arm of a multi-arm trial.",
+            required=True,
+        ),
+        Column("arm", TEXT, "Arm label within the trial."),
+        Column("include", BOOL, "Whether the row may enter the synthesis.", required=True),
+        Column("virus", TEXT, "Virus label, e.g. covid19 or influenza.", required=True),
+        Column("randomized", BOOL, "Random allocation reported (yes/no).", required=True),
+        Column("design", TEXT, "Design as reported."),
+        Column("product_type", ENUM, "Product.", required=True, choices=PRODUCT_TYPES),
+        Column("cell_source", TEXT, "Cell source (umbilical cord, bone marrow, ...)."),
+        Column("n_msc", INTEGER, "Patients in the MSC arm.", unit="patients"),
+        Column("deaths_msc", INTEGER, "Deaths in the MSC arm.", unit="patients"),
+        Column("n_control", INTEGER, "Patients in the control arm.", unit="patients"),
+        Column("deaths_control", INTEGER, "Deaths in the control arm.", unit="patients"),
+        Column("timepoint_days", NUMBER, "Time point of the mortality count.", unit="days"),
+        Column("source", TEXT, "Source of the counts, with the evidence flag."),
+    ),
+    required=False,
+)
+
+CALIBRATION_SHEET = Sheet(
+    "Calibration",
+    "Targets the reference strategy must reproduce (optional); calibration.csv compares them "
+    "with the model at every run.",
+    (
+        Column("key", KEY, "Target name.", required=True),
+        Column(
+            "entry",
+            TEXT,
+            "Starting cohort: a first-phase state, a weighted mix such as 'o2: 933, niv: 867', "
+            "or blank for the workbook's initial distribution.",
+        ),
+        Column("strategy", KEY, "Strategy (default: reference_strategy)."),
+        Column(
+            "outcome",
+            TEXT,
+            "States whose combined share is the target, comma-separated.",
+            required=True,
+        ),
+        Column("day", NUMBER, "Model time of the target.", required=True, unit="days"),
+        Column("target", NUMBER, "Target share of the cohort.", required=True, unit="proportion"),
+        Column(
+            "tolerance", NUMBER, "Allowed absolute difference (default 0.01).", unit="proportion"
+        ),
+        Column("source", TEXT, "Source of the target, with the evidence flag."),
+    ),
+    required=False,
+)
+
 TABLE_SHEETS: tuple[Sheet, ...] = (
     PARAMETERS_SHEET,
     PHASES_SHEET,
@@ -365,6 +482,8 @@ TABLE_SHEETS: tuple[Sheet, ...] = (
     TRANSITIONS_SHEET,
     STRATEGIES_SHEET,
     LIFE_TABLE_SHEET,
+    TRIALS_SHEET,
+    CALIBRATION_SHEET,
 )
 ALL_SHEETS: tuple[Sheet, ...] = (SETTINGS_SHEET, *TABLE_SHEETS)
 
@@ -376,6 +495,10 @@ TIME_VARIABLES: dict[str, str] = {
     "cycle_years": "Length of this phase's cycle in years.",
     "cycle_days": "Length of this phase's cycle in days.",
     "time_in_state": "Cycles spent in the current tunnel state, 1 on entry (1 elsewhere).",
+    "start_age": "The Settings start_age (years).",
+    "prop_female": "The Settings prop_female.",
+    "entry_<state>": "1 for the part of the cohort that started in <state> (a first-phase "
+    "state with an initial share), else 0; using it runs each entry stratum separately.",
 }
 
 LIFE_TABLE_FUNCTIONS: dict[str, str] = {

@@ -17,8 +17,10 @@ import numpy as np
 
 from costmodel import schema
 from costmodel.errors import InputError, Problem
+from costmodel.evidence import Selection, Synthesis, Trial, synthesize
 from costmodel.formula import BUILTIN_FUNCTIONS, Expression, ExpressionError, parse_expression
 from costmodel.inputs import (
+    CalibrationTarget,
     LifeTable,
     ModelInputs,
     Parameter,
@@ -74,23 +76,40 @@ def validate_workbook(raw: RawWorkbook) -> ModelInputs:
     transitions = _read_transitions(sheets["Transitions"], states, strategies, problems)
 
     parameter_names = [p.name for p in parameters]
+    entry_names = {f"entry_{s.key}" for s in states if phases and s.phase == phases[0].key}
     _check_names(parameters, strategies, problems)
-    ordered = _order_parameters(parameters, problems)
-    variable_order = _order_strategy_variables(strategies, set(parameter_names), problems)
-    known = set(parameter_names) | set(variable_order) | set(schema.TIME_VARIABLES)
+    order = _order_parameters(parameters, entry_names, problems)
+    ordered, dynamic = order if order is not None else (None, ())
+    variable_order = _order_strategy_variables(
+        strategies, set(parameter_names) | entry_names, problems
+    )
+    known = set(parameter_names) | set(variable_order) | set(schema.TIME_VARIABLES) | entry_names
     _check_references(states, transitions, known, problems)
-    _check_initial(states, phases, set(parameter_names) | set(variable_order), problems)
+    _check_initial(states, phases, set(parameter_names) | set(variable_order), dynamic, problems)
     _check_transition_rows(states, transitions, strategies, problems)
     if ordered is not None and not problems.broken:
-        _evaluate_base_parameters(ordered, problems)
+        _evaluate_base_parameters([p for p in ordered if p.name not in dynamic], problems)
     if settings is not None and phases:
-        _check_life_table(states, transitions, strategies, settings, phases, life_table, problems)
+        _check_life_table(
+            states, transitions, strategies, parameters, settings, phases, life_table, problems
+        )
+
+    synthesis = None
+    if settings is not None:
+        _check_settings_references(settings, strategies, parameters, sheets["Settings"], problems)
+        trials = _read_trials(sheets.get("Trials"), problems)
+        if trials is not None and ordered is not None:
+            synthesis, ordered = _apply_synthesis(trials, settings, ordered, sheets, problems)
+    calibration = _read_calibration(
+        sheets.get("Calibration"), states, phases, strategies, settings, problems
+    )
 
     if problems.items:
         raise InputError(problems.items)
     assert settings is not None and ordered is not None  # guaranteed when no problems
     categories = sorted(
-        {c for s in states for c in s.costs} | {c for t in transitions for c in t.costs}
+        {c for s in states for c in (*s.costs, *s.start_costs)}
+        | {c for t in transitions for c in t.costs}
     )
     return ModelInputs(
         source=raw.path,
@@ -105,6 +124,9 @@ def validate_workbook(raw: RawWorkbook) -> ModelInputs:
         life_table=life_table,
         cost_categories=tuple(categories),
         strategy_variables=tuple(variable_order),
+        dynamic_parameters=dynamic,
+        synthesis=synthesis,
+        calibration=calibration,
         warnings=tuple(problems.warnings),
     )
 
@@ -332,6 +354,13 @@ def _read_settings(sheet: RawSheet, problems: _Problems) -> tuple[Settings | Non
             effect_measure=str(parsed["effect_measure"]),
             psa_samples=int(parsed["psa_samples"]),  # type: ignore[arg-type]
             seed=int(parsed["seed"]),  # type: ignore[arg-type]
+            reference_strategy=str(parsed["reference_strategy"] or ""),
+            outcome_days=tuple(parsed["outcome_days"] or ()),  # type: ignore[arg-type]
+            effect_parameter=str(parsed["effect_parameter"] or ""),
+            synthesis_virus=str(parsed["synthesis_virus"] or "all"),
+            synthesis_products=str(parsed["synthesis_products"] or "all"),
+            synthesis_randomized_only=bool(parsed["synthesis_randomized_only"]),
+            synthesis_effect=str(parsed["synthesis_effect"] or "confidence"),
         )
     except (TypeError, ValueError):  # a setting failed to parse; already reported
         return None, single_phase
@@ -344,6 +373,8 @@ def _parse_setting(
     what = f"setting '{spec.key}'"
     if spec.kind == schema.TEXT:
         return str(value).strip()
+    if spec.kind == schema.BOOL:
+        return _read_bool(value, sheet, cell, what, problems)
     if spec.kind == schema.ENUM:
         return _read_choice(value, spec.choices, sheet, cell, what, problems)
     if spec.kind == schema.NUMBER_LIST:
@@ -493,21 +524,28 @@ def _split_where(where: str) -> tuple[str, str]:
     return sheet, cell
 
 
-def _order_parameters(parameters: list[Parameter], problems: _Problems) -> list[Parameter] | None:
-    """Topological order of parameters; reports unknown names and circular references."""
+def _order_parameters(
+    parameters: list[Parameter], entry_names: set[str], problems: _Problems
+) -> tuple[list[Parameter], tuple[str, ...]] | None:
+    """Topological order of parameters and the names of the time-dependent ones.
+
+    A parameter that uses a time variable, a life-table function, an entry indicator or
+    another time-dependent parameter is itself time-dependent: it is evaluated inside the
+    model for every cycle and cannot carry a distribution (put it on its inputs).
+    """
     by_name = {p.name: p for p in parameters}
+    time_names = (set(schema.TIME_VARIABLES) - {"time_in_state"}) | entry_names
     ok = True
     for p in parameters:
         sheet, cell = _split_where(p.where)
-        for name in sorted(p.expression.names - set(by_name)):
+        for name in sorted(p.expression.names - set(by_name) - time_names):
             ok = False
-            if name in schema.TIME_VARIABLES:
+            if name == "time_in_state":
                 problems.add(
                     sheet,
                     cell,
-                    f"parameter '{p.name}' uses the time variable '{name}'; parameters cannot "
-                    "change over time. Put time-dependence in a state, transition or strategy "
-                    "variable expression.",
+                    f"parameter '{p.name}' uses time_in_state, which only exists inside a "
+                    "state's own expressions; use it in the States or Transitions cell.",
                 )
             else:
                 close = difflib.get_close_matches(name, by_name, n=1)
@@ -517,14 +555,6 @@ def _order_parameters(parameters: list[Parameter], problems: _Problems) -> list[
                     cell,
                     f"parameter '{p.name}' refers to unknown parameter '{name}'.{hint}",
                 )
-        for function in sorted(p.expression.functions & set(LIFE_TABLE_FUNCTION_SPECS)):
-            ok = False
-            problems.add(
-                sheet,
-                cell,
-                f"parameter '{p.name}' calls {function}(), which depends on the cohort's age "
-                "over time; use it in a state or transition expression instead.",
-            )
     dependencies = {p.name: set(p.expression.names) & set(by_name) for p in parameters}
     order = _topological_order(dependencies)
     if order is None:
@@ -538,7 +568,25 @@ def _order_parameters(parameters: list[Parameter], problems: _Problems) -> list[
             "the loop by giving one of them a number.",
         )
         return None
-    return [by_name[n] for n in order] if ok else None
+    dynamic: list[str] = []
+    for name in order:
+        expr = by_name[name].expression
+        if expr.names & (time_names | set(dynamic)) or expr.functions & set(
+            LIFE_TABLE_FUNCTION_SPECS
+        ):
+            dynamic.append(name)
+            p = by_name[name]
+            if p.distribution != "fixed" or p.low is not None or p.high is not None:
+                ok = False
+                sheet, cell = _split_where(p.where)
+                problems.add(
+                    sheet,
+                    cell,
+                    f"parameter '{name}' changes over time (it uses time, age, the life "
+                    "table or entry indicators), so it cannot have a distribution or low/high "
+                    "values; put them on the parameters it is computed from.",
+                )
+    return ([by_name[n] for n in order], tuple(dynamic)) if ok else None
 
 
 def _topological_order(dependencies: Mapping[str, set[str]]) -> list[str] | None:
@@ -894,6 +942,17 @@ def _read_states(sheet: RawSheet, phases: list[Phase], problems: _Problems) -> l
             )
             if expr is not None:
                 costs[_category(column)] = expr
+        start_costs: dict[str, Expression] = {}
+        for column in [h for h in sheet.headers if h == "start_cost" or h.startswith("start_")]:
+            if not (column == "start_cost" or column.startswith("start_cost_")):
+                continue
+            if row.get(column) is None:
+                continue
+            expr = _read_expression(
+                row.get(column), name, row.cell(column), f"{column} of '{key}'", problems
+            )
+            if expr is not None:
+                start_costs[_category(column.removeprefix("start_"))] = expr
         tunnel = 1
         if row.get("tunnel_length") is not None:
             tunnel = (
@@ -923,6 +982,9 @@ def _read_states(sheet: RawSheet, phases: list[Phase], problems: _Problems) -> l
                 problems,
             )
         next_state = _text(row, "next_state") or None
+        tags = tuple(t.strip().lower() for t in _text(row, "tags").split(",") if t.strip())
+        for tag in tags:
+            _read_key(tag, name, row.cell("tags"), "tag", problems)
         states.append(  # an invalid 'alive' was reported; keep the state so references resolve
             State(
                 key,
@@ -935,6 +997,8 @@ def _read_states(sheet: RawSheet, phases: list[Phase], problems: _Problems) -> l
                 initial,
                 next_state,
                 where,
+                tags,
+                start_costs,
             )
         )
     if not states:
@@ -980,7 +1044,11 @@ def _check_phase_mapping(states: list[State], phases: list[Phase], problems: _Pr
 
 
 def _check_initial(
-    states: list[State], phases: list[Phase], allowed: set[str], problems: _Problems
+    states: list[State],
+    phases: list[Phase],
+    allowed: set[str],
+    dynamic: tuple[str, ...],
+    problems: _Problems,
 ) -> None:
     if not phases:
         return
@@ -1003,7 +1071,7 @@ def _check_initial(
                 f"state '{s.key}' is not in the first phase "
                 f"('{first}'); only first-phase states take an initial proportion.",
             )
-        for name in sorted(s.initial.names - allowed):
+        for name in sorted(s.initial.names - (allowed - set(dynamic))):
             problems.add(
                 sheet,
                 cell,
@@ -1182,6 +1250,9 @@ def _check_references(
         for category, expr in s.costs.items():
             column = "cost" if category == "other" else f"cost_{category}"
             check(expr, s.where.get(column, ""), f"{column} of '{s.key}'")
+        for category, expr in s.start_costs.items():
+            column = "start_cost" if category == "other" else f"start_cost_{category}"
+            check(expr, s.where.get(column, ""), f"{column} of '{s.key}'")
     for t in transitions:
         label = f"transition {t.from_state} -> {t.to_state}"
         check(t.probability, t.where.get("probability", ""), label)
@@ -1195,12 +1266,14 @@ def _check_life_table(
     states: list[State],
     transitions: list[Transition],
     strategies: list[Strategy],
+    parameters: list[Parameter],
     settings: Settings,
     phases: list[Phase],
     life_table: LifeTable | None,
     problems: _Problems,
 ) -> None:
     expressions = [t.probability for t in transitions] + [s.utility for s in states]
+    expressions += [p.expression for p in parameters]
     expressions += [e for s in states for e in s.costs.values()]
     expressions += [e for s in strategies for e in s.variables.values()]
     used = {f for e in expressions if e is not None for f in e.functions}
@@ -1225,3 +1298,288 @@ def _check_life_table(
             f"the life table covers ages {life_table.ages[0]}-{life_table.max_age} but the "
             f"model reaches ages {low}-{high}; extend the table or shorten the horizon.",
         )
+
+
+# ----------------------------------------------------------------------------- cross-checks
+
+
+def _check_settings_references(
+    settings: Settings,
+    strategies: list[Strategy],
+    parameters: list[Parameter],
+    sheet: RawSheet,
+    problems: _Problems,
+) -> None:
+    cells = {str(r.get("setting")).strip().lower(): r.cell("value") for r in sheet.rows}
+    keys = [s.key for s in strategies]
+    if settings.reference_strategy and settings.reference_strategy not in keys:
+        problems.add(
+            sheet.name,
+            cells.get("reference_strategy", ""),
+            f"reference_strategy '{settings.reference_strategy}' is not a strategy; "
+            f"strategies are {', '.join(keys)}.",
+        )
+    names = {p.name for p in parameters}
+    if settings.effect_parameter and settings.effect_parameter not in names:
+        problems.add(
+            sheet.name,
+            cells.get("effect_parameter", ""),
+            f"effect_parameter '{settings.effect_parameter}' is not a parameter; add a "
+            "Parameters row for the treatment's risk ratio of death.",
+        )
+    if any(d <= 0 for d in settings.outcome_days):
+        problems.add(sheet.name, cells.get("outcome_days", ""), "outcome_days must be > 0.")
+
+
+# ----------------------------------------------------------------------------- Trials
+
+
+def _read_trials(sheet: RawSheet | None, problems: _Problems) -> list[Trial] | None:
+    if sheet is None:
+        return None
+    trials: list[Trial] = []
+    for row in sheet.rows:
+        name = sheet.name
+        trial_id = _text(row, "trial_id")
+        if not trial_id:
+            problems.add(name, row.cell("trial_id"), "trial_id is blank.")
+            continue
+        flags = {}
+        for column in ("include", "randomized"):
+            value = row.get(column)
+            if value is None:
+                problems.add(name, row.cell(column), f"{column} is blank (yes or no).")
+            flags[column] = bool(
+                value is not None and _read_bool(value, name, row.cell(column), column, problems)
+            )
+        product = _text(row, "product_type").lower()
+        if product not in schema.PRODUCT_TYPES:
+            problems.add(
+                name,
+                row.cell("product_type"),
+                f"product_type must be one of {', '.join(schema.PRODUCT_TYPES)}; got "
+                f"{_describe(row.get('product_type'))}.",
+            )
+        counts: dict[str, int | None] = {}
+        for column in ("n_msc", "deaths_msc", "n_control", "deaths_control"):
+            value = row.get(column)
+            number = (
+                None
+                if value is None
+                else _read_integer(value, name, row.cell(column), column, problems)
+            )
+            if number is not None and number < 0:
+                problems.add(name, row.cell(column), f"{column} must be >= 0; got {number}.")
+                number = None
+            counts[column] = number
+        for deaths, n in (("deaths_msc", "n_msc"), ("deaths_control", "n_control")):
+            if counts[deaths] is not None and counts[n] is not None and counts[deaths] > counts[n]:
+                problems.add(
+                    name,
+                    row.cell(deaths),
+                    f"{deaths} ({counts[deaths]}) is larger than {n} ({counts[n]}) for trial "
+                    f"{trial_id}.",
+                )
+                counts[deaths] = None
+            if (counts[n] == 0) and counts[deaths] is not None:
+                problems.add(name, row.cell(n), f"{n} must be > 0 when deaths are given.")
+                counts[n] = None
+        timepoint = row.get("timepoint_days")
+        trials.append(
+            Trial(
+                trial_id=trial_id,
+                arm=_text(row, "arm"),
+                include=flags["include"],
+                virus=_text(row, "virus"),
+                randomized=flags["randomized"],
+                product_type=product,
+                n_msc=counts["n_msc"],
+                deaths_msc=counts["deaths_msc"],
+                n_control=counts["n_control"],
+                deaths_control=counts["deaths_control"],
+                timepoint_days=float(timepoint) if _is_number(timepoint) else None,
+                source=_text(row, "source"),
+                where=f"{name}!{row.cell('trial_id')}",
+            )
+        )
+    lacking = sorted({t.trial_id for t in trials if not t.has_counts})
+    if lacking:
+        problems.warn(
+            sheet.name,
+            "",
+            f"{len(lacking)} trial(s) without complete death counts are left out of the "
+            f"synthesis: {', '.join(lacking)}.",
+        )
+    return trials
+
+
+def _apply_synthesis(
+    trials: list[Trial],
+    settings: Settings,
+    parameters: list[Parameter],
+    sheets: dict[str, RawSheet | None],
+    problems: _Problems,
+) -> tuple[Synthesis | None, list[Parameter]]:
+    """Pool the selected trials and, unless synthesis_effect is manual, make the pooled RR
+    the base value and lognormal(ln RR, SE) distribution of effect_parameter."""
+    settings_sheet = sheets["Settings"]
+    cells = {str(r.get("setting")).strip().lower(): r.cell("value") for r in settings_sheet.rows}
+    products = tuple(p.strip().lower() for p in settings.synthesis_products.split(",") if p.strip())
+    if products == ("all",):
+        products = ()
+    unknown = [p for p in products if p not in schema.PRODUCT_TYPES]
+    if unknown:
+        problems.add(
+            "Settings",
+            cells.get("synthesis_products", ""),
+            f"synthesis_products: unknown product '{unknown[0]}'; use 'all' or some of "
+            f"{', '.join(schema.PRODUCT_TYPES)}.",
+        )
+        return None, parameters
+    selection = Selection(
+        settings.synthesis_virus.strip().lower() or "all",
+        products,
+        settings.synthesis_randomized_only,
+    )
+    try:
+        synthesis = synthesize(trials, selection)
+    except ValueError as exc:
+        problems.add(
+            "Settings",
+            cells.get("synthesis_virus", ""),
+            f"evidence synthesis: {exc}. Change the synthesis_* settings or the Trials "
+            "include column.",
+        )
+        return None, parameters
+    if not settings.effect_parameter:
+        problems.add(
+            "Settings",
+            "",
+            "the workbook has a Trials sheet but no effect_parameter setting naming the "
+            "parameter that receives the pooled risk ratio.",
+        )
+        return synthesis, parameters
+    if settings.synthesis_effect == "manual":
+        return synthesis, parameters
+    dl = synthesis.dl
+    sd = dl.se_log if settings.synthesis_effect == "confidence" else dl.se_pred
+    if settings.synthesis_effect == "prediction" and dl.k < 3:
+        problems.add(
+            "Settings",
+            cells.get("synthesis_effect", ""),
+            f"a prediction distribution needs at least 3 trials; the selection has {dl.k}. "
+            "Use 'confidence' or widen the selection.",
+        )
+        return synthesis, parameters
+    replaced = []
+    for p in parameters:
+        if p.name == settings.effect_parameter:
+            p = Parameter(
+                name=p.name,
+                expression=parse_expression(dl.rr),
+                distribution="lognormal",
+                dist_params=(dl.log_rr, sd, None),
+                low=float(np.exp(dl.log_rr - 1.959963984540054 * sd)),
+                high=float(np.exp(dl.log_rr + 1.959963984540054 * sd)),
+                unit=p.unit or "risk ratio",
+                group=p.group,
+                description=p.description,
+                source=(
+                    f"Trials sheet: DerSimonian-Laird pooled RR of death, k={dl.k} "
+                    f"({selection.describe()}); {settings.synthesis_effect} distribution"
+                ),
+                where=p.where,
+            )
+        replaced.append(p)
+    return synthesis, replaced
+
+
+# ----------------------------------------------------------------------------- Calibration
+
+
+def _read_calibration(
+    sheet: RawSheet | None,
+    states: list[State],
+    phases: list[Phase],
+    strategies: list[Strategy],
+    settings: Settings | None,
+    problems: _Problems,
+) -> tuple[CalibrationTarget, ...]:
+    if sheet is None or not phases:
+        return ()
+    name = sheet.name
+    first = {s.key for s in states if s.phase == phases[0].key}
+    all_states = {s.key for s in states}
+    strategy_keys = [s.key for s in strategies]
+    default_strategy = (settings.reference_strategy if settings else "") or (
+        strategy_keys[0] if strategy_keys else ""
+    )
+    horizon_days = sum(p.n_cycles * p.cycle_years for p in phases) * 365.25
+    targets = []
+    for row in sheet.rows:
+        key = _text(row, "key")
+        entry: list[tuple[str, float]] = []
+        for part in _text(row, "entry").split(","):
+            if not part.strip():
+                continue
+            state, _, weight = part.partition(":")
+            state = state.strip()
+            if state not in first:
+                problems.add(
+                    name,
+                    row.cell("entry"),
+                    f"entry '{state}' is not a state of the first phase "
+                    f"({', '.join(sorted(first))}).",
+                )
+                continue
+            w = _read_number(
+                weight.strip() or 1.0, name, row.cell("entry"), "entry weight", problems
+            )
+            if w is not None:
+                entry.append((state, w))
+        strategy = _text(row, "strategy") or default_strategy
+        if strategy not in strategy_keys:
+            problems.add(name, row.cell("strategy"), f"unknown strategy '{strategy}'.")
+        outcome = tuple(o.strip() for o in _text(row, "outcome").split(",") if o.strip())
+        for o in outcome:
+            if o not in all_states:
+                problems.add(name, row.cell("outcome"), f"unknown state '{o}' in outcome.")
+        if not outcome:
+            problems.add(name, row.cell("outcome"), "outcome is blank; list state keys.")
+        numbers = {}
+        for column in ("day", "target", "tolerance"):
+            value = row.get(column)
+            if value is None:
+                if column != "tolerance":
+                    problems.add(name, row.cell(column), f"{column} is blank.")
+                numbers[column] = 0.01 if column == "tolerance" else None
+                continue
+            numbers[column] = _read_number(value, name, row.cell(column), column, problems)
+        target = numbers["target"]
+        if target is not None and not 0.0 <= target <= 1.0:
+            problems.add(
+                name, row.cell("target"), f"target must be a proportion in [0, 1]; got {target:g}."
+            )
+        day = numbers["day"]
+        if day is not None and not 0.0 <= day <= horizon_days + 1e-9:
+            problems.add(
+                name,
+                row.cell("day"),
+                f"day must be within the model horizon (0-{horizon_days:g} days); got {day:g}.",
+            )
+        if None in (numbers["day"], numbers["target"], numbers["tolerance"]):
+            continue
+        targets.append(
+            CalibrationTarget(
+                key,
+                tuple(entry),
+                strategy,
+                outcome,
+                float(day),
+                float(target),  # type: ignore[arg-type]
+                float(numbers["tolerance"]),
+                _text(row, "source"),  # type: ignore[arg-type]
+                f"{name}!{row.cell('target')}",
+            )
+        )
+    return tuple(targets)

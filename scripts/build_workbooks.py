@@ -6,8 +6,14 @@ is how they were made, so a reviewer can read every number and its source in one
 
 from __future__ import annotations
 
+import json
 import sys
+import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import msc_model as msc
 
 from costmodel.template import write_workbook
 
@@ -241,15 +247,107 @@ def chancellor_hiv() -> dict:
     }
 
 
-WORKBOOKS = {
-    "inputs/examples/chancellor_hiv.xlsx": chancellor_hiv,
+def msc_variants(calibrated: dict[str, dict[str, float]]) -> dict[str, msc.Variant]:
+    covid = calibrated.get("covid19", DEFAULT_GUESS)
+    flu = {**covid, **calibrated.get("influenza", {})}
+    covid_description = (
+        "Intravenous mesenchymal stromal cells (or MSC secretome/EV) added to standard care "
+        "for adults hospitalized with severe COVID-19 (hypoxic, inflamed; on oxygen, HFNO/NIV "
+        "or IMV). Daily cycles for 90 days, then yearly cycles to age 100."
+    )
+    p0_covid = (
+        86 / 225,
+        "[D] pooled control-arm deaths of the randomized trials, 86/225 (Trials sheet)",
+    )
+    common = dict(start_age=63, prop_female=0.38, entry=msc.COVID_ENTRY,
+                  calibration=msc.COVID_CALIBRATION, calibrated=covid,
+                  synthesis_virus="covid19", p28_death_trials=p0_covid)  # fmt: skip
+    return {
+        "msc_covid19": msc.Variant(
+            key="msc_covid19",
+            name="MSC add-on for severe COVID-19: NHS England",
+            description=covid_description,
+            perspective="NHS and PSS (NICE reference case)",
+            currency="GBP",
+            price_year=2021,
+            discount=0.035,
+            wtp="20000, 30000",
+            costs=msc.UK_COSTS,
+            msc_price=msc.UK_MSC_PRICE,
+            **common,
+        ),
+        "msc_covid19_us": msc.Variant(
+            key="msc_covid19_us",
+            name="MSC add-on for severe COVID-19: US payer",
+            description=covid_description,
+            perspective="US health-care payer",
+            currency="USD",
+            price_year=2020,
+            discount=0.03,
+            wtp="50000, 100000, 150000",
+            costs=msc.US_COSTS,
+            msc_price=msc.US_MSC_PRICE,
+            **common,
+        ),
+        "msc_influenza_ards": msc.Variant(
+            key="msc_influenza_ards",
+            name="MSC add-on for influenza-associated ARDS: NHS England",
+            description="Intravenous MSC added to standard care for adults with influenza "
+            "(H7N9/H1N1)-associated ARDS. Standard-care course calibrated to critically ill "
+            "A(H1N1) and influenza-ARDS cohorts; effect from one non-randomized H7N9 study.",
+            perspective="NHS and PSS (NICE reference case)",
+            currency="GBP",
+            price_year=2021,
+            discount=0.035,
+            wtp="20000, 30000",
+            start_age=50,
+            prop_female=0.45,
+            synthesis_virus="influenza",
+            p28_death_trials=(24 / 44, "Chen 2020 H7N9 control arm 24/44 [V] (Trials sheet)"),
+            entry=msc.FLU_ENTRY,
+            calibration=msc.FLU_CALIBRATION,
+            calibrated=flu,
+            costs=msc.UK_COSTS,
+            msc_price=msc.UK_MSC_PRICE,
+        ),
+    }
+
+
+DEFAULT_GUESS = {"p_o2_death": 0.01, "p_o2_disch": 0.05, "p_niv_imv": 0.02,
+                 "p_imv_death": 0.02, "p_imv_lib": 0.03}  # fmt: skip
+FIT = {
+    "covid19": ("msc_covid19", list(DEFAULT_GUESS)),
+    "influenza": ("msc_influenza_ards", ["p_imv_death", "p_imv_lib"]),
 }
+CALIBRATED = ROOT / "scripts" / "data" / "msc_calibrated.json"
+
+
+def calibrate(calibrated: dict) -> dict:
+    """Fit the standard-care probabilities of each MSC evidence set to its targets."""
+    from costmodel.calibration import fit_calibration
+    from costmodel.validate import load_model
+
+    for name, (key, names) in FIT.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"{key}.xlsx"
+            write_workbook(path, msc.sheets(msc_variants(calibrated)[key]))
+            values, table = fit_calibration(load_model(path), names)
+        calibrated[name] = {k: round(v, 8) for k, v in values.items()}
+        print(f"calibrated {name}:", calibrated[name])
+        print(table[["key", "target", "model", "difference"]].to_string(index=False))
+    return calibrated
 
 
 def main() -> int:
-    for relative, build in WORKBOOKS.items():
-        path = ROOT / relative
-        write_workbook(path, build())
+    calibrated = json.loads(CALIBRATED.read_text()) if CALIBRATED.exists() else {}
+    if "--calibrate" in sys.argv or not calibrated:
+        calibrated = calibrate(calibrated)
+        CALIBRATED.write_text(json.dumps(calibrated, indent=2, sort_keys=True) + "\n")
+    workbooks = {"inputs/examples/chancellor_hiv.xlsx": chancellor_hiv()}
+    for key, variant in msc_variants(calibrated).items():
+        workbooks[f"inputs/{key}.xlsx"] = msc.sheets(variant)
+    for relative, sheets in workbooks.items():
+        write_workbook(ROOT / relative, sheets)
         print(f"wrote {relative}")
     return 0
 
