@@ -1,4 +1,4 @@
-"""Python API: load a workbook, run it, get pandas DataFrames.
+"""Python API: load a workbook, run every analysis, get pandas DataFrames.
 
 >>> from costmodel.api import run_workbook                       # doctest: +SKIP
 >>> result = run_workbook("inputs/examples/chancellor_hiv.xlsx")  # doctest: +SKIP
@@ -7,91 +7,224 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from costmodel import cea, dsa
 from costmodel.calibration import compute_calibration
 from costmodel.inputs import ModelInputs
 from costmodel.model import ModelOutcomes, run_model
 from costmodel.outcomes import clinical_measures, outcomes_table
+from costmodel.psa import PsaResult, run_psa
 from costmodel.report import write_output_folder
 from costmodel.results import (
     base_case_table,
     evidence_tables,
+    psa_samples_table,
     state_time_table,
     summary,
     trace_table,
 )
-from costmodel.validate import load_model
+from costmodel.scenarios import run_scenarios
+from costmodel.validate import validate_workbook
+from costmodel.workbook import RawWorkbook, read_workbook
+
+CEAC_POINTS = 61
+PSA_SAMPLES_CSV_LIMIT = 200_000  # psa_samples.csv is skipped above this (summary tables only)
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """Base-case results of one workbook."""
+    """Results of one workbook: named tables plus what the figures are drawn from."""
 
     inputs: ModelInputs
     outcomes: ModelOutcomes
-    base_case: pd.DataFrame
-    trace: pd.DataFrame
-    state_time: pd.DataFrame
-    clinical: pd.DataFrame
+    tables: dict[str, pd.DataFrame]
     summary: dict
-    evidence: pd.DataFrame | None = None
-    evidence_studies: pd.DataFrame | None = None
-    calibration: pd.DataFrame | None = None
-    extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    psa: PsaResult | None = None
+    figures: dict[str, Callable] = field(default_factory=dict)
 
-    def tables(self) -> dict[str, pd.DataFrame]:
-        tables = {
-            "base_case": self.base_case,
-            "outcomes": self.clinical,
-            "trace": self.trace,
-            "state_time": self.state_time,
-        }
-        optional = {
-            "evidence": self.evidence,
-            "evidence_studies": self.evidence_studies,
-            "calibration": self.calibration,
-        }
-        tables.update({k: v for k, v in optional.items() if v is not None})
-        tables.update(self.extra_tables)
-        return tables
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        tables = self.__dict__.get("tables", {})
+        if name in tables:
+            return tables[name]
+        aliases = {"clinical": "outcomes"}
+        if name in aliases and aliases[name] in tables:
+            return tables[aliases[name]]
+        raise AttributeError(name)
 
     def write(self, out_dir: str | Path) -> Path:
         """Write the tables, figures and summary.json atomically into ``out_dir``."""
-        return write_output_folder(out_dir, self.tables(), self.summary, self._write_figures)
+        return write_output_folder(out_dir, self.tables, self.summary, self._write_figures)
 
     def _write_figures(self, folder: Path) -> None:
-        from costmodel.plots import plot_forest, save_figure
+        from costmodel.plots import save_figure
 
         figures = folder / "figures"
         figures.mkdir()
-        if self.inputs.synthesis is not None:
-            save_figure(plot_forest(self.inputs.synthesis), figures / "forest")
+        for name, draw in self.figures.items():
+            save_figure(draw(), figures / name)
 
 
-def run_inputs(inputs: ModelInputs, *, seed: int | None = None) -> RunResult:
+def run_inputs(
+    inputs: ModelInputs,
+    *,
+    raw: RawWorkbook | None = None,
+    seed: int | None = None,
+    psa_samples: int | None = None,
+    deterministic: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> RunResult:
+    """Base case, deterministic sensitivity analyses and PSA as the workbook asks.
+
+    ``psa_samples`` and ``seed`` override the Settings values (0 samples disables PSA).
+    ``raw`` (the read workbook) enables scenario analysis.
+    """
+    settings = inputs.settings
+    seed = settings.seed if seed is None else seed
+    n_psa = settings.psa_samples if psa_samples is None else psa_samples
     outcomes = run_model(inputs, keep_trace=True)
     clinical = clinical_measures(inputs, outcomes)
     base = base_case_table(inputs, outcomes).merge(clinical, on="strategy", how="left")
+    tables: dict[str, pd.DataFrame] = {
+        "base_case": base,
+        "outcomes": outcomes_table(inputs, outcomes, base),
+        "trace": trace_table(inputs, outcomes),
+        "state_time": state_time_table(outcomes),
+    }
     evidence, studies = evidence_tables(inputs)
-    calibration = compute_calibration(inputs) if inputs.calibration else None
-    return RunResult(
-        inputs=inputs,
-        outcomes=outcomes,
-        base_case=base,
-        trace=trace_table(inputs, outcomes),
-        state_time=state_time_table(outcomes),
-        clinical=outcomes_table(inputs, outcomes, base),
-        summary=summary(inputs, base, seed=inputs.settings.seed if seed is None else seed),
-        evidence=evidence,
-        evidence_studies=studies,
-        calibration=calibration,
+    if evidence is not None:
+        tables["evidence"], tables["evidence_studies"] = evidence, studies
+    if inputs.calibration:
+        tables["calibration"] = compute_calibration(inputs)
+    figures: dict[str, Callable] = {}
+    currency = settings.currency
+    from costmodel import plots
+
+    if inputs.synthesis is not None:
+        figures["forest"] = lambda: plots.plot_forest(inputs.synthesis)
+    multiple = len(inputs.strategies) > 1
+    if deterministic and multiple:
+        oneway = dsa.one_way(inputs)
+        tables["dsa_oneway"] = oneway
+        if not oneway.empty:
+            main = oneway[oneway.strategy == inputs.dsa_strategy]
+            figures["tornado"] = lambda: plots.plot_tornado(main, currency)
+        for i, (a, b) in enumerate(dsa.two_way_pairs(inputs)):
+            grid = dsa.two_way(inputs, a, b)
+            tables["twoway" if i == 0 else f"twoway_{i + 1}"] = grid
+            figures["twoway" if i == 0 else f"twoway_{i + 1}"] = lambda grid=grid: (
+                plots.plot_two_way(grid, currency)
+            )
+        thresholds = _thresholds(inputs)
+        if thresholds is not None:
+            tables["threshold"] = thresholds
+        if raw is not None and inputs.scenarios:
+            tables["scenarios"] = run_scenarios(raw, inputs)
+    psa = None
+    if n_psa > 0:
+        psa = run_psa(inputs, n_psa, seed, progress=progress)
+        tables.update(_psa_tables(inputs, psa))
+        figures.update(_psa_figures(inputs, psa, tables))
+    result_summary = summary(inputs, base, seed=seed)
+    result_summary["psa_samples"] = n_psa
+    if psa is not None:
+        result_summary["prob_cost_effective"] = _prob_ce_at_wtp(tables["ceac"], settings.wtp)
+    return RunResult(inputs, outcomes, tables, result_summary, psa, figures)
+
+
+def _thresholds(inputs: ModelInputs) -> pd.DataFrame | None:
+    """Threshold price (threshold_parameter) and, with a synthesis, the minimum effect."""
+    frames = []
+    name = inputs.settings.threshold_parameter
+    if name:
+        low, high = dsa.threshold_range(inputs, name)
+        frames.append(dsa.threshold(inputs, name, low=low, high=high))
+    effect = inputs.settings.effect_parameter
+    if effect:
+        frames.append(dsa.threshold(inputs, effect, low=0.01, high=1.0))
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _psa_tables(inputs: ModelInputs, psa: PsaResult) -> dict[str, pd.DataFrame]:
+    settings = inputs.settings
+    keys = list(inputs.strategy_keys)
+    effect = psa.effect(settings.effect_measure)
+    grid = _wtp_grid(settings.wtp)
+    multiplier = cea.population_multiplier(
+        settings.population_size, settings.decision_horizon_years, settings.discount_rate_costs
     )
+    tables = {
+        "psa_summary": cea.psa_summary(
+            keys,
+            psa.cost,
+            effect,
+            reference=keys.index(inputs.reference_strategy),
+            effect_name=settings.effect_measure,
+        ),
+        "ceac": cea.ceac_table(keys, psa.cost, effect, grid),
+        "evpi": cea.evpi_table(psa.cost, effect, grid, population_multiplier=multiplier),
+    }
+    if psa.n_samples <= PSA_SAMPLES_CSV_LIMIT:
+        tables["psa_samples"] = psa_samples_table(psa)
+    return tables
 
 
-def run_workbook(path: str | Path, *, seed: int | None = None) -> RunResult:
-    """Validate and run the base case of a workbook."""
-    return run_inputs(load_model(path), seed=seed)
+def _wtp_grid(wtp: tuple[float, ...]) -> np.ndarray:
+    top = 2.0 * max(wtp) if max(wtp) > 0 else 1.0
+    return np.unique(np.concatenate([np.linspace(0.0, top, CEAC_POINTS), wtp]))
+
+
+def _prob_ce_at_wtp(ceac: pd.DataFrame, wtp: tuple[float, ...]) -> dict[str, dict[str, float]]:
+    out = {}
+    for w in wtp:
+        rows = ceac[np.isclose(ceac.wtp, w)]
+        out[f"{w:g}"] = {r.strategy: float(r.prob_ce) for r in rows.itertuples()}
+    return out
+
+
+def _psa_figures(inputs: ModelInputs, psa: PsaResult, tables) -> dict[str, Callable]:
+    from costmodel import plots
+
+    settings = inputs.settings
+    keys = list(inputs.strategy_keys)
+    r = keys.index(inputs.reference_strategy)
+    others = [i for i in range(len(keys)) if i != r]
+    effect = psa.effect(settings.effect_measure)
+    currency = settings.currency
+    label = "QALYs" if settings.effect_measure == "qaly" else "life-years"
+    figures: dict[str, Callable] = {
+        "ceac": lambda: plots.plot_ceac(tables["ceac"], currency),
+        "evpi": lambda: plots.plot_evpi(tables["evpi"], currency, settings.population_size > 0),
+    }
+    if others:
+        inc_cost = psa.cost[:, others] - psa.cost[:, [r]]
+        inc_effect = effect[:, others] - effect[:, [r]]
+        names = [keys[i] for i in others]
+        figures["ce_plane"] = lambda: plots.plot_ce_plane(
+            inc_cost, inc_effect, names, settings.wtp, currency, label
+        )
+        s = keys.index(inputs.dsa_strategy)
+        inmb = settings.wtp[0] * (effect[:, s] - effect[:, r]) - (psa.cost[:, s] - psa.cost[:, r])
+        figures["convergence"] = lambda: plots.plot_convergence(
+            inmb, f"{keys[s]} vs {keys[r]}", currency
+        )
+    return figures
+
+
+def load_workbook_inputs(path: str | Path) -> tuple[RawWorkbook, ModelInputs]:
+    raw = read_workbook(path)
+    return raw, validate_workbook(raw)
+
+
+def run_workbook(path: str | Path, *, seed: int | None = None, psa_samples: int | None = 0,
+                 deterministic: bool = False) -> RunResult:  # fmt: skip
+    """Validate and run a workbook. By default only the base case (no DSA, no PSA); pass
+    ``psa_samples=None`` to use the workbook's setting and ``deterministic=True`` for DSA."""
+    raw, inputs = load_workbook_inputs(path)
+    return run_inputs(inputs, raw=raw, seed=seed, psa_samples=psa_samples,
+                      deterministic=deterministic)  # fmt: skip

@@ -32,18 +32,57 @@ def _format_table(table: pd.DataFrame, currency: str) -> str:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from costmodel.api import run_inputs
-    from costmodel.validate import load_model
+    from costmodel.api import load_workbook_inputs, run_inputs
+    from costmodel.psa import console_progress
 
-    inputs = load_model(args.workbook)
+    if args.psa_samples is not None and args.psa_samples < 0:
+        raise CostModelError("--psa-samples must be >= 0")
+    raw, inputs = load_workbook_inputs(args.workbook)
     for warning in inputs.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    result = run_inputs(inputs, seed=args.seed)
+    result = run_inputs(
+        inputs,
+        raw=raw,
+        seed=args.seed,
+        psa_samples=args.psa_samples,
+        deterministic=not args.no_dsa,
+        progress=console_progress("PSA"),
+    )
     out = Path(args.out) if args.out else Path("results") / Path(args.workbook).stem
     result.write(out)
     settings = inputs.settings
     print(f"{settings.name}: ICER table (effect: {settings.effect_measure})")
-    print(_format_table(result.base_case, settings.currency))
+    print(_format_table(result.tables["base_case"], settings.currency))
+    for wtp, probabilities in result.summary.get("prob_cost_effective", {}).items():
+        shown = ", ".join(f"{k} {v:.2f}" for k, v in probabilities.items())
+        print(f"Probability cost-effective at {settings.currency} {float(wtp):,.0f}: {shown}")
+    if "calibration" in result.tables:
+        missed = result.tables["calibration"].query("not within_tolerance")
+        if len(missed):
+            print(f"warning: {len(missed)} calibration target(s) missed: see calibration.csv",
+                  file=sys.stderr)  # fmt: skip
+    print(f"Results written to {out}/")
+    return 0
+
+
+def _cmd_icers(args: argparse.Namespace) -> int:
+    from costmodel.cea import compute_icer_table
+    from costmodel.tables import read_strategy_table
+
+    strategies, cost, effect = read_strategy_table(args.table)
+    table = compute_icer_table(strategies, cost, effect, wtp=args.wtp or ())
+    print(table.to_string(index=False, na_rep=""))
+    if args.out:
+        from costmodel.report import write_csv
+
+        write_csv(Path(args.out), table)
+    return 0
+
+
+def _cmd_cea(args: argparse.Namespace) -> int:
+    from costmodel.usertables import run_user_cea
+
+    out = run_user_cea(args.samples, wtp=args.wtp, out=args.out)
     print(f"Results written to {out}/")
     return 0
 
@@ -83,7 +122,26 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("workbook", help="input .xlsx workbook (never modified)")
     run.add_argument("--out", help="output folder (default: results/<workbook stem>/)")
     run.add_argument("--seed", type=int, help="random seed (default: Settings seed)")
+    run.add_argument(
+        "--psa-samples", type=int, help="PSA samples (default: Settings psa_samples; 0 = none)"
+    )
+    run.add_argument("--no-dsa", action="store_true", help="skip deterministic analyses")
     run.set_defaults(handler=_cmd_run)
+
+    icers = sub.add_parser("icers", help="ICER table of a CSV with strategy, cost, effect")
+    icers.add_argument("table")
+    icers.add_argument("--wtp", type=float, nargs="*", help="add net monetary benefit columns")
+    icers.add_argument("--out", help="also write the table to this CSV file")
+    icers.set_defaults(handler=_cmd_icers)
+
+    cea_cmd = sub.add_parser(
+        "cea", help="ICER table of means, CEAC, CEAF and EVPI of a PSA sample from any tool"
+    )
+    cea_cmd.add_argument("samples", help="CSV: wide (e_<s>, c_<s>) or long (sample, strategy, "
+                         "cost, effect)")  # fmt: skip
+    cea_cmd.add_argument("--wtp", type=float, nargs="+", required=True)
+    cea_cmd.add_argument("--out", help="output folder (default: results/<file stem>/)")
+    cea_cmd.set_defaults(handler=_cmd_cea)
 
     validate = sub.add_parser("validate", help="check a workbook and list every problem")
     validate.add_argument("workbook")

@@ -123,6 +123,16 @@ class SparseTransitions:
         P[:, self.rows, self.cols] = self.values[:, segment, :]
         return P
 
+    def subset(self, entries: np.ndarray) -> SparseTransitions:
+        """The same transitions restricted to some entries (not a valid matrix: for rewards)."""
+        return SparseTransitions(
+            self.rows[entries],
+            self.cols[entries],
+            self.values[:, :, entries],
+            self.n_states,
+            self.segment,
+        )
+
     def row_sums(self) -> np.ndarray:
         """(B, U, K) sum of each matrix row."""
         indicator = np.zeros((self.rows.size, self.n_states))
@@ -131,11 +141,14 @@ class SparseTransitions:
 
 
 def propagate(x0: np.ndarray, transitions: SparseTransitions) -> np.ndarray:
-    """Cohort trace (B, n_cycles + 1, K) from start distribution x0 (B, K)."""
+    """Cohort trace (B, K, n_cycles + 1) from start distribution x0 (B, K).
+
+    State-major layout: occupancy weights then contract the cycle axis in one matrix product.
+    """
     n_cycles = transitions.segment.size
     batch, k = x0.shape
-    trace = np.empty((batch, n_cycles + 1, k))
-    trace[:, 0] = x0
+    trace = np.empty((batch, k, n_cycles + 1))
+    trace[:, :, 0] = x0
     current, P = -1, None
     x = x0
     # Batched vector-matrix products: einsum beats matmul's per-matrix overhead for tiny K.
@@ -145,7 +158,7 @@ def propagate(x0: np.ndarray, transitions: SparseTransitions) -> np.ndarray:
             current = int(transitions.segment[c])
             P = transitions.matrix(current)
         x = step(x, P)
-        trace[:, c + 1] = x
+        trace[:, :, c + 1] = x
     return trace
 
 
@@ -185,8 +198,11 @@ def flow_weights(discount: np.ndarray, segment: np.ndarray) -> np.ndarray:
 
 
 def occupancy(trace: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Weighted occupancy per segment and state, (B, U, K), from a trace (B, n + 1, K)."""
-    return np.matmul(weights, trace)
+    """Weighted occupancy per segment and state, (B, U, K), from a trace (B, K, n + 1): one
+    matrix product over all samples and states."""
+    batch, k, points = trace.shape
+    product = trace.reshape(batch * k, points) @ weights.T  # (B*K, U)
+    return product.reshape(batch, k, -1).transpose(0, 2, 1)
 
 
 def accumulate_state_rewards(occupied: np.ndarray, reward: np.ndarray) -> np.ndarray:
@@ -200,7 +216,8 @@ def accumulate_transition_rewards(
     reward: np.ndarray,
     weights: np.ndarray,
 ) -> np.ndarray:
-    """One-off rewards: sum over cycles of flow × reward × discount, (B, ...).
+    """One-off rewards: sum over cycles of flow × reward × discount, (B, ...); ``trace`` is
+    (B, K, n + 1).
 
     ``reward`` (B, U, E, ...) per unit of cohort making each transition; ``weights`` from
     :func:`flow_weights`.

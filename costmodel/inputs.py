@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from costmodel.distributions import Distribution
 from costmodel.evidence import Synthesis
 from costmodel.formula import Expression
 
@@ -38,6 +39,12 @@ class Settings:
     synthesis_products: str = "all"
     synthesis_randomized_only: bool = False
     synthesis_effect: str = "confidence"
+    population_size: float = 0.0
+    decision_horizon_years: int = 1
+    dsa_strategy: str = ""
+    twoway: str = ""
+    threshold_parameter: str = ""
+    threshold_max: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -59,7 +66,7 @@ class Parameter:
     name: str
     expression: Expression
     distribution: str  # "fixed" when blank
-    dist_params: tuple[float | None, float | None, float | None]
+    dist_params: tuple[float | None, ...]  # param1..param4 as entered (or set by synthesis)
     low: float | None
     high: float | None
     unit: str
@@ -67,6 +74,13 @@ class Parameter:
     description: str
     source: str
     where: str  # "Parameters!B5" (the value cell)
+    param_type: str = "native"
+    dirichlet: str = ""  # Dirichlet set name
+    dist: Distribution | None = None  # validated PSA distribution (not for fixed/dirichlet)
+
+    @property
+    def is_stochastic(self) -> bool:
+        return self.distribution not in ("fixed",)
 
 
 @dataclass(frozen=True)
@@ -117,6 +131,21 @@ class LifeTable:
 
 
 @dataclass(frozen=True)
+class Correlation:
+    parameter_a: str
+    parameter_b: str
+    correlation: float  # Pearson correlation of the normal scores (rank input converted)
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    overrides: tuple[tuple[str, object, str], ...]  # (target, value, cell)
+
+
+@dataclass(frozen=True)
 class CalibrationTarget:
     """Share of the cohort in ``outcome`` states at ``day`` for a starting mix."""
 
@@ -150,6 +179,8 @@ class ModelInputs:
     dynamic_parameters: tuple[str, ...] = ()  # time-dependent parameters, in dependency order
     synthesis: Synthesis | None = None  # pooled trial evidence behind effect_parameter
     calibration: tuple[CalibrationTarget, ...] = ()
+    correlations: tuple[Correlation, ...] = ()
+    scenarios: tuple[Scenario, ...] = ()
     warnings: tuple[str, ...] = ()
 
     @property
@@ -161,12 +192,27 @@ class ModelInputs:
         return self.settings.reference_strategy or self.strategies[0].key
 
     @property
+    def dsa_strategy(self) -> str:
+        """Strategy compared with the reference in tornado/two-way/threshold analyses."""
+        if self.settings.dsa_strategy:
+            return self.settings.dsa_strategy
+        others = [k for k in self.strategy_keys if k != self.reference_strategy]
+        return others[0] if others else self.reference_strategy
+
+    @property
+    def stochastic_parameters(self) -> tuple[Parameter, ...]:
+        return tuple(p for p in self.parameters if p.is_stochastic)
+
+    @property
     def tags(self) -> tuple[str, ...]:
         """Reporting tags in first-use order."""
         return tuple(dict.fromkeys(t for s in self.states for t in s.tags))
 
     def states_in(self, phase: str) -> tuple[State, ...]:
         return tuple(s for s in self.states if s.phase == phase)
+
+    def setting_names(self) -> tuple[str, ...]:
+        return tuple(self.settings.as_dict())
 
     def parameter(self, name: str) -> Parameter:
         return next(p for p in self.parameters if p.name == name)

@@ -41,8 +41,18 @@ class ExpandedPhase:
         return int(self.state_of.size)
 
     def index(self, state: str, position: int = 1) -> int:
-        s = next(i for i, st in enumerate(self.states) if st.key == state)
-        return int(np.flatnonzero((self.state_of == s) & (self.position == position))[0])
+        return self._lookup[(state, position)]
+
+    @property
+    def _lookup(self) -> dict[tuple[str, int], int]:
+        cached = self.__dict__.get("_lookup_cache")
+        if cached is None:
+            cached = {
+                (self.states[s].key, int(q)): k
+                for k, (s, q) in enumerate(zip(self.state_of, self.position, strict=True))
+            }
+            object.__setattr__(self, "_lookup_cache", cached)
+        return cached
 
     def aggregation(self) -> np.ndarray:
         """(K, n_declared) 0/1 matrix summing tunnel positions back to declared states."""
@@ -207,10 +217,15 @@ def _combine_entries(by_entry: dict[str, ModelOutcomes], shares: np.ndarray) -> 
 
 
 def _default_chunk_size(inputs: ModelInputs, phases: tuple[ExpandedPhase, ...]) -> int:
+    """Samples per chunk so that the largest per-phase arrays (trace, occupancies, one dense
+    matrix per segment, rewards) stay within CHUNK_BYTES."""
     n_strategies = len(inputs.strategies)
+    z = max(len(inputs.cost_categories), 1)
     per_sample = max(
-        n_strategies * (p.phase.n_cycles + 1) * p.n_states * (p.n_states + 8) * 8 for p in phases
-    )
+        n_strategies * 8 * (6 * (p.phase.n_cycles + 1) * p.n_states
+                            + 2 * p.n_states * p.n_states + 8 * p.n_states * (z + 2))
+        for p in phases
+    )  # fmt: skip
     return max(1, min(100_000, CHUNK_BYTES // max(per_sample, 1)))
 
 
@@ -263,6 +278,7 @@ class _PhaseValues:
     utilities: list[list[np.ndarray]] = field(default_factory=list)
     transition_costs: list[list[np.ndarray]] | None = None
     transition_qalys: list[list[np.ndarray]] | None = None
+    reward_entries: np.ndarray | None = None  # entries (indices into pairs) with rewards
 
     def arrays(self) -> list[np.ndarray]:
         groups = [list(p.values()) for p in self.probabilities] + self.costs + self.utilities
@@ -397,10 +413,12 @@ class _Run:
         self, values: list[list[np.ndarray]], trailing: tuple[int, ...], starts: np.ndarray
     ) -> np.ndarray:
         """values[strategy][item] 2-D arrays → (S*N, U, *trailing), one slice per segment."""
-        out = np.zeros((self.S, self.N, starts.size, int(np.prod(trailing))))
+        items = len(values[0]) if values else 0
+        out = np.empty((items, self.S, self.N, starts.size))  # item-major: contiguous fills
         for n, row in enumerate(values):
-            for e, v in enumerate(row):
-                out[:, n, :, e] = v[:, starts] if v.shape[1] > 1 else v
+            for i, v in enumerate(row):
+                out[i, :, n] = v[:, starts] if v.shape[1] > 1 else v
+        out = np.moveaxis(out, 0, -1)  # (S, N, U, items), one copy below
         return out.reshape((self.S * self.N, starts.size, *trailing))
 
     # ------------------------------------------------------------------ run
@@ -455,7 +473,7 @@ class _Run:
             state_time[:, columns] += occ_u.sum(axis=1) @ agg * h
 
             if values.transition_costs is not None:
-                E = sparse.rows.size
+                E = values.reward_entries.size  # type: ignore[union-attr]
                 t_cost = self._stack(values.transition_costs, (E, Z), starts)
                 t_qaly = self._stack(values.transition_qalys, (E,), starts)
                 self._check_finite(phase, t_cost, "transition cost")
@@ -465,17 +483,18 @@ class _Run:
                 def flows(rate: float, when=when, segment=segment) -> np.ndarray:
                     return engine.flow_weights(engine.discount_factors(rate, when), segment)
 
+                rewarded = sparse.subset(values.reward_entries)  # type: ignore[arg-type]
                 cost_by_cat += engine.accumulate_transition_rewards(
-                    trace, sparse, t_cost, flows(settings.discount_rate_costs)
+                    trace, rewarded, t_cost, flows(settings.discount_rate_costs)
                 )
                 qaly += engine.accumulate_transition_rewards(
-                    trace, sparse, t_qaly, flows(settings.discount_rate_outcomes)
+                    trace, rewarded, t_qaly, flows(settings.discount_rate_outcomes)
                 )
-                qaly_u += engine.accumulate_transition_rewards(trace, sparse, t_qaly, flows(0.0))
+                qaly_u += engine.accumulate_transition_rewards(trace, rewarded, t_qaly, flows(0.0))
             if keep_trace:
-                traces.append((trace @ agg).reshape(S, N, n_cycles + 1, -1))
+                traces.append(np.einsum("bkc,kd->bcd", trace, agg).reshape(S, N, n_cycles + 1, -1))
             if p_index + 1 < len(self.phases):
-                x0 = trace[:, -1] @ self._phase_map(phase, self.phases[p_index + 1])
+                x0 = trace[:, :, -1] @ self._phase_map(phase, self.phases[p_index + 1])
         outcomes = ModelOutcomes(
             strategies=inputs.strategy_keys,
             categories=self.categories,
@@ -683,18 +702,18 @@ class _Run:
         # NaN and inf propagate to the end of the trace, and with rows summing to 1 the mass
         # can only drift through rounding, so checking the final cycle suffices; the full
         # trace is searched only to say where a problem started.
-        final = trace[:, -1].sum(axis=1)
+        final = trace[:, :, -1].sum(axis=1)
         if np.isfinite(final).all() and np.abs(final - 1.0).max() <= ROW_SUM_TOLERANCE:
             return
         if not np.isfinite(trace).all():
-            b, c, k = np.argwhere(~np.isfinite(trace))[0]
+            b, k, c = np.argwhere(~np.isfinite(trace))[0]
             s, n = divmod(int(b), self.N)
             raise NumericalError(
                 f"{self.inputs.file}: non-finite cohort share in strategy "
                 f"'{self.inputs.strategies[n].key}', phase '{phase.phase.key}', cycle {c}, "
                 f"state '{phase.labels[k]}'{self._where(s)}."
             )
-        mass = trace.sum(axis=2)
+        mass = trace.sum(axis=1)
         bad = np.abs(mass - 1.0) > ROW_SUM_TOLERANCE
         if bad.any():
             b, c = np.argwhere(bad)[0]
@@ -759,13 +778,13 @@ class _Run:
             for t in self.inputs.transitions
         ):
             return
-        E, Z = len(values.pairs), len(self.categories)
+        Z = len(self.categories)
         zero = np.zeros((1, 1))
-        values.transition_costs, values.transition_qalys = [], []
+        per_strategy: list[tuple[dict, dict]] = []
         for n, strategy in enumerate(self.inputs.strategies):
             namespace, functions = namespaces[n]
-            costs = [zero] * (E * Z)
-            qalys = [zero] * E
+            costs: dict[tuple[int, int], np.ndarray] = {}  # (entry, category) -> value
+            qalys: dict[int, np.ndarray] = {}
             for (f, to), t in transitions_for(self.inputs.transitions, strategy.key).items():
                 s = phase_states.get(f)
                 if s is None:
@@ -787,7 +806,7 @@ class _Run:
                             f"{column} of {label}",
                         )
                         for e, v in zip(entry, amounts, strict=True):
-                            costs[e * Z + z] = v
+                            costs[(e, z)] = v
                 if t.qaly is not None:
                     amounts = self._by_position(
                         t.qaly,
@@ -799,8 +818,14 @@ class _Run:
                     )
                     for e, v in zip(entry, amounts, strict=True):
                         qalys[e] = v
-            values.transition_costs.append(costs)
-            values.transition_qalys.append(qalys)
+            per_strategy.append((costs, qalys))
+        # Only entries that carry a reward in some strategy are kept (usually a handful).
+        entries = sorted({e for c, q in per_strategy for e in (*(k[0] for k in c), *q)})
+        values.reward_entries = np.array(entries, dtype=int)
+        values.transition_costs = [
+            [c.get((e, z), zero) for e in entries for z in range(Z)] for c, _ in per_strategy
+        ]
+        values.transition_qalys = [[q.get(e, zero) for e in entries] for _, q in per_strategy]
 
     @staticmethod
     def _phase_map(phase: ExpandedPhase, next_phase: ExpandedPhase) -> np.ndarray:

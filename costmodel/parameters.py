@@ -23,7 +23,8 @@ def evaluate_parameters(
     """Values of every time-independent parameter, shape (n_samples,) each.
 
     ``overrides`` replace a parameter's expression (e.g. PSA draws, DSA low/high values);
-    each is a scalar or an array of n_samples values.
+    each is a scalar or an array of n_samples values, where NaN keeps the expression's value
+    for that sample (so a one-way run can vary one input per sample).
     """
     overrides = overrides or {}
     unknown = set(overrides) - {p.name for p in inputs.parameters}
@@ -33,13 +34,19 @@ def evaluate_parameters(
     for p in inputs.parameters:
         if p.name in inputs.dynamic_parameters:
             continue  # evaluated by the model for every cycle
+        override = None
         if p.name in overrides:
-            value = overrides[p.name]
-        else:
-            try:
-                value = p.expression.evaluate(values)
-            except ExpressionError as exc:
-                sheet, _, cell = p.where.partition("!")
-                raise InputError(Problem.at(inputs.file, sheet, cell, f"{p.name}: {exc}")) from None
-        values[p.name] = np.broadcast_to(np.asarray(value, dtype=float), (n_samples,)).copy()
+            override = np.broadcast_to(np.asarray(overrides[p.name], dtype=float), (n_samples,))
+            if not np.isnan(override).any():
+                values[p.name] = override.copy()
+                continue
+        try:
+            value = p.expression.evaluate(values)
+        except ExpressionError as exc:
+            sheet, _, cell = p.where.partition("!")
+            raise InputError(Problem.at(inputs.file, sheet, cell, f"{p.name}: {exc}")) from None
+        value = np.broadcast_to(np.asarray(value, dtype=float), (n_samples,)).copy()
+        if override is not None:  # NaN entries keep the expression's value
+            value = np.where(np.isnan(override), value, override)
+        values[p.name] = value
     return values

@@ -60,3 +60,135 @@ def save_figure(ax: Axes, stem) -> None:
     ax.figure.savefig(f"{stem}.png", dpi=200)
     ax.figure.savefig(f"{stem}.svg")
     plt.close(ax.figure)
+
+
+def _money(currency: str):
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda v, _: f"{currency} {v:,.0f}")
+
+
+def plot_ce_plane(
+    inc_cost: np.ndarray,
+    inc_effect: np.ndarray,
+    labels: list[str],
+    wtp: tuple[float, ...],
+    currency: str,
+    effect_label: str = "QALYs",
+    ax: Axes | None = None,
+) -> Axes:
+    """Incremental cost-effectiveness plane: PSA samples (n_samples, n_comparisons) versus the
+    reference, their means, and a line per WTP."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 5.0))
+    for j, label in enumerate(labels):
+        ax.scatter(inc_effect[:, j], inc_cost[:, j], s=3, alpha=0.25, label=label)
+        ax.plot(inc_effect[:, j].mean(), inc_cost[:, j].mean(), "k+", ms=10)
+    x = np.array(ax.get_xlim())
+    for w in wtp:
+        ax.plot(x, w * x, ls="--", lw=0.8, color="0.4")
+        unit = effect_label.removesuffix("s")
+        ax.annotate(f"{currency} {w:,.0f}/{unit}", (x[1], w * x[1]), fontsize=7, ha="right",
+                    va="bottom", color="0.4")  # fmt: skip
+    ax.axhline(0, color="0.7", lw=0.6)
+    ax.axvline(0, color="0.7", lw=0.6)
+    ax.set_xlabel(f"Incremental {effect_label} vs reference")
+    ax.set_ylabel(f"Incremental cost ({currency})")
+    ax.yaxis.set_major_formatter(_money(currency))
+    ax.legend(fontsize=7, markerscale=3)
+    ax.set_title("Cost-effectiveness plane (PSA)", fontsize=10)
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_ceac(table, currency: str, ax: Axes | None = None) -> Axes:
+    """CEAC per strategy (lines) and the CEAF (markers on the frontier strategy) from a
+    ceac table with columns wtp, strategy, prob_ce, on_frontier."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4.5))
+    for strategy, group in table.groupby("strategy", sort=False):
+        line = ax.plot(group.wtp, group.prob_ce, label=strategy)[0]
+        frontier = group[group.on_frontier]
+        ax.plot(frontier.wtp, frontier.prob_ce, "o", ms=3, color=line.get_color())
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(f"Willingness to pay ({currency} per unit of effect)")
+    ax.set_ylabel("Probability cost-effective")
+    ax.xaxis.set_major_formatter(_money(currency))
+    ax.legend(fontsize=7)
+    ax.set_title("Acceptability curves; dots: acceptability frontier", fontsize=10)
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_evpi(table, currency: str, population: bool, ax: Axes | None = None) -> Axes:
+    """EVPI per patient (and per population when a population is set) against WTP."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4.0))
+    column = "evpi_population" if population else "evpi_per_patient"
+    ax.plot(table.wtp, table[column], color="tab:purple")
+    ax.set_xlabel(f"Willingness to pay ({currency} per unit of effect)")
+    ax.set_ylabel(f"EVPI ({currency}{', population' if population else ' per patient'})")
+    ax.xaxis.set_major_formatter(_money(currency))
+    ax.yaxis.set_major_formatter(_money(currency))
+    ax.set_title("Expected value of perfect information", fontsize=10)
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_convergence(inmb: np.ndarray, label: str, currency: str, ax: Axes | None = None) -> Axes:
+    """Running mean of INMB over PSA samples with a 95% band (Monte Carlo error)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4.0))
+    n = np.arange(1, inmb.size + 1)
+    mean = np.cumsum(inmb) / n
+    sq = np.cumsum(inmb**2) / n
+    se = np.sqrt(np.maximum(sq - mean**2, 0) / n)
+    ax.plot(n, mean, color="tab:blue", label=label)
+    ax.fill_between(n, mean - 1.96 * se, mean + 1.96 * se, alpha=0.2, color="tab:blue")
+    ax.set_xscale("log")
+    ax.set_xlabel("PSA samples")
+    ax.set_ylabel(f"Mean INMB ({currency})")
+    ax.yaxis.set_major_formatter(_money(currency))
+    ax.legend(fontsize=7)
+    ax.set_title("Convergence of mean incremental net monetary benefit", fontsize=10)
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_tornado(table, currency: str, top: int = 15, ax: Axes | None = None) -> Axes:
+    """Tornado of INMB (one strategy vs the reference) from dsa_oneway rows."""
+    rows = table.head(top).iloc[::-1]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.0, 0.35 * len(rows) + 1.5))
+    base = float(rows.inmb_base.iloc[0]) if len(rows) else 0.0
+    y = np.arange(len(rows))
+    ax.barh(y, rows.inmb_low - base, left=base, color="tab:blue", label="low value")
+    ax.barh(y, rows.inmb_high - base, left=base, color="tab:orange", label="high value")
+    ax.axvline(base, color="k", lw=0.8)
+    ax.set_yticks(y, rows.parameter, fontsize=8)
+    ax.xaxis.set_major_formatter(_money(currency))
+    strategy = rows.strategy.iloc[0] if len(rows) else ""
+    wtp = rows.wtp.iloc[0] if len(rows) else 0
+    ax.set_xlabel(f"INMB of {strategy} vs reference at {currency} {wtp:,.0f} ({currency})")
+    ax.legend(fontsize=7)
+    ax.set_title("One-way sensitivity analysis", fontsize=10)
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_two_way(table, currency: str, ax: Axes | None = None) -> Axes:
+    """Heat map of INMB over a two-way grid, with the INMB = 0 contour."""
+    a, b = table.parameter_a.iloc[0], table.parameter_b.iloc[0]
+    xs, ys = np.unique(table.value_a), np.unique(table.value_b)
+    z = table.pivot(index="value_b", columns="value_a", values="inmb").to_numpy()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.0, 4.8))
+    mesh = ax.pcolormesh(xs, ys, z, shading="nearest", cmap="RdBu")
+    ax.figure.colorbar(mesh, ax=ax, label=f"INMB ({currency})")
+    if z.min() < 0 < z.max():
+        ax.contour(xs, ys, z, levels=[0], colors="k", linewidths=1)
+    ax.set_xlabel(a)
+    ax.set_ylabel(b)
+    ax.set_title(f"Two-way: {table.strategy.iloc[0]} vs reference", fontsize=10)
+    ax.figure.tight_layout()
+    return ax

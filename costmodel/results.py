@@ -174,3 +174,20 @@ def evidence_tables(inputs: ModelInputs) -> tuple[pd.DataFrame | None, pd.DataFr
         ]
     )
     return pd.DataFrame(rows), studies
+
+
+def psa_samples_table(psa) -> pd.DataFrame:
+    """psa_samples.csv: sample, strategy, cost, qaly, ly and each sampled parameter."""
+    n, k = psa.cost.shape
+    frame = pd.DataFrame(
+        {
+            "sample": np.repeat(np.arange(1, n + 1), k),
+            "strategy": np.tile(np.array(psa.strategies, dtype=object), n),
+            "cost": psa.cost.ravel(),
+            "qaly": psa.qaly.ravel(),
+            "ly": psa.ly.ravel(),
+        }
+    )
+    for name, values in psa.parameters.items():
+        frame[name] = np.repeat(values, k)
+    return frame

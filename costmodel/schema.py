@@ -34,6 +34,8 @@ DISTRIBUTIONS = (
 EFFECT_MEASURES = ("qaly", "ly")
 PRODUCT_TYPES = ("cells", "secretome", "ev", "cells+ev")
 SYNTHESIS_EFFECTS = ("confidence", "prediction", "manual")
+PARAM_TYPES = ("native", "mean_se", "ci95")
+CORRELATION_TYPES = ("rank", "pearson")
 YES_NO = ("yes", "no")
 COMPLEMENT_MARKERS = ("C", "complement")
 
@@ -218,6 +220,45 @@ SETTINGS: tuple[Setting, ...] = (
         default=False,
     ),
     Setting(
+        "population_size",
+        NUMBER,
+        "Patients facing the decision per year (population EVPI, EVPPI, EVSI).",
+        default=0.0,
+        unit="patients per year",
+        minimum=0.0,
+    ),
+    Setting(
+        "decision_horizon_years",
+        INTEGER,
+        "Years the decision applies (population value of information).",
+        default=1,
+        unit="years",
+        minimum=1,
+    ),
+    Setting(
+        "dsa_strategy",
+        TEXT,
+        "Strategy compared with reference_strategy in the tornado, two-way and threshold "
+        "analyses (default: the second declared).",
+    ),
+    Setting(
+        "twoway",
+        TEXT,
+        "Two-way sensitivity analyses: parameter pairs 'a, b' separated by ';'.",
+        default="",
+    ),
+    Setting(
+        "threshold_parameter",
+        TEXT,
+        "Parameter for the threshold analysis (e.g. the price per infusion).",
+        default="",
+    ),
+    Setting(
+        "threshold_max",
+        NUMBER,
+        "Upper end of the threshold search (default: 10 x the base value; the lower end is 0).",
+    ),
+    Setting(
         "synthesis_effect",
         ENUM,
         "How the pooled RR enters the model: its confidence distribution, its prediction "
@@ -259,6 +300,20 @@ PARAMETERS_SHEET = Sheet(
         Column("param1", NUMBER, "First distribution parameter (see README).", example=20),
         Column("param2", NUMBER, "Second distribution parameter.", example=80),
         Column("param3", NUMBER, "Third distribution parameter, where needed."),
+        Column("param4", NUMBER, "Fourth distribution parameter (truncnormal upper bound)."),
+        Column(
+            "param_type",
+            ENUM,
+            "How param1.. are meant: native parameters (default), mean_se (mean, standard "
+            "error) or ci95 (lower, upper 95% limits).",
+            choices=PARAM_TYPES,
+        ),
+        Column(
+            "dirichlet",
+            TEXT,
+            "For distribution dirichlet: the set name; the set's parameters are drawn jointly "
+            "and sum to 1 (param1 = count alpha).",
+        ),
         Column("low", NUMBER, "Low value for one-way sensitivity analysis."),
         Column("high", NUMBER, "High value for one-way sensitivity analysis."),
         Column("unit", TEXT, "Unit, e.g. 'probability per cycle', 'GBP per day'."),
@@ -475,6 +530,40 @@ CALIBRATION_SHEET = Sheet(
     required=False,
 )
 
+CORRELATIONS_SHEET = Sheet(
+    "Correlations",
+    "Correlations between parameters' PSA draws, by a Gaussian copula (optional).",
+    (
+        Column("parameter_a", KEY, "A parameter with a distribution.", required=True),
+        Column("parameter_b", KEY, "Another parameter with a distribution.", required=True),
+        Column("correlation", NUMBER, "Correlation in (-1, 1).", required=True),
+        Column(
+            "type",
+            ENUM,
+            "rank (Spearman, default) or pearson (of the normal scores).",
+            choices=CORRELATION_TYPES,
+        ),
+    ),
+    required=False,
+)
+
+SCENARIOS_SHEET = Sheet(
+    "Scenarios",
+    "Named scenarios: each row overrides one parameter value or setting (optional).",
+    (
+        Column(
+            "scenario",
+            TEXT,
+            "Scenario name; rows with the same name form one scenario.",
+            required=True,
+        ),
+        Column("description", TEXT, "What the scenario represents."),
+        Column("target", KEY, "A parameter name or a setting key.", required=True),
+        Column("value", TEXT, "The value (number, expression or setting value).", required=True),
+    ),
+    required=False,
+)
+
 TABLE_SHEETS: tuple[Sheet, ...] = (
     PARAMETERS_SHEET,
     PHASES_SHEET,
@@ -484,6 +573,8 @@ TABLE_SHEETS: tuple[Sheet, ...] = (
     LIFE_TABLE_SHEET,
     TRIALS_SHEET,
     CALIBRATION_SHEET,
+    CORRELATIONS_SHEET,
+    SCENARIOS_SHEET,
 )
 ALL_SHEETS: tuple[Sheet, ...] = (SETTINGS_SHEET, *TABLE_SHEETS)
 

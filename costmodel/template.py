@@ -236,7 +236,8 @@ def starter_sheets() -> dict[str, tuple[list[str], list[list[object]]]]:
             "Assumption [A]",
         ],
     ]
-    parameter_headers = [c.name for c in schema.PARAMETERS_SHEET.columns]
+    parameter_headers = ["name", "value", "distribution", "param1", "param2", "param3", "low",
+                         "high", "unit", "group", "description", "source"]  # fmt: skip
     states = [
         ["healthy", "Healthy", "yes", "u_healthy", "c_drug", None, 1, "Not progressed"],
         ["sick", "Sick", "yes", "u_sick", "c_sick", None, None, "Progressed"],

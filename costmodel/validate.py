@@ -11,20 +11,24 @@ import difflib
 import math
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from costmodel import schema
+from costmodel.distributions import DistributionError, check_use, make_distribution
 from costmodel.errors import InputError, Problem
 from costmodel.evidence import Selection, Synthesis, Trial, synthesize
 from costmodel.formula import BUILTIN_FUNCTIONS, Expression, ExpressionError, parse_expression
 from costmodel.inputs import (
     CalibrationTarget,
+    Correlation,
     LifeTable,
     ModelInputs,
     Parameter,
     Phase,
+    Scenario,
     Settings,
     State,
     Strategy,
@@ -87,8 +91,11 @@ def validate_workbook(raw: RawWorkbook) -> ModelInputs:
     _check_references(states, transitions, known, problems)
     _check_initial(states, phases, set(parameter_names) | set(variable_order), dynamic, problems)
     _check_transition_rows(states, transitions, strategies, problems)
+    base_values: dict[str, float] = {}
     if ordered is not None and not problems.broken:
-        _evaluate_base_parameters([p for p in ordered if p.name not in dynamic], problems)
+        base_values = _evaluate_base_parameters(
+            [p for p in ordered if p.name not in dynamic], problems
+        )
     if settings is not None and phases:
         _check_life_table(
             states, transitions, strategies, parameters, settings, phases, life_table, problems
@@ -103,6 +110,11 @@ def validate_workbook(raw: RawWorkbook) -> ModelInputs:
     calibration = _read_calibration(
         sheets.get("Calibration"), states, phases, strategies, settings, problems
     )
+    correlations: tuple[Correlation, ...] = ()
+    if ordered is not None:
+        ordered = _build_distributions(ordered, base_values, problems)
+        correlations = _read_correlations(sheets.get("Correlations"), ordered, problems)
+    scenarios = _read_scenarios(sheets.get("Scenarios"), parameter_names, problems)
 
     if problems.items:
         raise InputError(problems.items)
@@ -127,6 +139,8 @@ def validate_workbook(raw: RawWorkbook) -> ModelInputs:
         dynamic_parameters=dynamic,
         synthesis=synthesis,
         calibration=calibration,
+        correlations=correlations,
+        scenarios=scenarios,
         warnings=tuple(problems.warnings),
     )
 
@@ -355,6 +369,14 @@ def _read_settings(sheet: RawSheet, problems: _Problems) -> tuple[Settings | Non
             psa_samples=int(parsed["psa_samples"]),  # type: ignore[arg-type]
             seed=int(parsed["seed"]),  # type: ignore[arg-type]
             reference_strategy=str(parsed["reference_strategy"] or ""),
+            population_size=float(parsed["population_size"] or 0.0),  # type: ignore[arg-type]
+            decision_horizon_years=int(parsed["decision_horizon_years"] or 1),  # type: ignore[arg-type]
+            dsa_strategy=str(parsed["dsa_strategy"] or ""),
+            twoway=str(parsed["twoway"] or ""),
+            threshold_parameter=str(parsed["threshold_parameter"] or ""),
+            threshold_max=(
+                None if parsed["threshold_max"] is None else float(parsed["threshold_max"])  # type: ignore[arg-type]
+            ),
             outcome_days=tuple(parsed["outcome_days"] or ()),  # type: ignore[arg-type]
             effect_parameter=str(parsed["effect_parameter"] or ""),
             synthesis_virus=str(parsed["synthesis_virus"] or "all"),
@@ -489,7 +511,7 @@ def _read_parameters(sheet: RawSheet, problems: _Problems) -> list[Parameter]:
                 or "fixed"
             )
         numbers = {}
-        for column in ("param1", "param2", "param3", "low", "high"):
+        for column in ("param1", "param2", "param3", "param4", "low", "high"):
             value = row.get(column)
             numbers[column] = (
                 None
@@ -506,7 +528,7 @@ def _read_parameters(sheet: RawSheet, problems: _Problems) -> list[Parameter]:
                 name=name,
                 expression=expr,
                 distribution=distribution,
-                dist_params=(numbers["param1"], numbers["param2"], numbers["param3"]),
+                dist_params=tuple(numbers[f"param{i}"] for i in range(1, 5)),
                 low=numbers["low"],
                 high=numbers["high"],
                 unit=_text(row, "unit"),
@@ -514,6 +536,20 @@ def _read_parameters(sheet: RawSheet, problems: _Problems) -> list[Parameter]:
                 description=_text(row, "description"),
                 source=_text(row, "source"),
                 where=f"{sheet.name}!{row.cell('value')}",
+                param_type=(
+                    _read_choice(
+                        row.get("param_type"),
+                        schema.PARAM_TYPES,
+                        sheet.name,
+                        row.cell("param_type"),
+                        "param_type",
+                        problems,
+                    )
+                    or "native"
+                    if row.get("param_type") is not None
+                    else "native"
+                ),
+                dirichlet=_text(row, "dirichlet"),
             )
         )
     return parameters
@@ -627,7 +663,7 @@ def _find_cycle(dependencies: Mapping[str, set[str]]) -> list[str]:
     return []
 
 
-def _evaluate_base_parameters(parameters: list[Parameter], problems: _Problems) -> None:
+def _evaluate_base_parameters(parameters: list[Parameter], problems: _Problems) -> dict[str, float]:
     """Evaluate base-case values once so errors such as division by zero name their cell."""
     values: dict[str, float] = {}
     for p in parameters:
@@ -636,10 +672,10 @@ def _evaluate_base_parameters(parameters: list[Parameter], problems: _Problems) 
             value = float(np.asarray(p.expression.evaluate(values)))
         except ExpressionError as exc:
             problems.add(sheet, cell, f"parameter '{p.name}': {exc}")
-            return
+            return values
         if not math.isfinite(value):
             problems.add(sheet, cell, f"parameter '{p.name}' evaluates to {value}.")
-            return
+            return values
         if p.distribution in ("beta",) and not 0.0 <= value <= 1.0:
             problems.add(
                 sheet,
@@ -648,6 +684,7 @@ def _evaluate_base_parameters(parameters: list[Parameter], problems: _Problems) 
                 f"its value is {value:g}. Enter 0.17, not 17.",
             )
         values[p.name] = value
+    return values
 
 
 def _order_strategy_variables(
@@ -1583,3 +1620,176 @@ def _read_calibration(
             )
         )
     return tuple(targets)
+
+
+# ----------------------------------------------------------------------------- PSA inputs
+
+
+def _is_probability(p: Parameter) -> bool:
+    return p.name.startswith("p_") or "probability" in p.unit.lower()
+
+
+def _build_distributions(
+    parameters: list[Parameter], base_values: dict[str, float], problems: _Problems
+) -> list[Parameter]:
+    """Attach a validated Distribution to every parameter with one; check Dirichlet sets."""
+    out = []
+    sets: dict[str, list[Parameter]] = {}
+    for p in parameters:
+        sheet, cell = _split_where(p.where)
+        if p.distribution == "fixed":
+            out.append(p)
+            continue
+        if p.distribution == "dirichlet":
+            if not p.dirichlet:
+                problems.add(
+                    sheet,
+                    cell,
+                    f"'{p.name}' has a dirichlet distribution but no "
+                    "set name in the 'dirichlet' column.",
+                )
+            elif p.dist_params[0] is None or p.dist_params[0] <= 0:
+                problems.add(
+                    sheet,
+                    cell,
+                    f"dirichlet '{p.name}': param1 must be the count "
+                    f"alpha > 0; got {p.dist_params[0]}.",
+                )
+            sets.setdefault(p.dirichlet, []).append(p)
+            out.append(p)
+            continue
+        try:
+            dist = make_distribution(
+                p.distribution, p.dist_params, p.param_type, base_value=base_values.get(p.name)
+            )
+            check_use(dist, is_probability=_is_probability(p), name=p.name)
+        except DistributionError as exc:
+            problems.add(sheet, cell, f"distribution of '{p.name}': {exc}")
+            out.append(p)
+            continue
+        out.append(replace(p, dist=dist))
+    for name, members in sets.items():
+        if len(members) < 2:
+            sheet, cell = _split_where(members[0].where)
+            problems.add(
+                sheet,
+                cell,
+                f"dirichlet set '{name}' has one parameter; a set needs "
+                "two or more (e.g. the probabilities of one transition row).",
+            )
+    return out
+
+
+def _read_correlations(
+    sheet: RawSheet | None, parameters: list[Parameter], problems: _Problems
+) -> tuple[Correlation, ...]:
+    if sheet is None:
+        return ()
+    by_name = {p.name: p for p in parameters}
+    found: list[Correlation] = []
+    seen: set[frozenset[str]] = set()
+    for row in sheet.rows:
+        names = []
+        for column in ("parameter_a", "parameter_b"):
+            name = _text(row, column)
+            p = by_name.get(name)
+            if p is None:
+                problems.add(sheet.name, row.cell(column), f"unknown parameter '{name}'.")
+            elif p.dist is None:
+                problems.add(
+                    sheet.name,
+                    row.cell(column),
+                    f"'{name}' has no continuous distribution to correlate (fixed or dirichlet).",
+                )
+            else:
+                names.append(name)
+        rho = (
+            _read_number(
+                row.get("correlation"), sheet.name, row.cell("correlation"), "correlation", problems
+            )
+            if row.get("correlation") is not None
+            else None
+        )
+        if row.get("correlation") is None:
+            problems.add(sheet.name, row.cell("correlation"), "correlation is blank.")
+        kind = _text(row, "type").lower() or "rank"
+        if kind not in schema.CORRELATION_TYPES:
+            problems.add(
+                sheet.name, row.cell("type"), f"type must be rank or pearson; got '{kind}'."
+            )
+            continue
+        if rho is None or len(names) != 2:
+            continue
+        if names[0] == names[1]:
+            problems.add(
+                sheet.name, row.cell("parameter_b"), "a parameter cannot be correlated with itself."
+            )
+            continue
+        if not -1.0 < rho < 1.0:
+            problems.add(
+                sheet.name,
+                row.cell("correlation"),
+                f"correlation must be strictly between -1 and 1; got {rho:g}.",
+            )
+            continue
+        pair = frozenset(names)
+        if pair in seen:
+            problems.add(
+                sheet.name,
+                row.cell("parameter_a"),
+                f"correlation of {names[0]} and {names[1]} is given twice.",
+            )
+            continue
+        seen.add(pair)
+        pearson = 2.0 * math.sin(math.pi * rho / 6.0) if kind == "rank" else rho
+        found.append(
+            Correlation(names[0], names[1], pearson, f"{sheet.name}!{row.cell('correlation')}")
+        )
+    if found:
+        members = sorted({n for c in found for n in (c.parameter_a, c.parameter_b)})
+        matrix = np.eye(len(members))
+        for c in found:
+            i, j = members.index(c.parameter_a), members.index(c.parameter_b)
+            matrix[i, j] = matrix[j, i] = c.correlation
+        if np.linalg.eigvalsh(matrix).min() <= 1e-10:
+            problems.add(
+                sheet.name,
+                "",
+                "the correlation matrix of " + ", ".join(members) + " is not positive "
+                "definite (the correlations contradict each other); weaken some of them.",
+            )
+    return tuple(found)
+
+
+def _read_scenarios(
+    sheet: RawSheet | None, parameter_names: list[str], problems: _Problems
+) -> tuple[Scenario, ...]:
+    if sheet is None:
+        return ()
+    settings = schema.settings_by_key()
+    groups: dict[str, list] = {}
+    descriptions: dict[str, str] = {}
+    for row in sheet.rows:
+        name = _text(row, "scenario")
+        if not name:
+            problems.add(sheet.name, row.cell("scenario"), "scenario name is blank.")
+            continue
+        target = _text(row, "target")
+        if target not in parameter_names and target not in settings:
+            close = difflib.get_close_matches(target, [*parameter_names, *settings], n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            problems.add(
+                sheet.name,
+                row.cell("target"),
+                f"target '{target}' is neither a parameter nor a setting.{hint}",
+            )
+            continue
+        if row.get("value") is None:
+            problems.add(sheet.name, row.cell("value"), "value is blank.")
+            continue
+        groups.setdefault(name, []).append(
+            (target, row.get("value"), f"{sheet.name}!{row.cell('value')}")
+        )
+        if _text(row, "description"):
+            descriptions.setdefault(name, _text(row, "description"))
+    return tuple(Scenario(n, descriptions.get(n, ""), tuple(o)) for n, o in groups.items())

@@ -188,6 +188,8 @@ def chancellor_hiv() -> dict:
         ["cycle_length", 1, ""],
         ["cycle_unit", "year", ""],
         ["n_cycles", 20, "20-year horizon"],
+        ["threshold_parameter", "c_lamivudine", "price of lamivudine at which ICER = WTP"],
+        ["twoway", "rr_combination, c_lamivudine", ""],
     ]
     state_headers = [
         "key",
@@ -238,9 +240,17 @@ def chancellor_hiv() -> dict:
             "c_zidovudine + c_lamivudine * (cycle <= 2)",
         ],
     ]
+    for row in parameters:  # PSA as in Briggs et al. ch. 4
+        row += [None, None]  # param_type, dirichlet
+        if row[0].startswith("n_") and len(row[0]) == 4:  # counts: Dirichlet per row
+            row[2], row[3], row[-1] = "dirichlet", row[1], f"from_{row[0][2]}"
+        if row[0] == "c_lamivudine":  # for the two-way analysis [A] +/-50%
+            row[6], row[7] = 1043.25, 3129.75
+        if row[0] == "rr_combination":  # lognormal from the 95% CI
+            row[2], row[3], row[4], row[-2] = "lognormal", 0.365, 0.710, "ci95"
     return {
         "Settings": (["setting", "value", "description"], settings),
-        "Parameters": (PARAMETER_HEADERS, parameters),
+        "Parameters": ([*PARAMETER_HEADERS, "param_type", "dirichlet"], parameters),
         "States": (state_headers, states),
         "Transitions": (["from", "to", "strategy", "probability", "description"], transitions),
         "Strategies": (["key", "label", "description", "rr", "c_drugs"], strategies),
@@ -274,6 +284,15 @@ def msc_variants(calibrated: dict[str, dict[str, float]]) -> dict[str, msc.Varia
             wtp="20000, 30000",
             costs=msc.UK_COSTS,
             msc_price=msc.UK_MSC_PRICE,
+            population=(20000, "[A] adults hospitalized with severe COVID-19 per year, England"),
+            threshold_max=200000,
+            scenarios=msc.scenarios(
+                (
+                    "ryoncil_price",
+                    194000 * 0.79,
+                    "Remestemcel-L list price USD 194,000 at 0.79 GBP/USD",
+                )
+            ),
             **common,
         ),
         "msc_covid19_us": msc.Variant(
@@ -287,6 +306,15 @@ def msc_variants(calibrated: dict[str, dict[str, float]]) -> dict[str, msc.Varia
             wtp="50000, 100000, 150000",
             costs=msc.US_COSTS,
             msc_price=msc.US_MSC_PRICE,
+            population=(100000, "[A] US adults hospitalized with severe COVID-19 per year"),
+            threshold_max=400000,
+            scenarios=msc.scenarios(
+                (
+                    "cost_plus_price",
+                    6647 * 1.18 * 2,
+                    "Academic GMP manufacturing cost, 1.18 USD/EUR, 2 bags",
+                )
+            ),
             **common,
         ),
         "msc_influenza_ards": msc.Variant(
@@ -309,6 +337,15 @@ def msc_variants(calibrated: dict[str, dict[str, float]]) -> dict[str, msc.Varia
             calibrated=flu,
             costs=msc.UK_COSTS,
             msc_price=msc.UK_MSC_PRICE,
+            population=(1000, "[A] adults with influenza ARDS per year, England"),
+            threshold_max=200000,
+            scenarios=msc.scenarios(
+                (
+                    "ryoncil_price",
+                    194000 * 0.79,
+                    "Remestemcel-L list price USD 194,000 at 0.79 GBP/USD",
+                )
+            )[4:],
         ),
     }
 

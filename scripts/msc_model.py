@@ -56,6 +56,9 @@ class Variant:
     calibrated: dict[str, float]  # fitted daily probabilities
     costs: tuple[list, ...]
     msc_price: tuple[list, ...]
+    population: tuple[float, str] = (0, "")
+    threshold_max: float = 100000
+    scenarios: tuple[tuple, ...] = ()
 
 
 def life_table_rows() -> list[list]:
@@ -206,8 +209,10 @@ def common_parameters(v: Variant) -> list[list]:
           f"{ARA_BRAZIER} [R]"),
         param("un_age2", -0.0000332, "utility per year of age squared", "utilities",
           "EQ-5D norm: age squared", f"{ARA_BRAZIER} [R]"),
-        param("u_norm", "un_const + un_male * (1 - prop_female) + un_age * age + un_age2 * age**2",
-          "utility", "utilities", "Age-specific population utility (time-dependent)",
+        param("u_norm",
+              "un_const + un_male * (1 - prop_female) + un_age * floor(age)"
+              " + un_age2 * floor(age)**2",
+          "utility", "utilities", "Population utility at the current age in completed years",
           "[D] Ara & Brazier regression at the cohort's current age"),
         param("u_decr_hosp", -0.58, "utility decrement", "utilities",
           "Decrement while hospitalized on oxygen, HFNO or NIV", f"{RAFIA} (0.464-0.696) [V]",
@@ -318,6 +323,12 @@ def sheets(v: Variant) -> dict:
         ["synthesis_products", "all", ""],
         ["synthesis_randomized_only", "yes" if v.synthesis_virus == "covid19" else "no", ""],
         ["synthesis_effect", "confidence", "confidence | prediction | manual"],
+        ["population_size", v.population[0], v.population[1]],
+        ["decision_horizon_years", 5, "[A]"],
+        ["dsa_strategy", "msc_cells", ""],
+        ["twoway", "c_msc_infusion, rr_death_msc", "price x effect"],
+        ["threshold_parameter", "c_msc_infusion", "threshold price per infusion"],
+        ["threshold_max", v.threshold_max, ""],
     ]
     phases = [
         ["acute", "Hospital stay (daily cycles)", 1, "day", 90, None],
@@ -431,6 +442,8 @@ def sheets(v: Variant) -> dict:
         "LifeTable": (["age", "qx_male", "qx_female"], life_table_rows()),
         "Trials": (TRIAL_HEADERS, trial_rows()),
         "Calibration": (calibration_headers, [list(r) for r in v.calibration]),
+        "Scenarios": (["scenario", "description", "target", "value"],
+                      [list(r) for r in v.scenarios]),
     }  # fmt: skip
 
 
@@ -518,3 +531,26 @@ US_MSC_PRICE = (
       "per adult infusion [A]", None, None, None, 6647 * 1.18 * 2, 194000),
     *msc_course_parameters("USD", 200, 100, 5000, 2000),
 )  # fmt: skip
+
+
+def scenarios(price_anchor: tuple[str, float, str]) -> tuple[tuple, ...]:
+    """Scenario rows shared by the MSC workbooks (price_anchor: name, value, description)."""
+    return (
+        ("conservative_effect", "Effect of the largest trial only: remestemcel-L, Bowdish "
+         "2023, RR 0.88 (0.64-1.21)", "synthesis_effect", "manual"),
+        ("conservative_effect", "", "rr_death_msc", 0.88),
+        ("all_comparative_trials", "Pool all comparative COVID-19 studies, randomized or not",
+         "synthesis_randomized_only", "no"),
+        ("prediction_interval", "Effect drawn from the prediction distribution of a new "
+         "setting", "synthesis_effect", "prediction"),
+        ("no_post_imv_excess_mortality", "General-population mortality after IMV",
+         "smr_imv_y1", 1),
+        ("no_post_imv_excess_mortality", "", "smr_imv_y2", 1),
+        ("no_post_imv_excess_mortality", "", "smr_imv_y3", 1),
+        ("discount_1_5", "NICE sensitivity: 1.5% for costs and outcomes",
+         "discount_rate_costs", 0.015),
+        ("discount_1_5", "", "discount_rate_outcomes", 0.015),
+        ("shorter_stay", "MSC shortens stays: HR 1.2 on discharge and liberation (Kirkham "
+         "2022 LOS -3.97 d)", "hr_recovery_msc", 1.2),
+        (price_anchor[0], price_anchor[2], "c_msc_infusion", price_anchor[1]),
+    )  # fmt: skip

@@ -1,0 +1,221 @@
+"""Deterministic and probabilistic sensitivity analyses on the HIV and MSC workbooks.
+
+Deterministic results are checked against separate runs of edited workbooks (each a plain
+base case), PSA draws against their target distributions (moments within 4 standard errors),
+and reproducibility: same seed, same numbers, whatever the chunk size.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+from scipy import stats
+
+from costmodel import dsa
+from costmodel.api import run_workbook
+from costmodel.cli import main
+from costmodel.errors import InputError
+from costmodel.psa import run_psa, sample_parameters
+from costmodel.validate import load_model
+from tests.conftest import HIV_WORKBOOK, ROOT, edit_workbook
+
+COVID = ROOT / "inputs" / "msc_covid19.xlsx"
+
+
+@pytest.fixture(scope="module")
+def hiv_inputs():
+    return load_model(HIV_WORKBOOK)
+
+
+def _inmb(path, wtp=20000.0, strategy="combination", reference="monotherapy", effect="ly"):
+    table = run_workbook(path).base_case.set_index("strategy")
+    return wtp * (table.loc[strategy, effect] - table.loc[reference, effect]) - (
+        table.loc[strategy, "cost"] - table.loc[reference, "cost"]
+    )
+
+
+def test_one_way_low_value_equals_a_separate_run(hiv_inputs, tmp_path):
+    table = dsa.one_way(hiv_inputs).set_index("parameter")
+    row = table.loc["rr_combination"]
+    assert (row.low_value, row.high_value, row.range_source) == (0.365, 0.710, "low/high")
+    edited = edit_workbook(HIV_WORKBOOK, tmp_path / "low.xlsx",
+                           {("Parameters", "rr_combination", "value"): 0.365})  # fmt: skip
+    assert row.inmb_low == pytest.approx(_inmb(edited), rel=1e-12)
+    assert row.inmb_base == pytest.approx(_inmb(HIV_WORKBOOK), rel=1e-12)
+    # the tornado order is by INMB range
+    assert list(table.inmb_range) == sorted(table.inmb_range, reverse=True)
+
+
+def test_one_way_uses_distribution_percentiles_without_low_high(tmp_path):
+    inputs = load_model(COVID)
+    table = dsa.one_way(inputs)
+    row = table[(table.parameter == "c_day_icu") & (table.strategy == "msc_cells")].iloc[0]
+    assert row.range_source == "95% interval"
+    assert row.low_value == pytest.approx(stats.gamma.ppf(0.025, 100, scale=18.81), rel=1e-9)
+    assert row.high_value == pytest.approx(stats.gamma.ppf(0.975, 100, scale=18.81), rel=1e-9)
+
+
+def test_varying_an_input_moves_the_parameters_derived_from_it():
+    """c_msc_infusion is computed from c_bag_eur: a one-way run of c_bag_eur must move it."""
+    inputs = load_model(COVID)
+    out = dsa.run_overrides(inputs, [{}, {"c_bag_eur": 2 * 6647}])
+    s = inputs.strategy_keys.index("msc_cells")
+    assert out.cost[1, s] > out.cost[0, s] + 1000
+
+
+def test_threshold_price_makes_the_icer_equal_the_wtp(hiv_inputs, tmp_path):
+    low, high = dsa.threshold_range(hiv_inputs, "c_lamivudine")
+    table = dsa.threshold(hiv_inputs, "c_lamivudine", low=low, high=high)
+    for row in table.itertuples():
+        assert row.found
+        edits = {("Parameters", "c_lamivudine", "value"): row.threshold_value}
+        edited = edit_workbook(HIV_WORKBOOK, tmp_path / f"t{row.wtp:.0f}.xlsx", edits)
+        assert _inmb(edited, wtp=row.wtp) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_threshold_reports_when_no_root_is_in_range(hiv_inputs):
+    table = dsa.threshold(hiv_inputs, "c_lamivudine", low=0.0, high=100.0)
+    assert not table.found.any()
+    assert "no threshold in range" in table.note.iloc[0]
+
+
+def test_two_way_grid_corners_match_separate_runs(hiv_inputs, tmp_path):
+    grid = dsa.two_way(hiv_inputs, "rr_combination", "c_lamivudine")
+    assert len(grid) == 121
+    corner = grid[(grid.value_a == 0.365) & (grid.value_b == 3129.75)].iloc[0]
+    edited = edit_workbook(HIV_WORKBOOK, tmp_path / "corner.xlsx", {
+        ("Parameters", "rr_combination", "value"): 0.365,
+        ("Parameters", "c_lamivudine", "value"): 3129.75,
+    })  # fmt: skip
+    assert corner.inmb == pytest.approx(_inmb(edited), rel=1e-12)
+
+
+def test_scenario_equals_the_edited_workbook(tmp_path):
+    result = run_workbook(COVID, deterministic=True)
+    scenarios = result.scenarios
+    row = scenarios[(scenarios.scenario == "discount_1_5") & (scenarios.strategy == "msc_cells")]
+    edited = edit_workbook(COVID, tmp_path / "d15.xlsx", {
+        ("Settings", "discount_rate_costs", "value"): 0.015,
+        ("Settings", "discount_rate_outcomes", "value"): 0.015,
+    })  # fmt: skip
+    direct = run_workbook(edited).base_case.set_index("strategy")
+    assert row.cost.iloc[0] == pytest.approx(direct.loc["msc_cells", "cost"], rel=1e-12)
+    assert row.qaly.iloc[0] == pytest.approx(direct.loc["msc_cells", "qaly"], rel=1e-12)
+    # a settings scenario re-runs the synthesis: all comparative trials give DL RR 0.67
+    allc = load_model(COVID)
+    assert {s.name for s in allc.scenarios} >= {"all_comparative_trials", "conservative_effect"}
+
+
+def test_same_seed_same_draws_whatever_the_chunking(hiv_inputs):
+    a = run_psa(hiv_inputs, 5000, 11, chunk_size=5000)
+    b = run_psa(hiv_inputs, 5000, 11, chunk_size=777)
+    c = run_psa(hiv_inputs, 5000, 12)
+    assert np.array_equal(a.cost, b.cost) and np.array_equal(a.ly, b.ly)
+    assert not np.array_equal(a.cost, c.cost)
+    draws = sample_parameters(hiv_inputs, 11, 1234, 1300)
+    assert np.array_equal(draws["rr_combination"], a.parameters["rr_combination"][1234:1300])
+
+
+def test_sample_moments_match_their_distributions(hiv_inputs):
+    n = 40_000
+    draws = sample_parameters(hiv_inputs, 3, 0, n)
+    # lognormal from the 95% CI 0.365-0.710: meanlog = ln sqrt(0.365 * 0.710)
+    log_rr = np.log(draws["rr_combination"])
+    meanlog, sdlog = math.log(math.sqrt(0.365 * 0.710)), (math.log(0.710) - math.log(0.365)) / 3.92
+    assert abs(log_rr.mean() - meanlog) < 4 * sdlog / math.sqrt(n)
+    assert log_rr.std() == pytest.approx(sdlog, rel=0.02)
+    # Dirichlet(1251, 350, 116, 17): means alpha/sum; the set sums to 1
+    alphas = np.array([1251, 350, 116, 17.0])
+    a = np.stack([draws[k] for k in ("n_aa", "n_ab", "n_ac", "n_ad")], axis=1)
+    np.testing.assert_allclose(a.sum(axis=1), 1.0, atol=1e-12)
+    mean = alphas / alphas.sum()
+    sd = np.sqrt(mean * (1 - mean) / (alphas.sum() + 1))
+    assert np.all(np.abs(a.mean(axis=0) - mean) < 4 * sd / math.sqrt(n))
+
+
+def test_correlations_follow_the_correlations_sheet(tmp_path):
+    target = tmp_path / "corr.xlsx"
+    wb = load_workbook(COVID)
+    ws = wb.create_sheet("Correlations")
+    ws.append(["parameter_a", "parameter_b", "correlation", "type"])
+    ws.append(["c_day_ward", "c_day_icu", 0.6, "rank"])
+    wb.save(target)
+    inputs = load_model(target)
+    draws = sample_parameters(inputs, 5, 0, 20_000)
+    rho = stats.spearmanr(draws["c_day_ward"], draws["c_day_icu"]).statistic
+    assert rho == pytest.approx(0.6, abs=0.02)
+    # marginals are untouched by the copula
+    assert draws["c_day_icu"].mean() == pytest.approx(1881, rel=0.005)
+
+
+def test_contradictory_correlations_are_refused(tmp_path):
+    target = tmp_path / "bad_corr.xlsx"
+    wb = load_workbook(COVID)
+    ws = wb.create_sheet("Correlations")
+    ws.append(["parameter_a", "parameter_b", "correlation", "type"])
+    ws.append(["c_day_ward", "c_day_icu", 0.9, "pearson"])
+    ws.append(["c_day_ward", "u_decr_hosp", 0.9, "pearson"])
+    ws.append(["c_day_icu", "u_decr_hosp", -0.9, "pearson"])
+    wb.save(target)
+    with pytest.raises(InputError, match="not positive definite"):
+        load_model(target)
+
+
+def test_psa_outputs_and_invariants(tmp_path):
+    out = tmp_path / "hiv"
+    assert main(["run", str(HIV_WORKBOOK), "--out", str(out), "--psa-samples", "500",
+                 "--seed", "7"]) == 0  # fmt: skip
+    ceac = pd.read_csv(out / "ceac.csv")
+    np.testing.assert_allclose(ceac.groupby("wtp").prob_ce.sum(), 1.0, atol=1e-12)
+    assert ceac.groupby("wtp").on_frontier.sum().eq(1).all()
+    evpi = pd.read_csv(out / "evpi.csv")
+    assert (evpi.evpi_per_patient >= 0).all()
+    samples = pd.read_csv(out / "psa_samples.csv")
+    assert len(samples) == 1000 and {"sample", "strategy", "cost", "qaly", "ly",
+                                     "rr_combination"} <= set(samples.columns)  # fmt: skip
+    summary = pd.read_csv(out / "psa_summary.csv").set_index("strategy")
+    mono = samples[samples.strategy == "monotherapy"]
+    assert summary.loc["monotherapy", "cost_mean"] == pytest.approx(mono.cost.mean(), rel=1e-12)
+    for name in ("ce_plane", "ceac", "evpi", "convergence", "tornado", "twoway"):
+        assert (out / "figures" / f"{name}.png").exists(), name
+    # reproducible: same seed gives byte-identical tables
+    again = tmp_path / "again"
+    assert main(["run", str(HIV_WORKBOOK), "--out", str(again), "--psa-samples", "500",
+                 "--seed", "7"]) == 0  # fmt: skip
+    for name in ("psa_samples.csv", "ceac.csv", "evpi.csv", "dsa_oneway.csv", "base_case.csv"):
+        assert (out / name).read_bytes() == (again / name).read_bytes(), name
+
+
+def test_zero_psa_samples_disables_psa(tmp_path):
+    out = tmp_path / "hiv"
+    assert main(["run", str(HIV_WORKBOOK), "--out", str(out), "--psa-samples", "0"]) == 0
+    assert not (out / "ceac.csv").exists()
+    assert (out / "dsa_oneway.csv").exists()
+
+
+def test_evpi_is_zero_with_one_strategy(tmp_path):
+    target = tmp_path / "one.xlsx"
+    wb = load_workbook(HIV_WORKBOOK)
+    wb["Strategies"].delete_rows(3)
+    wb.save(target)
+    result = run_workbook(target, psa_samples=200)
+    assert (result.evpi.evpi_per_patient == 0).all()
+
+
+def test_icers_command_reproduces_dampack(capsys):
+    assert main(["icers", str(ROOT / "tests" / "data" / "dampack_cdiff_icers.csv")]) == 0
+    printed = capsys.readouterr().out
+    assert "s44" in printed and "38362" in printed.replace(",", "")
+
+
+def test_cea_command_on_a_published_psa_sample(tmp_path):
+    sample = ROOT / "tests" / "data" / "bcea_smoking_ce.csv"
+    out = tmp_path / "smoking"
+    assert main(["cea", str(sample), "--wtp", "100", "250", "--out", str(out)]) == 0
+    ceac = pd.read_csv(out / "ceac.csv")
+    np.testing.assert_allclose(ceac.groupby("wtp").prob_ce.sum(), 1.0, atol=1e-12)
+    assert (pd.read_csv(out / "evpi.csv").evpi_per_patient >= 0).all()
