@@ -3,13 +3,18 @@
 engine_vs_numpy_ratio_hiv_10k: a 10,000-sample run of the Chancellor HIV workbook through the
 engine (expressions, checks, rewards) against the hand-written batched NumPy implementation of
 the same model below, in the same process, on the same sampled parameters. Goal: <= 1.5.
+default_run_10k_s: `costmodel run` of the default workbook with 10,000 PSA samples. Goal: 15 s.
+psa_1m_s, psa_1m_peak_mb: a 1,000,000-sample PSA of the default workbook (measured with
+BENCH_PSA_SAMPLES=1000000, else extrapolated from 100,000). Goals: 60 s, 1.5 GB.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,6 +26,7 @@ from costmodel.validate import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 HIV = ROOT / "inputs" / "examples" / "chancellor_hiv.xlsx"
+DEFAULT = ROOT / "inputs" / "msc_covid19.xlsx"
 N_SAMPLES = 10_000
 REPEATS = 5
 
@@ -102,9 +108,59 @@ def bench_hiv() -> dict[str, float]:
             "engine_vs_numpy_ratio_hiv_10k": engine_s / numpy_s}  # fmt: skip
 
 
+def _subprocess_json(code: str) -> dict:
+    """Run Python code in a fresh interpreter (clean peak-memory reading); it prints JSON."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT)  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_default_run(n_samples: int = 10_000) -> dict[str, float]:
+    """`costmodel run` of the default workbook: base case, all DSA, scenarios, thresholds,
+    PSA with n_samples, EVPI and every table and figure."""
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "costmodel.cli", "run", str(DEFAULT), "--psa-samples",
+             str(n_samples), "--out", str(Path(tmp) / "out")],
+            check=True, cwd=ROOT, capture_output=True,
+        )  # fmt: skip
+        return {"default_run_10k_s": time.perf_counter() - start}
+
+
+PSA_CODE = """
+import json, resource, time
+from costmodel.validate import load_model
+from costmodel.psa import run_psa
+inputs = load_model({path!r})
+start = time.perf_counter()
+run_psa(inputs, {n}, 1)
+seconds = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({{"seconds": seconds, "peak_mb": peak}}))
+"""
+
+
+def bench_large_psa(n_samples: int) -> dict[str, object]:
+    """PSA of the default workbook with n_samples; a 1,000,000-sample figure is extrapolated
+    linearly when n_samples is smaller (memory is bounded by chunking; only the per-sample
+    outputs grow, 1M x strategies x 3 arrays x 8 bytes)."""
+    result = _subprocess_json(PSA_CODE.format(path=str(DEFAULT), n=n_samples))
+    factor = 1_000_000 / n_samples
+    outputs_mb = 1_000_000 * 5 * 3 * 8 / 2**20 * (1 - 1 / factor)
+    return {
+        "psa_1m_s": result["seconds"] * factor,
+        "psa_1m_peak_mb": result["peak_mb"] + outputs_mb,
+        "psa_1m_method": "measured" if factor == 1 else f"extrapolated from {n_samples} samples",
+    }
+
+
 def main() -> int:
+    large = int(os.environ.get("BENCH_PSA_SAMPLES", "100000"))
     results: dict[str, object] = {"cores": os.cpu_count()}
     results.update(bench_hiv())
+    results.update(bench_default_run())
+    results.update(bench_large_psa(large))
     for key, value in results.items():
         print(f"{key}: {value:.4g}" if isinstance(value, float) else f"{key}: {value}")
     out = ROOT / "results" / "bench.json"

@@ -44,7 +44,10 @@ def evaluate_parameters(
             value = p.expression.evaluate(values)
         except ExpressionError as exc:
             sheet, _, cell = p.where.partition("!")
-            raise InputError(Problem.at(inputs.file, sheet, cell, f"{p.name}: {exc}")) from None
+            where = f" (with the values of one of {n_samples} samples)" if n_samples > 1 else ""
+            raise InputError(
+                Problem.at(inputs.file, sheet, cell, f"{p.name}: {exc}{where}")
+            ) from None
         value = np.broadcast_to(np.asarray(value, dtype=float), (n_samples,)).copy()
         if override is not None:  # NaN entries keep the expression's value
             value = np.where(np.isnan(override), value, override)

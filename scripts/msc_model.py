@@ -237,16 +237,17 @@ def common_parameters(v: Variant) -> list[list]:
           "Control-arm risk of death in the pooled trials (converts RR to HR)",
           v.p28_death_trials[1]),
         param("hr_death_msc",
-              "log(1 - rr_death_msc * p28_death_trials) / log(1 - p28_death_trials)",
+              "log(1 - min(rr_death_msc * p28_death_trials, 0.99)) / log(1 - p28_death_trials)",
           "hazard ratio", "effect",
           "Hazard ratio of death in hospital giving the pooled RR at the trials' time point",
-          "[D] proportional hazards: HR = ln(1 - RR p0) / ln(1 - p0)"),
+          "[D] proportional hazards: HR = ln(1 - RR p0) / ln(1 - p0); treated risk RR p0 "
+              "capped at 0.99 for extreme PSA draws"),
         param("secretome_vs_cells", 1.0, "ratio", "effect",
           "Secretome/EV effect relative to cells (no secretome trial has death counts)",
           "[A] ASSUMPTION: as effective as cells, with wide uncertainty", "lognormal", 0, 0.3,
           0.55, 1.8),
         param("hr_death_secretome",
-          "log(1 - rr_death_msc * secretome_vs_cells * p28_death_trials) / "
+          "log(1 - min(rr_death_msc * secretome_vs_cells * p28_death_trials, 0.99)) / "
           "log(1 - p28_death_trials)", "hazard ratio", "effect",
           "Hazard ratio of death for secretome/EV", "[D] assumption above"),
         param("hr_imv_msc", 1.0, "hazard ratio", "effect",
