@@ -24,6 +24,7 @@ from costmodel.report import write_output_folder
 from costmodel.results import (
     base_case_table,
     evidence_tables,
+    parameters_table,
     psa_samples_table,
     state_time_table,
     summary,
@@ -58,16 +59,32 @@ class RunResult:
         raise AttributeError(name)
 
     def write(self, out_dir: str | Path) -> Path:
-        """Write the tables, figures and summary.json atomically into ``out_dir``."""
-        return write_output_folder(out_dir, self.tables, self.summary, self._write_figures)
+        """Write tables (also under tables/), figures, summary.json, report.html, cheers.csv
+        and results.xlsx, atomically, into ``out_dir``."""
+        return write_output_folder(out_dir, self.tables, self.summary, self._write_extras)
 
-    def _write_figures(self, folder: Path) -> None:
+    def _write_extras(self, folder: Path) -> None:
         from costmodel.plots import save_figure
+        from costmodel.report import write_csv
 
         figures = folder / "figures"
         figures.mkdir()
         for name, draw in self.figures.items():
             save_figure(draw(), figures / name)
+        (folder / "tables").mkdir()
+        for name, table in self.tables.items():
+            write_csv(folder / "tables" / f"{name}.csv", table)
+        write_reports(folder, inputs_workbook=self.inputs.source)
+
+
+def write_reports(folder: Path, *, inputs_workbook: Path | None = None) -> None:
+    """report.html, cheers.csv and results.xlsx from a folder of saved results."""
+    from costmodel.excel_report import write_results_workbook
+    from costmodel.html_report import write_report
+
+    write_report(folder)
+    workbook = inputs_workbook if inputs_workbook is not None and inputs_workbook.exists() else None
+    write_results_workbook(folder, folder / "results.xlsx", inputs_workbook=workbook)
 
 
 def run_inputs(
@@ -96,6 +113,7 @@ def run_inputs(
         "trace": trace_table(inputs, outcomes),
         "state_time": state_time_table(outcomes),
     }
+    tables["parameters"] = parameters_table(inputs)
     evidence, studies = evidence_tables(inputs)
     if evidence is not None:
         tables["evidence"], tables["evidence_studies"] = evidence, studies
@@ -105,6 +123,7 @@ def run_inputs(
     currency = settings.currency
     from costmodel import plots
 
+    figures["state_diagram"] = lambda: plots.plot_state_diagram(*_diagram(inputs))
     if inputs.synthesis is not None:
         figures["forest"] = lambda: plots.plot_forest(inputs.synthesis)
     multiple = len(inputs.strategies) > 1
@@ -125,6 +144,17 @@ def run_inputs(
             tables["threshold"] = thresholds
         if raw is not None and inputs.scenarios:
             tables["scenarios"] = run_scenarios(raw, inputs)
+    if settings.run_budget_impact and inputs.budget_impact:
+        from costmodel.budget import budget_impact
+
+        tables["budget_impact"] = budget_impact(inputs)
+        figures["budget_impact"] = lambda: plots.plot_budget_impact(
+            tables["budget_impact"], currency
+        )
+    if settings.run_biomarker:
+        from costmodel.biomarker import biomarker_table
+
+        tables["biomarker"] = biomarker_table(inputs)
     psa = None
     if n_psa > 0:
         psa = run_psa(inputs, n_psa, seed, progress=progress)
@@ -135,6 +165,16 @@ def run_inputs(
     if psa is not None:
         result_summary["prob_cost_effective"] = _prob_ce_at_wtp(tables["ceac"], settings.wtp)
     return RunResult(inputs, outcomes, tables, result_summary, psa, figures)
+
+
+def _diagram(inputs: ModelInputs) -> tuple[list, list]:
+    phases = [
+        (p.label, [(s.label, s.key, s.alive) for s in inputs.states_in(p.key)])
+        for p in inputs.phases
+    ]
+    edges = sorted({(t.from_state, t.to_state) for t in inputs.transitions})
+    edges += [(s.key, s.next_state) for s in inputs.states if s.next_state]
+    return phases, edges
 
 
 def _thresholds(inputs: ModelInputs) -> pd.DataFrame | None:

@@ -61,7 +61,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if len(missed):
             print(f"warning: {len(missed)} calibration target(s) missed: see calibration.csv",
                   file=sys.stderr)  # fmt: skip
-    print(f"Results written to {out}/")
+    print(f"Results written to {out}/ (report: {out / 'report.html'})")
     return 0
 
 
@@ -84,6 +84,21 @@ def _cmd_cea(args: argparse.Namespace) -> int:
 
     out = run_user_cea(args.samples, wtp=args.wtp, out=args.out)
     print(f"Results written to {out}/")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import json
+
+    from costmodel.api import write_reports
+    from costmodel.report import MARKER
+
+    folder = Path(args.outdir)
+    if not (folder / "summary.json").exists() or not (folder / MARKER).exists():
+        raise CostModelError(f"{folder} is not a costmodel output folder (no summary.json).")
+    source = json.loads((folder / "summary.json").read_text()).get("input_path")
+    write_reports(folder, inputs_workbook=Path(source) if source else None)
+    print(f"Report rebuilt: {folder / 'report.html'}")
     return 0
 
 
@@ -146,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check a workbook and list every problem")
     validate.add_argument("workbook")
     validate.set_defaults(handler=_cmd_validate)
+
+    report = sub.add_parser("report", help="rebuild report.html, cheers.csv and results.xlsx")
+    report.add_argument("outdir", help="an output folder written by costmodel run")
+    report.set_defaults(handler=_cmd_report)
 
     template = sub.add_parser("template", help="write a starter workbook")
     template.add_argument("path", help="where to write the .xlsx file")

@@ -45,6 +45,16 @@ class Settings:
     twoway: str = ""
     threshold_parameter: str = ""
     threshold_max: float | None = None
+    run_evppi: bool = False
+    run_evsi: bool = False
+    run_biomarker: bool = False
+    run_budget_impact: bool = False
+    evsi_sample_sizes: tuple[float, ...] = (50.0, 100.0, 200.0, 400.0, 800.0, 1600.0)
+    trial_fixed_cost: float = 0.0
+    trial_cost_per_patient: float = 0.0
+    trial_control_risk_parameter: str = ""
+    biomarker_strategy: str = ""
+    budget_strategy: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -146,6 +156,14 @@ class Scenario:
 
 
 @dataclass(frozen=True)
+class BudgetYear:
+    year: int
+    eligible_patients: float
+    uptake: float  # proportion
+    price: float | None  # overrides threshold_parameter when given
+
+
+@dataclass(frozen=True)
 class CalibrationTarget:
     """Share of the cohort in ``outcome`` states at ``day`` for a starting mix."""
 
@@ -181,6 +199,7 @@ class ModelInputs:
     calibration: tuple[CalibrationTarget, ...] = ()
     correlations: tuple[Correlation, ...] = ()
     scenarios: tuple[Scenario, ...] = ()
+    budget_impact: tuple[BudgetYear, ...] = ()
     warnings: tuple[str, ...] = ()
 
     @property

@@ -192,3 +192,51 @@ def plot_two_way(table, currency: str, ax: Axes | None = None) -> Axes:
     ax.set_title(f"Two-way: {table.strategy.iloc[0]} vs reference", fontsize=10)
     ax.figure.tight_layout()
     return ax
+
+
+def plot_state_diagram(phases: list[tuple[str, list[tuple[str, str, bool]]]],
+                       edges: list[tuple[str, str]], ax: Axes | None = None) -> Axes:  # fmt: skip
+    """Generic state diagram: one column of boxes per phase (label, key, alive), arrows for
+    transitions between different states (stays are not drawn)."""
+    n_rows = max((len(states) for _, states in phases), default=1)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3.2 * max(len(phases), 1) + 1, 0.75 * n_rows + 1.2))
+    where: dict[str, tuple[float, float]] = {}
+    for c, (label, states) in enumerate(phases):
+        x = 3.2 * c
+        ax.text(x, 0.6, label, ha="center", fontsize=9, weight="bold")
+        for r, (text, key, alive) in enumerate(states):
+            y = -0.8 * r
+            where[key] = (x, y)
+            ax.text(x, y, text, ha="center", va="center", fontsize=7.5, wrap=True,
+                    bbox={"boxstyle": "round", "fc": "#e3eefc" if alive else "#fde2e2",
+                          "ec": "0.4"})  # fmt: skip
+    for a, b in edges:
+        if a in where and b in where and a != b:
+            (x1, y1), (x2, y2) = where[a], where[b]
+            rad = 0.35 if x1 == x2 else 0.0
+            ax.annotate("", (x2, y2), (x1, y1), arrowprops={
+                "arrowstyle": "-|>", "color": "0.45", "lw": 0.7, "shrinkA": 14, "shrinkB": 14,
+                "connectionstyle": f"arc3,rad={rad}"})  # fmt: skip
+    ax.set_xlim(-1.8, 3.2 * (len(phases) - 1) + 1.8)
+    ax.set_ylim(-0.8 * n_rows, 1.0)
+    ax.axis("off")
+    ax.set_title("States and transitions (stays not drawn)", fontsize=10)
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_budget_impact(table, currency: str, ax: Axes | None = None) -> Axes:
+    """Budget impact per year (bars) and cumulative (line)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4.0))
+    ax.bar(table.year, table.budget_impact, color="tab:blue", label="budget impact")
+    ax.plot(table.year, table.cumulative_budget_impact, "o-", color="tab:red",
+            label="cumulative")  # fmt: skip
+    ax.set_xlabel("Year after adoption")
+    ax.set_ylabel(f"{currency} (undiscounted)")
+    ax.yaxis.set_major_formatter(_money(currency))
+    ax.legend(fontsize=7)
+    ax.set_title(f"Budget impact of {table.strategy.iloc[0]}", fontsize=10)
+    ax.figure.tight_layout()
+    return ax

@@ -98,6 +98,7 @@ def provenance(inputs: ModelInputs, *, seed: int | None) -> dict[str, object]:
     """What a result was computed from: input hash, version, seed, time and platform."""
     return {
         "input_file": inputs.file,
+        "input_path": str(inputs.source.resolve()),
         "input_sha256": inputs.sha256,
         "costmodel_version": __version__,
         "seed": seed,
@@ -191,3 +192,36 @@ def psa_samples_table(psa) -> pd.DataFrame:
     for name, values in psa.parameters.items():
         frame[name] = np.repeat(values, k)
     return frame
+
+
+EVIDENCE_FLAGS = ("[V]", "[S]", "[R]", "[A]", "[D]", "[GAP]")
+
+
+def parameters_table(inputs: ModelInputs) -> pd.DataFrame:
+    """parameters.csv: every input with its base value, distribution, range, source and the
+    evidence flags found in its source ([V] seen, [S] secondary, [R] recalled, [A] assumption,
+    [D] derived, [GAP] missing)."""
+    from costmodel.parameters import evaluate_parameters
+
+    base = evaluate_parameters(inputs)
+    rows = []
+    for p in inputs.parameters:
+        flags = [f for f in EVIDENCE_FLAGS if f in p.source]
+        rows.append(
+            {
+                "name": p.name,
+                "value": float(base[p.name][0]) if p.name in base else np.nan,
+                "expression": "" if p.expression.is_constant else p.expression.source,
+                "distribution": str(p.dist) if p.dist is not None else p.distribution,
+                "low": p.low,
+                "high": p.high,
+                "unit": p.unit,
+                "group": p.group,
+                "description": p.description,
+                "source": p.source,
+                "evidence_flags": " ".join(flags),
+                "weak": any(f in ("[R]", "[A]", "[GAP]") for f in flags),
+                "time_dependent": p.name in inputs.dynamic_parameters,
+            }
+        )
+    return pd.DataFrame(rows)

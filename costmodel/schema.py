@@ -259,6 +259,65 @@ SETTINGS: tuple[Setting, ...] = (
         "Upper end of the threshold search (default: 10 x the base value; the lower end is 0).",
     ),
     Setting(
+        "run_evppi", BOOL, "Compute EVPPI of each parameter group after the PSA.", default=False
+    ),
+    Setting(
+        "run_evsi",
+        BOOL,
+        "Compute EVSI/ENBS of a future two-arm trial after the PSA.",
+        default=False,
+    ),
+    Setting(
+        "run_biomarker",
+        BOOL,
+        "Evaluate a responder-biomarker test-and-treat strategy.",
+        default=False,
+    ),
+    Setting(
+        "run_budget_impact", BOOL, "Compute the budget impact (BudgetImpact sheet).", default=False
+    ),
+    Setting(
+        "evsi_sample_sizes",
+        NUMBER_LIST,
+        "Patients per arm of the future trial evaluated by EVSI.",
+        default=(50.0, 100.0, 200.0, 400.0, 800.0, 1600.0),
+        unit="patients per arm",
+    ),
+    Setting(
+        "trial_fixed_cost",
+        NUMBER,
+        "Fixed cost of the future trial.",
+        default=0.0,
+        unit="currency",
+        minimum=0.0,
+    ),
+    Setting(
+        "trial_cost_per_patient",
+        NUMBER,
+        "Cost per patient enrolled in the future trial.",
+        default=0.0,
+        unit="currency per patient",
+        minimum=0.0,
+    ),
+    Setting(
+        "trial_control_risk_parameter",
+        TEXT,
+        "Parameter holding the control-arm risk of death of the future trial (EVSI).",
+        default="",
+    ),
+    Setting(
+        "biomarker_strategy",
+        TEXT,
+        "Treat-all strategy whose effect the biomarker splits (default: dsa_strategy).",
+        default="",
+    ),
+    Setting(
+        "budget_strategy",
+        TEXT,
+        "Strategy whose adoption the budget impact measures (default: dsa_strategy).",
+        default="",
+    ),
+    Setting(
         "synthesis_effect",
         ENUM,
         "How the pooled RR enters the model: its confidence distribution, its prediction "
@@ -564,6 +623,35 @@ SCENARIOS_SHEET = Sheet(
     required=False,
 )
 
+BUDGET_IMPACT_SHEET = Sheet(
+    "BudgetImpact",
+    "Budget impact (ISPOR good practice): patients and uptake by year (optional).",
+    (
+        Column("year", INTEGER, "Year after adoption, 1 to 5 (or more).", required=True),
+        Column(
+            "eligible_patients",
+            NUMBER,
+            "Eligible patients that year.",
+            required=True,
+            unit="patients",
+        ),
+        Column(
+            "uptake",
+            NUMBER,
+            "Share of them receiving the new strategy.",
+            required=True,
+            unit="proportion",
+        ),
+        Column(
+            "price",
+            NUMBER,
+            "Price that year (overrides threshold_parameter; blank = the base value).",
+            unit="currency",
+        ),
+    ),
+    required=False,
+)
+
 TABLE_SHEETS: tuple[Sheet, ...] = (
     PARAMETERS_SHEET,
     PHASES_SHEET,
@@ -575,6 +663,7 @@ TABLE_SHEETS: tuple[Sheet, ...] = (
     CALIBRATION_SHEET,
     CORRELATIONS_SHEET,
     SCENARIOS_SHEET,
+    BUDGET_IMPACT_SHEET,
 )
 ALL_SHEETS: tuple[Sheet, ...] = (SETTINGS_SHEET, *TABLE_SHEETS)
 

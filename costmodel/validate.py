@@ -22,6 +22,7 @@ from costmodel.errors import InputError, Problem
 from costmodel.evidence import Selection, Synthesis, Trial, synthesize
 from costmodel.formula import BUILTIN_FUNCTIONS, Expression, ExpressionError, parse_expression
 from costmodel.inputs import (
+    BudgetYear,
     CalibrationTarget,
     Correlation,
     LifeTable,
@@ -115,6 +116,7 @@ def validate_workbook(raw: RawWorkbook) -> ModelInputs:
         ordered = _build_distributions(ordered, base_values, problems)
         correlations = _read_correlations(sheets.get("Correlations"), ordered, problems)
     scenarios = _read_scenarios(sheets.get("Scenarios"), parameter_names, problems)
+    budget = _read_budget_impact(sheets.get("BudgetImpact"), settings, problems)
 
     if problems.items:
         raise InputError(problems.items)
@@ -141,6 +143,7 @@ def validate_workbook(raw: RawWorkbook) -> ModelInputs:
         calibration=calibration,
         correlations=correlations,
         scenarios=scenarios,
+        budget_impact=budget,
         warnings=tuple(problems.warnings),
     )
 
@@ -374,6 +377,16 @@ def _read_settings(sheet: RawSheet, problems: _Problems) -> tuple[Settings | Non
             dsa_strategy=str(parsed["dsa_strategy"] or ""),
             twoway=str(parsed["twoway"] or ""),
             threshold_parameter=str(parsed["threshold_parameter"] or ""),
+            run_evppi=bool(parsed["run_evppi"]),
+            run_evsi=bool(parsed["run_evsi"]),
+            run_biomarker=bool(parsed["run_biomarker"]),
+            run_budget_impact=bool(parsed["run_budget_impact"]),
+            evsi_sample_sizes=tuple(parsed["evsi_sample_sizes"] or ()),  # type: ignore[arg-type]
+            trial_fixed_cost=float(parsed["trial_fixed_cost"] or 0.0),  # type: ignore[arg-type]
+            trial_cost_per_patient=float(parsed["trial_cost_per_patient"] or 0.0),  # type: ignore[arg-type]
+            trial_control_risk_parameter=str(parsed["trial_control_risk_parameter"] or ""),
+            biomarker_strategy=str(parsed["biomarker_strategy"] or ""),
+            budget_strategy=str(parsed["budget_strategy"] or ""),
             threshold_max=(
                 None if parsed["threshold_max"] is None else float(parsed["threshold_max"])  # type: ignore[arg-type]
             ),
@@ -1793,3 +1806,54 @@ def _read_scenarios(
         if _text(row, "description"):
             descriptions.setdefault(name, _text(row, "description"))
     return tuple(Scenario(n, descriptions.get(n, ""), tuple(o)) for n, o in groups.items())
+
+
+def _read_budget_impact(
+    sheet: RawSheet | None, settings: Settings | None, problems: _Problems
+) -> tuple[BudgetYear, ...]:
+    if sheet is None:
+        if settings is not None and settings.run_budget_impact:
+            problems.add(
+                "BudgetImpact",
+                "",
+                "run_budget_impact is yes but the workbook has no "
+                "BudgetImpact sheet (year, eligible_patients, uptake, price).",
+            )
+        return ()
+    years = []
+    for row in sheet.rows:
+        year = _read_integer(row.get("year"), sheet.name, row.cell("year"), "year", problems)
+        eligible = _read_number(
+            row.get("eligible_patients"),
+            sheet.name,
+            row.cell("eligible_patients"),
+            "eligible_patients",
+            problems,
+        )
+        uptake = _read_number(row.get("uptake"), sheet.name, row.cell("uptake"), "uptake", problems)
+        price = (
+            None
+            if row.get("price") is None
+            else _read_number(row.get("price"), sheet.name, row.cell("price"), "price", problems)
+        )
+        if eligible is not None and eligible < 0:
+            problems.add(
+                sheet.name,
+                row.cell("eligible_patients"),
+                f"eligible_patients must be >= 0; got {eligible:g}.",
+            )
+            continue
+        if uptake is not None and not 0 <= uptake <= 1:
+            hint = f" Enter {uptake / 100:g}, not a percentage." if 1 < uptake <= 100 else ""
+            problems.add(
+                sheet.name,
+                row.cell("uptake"),
+                f"uptake must be a proportion in [0, 1]; got {uptake:g}.{hint}",
+            )
+            continue
+        if None in (year, eligible, uptake):
+            continue
+        years.append(BudgetYear(int(year), float(eligible), float(uptake), price))  # type: ignore[arg-type]
+    if not years:
+        problems.add(sheet.name, "A2", "the BudgetImpact sheet has no rows.")
+    return tuple(sorted(years, key=lambda y: y.year))

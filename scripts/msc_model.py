@@ -57,6 +57,7 @@ class Variant:
     costs: tuple[list, ...]
     msc_price: tuple[list, ...]
     population: tuple[float, str] = (0, "")
+    trial_costs: tuple[float, float] = (2_000_000, 15_000)
     threshold_max: float = 100000
     scenarios: tuple[tuple, ...] = ()
 
@@ -259,6 +260,25 @@ def common_parameters(v: Variant) -> list[list]:
           1.0, 1.3),
         param("effect_days", 28, "days", "effect", "Days after treatment the effect lasts",
           "[A] the trials' mortality time point", None, None, None, 14, 90),
+
+        param("biomarker_prevalence", 0.4, "proportion", "biomarker",
+              "Share of patients who are biomarker-positive (responders)",
+              "[A] ASSUMPTION: no validated responder biomarker exists (seed review)", "beta",
+              40, 60),
+        param("rr_death_biomarker_pos", 0.55, "risk ratio", "biomarker",
+              "Risk ratio of death with MSC in biomarker-positive patients",
+              "[A] ASSUMPTION", "lognormal", -0.5978, 0.25),
+        param("rr_death_biomarker_neg",
+              "max(0.01, (rr_death_msc - biomarker_prevalence * rr_death_biomarker_pos) / "
+              "(1 - biomarker_prevalence))", "risk ratio", "biomarker",
+              "Risk ratio in biomarker-negative patients: keeps the population average equal "
+              "to the pooled effect (override the cell to relax)", "[D] constraint"),
+        param("test_sensitivity", 0.85, "probability", "biomarker", "Test sensitivity",
+              "[A] ASSUMPTION (e.g. an inflammatory panel: CRP, IL-6, suPAR)", "beta", 85, 15),
+        param("test_specificity", 0.85, "probability", "biomarker", "Test specificity",
+              "[A] ASSUMPTION", "beta", 85, 15),
+        param("c_test", 200, "currency per patient", "biomarker", "Biomarker test cost",
+              "[A] ASSUMPTION", None, None, None, 50, 1000),
     ]  # fmt: skip
     return entry + clinical + survival + utilities + list(v.costs) + list(v.msc_price) + effect
 
@@ -330,6 +350,16 @@ def sheets(v: Variant) -> dict:
         ["twoway", "c_msc_infusion, rr_death_msc", "price x effect"],
         ["threshold_parameter", "c_msc_infusion", "threshold price per infusion"],
         ["threshold_max", v.threshold_max, ""],
+        ["run_evppi", "yes", "EVPPI of each parameter group"],
+        ["run_evsi", "yes", "EVSI of a future two-arm RCT, day-28 mortality"],
+        ["evsi_sample_sizes", "50, 100, 200, 400, 800, 1600, 3200", "patients per arm"],
+        ["trial_fixed_cost", v.trial_costs[0], "[A]"],
+        ["trial_cost_per_patient", v.trial_costs[1], "[A]"],
+        ["trial_control_risk_parameter", "p28_death_trials", ""],
+        ["run_biomarker", "yes", "responder biomarker: test-and-treat"],
+        ["biomarker_strategy", "msc_cells", ""],
+        ["run_budget_impact", "yes", "BudgetImpact sheet"],
+        ["budget_strategy", "msc_cells", ""],
     ]
     phases = [
         ["acute", "Hospital stay (daily cycles)", 1, "day", 90, None],
@@ -445,6 +475,9 @@ def sheets(v: Variant) -> dict:
         "Calibration": (calibration_headers, [list(r) for r in v.calibration]),
         "Scenarios": (["scenario", "description", "target", "value"],
                       [list(r) for r in v.scenarios]),
+        "BudgetImpact": (["year", "eligible_patients", "uptake", "price"],
+                         [[y, v.population[0], u, None]
+                          for y, u in zip(range(1, 6), (0.1, 0.2, 0.3, 0.4, 0.5), strict=True)]),
     }  # fmt: skip
 
 

@@ -1,0 +1,103 @@
+"""A responder biomarker: test-and-treat versus treat-all versus the reference strategy.
+
+Patients are biomarker-positive with prevalence π. Treatment works with risk ratio RR+ in
+positives and RR− in negatives; by default the workbook defines RR− so that the population
+average equals the pooled effect, π RR+ + (1 − π) RR− = RR (the user may override the cell).
+The biomarker is assumed predictive, not prognostic: both groups have the same course under
+the reference strategy. Test-and-treat treats test-positives (sensitivity se, specificity
+sp) and costs c_test per patient tested. Because the cohort model is linear in the groups it
+mixes, each strategy's outcome is the share-weighted sum of whole-cohort runs with the effect
+set to RR+ and to RR−:
+
+    treat-all      = π O(RR+) + (1 − π) O(RR−)
+    test-and-treat = π se O(RR+) + (1 − π)(1 − sp) O(RR−) + [π(1 − se) + (1 − π) sp] O(ref)
+                     + c_test
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from costmodel.cea import compute_icer_table
+from costmodel.dsa import run_overrides
+from costmodel.errors import CostModelError
+from costmodel.inputs import ModelInputs
+from costmodel.parameters import evaluate_parameters
+
+PARAMETERS = ("biomarker_prevalence", "rr_death_biomarker_pos", "rr_death_biomarker_neg",
+              "test_sensitivity", "test_specificity", "c_test")  # fmt: skip
+STRATEGIES = ("reference", "treat_all", "test_and_treat")
+
+
+def check_biomarker_inputs(inputs: ModelInputs) -> None:
+    names = {p.name for p in inputs.parameters}
+    missing = [n for n in PARAMETERS if n not in names]
+    if missing or not inputs.settings.effect_parameter:
+        raise CostModelError(
+            f"{inputs.file}: run_biomarker needs the parameters {', '.join(PARAMETERS)} "
+            f"(missing: {', '.join(missing) or 'none'}) and the setting effect_parameter."
+        )
+
+
+def biomarker_outcomes(
+    inputs: ModelInputs, values: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cost and effect (n_samples, 3) of reference, treat-all and test-and-treat for the
+    parameter samples ``values`` (each (n_samples,))."""
+    check_biomarker_inputs(inputs)
+    n = len(next(iter(values.values())))
+    effect_name = inputs.settings.effect_parameter
+    keys = list(inputs.strategy_keys)
+    s = keys.index(inputs.settings.biomarker_strategy or inputs.dsa_strategy)
+    r = keys.index(inputs.reference_strategy)
+    stochastic = [p.name for p in inputs.parameters if p.is_stochastic]
+
+    def run_with(rr: np.ndarray):
+        overrides = [{name: values[name][i] for name in stochastic if name in values}
+                     | {effect_name: rr[i]} for i in range(n)]  # fmt: skip
+        return run_overrides(inputs, overrides)
+
+    pos, neg = (
+        run_with(values["rr_death_biomarker_pos"]),
+        run_with(values["rr_death_biomarker_neg"]),
+    )
+    measure = inputs.settings.effect_measure
+    pi, se, sp = (values[k] for k in ("biomarker_prevalence", "test_sensitivity",
+                                      "test_specificity"))  # fmt: skip
+    cost = np.empty((n, 3))
+    effect = np.empty((n, 3))
+    ref_c, ref_e = pos.cost[:, r], getattr(pos, measure)[:, r]
+    pos_c, pos_e = pos.cost[:, s], getattr(pos, measure)[:, s]
+    neg_c, neg_e = neg.cost[:, s], getattr(neg, measure)[:, s]
+    cost[:, 0], effect[:, 0] = ref_c, ref_e
+    cost[:, 1] = pi * pos_c + (1 - pi) * neg_c
+    effect[:, 1] = pi * pos_e + (1 - pi) * neg_e
+    treated_pos, treated_neg = pi * se, (1 - pi) * (1 - sp)
+    untreated = 1 - treated_pos - treated_neg
+    cost[:, 2] = treated_pos * pos_c + treated_neg * neg_c + untreated * ref_c + values["c_test"]
+    effect[:, 2] = treated_pos * pos_e + treated_neg * neg_e + untreated * ref_e
+    return cost, effect
+
+
+def biomarker_table(inputs: ModelInputs) -> pd.DataFrame:
+    """biomarker.csv: the ICER table of the three strategies (base case) and, per WTP, the
+    largest test cost at which test-and-treat has the highest net benefit."""
+    values = evaluate_parameters(inputs)
+    if np.any(values["rr_death_biomarker_neg"] <= 0):
+        raise CostModelError(
+            f"{inputs.file}: rr_death_biomarker_neg is {values['rr_death_biomarker_neg'][0]:g}: "
+            "with this prevalence and RR+ the pooled effect cannot be reproduced; lower "
+            "the prevalence or the effect in positives, or set RR- directly."
+        )
+    cost, effect = biomarker_outcomes(inputs, values)
+    names = [inputs.reference_strategy, "treat_all", "test_and_treat"]
+    table = compute_icer_table(names, cost[0], effect[0], wtp=inputs.settings.wtp)
+    c_test = float(values["c_test"][0])
+    for w in inputs.settings.wtp:
+        nmb = w * effect[0] - cost[0]
+        best_other = max(nmb[0], nmb[1])
+        table[f"max_test_cost_{w:g}"] = np.where(
+            table.strategy == "test_and_treat", c_test + nmb[2] - best_other, np.nan
+        )
+    return table

@@ -1,0 +1,101 @@
+"""report.html, cheers.csv and `costmodel report`: built from saved results, self-contained."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import pandas as pd
+import pytest
+
+from costmodel.api import run_workbook
+from costmodel.cli import main
+from costmodel.html_report import CHEERS_ITEMS
+from tests.conftest import HIV_WORKBOOK, ROOT
+
+
+class _Collector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images: list[dict] = []
+        self.links: list[str] = []
+        self.tables = 0
+        self.section_ids: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs)
+        if tag == "table":
+            self.tables += 1
+        if tag == "section":
+            self.section_ids.append(attrs.get("id", ""))
+        for key in ("src", "href"):
+            if key in attrs:
+                self.links.append(attrs[key])
+
+
+@pytest.fixture(scope="module")
+def hiv_folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "hiv"
+    run_workbook(HIV_WORKBOOK, psa_samples=300, deterministic=True).write(out)
+    return out
+
+
+def _parse(path):
+    collector = _Collector()
+    collector.feed(path.read_text(encoding="utf-8"))
+    return collector
+
+
+def test_report_is_self_contained_with_every_figure(hiv_folder):
+    parsed = _parse(hiv_folder / "report.html")
+    figures = {p.stem for p in (hiv_folder / "figures").glob("*.svg")}
+    assert {"state_diagram", "tornado", "twoway", "ce_plane", "ceac", "evpi"} <= figures
+    assert len(parsed.images) == len(figures)
+    for image in parsed.images:
+        assert image["src"].startswith("data:image/"), image["src"][:40]
+        assert len(image.get("alt", "")) > 20
+    external = [link for link in parsed.links if not link.startswith(("data:", "#"))]
+    assert external == []
+    assert parsed.tables >= 8
+    for section in ("problem", "model", "inputs", "base", "dsa", "psa", "provenance", "cheers"):
+        assert section in parsed.section_ids
+
+
+def test_cheers_checklist_covers_all_28_items(hiv_folder):
+    cheers = pd.read_csv(hiv_folder / "cheers.csv")
+    assert list(cheers.item) == list(range(1, 29))
+    assert len(CHEERS_ITEMS) == 28
+    assert set(cheers.status) <= {"addressed", "partly", "user to complete", "not applicable"}
+    assert cheers.where_or_why.str.len().min() > 10
+    text = (hiv_folder / "report.html").read_text()
+    assert "Characterizing distributional effects" in text
+
+
+def test_tables_folder_holds_every_csv(hiv_folder):
+    top = {p.name for p in hiv_folder.glob("*.csv")} - {"cheers.csv"}
+    assert top <= {p.name for p in (hiv_folder / "tables").glob("*.csv")}
+
+
+def test_report_command_rebuilds_from_saved_results(hiv_folder, capsys):
+    report = hiv_folder / "report.html"
+    report.unlink()
+    (hiv_folder / "results.xlsx").unlink()
+    assert main(["report", str(hiv_folder)]) == 0
+    assert report.exists() and (hiv_folder / "results.xlsx").exists()
+    assert "Report rebuilt" in capsys.readouterr().out
+
+
+def test_report_command_refuses_other_folders(tmp_path):
+    assert main(["report", str(tmp_path)]) == 1
+
+
+def test_weak_inputs_are_flagged_in_the_msc_report(tmp_path):
+    out = tmp_path / "msc"
+    run_workbook(ROOT / "inputs" / "msc_covid19.xlsx", psa_samples=0).write(out)
+    text = (out / "report.html").read_text()
+    assert "class='weak'" in text
+    parameters = pd.read_csv(out / "parameters.csv").set_index("name")
+    assert parameters.loc["weight_kg", "weak"]  # [A]
+    assert not parameters.loc["smr_post_discharge_early", "weak"]  # [V] only
+    assert parameters.loc["c_day_icu", "weak"]  # value [V] but its SE is [A]
