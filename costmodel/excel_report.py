@@ -10,8 +10,8 @@ table sheet never scrambles a chart.
 
 The workbook is streamed (openpyxl write-only mode), so a 100,000-row ``psa_samples`` sheet needs
 no cell object per value, and it replaces ``path`` atomically (temp file + os.replace). Only
-plain features are used (no merged cells, no formulas, no workbook-level defined names) so that
-Excel and LibreOffice open it without a repair prompt.
+plain features are used (no merged cells, no formulas, no defined names beyond the sheet-local
+filter ranges openpyxl writes) so that Excel and LibreOffice open it without a repair prompt.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import math
 import os
 import re
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
@@ -37,11 +38,12 @@ from openpyxl.chart.shapes import GraphicalProperties
 from openpyxl.drawing.line import LineProperties
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.utils.exceptions import InvalidFileException
 
 from costmodel.errors import CostModelError
 
 RESULTS_WORKBOOK = "results.xlsx"
-PSA_SAMPLES_MAX_ROWS = 100_000  # psa_samples is left out above this: Excel's limit and file size
+PSA_SAMPLES_MAX_ROWS = 25_000  # psa_samples is left out above this (writing time, file size)
 CE_PLANE_MAX_SAMPLES = 2_000
 TORNADO_PARAMETERS = 15
 EXCEL_MAX_ROWS = 1_048_576
@@ -199,7 +201,10 @@ def _read_csv(path: Path, **kwargs) -> pd.DataFrame:
 
 
 def _count_rows(path: Path) -> int:
-    return sum(len(chunk) for chunk in pd.read_csv(path, usecols=[0], chunksize=200_000))
+    try:
+        return sum(len(chunk) for chunk in pd.read_csv(path, usecols=[0], chunksize=200_000))
+    except pd.errors.EmptyDataError:
+        return 0
 
 
 def _read_tables(folder: Path) -> tuple[dict[str, pd.DataFrame | None], list[str]]:
@@ -241,7 +246,10 @@ def _read_input_sheets(path: Path) -> list[tuple[str, list[list[object]]]]:
     """Cell values of each worksheet, at their addresses (row 1, column A first)."""
     if not path.is_file():
         raise ExcelReportError(f"{path}: input workbook not found.")
-    workbook = load_workbook(path, read_only=True, data_only=False)
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=False)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError) as error:
+        raise ExcelReportError(f"{path}: cannot be read as an .xlsx workbook ({error}).") from error
     try:
         sheets = []
         for ws in workbook.worksheets:
