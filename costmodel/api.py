@@ -16,6 +16,7 @@ import pandas as pd
 
 from costmodel import cea, dsa
 from costmodel.calibration import compute_calibration
+from costmodel.errors import CostModelError
 from costmodel.inputs import ModelInputs
 from costmodel.model import ModelOutcomes, run_model
 from costmodel.outcomes import clinical_measures, outcomes_table
@@ -95,11 +96,13 @@ def run_inputs(
     psa_samples: int | None = None,
     deterministic: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    evppi_groups: list[list[str]] | None = None,
+    voi: bool = True,
 ) -> RunResult:
     """Base case, deterministic sensitivity analyses and PSA as the workbook asks.
 
     ``psa_samples`` and ``seed`` override the Settings values (0 samples disables PSA).
-    ``raw`` (the read workbook) enables scenario analysis.
+    ``raw`` (the read workbook) enables scenario analysis; ``voi=False`` skips EVPPI/EVSI.
     """
     settings = inputs.settings
     seed = settings.seed if seed is None else seed
@@ -160,6 +163,12 @@ def run_inputs(
         psa = run_psa(inputs, n_psa, seed, progress=progress)
         tables.update(_psa_tables(inputs, psa))
         figures.update(_psa_figures(inputs, psa, tables))
+        voi_tables = _voi_tables(inputs, psa, evppi_groups or []) if voi else {}
+        tables.update(voi_tables)
+        if "evppi" in voi_tables:
+            figures["evppi"] = lambda: plots.plot_evppi(tables["evppi"], currency)
+        if "evsi" in voi_tables:
+            figures["evsi"] = lambda: plots.plot_evsi(tables["evsi"], currency)
     result_summary = summary(inputs, base, seed=seed)
     result_summary["psa_samples"] = n_psa
     if psa is not None:
@@ -214,6 +223,95 @@ def _psa_tables(inputs: ModelInputs, psa: PsaResult) -> dict[str, pd.DataFrame]:
     return tables
 
 
+def _population(inputs: ModelInputs) -> float:
+    settings = inputs.settings
+    return cea.population_multiplier(
+        settings.population_size, settings.decision_horizon_years, settings.discount_rate_costs
+    )
+
+
+def _voi_tables(
+    inputs: ModelInputs, psa: PsaResult, extra_groups: list[list[str]]
+) -> dict[str, pd.DataFrame]:
+    """EVPPI of each Parameters group (and of groups named on the command line), EVPPI of the
+    biomarker parameters for the test-and-treat decision, and EVSI/ENBS of a future trial."""
+    from costmodel import voi
+
+    settings = inputs.settings
+    out: dict[str, pd.DataFrame] = {}
+    effect = psa.effect(settings.effect_measure)
+    wtp = np.asarray(settings.wtp, dtype=float)
+    sampled = psa.parameters
+    groups: dict[str, list[str]] = {}
+    if settings.run_evppi:
+        used = inputs.model_parameters()
+        for p in inputs.parameters:
+            if p.name in sampled and p.group and p.name in used:
+                groups.setdefault(p.group, []).append(p.name)
+    for group in extra_groups:
+        unknown = [n for n in group if n not in sampled]
+        if unknown:
+            raise CostModelError(
+                f"{inputs.file}: --evppi {','.join(group)}: {', '.join(unknown)} "
+                "has no PSA distribution (only sampled parameters carry EVPPI)."
+            )
+        groups["+".join(group)] = group
+    results = []
+    for label, names in groups.items():
+        x = np.column_stack([sampled[n] for n in names])
+        result = voi.evppi(psa.cost, effect, wtp, x, names=names)
+        results.append((label, result))
+    if settings.run_biomarker:
+        from costmodel.biomarker import PARAMETERS, biomarker_outcomes
+        from costmodel.parameters import evaluate_parameters
+
+        values = evaluate_parameters(inputs, sampled, psa.n_samples)
+        b_cost, b_effect = biomarker_outcomes(inputs, values)
+        names = [n for n in PARAMETERS if n in sampled]
+        if names:
+            x = np.column_stack([sampled[n] for n in names])
+            results.append(("biomarker (test-and-treat decision)",
+                            voi.evppi(b_cost, b_effect, wtp, x, names=names)))  # fmt: skip
+    if results:
+        table = voi.evppi_table([r for _, r in results], population_multiplier=_population(inputs))
+        labels = np.repeat([label for label, _ in results], len(wtp))
+        table.insert(0, "group", labels)
+        out["evppi"] = table
+    if settings.run_evsi:
+        out["evsi"] = _evsi(inputs, psa, effect)
+    return out
+
+
+def _evsi(inputs: ModelInputs, psa: PsaResult, effect: np.ndarray) -> pd.DataFrame:
+    from costmodel import voi
+    from costmodel.parameters import evaluate_parameters
+
+    settings = inputs.settings
+    rr_name, p_name = settings.effect_parameter, settings.trial_control_risk_parameter
+    if not rr_name or not p_name or rr_name not in psa.parameters:
+        raise CostModelError(
+            f"{inputs.file}: run_evsi needs effect_parameter (with a PSA distribution) and "
+            "trial_control_risk_parameter in Settings."
+        )
+    values = evaluate_parameters(inputs, psa.parameters, psa.n_samples)
+    sizes = [int(n) for n in settings.evsi_sample_sizes]
+    table = voi.evsi_curve(psa.cost, effect, float(settings.wtp[0]), values[p_name],
+                           psa.parameters[rr_name], sizes, seed=psa.seed)  # fmt: skip
+    table["evsi_population"] = table["evsi_per_patient"] * _population(inputs)
+    table["trial_cost"] = settings.trial_fixed_cost + 2 * table["n_per_arm"] * (
+        settings.trial_cost_per_patient
+    )
+    table["enbs"] = voi.enbs(
+        table["evsi_population"].to_numpy(),
+        settings.trial_fixed_cost,
+        settings.trial_cost_per_patient,
+        table["n_per_arm"].to_numpy(),
+    )
+    table["optimal"] = table["enbs"] == table["enbs"].max()
+    table["wtp"] = float(settings.wtp[0])
+    return table
+
+
 def _wtp_grid(wtp: tuple[float, ...]) -> np.ndarray:
     top = 2.0 * max(wtp) if max(wtp) > 0 else 1.0
     return np.unique(np.concatenate([np.linspace(0.0, top, CEAC_POINTS), wtp]))
@@ -262,9 +360,9 @@ def load_workbook_inputs(path: str | Path) -> tuple[RawWorkbook, ModelInputs]:
 
 
 def run_workbook(path: str | Path, *, seed: int | None = None, psa_samples: int | None = 0,
-                 deterministic: bool = False) -> RunResult:  # fmt: skip
+                 deterministic: bool = False, voi: bool = True) -> RunResult:  # fmt: skip
     """Validate and run a workbook. By default only the base case (no DSA, no PSA); pass
     ``psa_samples=None`` to use the workbook's setting and ``deterministic=True`` for DSA."""
     raw, inputs = load_workbook_inputs(path)
     return run_inputs(inputs, raw=raw, seed=seed, psa_samples=psa_samples,
-                      deterministic=deterministic)  # fmt: skip
+                      deterministic=deterministic, voi=voi)  # fmt: skip

@@ -47,6 +47,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         psa_samples=args.psa_samples,
         deterministic=not args.no_dsa,
         progress=console_progress("PSA"),
+        evppi_groups=[g.split(",") for g in args.evppi or []],
+        voi=not args.no_voi,
     )
     out = Path(args.out) if args.out else Path("results") / Path(args.workbook).stem
     result.write(out)
@@ -141,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--psa-samples", type=int, help="PSA samples (default: Settings psa_samples; 0 = none)"
     )
     run.add_argument("--no-dsa", action="store_true", help="skip deterministic analyses")
+    run.add_argument("--no-voi", action="store_true", help="skip EVPPI and EVSI")
+    run.add_argument("--evppi", action="append", metavar="NAME[,NAME...]",
+                     help="EVPPI of a parameter or group (repeatable); needs PSA")  # fmt: skip
     run.set_defaults(handler=_cmd_run)
 
     icers = sub.add_parser("icers", help="ICER table of a CSV with strategy, cost, effect")

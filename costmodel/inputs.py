@@ -218,6 +218,26 @@ class ModelInputs:
         others = [k for k in self.strategy_keys if k != self.reference_strategy]
         return others[0] if others else self.reference_strategy
 
+    def model_parameters(self) -> frozenset[str]:
+        """Parameters the model's states, transitions and strategies use, directly or
+        through other parameters (others only feed separate analyses, e.g. a biomarker)."""
+        expressions = [e for s in self.strategies for e in s.variables.values()]
+        for s in self.states:
+            expressions += [s.utility, s.initial, *s.costs.values(), *s.start_costs.values()]
+        for t in self.transitions:
+            expressions += [t.probability, t.qaly, *t.costs.values()]
+        names = {n for e in expressions if e is not None for n in e.names}
+        by_name = {p.name: p for p in self.parameters}
+        pending = [n for n in names if n in by_name]
+        used: set[str] = set()
+        while pending:
+            name = pending.pop()
+            if name in used:
+                continue
+            used.add(name)
+            pending += [n for n in by_name[name].expression.names if n in by_name]
+        return frozenset(used)
+
     @property
     def stochastic_parameters(self) -> tuple[Parameter, ...]:
         return tuple(p for p in self.parameters if p.is_stochastic)

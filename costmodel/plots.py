@@ -240,3 +240,40 @@ def plot_budget_impact(table, currency: str, ax: Axes | None = None) -> Axes:
     ax.set_title(f"Budget impact of {table.strategy.iloc[0]}", fontsize=10)
     ax.figure.tight_layout()
     return ax
+
+
+def plot_evppi(table, currency: str, ax: Axes | None = None) -> Axes:
+    """Bar chart of EVPPI per parameter group at the first WTP (population if set)."""
+    first = table[table.wtp == table.wtp.min()]
+    column = "evppi_population" if (first.evppi_population != first.evppi_per_patient).any() \
+        else "evppi_per_patient"  # fmt: skip
+    first = first.sort_values(column)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 0.4 * len(first) + 1.5))
+    ax.barh(first.group, first[column], color="tab:green")
+    ax.xaxis.set_major_formatter(_money(currency))
+    per = "population" if column == "evppi_population" else "per patient"
+    ax.set_xlabel(f"EVPPI ({currency}, {per}) at {currency} {first.wtp.iloc[0]:,.0f}")
+    ax.set_title("Expected value of partial perfect information", fontsize=10)
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_evsi(table, currency: str, ax: Axes | None = None) -> Axes:
+    """Population EVSI, trial cost and ENBS over the future trial's size."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4.0))
+    ax.plot(table.n_per_arm, table.evsi_population, "o-", label="population EVSI")
+    ax.plot(table.n_per_arm, table.trial_cost, "s--", label="trial cost")
+    ax.plot(table.n_per_arm, table.enbs, "^-", label="ENBS")
+    best = table[table.optimal]
+    if len(best):
+        ax.axvline(best.n_per_arm.iloc[0], color="0.5", ls=":", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("Patients per arm of the future trial")
+    ax.set_ylabel(currency)
+    ax.yaxis.set_major_formatter(_money(currency))
+    ax.legend(fontsize=7)
+    ax.set_title("Value of a future trial (EVSI, ENBS)", fontsize=10)
+    ax.figure.tight_layout()
+    return ax

@@ -226,6 +226,6 @@ def test_cea_command_on_a_published_psa_sample(tmp_path):
 def test_default_workbooks_survive_their_psa(name):
     """Extreme draws (e.g. a secretome RR whose treated risk would exceed 1) must not break
     the model: every sample gives finite outcomes, and the CEAC sums to 1."""
-    result = run_workbook(ROOT / "inputs" / name, psa_samples=1500, deterministic=False)
+    result = run_workbook(ROOT / "inputs" / name, psa_samples=1500, voi=False)
     assert np.isfinite(result.psa.cost).all() and np.isfinite(result.psa.qaly).all()
     np.testing.assert_allclose(result.ceac.groupby("wtp").prob_ce.sum(), 1.0, atol=1e-12)

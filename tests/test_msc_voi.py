@@ -1,0 +1,95 @@
+"""Value of information, biomarker and budget impact on the default MSC workbook."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from costmodel.api import run_inputs, run_workbook
+from costmodel.biomarker import biomarker_outcomes
+from costmodel.budget import budget_impact
+from costmodel.parameters import evaluate_parameters
+from costmodel.validate import load_model
+from tests.conftest import ROOT
+
+COVID = ROOT / "inputs" / "msc_covid19.xlsx"
+
+
+@pytest.fixture(scope="module")
+def covid_psa():
+    return run_workbook(COVID, psa_samples=800, seed=3)
+
+
+def test_evppi_groups_are_bounded_by_evpi(covid_psa):
+    evppi, evpi = covid_psa.evppi, covid_psa.evpi
+    main = evppi[~evppi.group.str.startswith("biomarker")]
+    assert {"effect", "costs", "utilities"} <= set(main.group)
+    assert "biomarker" not in set(main.group)  # its parameters never reach the model
+    for row in main.itertuples():
+        bound = evpi.loc[np.isclose(evpi.wtp, row.wtp), "evpi_per_patient"].iloc[0]
+        assert 0 <= row.evppi_per_patient <= bound * 1.0001
+    # the treatment effect dominates the decision uncertainty
+    at_20k = main[main.wtp == 20000].set_index("group").evppi_per_patient
+    assert at_20k.idxmax() == "effect"
+
+
+def test_population_values_use_the_discounted_horizon(covid_psa):
+    settings = covid_psa.inputs.settings
+    multiplier = sum(
+        settings.population_size / 1.035**t for t in range(settings.decision_horizon_years)
+    )
+    evpi = covid_psa.evpi
+    np.testing.assert_allclose(evpi.evpi_population, evpi.evpi_per_patient * multiplier,
+                               rtol=1e-12)  # fmt: skip
+
+
+def test_evsi_rises_with_trial_size_and_enbs_subtracts_trial_cost(covid_psa):
+    evsi = covid_psa.evsi
+    values = evsi.evsi_per_patient.to_numpy()
+    assert values[-1] > values[0]  # larger trials are worth more (Monte Carlo: not strictly)
+    effect = covid_psa.evppi
+    bound = effect[(effect.group == "effect") & (effect.wtp == 20000)].evppi_per_patient.iloc[0]
+    assert values.max() <= bound * 1.05
+    settings = covid_psa.inputs.settings
+    cost = settings.trial_fixed_cost + 2 * evsi.n_per_arm * settings.trial_cost_per_patient
+    np.testing.assert_allclose(evsi.enbs, evsi.evsi_population - cost, rtol=1e-12)
+    assert evsi.optimal.sum() == 1
+    assert evsi.loc[evsi.optimal, "enbs"].iloc[0] == evsi.enbs.max()
+
+
+def test_biomarker_reduces_to_treat_all_with_a_perfect_universal_test():
+    inputs = load_model(COVID)
+    values = evaluate_parameters(inputs, {"biomarker_prevalence": 0.999999,
+                                          "test_sensitivity": 1.0, "test_specificity": 1.0,
+                                          "c_test": 0.0})  # fmt: skip
+    cost, effect = biomarker_outcomes(inputs, values)
+    # everyone positive and treated: test-and-treat equals treat-all
+    assert cost[0, 2] == pytest.approx(cost[0, 1], rel=1e-5)
+    assert effect[0, 2] == pytest.approx(effect[0, 1], rel=1e-5)
+
+
+def test_biomarker_default_constraint_keeps_the_pooled_effect():
+    inputs = load_model(COVID)
+    v = evaluate_parameters(inputs)
+    pi = v["biomarker_prevalence"][0]
+    pooled = pi * v["rr_death_biomarker_pos"][0] + (1 - pi) * v["rr_death_biomarker_neg"][0]
+    assert pooled == pytest.approx(v["rr_death_msc"][0], rel=1e-12)
+    table = run_workbook(COVID).biomarker
+    assert {"standard_care", "treat_all", "test_and_treat"} == set(table.strategy)
+    assert "max_test_cost_20000" in table.columns
+
+
+def test_budget_impact_matches_hand_calculation():
+    inputs = load_model(COVID)
+    table = budget_impact(inputs)
+    undiscounted = replace(inputs, settings=replace(inputs.settings, discount_rate_costs=0.0))
+    base = run_inputs(undiscounted, psa_samples=0, deterministic=False).base_case
+    base = base.set_index("strategy").cost
+    per_patient = base["msc_cells"] - base["standard_care"]
+    year1 = table.iloc[0]
+    assert year1.budget_impact == pytest.approx(20000 * 0.1 * per_patient, rel=1e-12)
+    assert table.cumulative_budget_impact.iloc[-1] == pytest.approx(
+        20000 * (0.1 + 0.2 + 0.3 + 0.4 + 0.5) * per_patient, rel=1e-12
+    )
