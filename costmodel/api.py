@@ -257,10 +257,22 @@ def _voi_tables(
             )
         groups["+".join(group)] = group
     results = []
+    skipped: list[tuple[str, str]] = []
+
+    def evppi_or_note(label: str, cost, eff, x, names) -> None:
+        """EVPPI with the default smoother, the GP when the spline basis is too large for
+        the sample, or a note explaining why the group was skipped."""
+        try:
+            results.append((label, voi.evppi(cost, eff, wtp, x, names=names)))
+        except voi.VoiError:
+            try:
+                results.append((label, voi.evppi(cost, eff, wtp, x, names=names, method="gp")))
+            except voi.VoiError as exc:
+                skipped.append(("+".join(names), f"{label}: {exc}"))
+
     for label, names in groups.items():
         x = np.column_stack([sampled[n] for n in names])
-        result = voi.evppi(psa.cost, effect, wtp, x, names=names)
-        results.append((label, result))
+        evppi_or_note(label, psa.cost, effect, x, names)
     if settings.run_biomarker:
         from costmodel.biomarker import PARAMETERS, biomarker_outcomes
         from costmodel.parameters import evaluate_parameters
@@ -270,13 +282,21 @@ def _voi_tables(
         names = [n for n in PARAMETERS if n in sampled]
         if names:
             x = np.column_stack([sampled[n] for n in names])
-            results.append(("biomarker (test-and-treat decision)",
-                            voi.evppi(b_cost, b_effect, wtp, x, names=names)))  # fmt: skip
-    if results:
-        table = voi.evppi_table([r for _, r in results], population_multiplier=_population(inputs))
-        labels = np.repeat([label for label, _ in results], len(wtp))
-        table.insert(0, "group", labels)
-        out["evppi"] = table
+            evppi_or_note("biomarker (test-and-treat decision)", b_cost, b_effect, x, names)
+    if results or skipped:
+        table = (
+            voi.evppi_table([r for _, r in results], population_multiplier=_population(inputs))
+            if results
+            else pd.DataFrame()
+        )
+        if results:
+            table.insert(0, "group", np.repeat([label for label, _ in results], len(wtp)))
+        notes = pd.DataFrame(
+            [{"group": note.split(":")[0], "parameters": names, "wtp": w,
+              "evppi_per_patient": np.nan, "evppi_population": np.nan, "se": np.nan,
+              "method": f"skipped: {note}"} for names, note in skipped for w in wtp]
+        )  # fmt: skip
+        out["evppi"] = pd.concat([table, notes], ignore_index=True) if skipped else table
     if settings.run_evsi:
         out["evsi"] = _evsi(inputs, psa, effect)
     return out

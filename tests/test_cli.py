@@ -40,22 +40,22 @@ def test_run_writes_contract_files_and_prints_icer_table(tmp_path, capsys):
 
 def test_rerun_replaces_previous_output_and_refuses_foreign_folders(tmp_path):
     out = tmp_path / "hiv"
-    assert main(["run", str(HIV_WORKBOOK), "--out", str(out)]) == 0
+    assert main(["run", str(HIV_WORKBOOK), "--out", str(out), "--psa-samples", "0"]) == 0
     (out / "stale.csv").write_text("old")
-    assert main(["run", str(HIV_WORKBOOK), "--out", str(out)]) == 0
+    assert main(["run", str(HIV_WORKBOOK), "--out", str(out), "--psa-samples", "0"]) == 0
     assert not (out / "stale.csv").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".hiv")]  # no temp leftovers
 
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "thesis.docx").write_text("precious")
-    assert main(["run", str(HIV_WORKBOOK), "--out", str(foreign)]) == 1
+    assert main(["run", str(HIV_WORKBOOK), "--out", str(foreign), "--psa-samples", "0"]) == 1
     assert (foreign / "thesis.docx").read_text() == "precious"
 
 
 def test_failed_run_leaves_previous_results_intact(tmp_path, hiv_variant):
     out = tmp_path / "hiv"
-    assert main(["run", str(HIV_WORKBOOK), "--out", str(out)]) == 0
+    assert main(["run", str(HIV_WORKBOOK), "--out", str(out), "--psa-samples", "0"]) == 0
     previous = (out / "base_case.csv").read_bytes()
     broken = hiv_variant({("Transitions", "state_c", "probability"): 0.5})
     assert main(["run", str(broken), "--out", str(out)]) == 2

@@ -192,7 +192,7 @@ def test_run_writes_evidence_calibration_outcomes_and_forest_plot(tmp_path):
     from costmodel.cli import main
 
     out = tmp_path / "covid"
-    assert main(["run", str(COVID), "--out", str(out)]) == 0
+    assert main(["run", str(COVID), "--out", str(out), "--psa-samples", "0"]) == 0
     for name in ("base_case.csv", "outcomes.csv", "evidence.csv", "evidence_studies.csv",
                  "calibration.csv", "figures/forest.png", "figures/forest.svg"):  # fmt: skip
         assert (out / name).exists(), name
