@@ -41,6 +41,7 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.utils.exceptions import InvalidFileException
 
 from costmodel.errors import CostModelError
+from costmodel.results import PROVENANCE_KEYS
 
 RESULTS_WORKBOOK = "results.xlsx"
 PSA_SAMPLES_MAX_ROWS = 25_000  # psa_samples is left out above this (writing time, file size)
@@ -764,18 +765,7 @@ def _budget_chart(block: _Block, currency: str) -> BarChart:
 # Summary sheet
 
 
-_RUN_KEYS = (
-    "model",
-    "input_file",
-    "input_sha256",
-    "costmodel_version",
-    "seed",
-    "psa_samples",
-    "created_utc",
-    "python",
-    "numpy",
-    "pandas",
-)
+_RUN_KEYS = PROVENANCE_KEYS
 
 
 def _scalar(value: object) -> object:

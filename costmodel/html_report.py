@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from costmodel.results import PROVENANCE_KEYS
+
 CSS = """
 body{font-family:Georgia,'Times New Roman',serif;max-width:62rem;margin:2rem auto;padding:0 1rem;
 color:#222;line-height:1.45}
@@ -399,20 +401,7 @@ def build_report(folder: Path) -> str:
         if warnings
         else "<p>None.</p>",
     )
-    provenance = {
-        k: summary.get(k)
-        for k in (
-            "input_file",
-            "input_sha256",
-            "costmodel_version",
-            "seed",
-            "psa_samples",
-            "created_utc",
-            "python",
-            "numpy",
-            "pandas",
-        )
-    }
+    provenance = {k: summary.get(k) for k in PROVENANCE_KEYS}
     provenance.update({f"setting: {k}": v for k, v in settings.items()})
     section(
         "provenance",

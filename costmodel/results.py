@@ -94,6 +94,13 @@ def state_time_table(outcomes: ModelOutcomes, sample: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["strategy", "state", "time_years", "time_days"])
 
 
+PROVENANCE_KEYS = (
+    "model", "input_file", "input_sha256", "costmodel_version", "seed", "psa_samples",
+    "created_utc", "python", "numpy", "pandas",
+)  # fmt: skip
+"""summary.json keys that identify how a result was produced (shown by every report)."""
+
+
 def provenance(inputs: ModelInputs, *, seed: int | None) -> dict[str, object]:
     """What a result was computed from: input hash, version, seed, time and platform."""
     return {

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
+from costmodel.distributions import FAMILIES, PARAM_TYPES
+
 CYCLE_UNITS: dict[str, float] = {
     "day": 1.0 / 365.25,
     "week": 7.0 / 365.25,
@@ -19,22 +21,11 @@ CYCLE_UNITS: dict[str, float] = {
 """Length of one unit in years (a year is 365.25 days, a month 1/12 year)."""
 
 CORRECTION_METHODS = ("none-start", "none-end", "half-cycle", "trapezoid", "simpson", "dmhee")
-DISTRIBUTIONS = (
-    "fixed",
-    "beta",
-    "gamma",
-    "lognormal",
-    "normal",
-    "truncnormal",
-    "uniform",
-    "triangular",
-    "pert",
-    "dirichlet",
-)
+DISTRIBUTIONS = (*FAMILIES, "dirichlet")
 EFFECT_MEASURES = ("qaly", "ly")
 PRODUCT_TYPES = ("cells", "secretome", "ev", "cells+ev")
 SYNTHESIS_EFFECTS = ("confidence", "prediction", "manual")
-PARAM_TYPES = ("native", "mean_se", "ci95")
+
 CORRELATION_TYPES = ("rank", "pearson")
 YES_NO = ("yes", "no")
 COMPLEMENT_MARKERS = ("C", "complement")
