@@ -185,6 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     except CostModelError as exc:
         print(str(exc), file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt:
+        print("\ninterrupted: nothing was written; earlier results are unchanged.",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    except MemoryError:
+        print("out of memory: reduce --psa-samples, tunnel lengths or cycles.", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -84,15 +84,19 @@ def _check_replaceable(out: Path) -> None:
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-        os.replace(out, old / out.name)
+    """Replace ``out`` by ``tmp`` with renames only. The previous folder is moved aside first
+    and deleted only once a complete folder (new, or the restored old one) is in place."""
+    aside = None
     try:
-        os.replace(tmp, out)
-    except BaseException:
-        if old is not None:
-            os.replace(old / out.name, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        if out.exists():
+            aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.replace(out, aside / out.name)
+        try:
+            os.replace(tmp, out)
+        except BaseException:
+            if aside is not None and (aside / out.name).exists() and not out.exists():
+                os.replace(aside / out.name, out)
+            raise
+    finally:
+        if aside is not None and out.exists():
+            shutil.rmtree(aside, ignore_errors=True)

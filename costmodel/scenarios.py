@@ -12,37 +12,51 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from costmodel.errors import CostModelError, InputError
+from costmodel.errors import InputError, ModelCheckError, Problem
 from costmodel.inputs import ModelInputs, Scenario
 from costmodel.model import run_model
 from costmodel.validate import validate_workbook
 from costmodel.workbook import RawRow, RawWorkbook
 
 
-def scenario_inputs(raw: RawWorkbook, scenario: Scenario, inputs: ModelInputs) -> ModelInputs:
-    """ModelInputs of the workbook with the scenario's overrides applied."""
-    parameters = {p.name for p in inputs.parameters}
+def patched_workbook(raw: RawWorkbook, scenario: Scenario, parameters: set[str]) -> RawWorkbook:
+    """The raw workbook with the scenario's values in place; patched cells point at the
+    Scenarios sheet, so problems they cause are reported there."""
     sheets = dict(raw.sheets)
     for target, value, cell in scenario.overrides:
-        if target in parameters:
-            sheet_name, key_column = raw.sheet("Parameters").name, "name"  # type: ignore[union-attr]
-        else:
-            sheet_name, key_column = raw.sheet("Settings").name, "setting"  # type: ignore[union-attr]
-        sheet = sheets[sheet_name]
-        rows = list(sheet.rows)
+        sheet_name = "Parameters" if target in parameters else "Settings"
+        key_column = "name" if target in parameters else "setting"
+        sheet = raw.sheet(sheet_name)
+        if sheet is None:
+            continue
+        rows = list(sheets[sheet.name].rows)
         for i, row in enumerate(rows):
             if str(row.get(key_column)).strip().lower() == target.lower():
-                values = {**row.values, "value": value}
-                rows[i] = RawRow(row.row, values, {**row.cells, "value": cell})
+                rows[i] = RawRow(row.row, {**row.values, "value": value},
+                                 {**row.cells, "value": cell})  # fmt: skip
                 break
         else:  # a setting the workbook leaves at its default
             rows.append(RawRow(0, {key_column: target, "value": value},
                                {key_column: cell, "value": cell}))  # fmt: skip
-        sheets[sheet_name] = replace(sheet, rows=tuple(rows))
+        sheets[sheet.name] = replace(sheets[sheet.name], rows=tuple(rows))
+    return replace(raw, sheets=sheets)
+
+
+def scenario_inputs(raw: RawWorkbook, scenario: Scenario, inputs: ModelInputs) -> ModelInputs:
+    """ModelInputs of the workbook with the scenario's overrides applied."""
+    patched = patched_workbook(raw, scenario, {p.name for p in inputs.parameters})
     try:
-        return validate_workbook(replace(raw, sheets=sheets))
+        return validate_workbook(patched, check_scenarios=False)
     except InputError as exc:
-        raise CostModelError(f"scenario '{scenario.name}' is invalid:\n{exc}") from None
+        raise InputError([_relabel(p, scenario.name) for p in exc.problems]) from None
+
+
+def _relabel(problem: Problem, scenario: str) -> Problem:
+    """A nested problem at a patched cell ('Scenarios!D2') is reported at that cell."""
+    sheet, cell = problem.sheet, problem.cell
+    if "!" in cell:
+        sheet, _, cell = cell.partition("!")
+    return Problem.at(problem.file, sheet, cell, f"scenario '{scenario}': {problem.message}")
 
 
 def run_scenarios(raw: RawWorkbook, inputs: ModelInputs) -> pd.DataFrame:
@@ -51,7 +65,11 @@ def run_scenarios(raw: RawWorkbook, inputs: ModelInputs) -> pd.DataFrame:
     cases += [(s.name, s.description, scenario_inputs(raw, s, inputs)) for s in inputs.scenarios]
     rows = []
     for name, description, case in cases:
-        out = run_model(case)
+        try:
+            out = run_model(case)
+        except ModelCheckError as exc:
+            file, where, message = [*str(exc).split(": ", 2), "", ""][:3]
+            raise type(exc)(f"{file}: {where}: scenario '{name}': {message}") from None
         effect = out.qaly if case.settings.effect_measure == "qaly" else out.ly
         keys = list(case.strategy_keys)
         r = keys.index(case.reference_strategy)

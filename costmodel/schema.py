@@ -225,6 +225,7 @@ SETTINGS: tuple[Setting, ...] = (
         default=1,
         unit="years",
         minimum=1,
+        maximum=200,
     ),
     Setting(
         "dsa_strategy",

@@ -38,6 +38,8 @@ from costmodel.inputs import (
 from costmodel.lifetable import LIFE_TABLE_FUNCTION_SPECS
 from costmodel.workbook import RawRow, RawSheet, RawWorkbook, read_workbook
 
+MAX_CYCLES = 100_000  # per phase
+MAX_MAGNITUDE = 1e15  # larger parameter values are unit errors and overflow cost sums
 KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 MODEL_FUNCTIONS = {**BUILTIN_FUNCTIONS, **LIFE_TABLE_FUNCTION_SPECS}
 RESERVED_NAMES = frozenset(schema.TIME_VARIABLES) | frozenset(MODEL_FUNCTIONS) | {"C"}
@@ -65,11 +67,17 @@ class _Problems:
         self.warnings.append(str(Problem.at(self.file, sheet, cell, message)))
 
 
-def validate_workbook(raw: RawWorkbook) -> ModelInputs:
-    """Turn raw tables into ModelInputs; raise InputError with all problems found."""
+def validate_workbook(raw: RawWorkbook, *, check_scenarios: bool = True) -> ModelInputs:
+    """Turn raw tables into ModelInputs; raise InputError with all problems found.
+
+    Each scenario is validated too (the workbook with its values in place), so a scenario
+    that would break the model is reported now, at its Scenarios cell.
+    """
     problems = _Problems(raw.file)
     sheets = _check_sheets(raw, problems)
     if any(sheets.get(s.name) is None for s in schema.ALL_SHEETS if s.required):
+        raise InputError(problems.items)
+    if problems.items:  # missing required columns or duplicate headers: rows cannot be read
         raise InputError(problems.items)
 
     settings, single_phase = _read_settings(sheets["Settings"], problems)
@@ -78,6 +86,7 @@ def validate_workbook(raw: RawWorkbook) -> ModelInputs:
     phases = _read_phases(sheets.get("Phases"), single_phase, settings, problems)
     life_table = _read_life_table(sheets.get("LifeTable"), problems)
     states = _read_states(sheets["States"], phases, problems)
+    _check_state_space(sheets["States"], states, phases, problems)
     transitions = _read_transitions(sheets["Transitions"], states, strategies, problems)
 
     parameter_names = [p.name for p in parameters]
@@ -102,6 +111,23 @@ def validate_workbook(raw: RawWorkbook) -> ModelInputs:
             states, transitions, strategies, parameters, settings, phases, life_table, problems
         )
 
+    if settings is not None and phases:
+        horizon_days = sum(p.n_cycles * p.cycle_years for p in phases) * 365.25
+        late = [d for d in settings.outcome_days if d > horizon_days + 1e-9]
+        if late:
+            cell = next(
+                (
+                    r.cell("value")
+                    for r in sheets["Settings"].rows
+                    if str(r.get("setting")).strip().lower() == "outcome_days"
+                ),
+                "",
+            )
+            problems.add(
+                "Settings",
+                cell,
+                f"outcome_days {late[0]:g} is beyond the model horizon ({horizon_days:g} days).",
+            )
     synthesis = None
     if settings is not None:
         _check_settings_references(settings, strategies, parameters, sheets["Settings"], problems)
@@ -115,6 +141,8 @@ def validate_workbook(raw: RawWorkbook) -> ModelInputs:
     if ordered is not None:
         ordered = _build_distributions(ordered, base_values, problems)
         correlations = _read_correlations(sheets.get("Correlations"), ordered, problems)
+        if settings is not None:
+            _check_twoway(settings, ordered, sheets["Settings"], problems)
     scenarios = _read_scenarios(sheets.get("Scenarios"), parameter_names, problems)
     budget = _read_budget_impact(sheets.get("BudgetImpact"), settings, problems)
 
@@ -125,7 +153,7 @@ def validate_workbook(raw: RawWorkbook) -> ModelInputs:
         {c for s in states for c in (*s.costs, *s.start_costs)}
         | {c for t in transitions for c in t.costs}
     )
-    return ModelInputs(
+    inputs = ModelInputs(
         source=raw.path,
         file=raw.file,
         sha256=raw.sha256,
@@ -146,6 +174,18 @@ def validate_workbook(raw: RawWorkbook) -> ModelInputs:
         budget_impact=budget,
         warnings=tuple(problems.warnings),
     )
+    if check_scenarios and inputs.scenarios:
+        from costmodel.scenarios import scenario_inputs
+
+        scenario_problems: list[Problem] = []
+        for scenario in inputs.scenarios:
+            try:
+                scenario_inputs(raw, scenario, inputs)
+            except InputError as exc:
+                scenario_problems += exc.problems
+        if scenario_problems:
+            raise InputError(scenario_problems)
+    return inputs
 
 
 # ----------------------------------------------------------------------------- sheets
@@ -350,7 +390,9 @@ def _read_settings(sheet: RawSheet, problems: _Problems) -> tuple[Settings | Non
         parsed[spec.key] = _parse_setting(spec, value, sheet.name, cell, problems)
 
     single_phase = {
-        k: parsed.get(k) for k in ("cycle_length", "cycle_unit", "n_cycles") if parsed.get(k)
+        k: parsed.get(k)
+        for k in ("cycle_length", "cycle_unit", "n_cycles")
+        if parsed.get(k) is not None
     }
     single_phase["_cells"] = cells
     if any(parsed[s.key] is None for s in schema.SETTINGS if s.required):
@@ -689,6 +731,14 @@ def _evaluate_base_parameters(parameters: list[Parameter], problems: _Problems) 
         if not math.isfinite(value):
             problems.add(sheet, cell, f"parameter '{p.name}' evaluates to {value}.")
             return values
+        if abs(value) > MAX_MAGNITUDE:
+            problems.add(
+                sheet,
+                cell,
+                f"parameter '{p.name}' is {value:g}, beyond the "
+                f"plausible range (|value| <= {MAX_MAGNITUDE:g}); check its units.",
+            )
+            return values
         if p.distribution in ("beta",) and not 0.0 <= value <= 1.0:
             problems.add(
                 sheet,
@@ -785,6 +835,13 @@ def _read_phases(
             problems.add("Settings", cells.get("cycle_length", ""), "cycle_length must be > 0.")
             return []
         unit = str(single_phase["cycle_unit"])
+        if int(single_phase["n_cycles"]) > MAX_CYCLES:
+            problems.add(
+                "Settings",
+                cells.get("n_cycles", ""),
+                f"n_cycles is {single_phase['n_cycles']}; the limit is {MAX_CYCLES} per phase.",
+            )
+            return []
         return [
             Phase(
                 "main",
@@ -875,8 +932,10 @@ def _read_phases(
                 "start_age and the earlier phases).",
             )
             continue
-        if n > 100_000:
-            problems.add(sheet.name, where, f"phase '{key}' has {n} cycles; the limit is 100000.")
+        if n > MAX_CYCLES:
+            problems.add(
+                sheet.name, where, f"phase '{key}' has {n} cycles; the limit is {MAX_CYCLES}."
+            )
             continue
         seen.add(key)
         elapsed += n * cycle_years
@@ -1005,16 +1064,10 @@ def _read_states(sheet: RawSheet, phases: list[Phase], problems: _Problems) -> l
                 start_costs[_category(column.removeprefix("start_"))] = expr
         tunnel = 1
         if row.get("tunnel_length") is not None:
-            tunnel = (
-                _read_integer(
-                    row.get("tunnel_length"),
-                    name,
-                    row.cell("tunnel_length"),
-                    "tunnel_length",
-                    problems,
-                )
-                or 1
+            read = _read_integer(
+                row.get("tunnel_length"), name, row.cell("tunnel_length"), "tunnel_length", problems
             )
+            tunnel = 1 if read is None else read
             if tunnel < 1 or tunnel > 10_000:
                 problems.add(
                     name,
@@ -1187,7 +1240,11 @@ def _read_transitions(
             if probability is None:
                 continue
             if probability.is_constant:
-                value = float(np.asarray(probability.evaluate({})))
+                try:
+                    value = float(np.asarray(probability.evaluate({})))
+                except ExpressionError as exc:
+                    problems.add(name, row.cell("probability"), f"probability: {exc}")
+                    continue
                 if not 0.0 <= value <= 1.0:
                     hint = f" Enter {value / 100:g}, not a percentage." if 1 < value <= 100 else ""
                     problems.add(
@@ -1369,7 +1426,23 @@ def _check_settings_references(
             f"reference_strategy '{settings.reference_strategy}' is not a strategy; "
             f"strategies are {', '.join(keys)}.",
         )
+    for key in ("dsa_strategy", "budget_strategy", "biomarker_strategy"):
+        value = getattr(settings, key)
+        if value and value not in keys:
+            problems.add(
+                sheet.name,
+                cells.get(key, ""),
+                f"{key} '{value}' is not a strategy; strategies are {', '.join(keys)}.",
+            )
     names = {p.name for p in parameters}
+    for key in ("threshold_parameter", "trial_control_risk_parameter"):
+        value = getattr(settings, key)
+        if value and value not in names:
+            close = difflib.get_close_matches(value, names, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            problems.add(
+                sheet.name, cells.get(key, ""), f"{key} '{value}' is not a parameter.{hint}"
+            )
     if settings.effect_parameter and settings.effect_parameter not in names:
         problems.add(
             sheet.name,
@@ -1585,7 +1658,11 @@ def _read_calibration(
             w = _read_number(
                 weight.strip() or 1.0, name, row.cell("entry"), "entry weight", problems
             )
-            if w is not None:
+            if w is not None and w <= 0:
+                problems.add(
+                    name, row.cell("entry"), f"entry weight of '{state}' must be > 0; got {w:g}."
+                )
+            elif w is not None:
                 entry.append((state, w))
         strategy = _text(row, "strategy") or default_strategy
         if strategy not in strategy_keys:
@@ -1857,3 +1934,70 @@ def _read_budget_impact(
     if not years:
         problems.add(sheet.name, "A2", "the BudgetImpact sheet has no rows.")
     return tuple(sorted(years, key=lambda y: y.year))
+
+
+def _check_twoway(
+    settings: Settings, parameters: list[Parameter], sheet: RawSheet, problems: _Problems
+) -> None:
+    """Settings twoway: 'a, b; c, d' naming parameters that have a range."""
+    cell = next(
+        (r.cell("value") for r in sheet.rows if str(r.get("setting")).strip().lower() == "twoway"),
+        "",
+    )
+    by_name = {p.name: p for p in parameters}
+    for part in settings.twoway.split(";"):
+        names = [n.strip() for n in part.split(",") if n.strip()]
+        if not names:
+            continue
+        if len(names) != 2:
+            problems.add(
+                sheet.name,
+                cell,
+                f"twoway: '{part.strip()}' must name two parameters "
+                "separated by a comma (pairs separated by ';').",
+            )
+            continue
+        for name in names:
+            p = by_name.get(name)
+            if p is None:
+                problems.add(sheet.name, cell, f"twoway: unknown parameter '{name}'.")
+            elif (p.low is None or p.high is None) and p.dist is None:
+                problems.add(
+                    sheet.name,
+                    cell,
+                    f"twoway: '{name}' has no range; give it low/high "
+                    "values or a distribution in Parameters.",
+                )
+
+
+MAX_EXPANDED_STATES = 1500  # per phase, after tunnel expansion (dense K x K matrices)
+
+
+def _check_state_space(
+    sheet: RawSheet, states: list[State], phases: list[Phase], problems: _Problems
+) -> None:
+    """Tunnels no longer than their phase, and a state space the engine can hold."""
+    for phase in phases:
+        members = [s for s in states if s.phase == phase.key]
+        for s in members:
+            if s.tunnel_length > phase.n_cycles + 1:
+                sheet_name, cell = _split_where(s.where.get("tunnel_length", s.where["key"]))
+                problems.add(
+                    sheet_name,
+                    cell,
+                    f"tunnel_length {s.tunnel_length} of '{s.key}' "
+                    f"exceeds the {phase.n_cycles} cycles of phase '{phase.key}'; use "
+                    f"at most {phase.n_cycles + 1}.",
+                )
+        total = sum(min(s.tunnel_length, phase.n_cycles + 1) for s in members)
+        if total > MAX_EXPANDED_STATES:
+            biggest = max(members, key=lambda s: s.tunnel_length)
+            sheet_name, cell = _split_where(
+                biggest.where.get("tunnel_length", biggest.where["key"])
+            )
+            problems.add(
+                sheet_name,
+                cell,
+                f"phase '{phase.key}' expands to {total} states with "
+                f"its tunnels (limit {MAX_EXPANDED_STATES}); shorten tunnel_length.",
+            )

@@ -82,19 +82,29 @@ def read_workbook(path: str | Path) -> RawWorkbook:
     _check_zip(data, file)
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except Exception as exc:  # openpyxl raises many types for corrupt files
-        raise InputError(
-            Problem.at(
-                file,
-                message=f"cannot read the workbook ({type(exc).__name__}: {exc}). "
-                "Save it again from Excel as .xlsx.",
-            )
-        ) from None
-    try:
         sheets = {ws.title: _read_sheet(ws, file) for ws in wb.worksheets}
-    finally:
         wb.close()
+    except InputError:
+        raise
+    except Exception as exc:  # openpyxl raises many types for corrupt or hostile files
+        raise InputError(Problem.at(file, message=_describe_failure(exc))) from None
     return RawWorkbook(path, file, hashlib.sha256(data).hexdigest(), sheets)
+
+
+def _describe_failure(exc: BaseException) -> str:
+    """One line saying why a workbook could not be parsed; entity tricks named as such."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    if any(type(e).__module__.startswith("defusedxml") for e in chain):
+        return (
+            "the workbook's XML declares entities or a DTD (an XML bomb or external-entity "
+            "attack, or a damaged file); refusing to parse it. Save it again from Excel."
+        )
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return f"cannot read the workbook ({text[:300]}). Save it again from Excel as .xlsx."
 
 
 def _read_bytes(path: Path, file: str) -> bytes:

@@ -1,0 +1,204 @@
+"""Interrupted runs never lose results, and the input workbook is never written.
+
+`costmodel run` writes into a hidden temporary sibling folder (``.OUT.tmp-*``) and swaps it
+into place at the end. A run stopped with SIGINT (Ctrl-C) removes its temporary folder and
+leaves the previous results untouched. SIGKILL cannot be caught, so a run killed while writing
+may leave a hidden ``.OUT.tmp-*`` folder behind; such leftovers are hidden, never read, and do
+not stop a later run from replacing OUT.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from costmodel.cli import main
+from tests.conftest import HIV_WORKBOOK, ROOT
+
+MSC_WORKBOOK = ROOT / "inputs" / "msc_covid19.xlsx"
+LONG_RUN = ["--psa-samples", "200000"]  # minutes of work: certain to be running after 3 s
+QUICK_RUN = ["--psa-samples", "0", "--no-dsa"]
+SECONDS_BEFORE_SIGNAL = 3.0
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def costmodel_run(out: Path, *options: str, log: Path) -> subprocess.Popen:
+    """Start ``costmodel run`` on the MSC workbook in a child process."""
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
+    argv = [sys.executable, "-m", "costmodel.cli", "run", str(MSC_WORKBOOK), "--out", str(out)]
+    with log.open("w") as sink:
+        return subprocess.Popen(
+            [*argv, *options],
+            cwd=ROOT,  # the checkout's costmodel, as `make run` uses it
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def finish(process: subprocess.Popen, log: Path, timeout: float = 120) -> tuple[int, str]:
+    code = process.wait(timeout=timeout)
+    return code, log.read_text()
+
+
+@pytest.fixture
+def previous_results(tmp_path) -> Path:
+    """OUT written by a quick successful run, in a parent folder of its own."""
+    parent = tmp_path / "results"
+    parent.mkdir()
+    out = parent / "msc"
+    before = sha256(MSC_WORKBOOK)
+    code, output = finish(
+        costmodel_run(out, *QUICK_RUN, log=tmp_path / "quick.log"), tmp_path / "quick.log"
+    )
+    assert code == 0, output
+    assert (out / "base_case.csv").exists() and (out / "summary.json").exists()
+    assert sha256(MSC_WORKBOOK) == before
+    return out
+
+
+def interrupt(out: Path, sig: signal.Signals, log: Path) -> tuple[int, str]:
+    """Start a long run into ``out`` and send ``sig`` after a few seconds."""
+    before = sha256(MSC_WORKBOOK)
+    process = costmodel_run(out, *LONG_RUN, log=log)
+    try:
+        time.sleep(SECONDS_BEFORE_SIGNAL)
+        assert process.poll() is None, f"the long run ended early:\n{log.read_text()}"
+        process.send_signal(sig)
+        code, output = finish(process, log, timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert sha256(MSC_WORKBOOK) == before
+    return code, output
+
+
+def leftovers(out: Path) -> list[str]:
+    return sorted(p.name for p in out.parent.iterdir() if p.name != out.name)
+
+
+def test_sigint_keeps_previous_results_and_leaves_no_temp_folder(previous_results, tmp_path):
+    out = previous_results
+    before = snapshot(out)
+    base_case, summary = (out / "base_case.csv").read_bytes(), (out / "summary.json").read_bytes()
+    code, output = interrupt(out, signal.SIGINT, tmp_path / "sigint.log")
+    assert code != 0, output
+    assert (out / "base_case.csv").read_bytes() == base_case
+    assert (out / "summary.json").read_bytes() == summary
+    assert snapshot(out) == before
+    assert leftovers(out) == [], "an interrupted run left files next to OUT"
+
+
+def test_sigkill_keeps_previous_results_and_a_later_run_replaces_them(previous_results, tmp_path):
+    out = previous_results
+    before = snapshot(out)
+    code, output = interrupt(out, signal.SIGKILL, tmp_path / "sigkill.log")
+    assert code == -signal.SIGKILL, output
+    assert snapshot(out) == before
+    # SIGKILL cannot clean up: at most hidden temporary folders are left, which nothing reads
+    assert all(re.fullmatch(rf"\.{re.escape(out.name)}\.tmp-.+", n) for n in leftovers(out))
+
+    # Simulate the worst case (killed while writing) and check it does not get in the way.
+    stale = out.parent / f".{out.name}.tmp-killed"
+    stale.mkdir(exist_ok=True)
+    (stale / "base_case.csv").write_text("half-written\n")
+    old_summary = (out / "summary.json").read_bytes()
+
+    workbook_hash = sha256(MSC_WORKBOOK)
+    log = tmp_path / "after.log"
+    code, output = finish(costmodel_run(out, "--seed", "7", *QUICK_RUN, log=log), log)
+    assert code == 0, output
+    assert sha256(MSC_WORKBOOK) == workbook_hash
+    assert (out / "summary.json").read_bytes() != old_summary  # replaced: a new seed recorded
+    assert '"seed": 7' in (out / "summary.json").read_text()
+    assert (out / "base_case.csv").read_bytes() == before["base_case.csv"]  # same model
+    assert all(n.startswith(".") for n in leftovers(out))  # only the hidden leftover
+
+
+def test_different_seeds_give_different_psa_samples(tmp_path, capsys):
+    workbook_hash = sha256(HIV_WORKBOOK)
+    tables = {}
+    for run, seed in (("a", "1"), ("b", "2"), ("c", "1")):
+        out = tmp_path / run
+        code = main(
+            ["run", str(HIV_WORKBOOK), "--out", str(out), "--psa-samples", "64", "--no-dsa",
+             "--seed", seed]
+        )  # fmt: skip
+        assert code == 0, capsys.readouterr().err
+        tables[run] = (out / "psa_samples.csv").read_bytes()
+        assert sha256(HIV_WORKBOOK) == workbook_hash
+    assert tables["a"] != tables["b"]
+    assert tables["a"] == tables["c"]  # the difference is the seed, nothing else
+
+
+# Ctrl-C at the worst moments of writing, made deterministic by raising KeyboardInterrupt
+# from inside the writer (as Python does when SIGINT arrives there).
+
+
+@pytest.fixture
+def hiv_results(tmp_path, capsys) -> Path:
+    out = tmp_path / "results" / "hiv"
+    code = main(["run", str(HIV_WORKBOOK), "--out", str(out), *QUICK_RUN])
+    assert code == 0, capsys.readouterr().err
+    return out
+
+
+def test_ctrl_c_while_writing_files_keeps_previous_results(hiv_results, monkeypatch):
+    import costmodel.report
+
+    out = hiv_results
+    before = snapshot(out)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(costmodel.report, "write_json", interrupted)
+    assert (
+        main(["run", str(HIV_WORKBOOK), "--out", str(out), "--seed", "5", *QUICK_RUN]) == 130
+    )  # the CLI reports the interruption and exits 130
+    assert snapshot(out) == before
+    assert leftovers(out) == []
+
+
+def test_ctrl_c_while_swapping_folders_keeps_previous_results(hiv_results, monkeypatch):
+    """The swap is two renames (OUT aside, new folder in); Ctrl-C between them must restore
+    OUT and leave nothing behind."""
+    import costmodel.report
+
+    out = hiv_results
+    before = snapshot(out)
+    real_replace = os.replace
+    interrupted = []
+
+    def replace_then_interrupt(src, dst):
+        if Path(dst) == out and Path(src).name.startswith(f".{out.name}.tmp-"):
+            interrupted.append(src)  # the new folder is about to replace OUT
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(costmodel.report.os, "replace", replace_then_interrupt)
+    assert (
+        main(["run", str(HIV_WORKBOOK), "--out", str(out), "--seed", "5", *QUICK_RUN]) == 130
+    )  # the CLI reports the interruption and exits 130
+    monkeypatch.undo()
+    assert interrupted
+    assert snapshot(out) == before
+    assert leftovers(out) == [], "hidden folders left next to OUT"
