@@ -84,7 +84,13 @@ def _cmd_icers(args: argparse.Namespace) -> int:
 def _cmd_cea(args: argparse.Namespace) -> int:
     from costmodel.usertables import run_user_cea
 
-    out = run_user_cea(args.samples, wtp=args.wtp, out=args.out)
+    out = run_user_cea(
+        args.samples,
+        wtp=args.wtp,
+        out=args.out,
+        parameters=args.parameters,
+        evppi=[g.split(",") for g in args.evppi or []],
+    )
     print(f"Results written to {out}/")
     return 0
 
@@ -161,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "cost, effect)")  # fmt: skip
     cea_cmd.add_argument("--wtp", type=float, nargs="+", required=True)
     cea_cmd.add_argument("--out", help="output folder (default: results/<file stem>/)")
+    cea_cmd.add_argument("--parameters", help="CSV of the sampled parameters (for --evppi)")
+    cea_cmd.add_argument("--evppi", action="append", metavar="NAME[,NAME...]",
+                         help="EVPPI of a parameter or group (repeatable)")  # fmt: skip
     cea_cmd.set_defaults(handler=_cmd_cea)
 
     validate = sub.add_parser("validate", help="check a workbook and list every problem")

@@ -229,3 +229,17 @@ def test_default_workbooks_survive_their_psa(name):
     result = run_workbook(ROOT / "inputs" / name, psa_samples=1500, voi=False)
     assert np.isfinite(result.psa.cost).all() and np.isfinite(result.psa.qaly).all()
     np.testing.assert_allclose(result.ceac.groupby("wtp").prob_ce.sum(), 1.0, atol=1e-12)
+
+
+def test_cea_command_evppi_on_the_voi_chemotherapy_sample(tmp_path, capsys):
+    """voi's published EVPPI of p_side_effects_t2 at WTP 20,000 is 262.11 (chjackson/voi
+    tests/testthat/test_evppi.R); the regression estimate must be within 3%."""
+    out = tmp_path / "chemo"
+    code = main(["cea", str(ROOT / "tests" / "data" / "voi_chemo_cea.csv"), "--wtp", "20000",
+                 "--parameters", str(ROOT / "tests" / "data" / "voi_chemo_pars.csv"),
+                 "--evppi", "p_side_effects_t2", "--out", str(out)])  # fmt: skip
+    assert code == 0
+    evppi = pd.read_csv(out / "evppi.csv")
+    assert evppi.evppi_per_patient.iloc[0] == pytest.approx(262.11, rel=0.03)
+    assert main(["cea", str(ROOT / "tests" / "data" / "voi_chemo_cea.csv"), "--wtp", "20000",
+                 "--evppi", "p_side_effects_t2"]) == 2  # fmt: skip
