@@ -24,9 +24,9 @@ from costmodel.dsa import run_overrides
 from costmodel.errors import CostModelError
 from costmodel.inputs import ModelInputs
 from costmodel.parameters import evaluate_parameters
+from costmodel.schema import BIOMARKER_PARAMETERS
 
-PARAMETERS = ("biomarker_prevalence", "rr_death_biomarker_pos", "rr_death_biomarker_neg",
-              "test_sensitivity", "test_specificity", "c_test")  # fmt: skip
+PARAMETERS = BIOMARKER_PARAMETERS
 STRATEGIES = ("reference", "treat_all", "test_and_treat")
 
 

@@ -27,6 +27,11 @@ PRODUCT_TYPES = ("cells", "secretome", "ev", "cells+ev")
 SYNTHESIS_EFFECTS = ("confidence", "prediction", "manual")
 
 CORRELATION_TYPES = ("rank", "pearson")
+BIOMARKER_PARAMETERS = (
+    "biomarker_prevalence", "rr_death_biomarker_pos", "rr_death_biomarker_neg",
+    "test_sensitivity", "test_specificity", "c_test",
+)  # fmt: skip
+"""Parameters a workbook needs for the responder-biomarker analysis (run_biomarker)."""
 YES_NO = ("yes", "no")
 COMPLEMENT_MARKERS = ("C", "complement")
 

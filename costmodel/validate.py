@@ -1435,6 +1435,24 @@ def _check_settings_references(
                 f"{key} '{value}' is not a strategy; strategies are {', '.join(keys)}.",
             )
     names = {p.name for p in parameters}
+    missing = [n for n in schema.BIOMARKER_PARAMETERS if n not in names]
+    if settings.run_biomarker and (missing or not settings.effect_parameter):
+        problems.add(
+            sheet.name,
+            cells.get("run_biomarker", ""),
+            "run_biomarker needs the parameters "
+            + ", ".join(schema.BIOMARKER_PARAMETERS)
+            + f" (missing: {', '.join(missing) or 'none'}) and the setting effect_parameter.",
+        )
+    if settings.run_evsi and not (
+        settings.effect_parameter and settings.trial_control_risk_parameter
+    ):
+        problems.add(
+            sheet.name,
+            cells.get("run_evsi", ""),
+            "run_evsi needs the settings effect_parameter (the risk ratio the trial measures) "
+            "and trial_control_risk_parameter (the control-arm risk).",
+        )
     for key in ("threshold_parameter", "trial_control_risk_parameter"):
         value = getattr(settings, key)
         if value and value not in names:
@@ -1976,20 +1994,10 @@ MAX_EXPANDED_STATES = 1500  # per phase, after tunnel expansion (dense K x K mat
 def _check_state_space(
     sheet: RawSheet, states: list[State], phases: list[Phase], problems: _Problems
 ) -> None:
-    """Tunnels no longer than their phase, and a state space the engine can hold."""
+    """A state space (after tunnel expansion) the engine can hold in memory."""
     for phase in phases:
         members = [s for s in states if s.phase == phase.key]
-        for s in members:
-            if s.tunnel_length > phase.n_cycles + 1:
-                sheet_name, cell = _split_where(s.where.get("tunnel_length", s.where["key"]))
-                problems.add(
-                    sheet_name,
-                    cell,
-                    f"tunnel_length {s.tunnel_length} of '{s.key}' "
-                    f"exceeds the {phase.n_cycles} cycles of phase '{phase.key}'; use "
-                    f"at most {phase.n_cycles + 1}.",
-                )
-        total = sum(min(s.tunnel_length, phase.n_cycles + 1) for s in members)
+        total = sum(s.tunnel_length for s in members)
         if total > MAX_EXPANDED_STATES:
             biggest = max(members, key=lambda s: s.tunnel_length)
             sheet_name, cell = _split_where(
