@@ -899,31 +899,13 @@ def _gp_hyperparameters(x: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, float
 
 
 def _validate_outcomes(cost: ArrayLike, effect: ArrayLike, caller: str) -> tuple[np.ndarray, ...]:
-    problems: list[str] = []
-    arrays: dict[str, np.ndarray] = {}
-    for label, values in (("cost", cost), ("effect", effect)):
-        try:
-            arr = np.asarray(values, dtype=float)
-        except (TypeError, ValueError) as exc:
-            problems.append(f"{label} must be numbers; {exc}.")
-            continue
-        if arr.ndim != 2 or 0 in arr.shape:
-            problems.append(
-                f"{label} must be 2-D with shape (n_samples, n_strategies), not empty; got "
-                f"shape {arr.shape}."
-            )
-        elif not np.all(np.isfinite(arr)):
-            i, s = np.argwhere(~np.isfinite(arr))[0]
-            problems.append(f"{label} must be finite; sample {i}, strategy {s} is {arr[i, s]}.")
-        arrays[label] = arr
-    if not problems and arrays["cost"].shape != arrays["effect"].shape:
-        problems.append(
-            f"cost shape {arrays['cost'].shape} and effect shape {arrays['effect'].shape} "
-            "differ; both must be (n_samples, n_strategies)."
-        )
-    if problems:
-        raise VoiError(f"{caller}: " + " ".join(problems))
-    return arrays["cost"], arrays["effect"]
+    """The decision-maths checks of cea.py, reported as VoiError."""
+    from costmodel.cea import _validate_psa
+
+    try:
+        return _validate_psa(cost, effect, caller)
+    except ValueError as exc:
+        raise VoiError(str(exc)) from None
 
 
 def _validate_wtp(wtp: ArrayLike, caller: str) -> np.ndarray:
