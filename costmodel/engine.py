@@ -141,24 +141,23 @@ class SparseTransitions:
 
 
 def propagate(x0: np.ndarray, transitions: SparseTransitions) -> np.ndarray:
-    """Cohort trace (B, K, n_cycles + 1) from start distribution x0 (B, K).
+    """Cohort trace (n_cycles + 1, B, K) from start distribution x0 (B, K).
 
-    State-major layout: occupancy weights then contract the cycle axis in one matrix product.
+    Cycle-major layout: each cycle is one contiguous write, and occupancy weights contract
+    the cycle axis in a single matrix product.
     """
     n_cycles = transitions.segment.size
     batch, k = x0.shape
-    trace = np.empty((batch, k, n_cycles + 1))
-    trace[:, :, 0] = x0
+    trace = np.empty((n_cycles + 1, batch, k))
+    trace[0] = x0
     current, P = -1, None
-    x = x0
     # Batched vector-matrix products: einsum beats matmul's per-matrix overhead for tiny K.
     step = _step_einsum if k <= SMALL_STATE_COUNT else _step_matmul
     for c in range(n_cycles):
         if transitions.segment[c] != current:
             current = int(transitions.segment[c])
             P = transitions.matrix(current)
-        x = step(x, P)
-        trace[:, :, c + 1] = x
+        trace[c + 1] = step(trace[c], P)
     return trace
 
 
@@ -198,11 +197,11 @@ def flow_weights(discount: np.ndarray, segment: np.ndarray) -> np.ndarray:
 
 
 def occupancy(trace: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Weighted occupancy per segment and state, (B, U, K), from a trace (B, K, n + 1): one
+    """Weighted occupancy per segment and state, (B, U, K), from a trace (n + 1, B, K): one
     matrix product over all samples and states."""
-    batch, k, points = trace.shape
-    product = trace.reshape(batch * k, points) @ weights.T  # (B*K, U)
-    return product.reshape(batch, k, -1).transpose(0, 2, 1)
+    points, batch, k = trace.shape
+    product = weights @ trace.reshape(points, batch * k)  # (U, B*K)
+    return product.reshape(-1, batch, k).transpose(1, 0, 2)
 
 
 def accumulate_state_rewards(occupied: np.ndarray, reward: np.ndarray) -> np.ndarray:
@@ -217,7 +216,7 @@ def accumulate_transition_rewards(
     weights: np.ndarray,
 ) -> np.ndarray:
     """One-off rewards: sum over cycles of flow × reward × discount, (B, ...); ``trace`` is
-    (B, K, n + 1).
+    (n + 1, B, K).
 
     ``reward`` (B, U, E, ...) per unit of cohort making each transition; ``weights`` from
     :func:`flow_weights`.

@@ -492,9 +492,9 @@ class _Run:
                 )
                 qaly_u += engine.accumulate_transition_rewards(trace, rewarded, t_qaly, flows(0.0))
             if keep_trace:
-                traces.append(np.einsum("bkc,kd->bcd", trace, agg).reshape(S, N, n_cycles + 1, -1))
+                traces.append(np.einsum("cbk,kd->bcd", trace, agg).reshape(S, N, n_cycles + 1, -1))
             if p_index + 1 < len(self.phases):
-                x0 = trace[:, :, -1] @ self._phase_map(phase, self.phases[p_index + 1])
+                x0 = trace[-1] @ self._phase_map(phase, self.phases[p_index + 1])
         outcomes = ModelOutcomes(
             strategies=inputs.strategy_keys,
             categories=self.categories,
@@ -702,24 +702,24 @@ class _Run:
         # NaN and inf propagate to the end of the trace, and with rows summing to 1 the mass
         # can only drift through rounding, so checking the final cycle suffices; the full
         # trace is searched only to say where a problem started.
-        final = trace[:, :, -1].sum(axis=1)
+        final = trace[-1].sum(axis=1)
         if np.isfinite(final).all() and np.abs(final - 1.0).max() <= ROW_SUM_TOLERANCE:
             return
         if not np.isfinite(trace).all():
-            b, k, c = np.argwhere(~np.isfinite(trace))[0]
+            c, b, k = np.argwhere(~np.isfinite(trace))[0]
             s, n = divmod(int(b), self.N)
             raise NumericalError(
                 f"{self.inputs.file}: non-finite cohort share in strategy "
                 f"'{self.inputs.strategies[n].key}', phase '{phase.phase.key}', cycle {c}, "
                 f"state '{phase.labels[k]}'{self._where(s)}."
             )
-        mass = trace.sum(axis=1)
+        mass = trace.sum(axis=2)  # (n + 1, B)
         bad = np.abs(mass - 1.0) > ROW_SUM_TOLERANCE
         if bad.any():
-            b, c = np.argwhere(bad)[0]
+            c, b = np.argwhere(bad)[0]
             s, n = divmod(int(b), self.N)
             raise ModelCheckError(
-                f"{self.inputs.file}: cohort mass is {mass[b, c]:.12g}, not 1, in strategy "
+                f"{self.inputs.file}: cohort mass is {mass[c, b]:.12g}, not 1, in strategy "
                 f"'{self.inputs.strategies[n].key}', phase '{phase.phase.key}', cycle {c}"
                 f"{self._where(s)}."
             )

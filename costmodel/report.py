@@ -54,9 +54,11 @@ def write_output_folder(
     """Write ``<name>.csv`` for each table, ``summary.json`` and whatever ``extra`` writes,
     then swap the folder into place. Returns the output folder."""
     out = Path(out_dir)
+    _recover_interrupted_swap(out)
     _check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; results are shared like other files
     try:
         for name, table in tables.items():
             write_csv(tmp / f"{name}.csv", table)
@@ -69,6 +71,27 @@ def write_output_folder(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _recover_interrupted_swap(out: Path) -> None:
+    """A run killed between the two renames of a swap leaves the previous results in a
+    hidden '.NAME.old-*' folder and no NAME: put them back before anything else."""
+    if out.exists() or not out.parent.exists():
+        return
+    candidates = sorted(
+        out.parent.glob(f".{out.name}.old-*/{out.name}"), key=lambda p: p.stat().st_mtime
+    )
+    for candidate in reversed(candidates):
+        if (candidate / MARKER).exists():
+            os.replace(candidate, out)
+            shutil.rmtree(candidate.parent, ignore_errors=True)
+            return
 
 
 def _check_replaceable(out: Path) -> None:

@@ -465,6 +465,9 @@ def _parse_setting(
         if any(n < 0 for n in numbers):  # type: ignore[operator]
             problems.add(sheet, cell, f"{what} values must be >= 0; got {_describe(value)}.")
             return None
+        if len(set(numbers)) != len(numbers):
+            problems.add(sheet, cell, f"{what} values must be distinct; got {_describe(value)}.")
+            return None
         return tuple(numbers)
     reader = _read_integer if spec.kind == schema.INTEGER else _read_number
     number = reader(value, sheet, cell, what, problems)

@@ -27,7 +27,7 @@ def edit_workbook(source: Path, target: Path, edits: dict[tuple[str, str, str], 
         col = headers.index(column) + 1
         for row in ws.iter_rows(min_row=2):
             if row[0].value is not None and str(row[0].value).strip() == key:
-                ws.cell(row=row[0].row, column=col, value=value)
+                ws.cell(row=row[0].row, column=col).value = value  # None blanks the cell
                 break
         else:
             raise KeyError(f"{sheet_name}: no row {key!r}")

@@ -651,6 +651,13 @@ CASES = [
     Case("wtp only separators", HIV, _set("Settings", "wtp", "value", ", ;"), "at least one"),
     Case("wtp negative", HIV, _set("Settings", "wtp", "value", "-20000"), "must be >= 0"),
     Case(
+        "wtp repeated",
+        HIV,
+        _set("Settings", "wtp", "value", "20000, 20000"),
+        ("wtp", "20000"),
+        psa_samples=20,
+    ),
+    Case(
         "discount rate in percent",
         HIV,
         _set("Settings", "discount_rate_costs", "value", 3.5),

@@ -94,3 +94,22 @@ def test_unknown_setting_is_an_input_error(hiv_variant):
     path = hiv_variant({("Settings", "seed", "setting"): "sead"})
     with pytest.raises(InputError, match="Did you mean 'seed'"):
         load_model(path)
+
+
+def test_results_hidden_by_a_kill_mid_swap_are_restored(tmp_path):
+    """SIGKILL between the two renames leaves the previous folder as .NAME.old-*/NAME; the
+    next write puts it back before replacing it, and the folder is readable by others."""
+    import os
+
+    from costmodel.report import _recover_interrupted_swap
+
+    out = tmp_path / "hiv"
+    assert main(["run", str(HIV_WORKBOOK), "--out", str(out), "--psa-samples", "0"]) == 0
+    assert os.stat(out).st_mode & 0o055  # not 0700
+    previous = (out / "base_case.csv").read_bytes()
+    aside = tmp_path / ".hiv.old-abc"
+    aside.mkdir()
+    os.replace(out, aside / "hiv")
+    _recover_interrupted_swap(out)
+    assert (out / "base_case.csv").read_bytes() == previous
+    assert not aside.exists()
