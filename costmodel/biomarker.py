@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from costmodel.cea import compute_icer_table
-from costmodel.dsa import run_overrides
 from costmodel.errors import CostModelError
 from costmodel.inputs import ModelInputs
+from costmodel.model import run_model
 from costmodel.parameters import evaluate_parameters
 from costmodel.schema import BIOMARKER_PARAMETERS
 
@@ -54,9 +54,10 @@ def biomarker_outcomes(
     stochastic = [p.name for p in inputs.parameters if p.is_stochastic]
 
     def run_with(rr: np.ndarray):
-        overrides = [{name: values[name][i] for name in stochastic if name in values}
-                     | {effect_name: rr[i]} for i in range(n)]  # fmt: skip
-        return run_overrides(inputs, overrides)
+        """Every sample at once: its stochastic draws, with the effect set to ``rr``."""
+        draws = {name: values[name] for name in stochastic if name in values}
+        draws[effect_name] = np.broadcast_to(rr, (n,))
+        return run_model(inputs, evaluate_parameters(inputs, draws, n))
 
     pos, neg = (
         run_with(values["rr_death_biomarker_pos"]),
