@@ -31,14 +31,14 @@ class Problem:
 
     @classmethod
     def at(cls, file: str, sheet: str = "", cell: str = "", message: str = "") -> Problem:
-        return cls(_sort_key(sheet, cell), file, sheet, cell, message)
+        return cls(cell_sort_key(sheet, cell), file, sheet, cell, message)
 
     def __str__(self) -> str:
         where = self.sheet + (f"!{self.cell}" if self.cell else "")
         return f"{self.file}: {where}: {self.message}" if where else f"{self.file}: {self.message}"
 
 
-def _sort_key(sheet: str, cell: str) -> tuple:
+def cell_sort_key(sheet: str, cell: str) -> tuple:
     letters = "".join(ch for ch in cell if ch.isalpha())
     digits = "".join(ch for ch in cell if ch.isdigit())
     column = 0

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from costmodel import engine
-from costmodel.errors import ModelCheckError, NumericalError
+from costmodel.errors import ModelCheckError, NumericalError, cell_sort_key
 from costmodel.formula import Expression, ExpressionError, FunctionSpec
 from costmodel.inputs import ModelInputs, Phase, State
 from costmodel.lifetable import bind_life_table_functions
@@ -222,10 +222,15 @@ def _default_chunk_size(inputs: ModelInputs, phases: tuple[ExpandedPhase, ...]) 
     n_strategies = len(inputs.strategies)
     z = max(len(inputs.cost_categories), 1)
     per_sample = max(
-        n_strategies * 8 * (6 * (p.phase.n_cycles + 1) * p.n_states
-                            + 2 * p.n_states * p.n_states + 8 * p.n_states * (z + 2))
+        n_strategies
+        * 8
+        * (
+            6 * (p.phase.n_cycles + 1) * p.n_states
+            + 2 * p.n_states * p.n_states
+            + 8 * p.n_states * (z + 2)
+        )
         for p in phases
-    )  # fmt: skip
+    )
     return max(1, min(100_000, CHUNK_BYTES // max(per_sample, 1)))
 
 
@@ -647,7 +652,7 @@ class _Run:
         self._check_probabilities(stacked, phase, rows_idx, cols_idx, values.meta, starts)
         np.clip(stacked, 0.0, 1.0, out=stacked)
         sparse = engine.SparseTransitions(rows_idx, cols_idx, stacked, phase.n_states, segment)
-        self._check_row_sums(sparse, phase, starts)
+        self._check_row_sums(sparse, phase, starts, values.meta)
         return sparse
 
     def _cycle_label(self, starts: np.ndarray, u: int, n_cycles: int) -> str:
@@ -683,7 +688,11 @@ class _Run:
         )
 
     def _check_row_sums(
-        self, sparse: engine.SparseTransitions, phase: ExpandedPhase, starts: np.ndarray
+        self,
+        sparse: engine.SparseTransitions,
+        phase: ExpandedPhase,
+        starts: np.ndarray,
+        meta: dict[tuple[int, int], tuple[str, bool]],
     ) -> None:
         sums = sparse.row_sums()
         bad = np.abs(sums - 1.0) > ROW_SUM_TOLERANCE
@@ -691,8 +700,14 @@ class _Run:
             return
         b, u, k = np.argwhere(bad)[0]
         s, n = divmod(int(b), self.N)
+        # the probability cells of the row, for this strategy
+        cells = sorted(
+            {meta[(n, e)][0] for e in np.flatnonzero(sparse.rows == k) if (n, e) in meta},
+            key=lambda c: cell_sort_key(*c.partition("!")[::2]),
+        )
+        where = ", ".join(cells) if cells else "Transitions"
         raise ModelCheckError(
-            f"{self.inputs.file}: Transitions: strategy '{self.inputs.strategies[n].key}', "
+            f"{self.inputs.file}: {where}: strategy '{self.inputs.strategies[n].key}', "
             f"phase '{phase.phase.key}', {self._cycle_label(starts, u, phase.phase.n_cycles)}: "
             f"probabilities from '{phase.labels[k]}' sum to {sums[b, u, k]:.12g}, not 1"
             f"{self._where(s)}. Use C for one transition of the row or fix the values."

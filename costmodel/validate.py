@@ -340,6 +340,31 @@ def _read_choice(
     return None
 
 
+def _unique_key(
+    row: RawRow,
+    column: str,
+    sheet: str,
+    what: str,
+    seen: dict[str, str],
+    problems: _Problems,
+    *,
+    verb: str = "declared",
+) -> str | None:
+    """The row's key if present, well formed and not seen before (then recorded in
+    ``seen``); otherwise the problem is reported and None returned."""
+    if row.get(column) is None:
+        problems.add(sheet, row.cell(column), f"{what} {column} is blank.")
+        return None
+    key = _read_key(row.get(column), sheet, row.cell(column), f"{what} {column}", problems)
+    if key is None:
+        return None
+    if key in seen:
+        problems.add(sheet, row.cell(column), f"{what} '{key}' is {verb} twice ({seen[key]}).")
+        return None
+    seen[key] = row.cell(column)
+    return key
+
+
 def _text(row: RawRow, column: str) -> str:
     value = row.get(column)
     if value is None:
@@ -496,18 +521,9 @@ def _read_strategies(sheet: RawSheet, problems: _Problems) -> list[Strategy]:
     for column in variable_columns:
         _read_key(column, sheet.name, sheet.header_cell(column), "strategy variable", problems)
     for row in sheet.rows:
-        if row.get("key") is None:
-            problems.add(sheet.name, row.cell("key"), "strategy key is blank.")
-            continue
-        key = _read_key(row.get("key"), sheet.name, row.cell("key"), "strategy key", problems)
+        key = _unique_key(row, "key", sheet.name, "strategy", seen, problems)
         if key is None:
             continue
-        if key in seen:
-            problems.add(
-                sheet.name, row.cell("key"), f"strategy '{key}' is declared twice ({seen[key]})."
-            )
-            continue
-        seen[key] = row.cell("key")
         variables: dict[str, Expression] = {}
         where = {"key": f"{sheet.name}!{row.cell('key')}"}
         for column in variable_columns:
@@ -539,18 +555,9 @@ def _read_parameters(sheet: RawSheet, problems: _Problems) -> list[Parameter]:
     parameters: list[Parameter] = []
     seen: dict[str, str] = {}
     for row in sheet.rows:
-        if row.get("name") is None:
-            problems.add(sheet.name, row.cell("name"), "parameter name is blank.")
-            continue
-        name = _read_key(row.get("name"), sheet.name, row.cell("name"), "parameter name", problems)
+        name = _unique_key(row, "name", sheet.name, "parameter", seen, problems, verb="defined")
         if name is None:
             continue
-        if name in seen:
-            problems.add(
-                sheet.name, row.cell("name"), f"parameter '{name}' is defined twice ({seen[name]})."
-            )
-            continue
-        seen[name] = row.cell("name")
         if row.get("value") is None:
             problems.add(sheet.name, row.cell("value"), f"parameter '{name}' has no value.")
             continue
@@ -1006,16 +1013,9 @@ def _read_states(sheet: RawSheet, phases: list[Phase], problems: _Problems) -> l
     cost_columns = [h for h in sheet.headers if h == "cost" or h.startswith("cost_")]
     for row in sheet.rows:
         name = sheet.name
-        if row.get("key") is None:
-            problems.add(name, row.cell("key"), "state key is blank.")
-            continue
-        key = _read_key(row.get("key"), name, row.cell("key"), "state key", problems)
+        key = _unique_key(row, "key", name, "state", seen, problems)
         if key is None:
             continue
-        if key in seen:
-            problems.add(name, row.cell("key"), f"state '{key}' is declared twice ({seen[key]}).")
-            continue
-        seen[key] = row.cell("key")
         where = {c: f"{name}!{row.cell(c)}" for c in row.cells}
         where["key"] = f"{name}!{row.cell('key')}"
         phase = _text(row, "phase")
