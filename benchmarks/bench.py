@@ -22,7 +22,7 @@ import numpy as np
 
 from costmodel.model import run_model
 from costmodel.parameters import evaluate_parameters
-from costmodel.validate import load_model
+from costmodel.validate import load_inputs as load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 HIV = ROOT / "inputs" / "examples" / "chancellor_hiv.xlsx"
@@ -39,11 +39,17 @@ def sample_hiv_parameters(n: int, seed: int) -> dict[str, np.ndarray]:
     c = rng.dirichlet([1312, 437], size=n)
     scale = 1000.0
     overrides = {
-        "n_aa": a[:, 0] * scale, "n_ab": a[:, 1] * scale, "n_ac": a[:, 2] * scale,
-        "n_ad": a[:, 3] * scale, "n_bb": b[:, 0] * scale, "n_bc": b[:, 1] * scale,
-        "n_bd": b[:, 2] * scale, "n_cc": c[:, 0] * scale, "n_cd": c[:, 1] * scale,
+        "n_aa": a[:, 0] * scale,
+        "n_ab": a[:, 1] * scale,
+        "n_ac": a[:, 2] * scale,
+        "n_ad": a[:, 3] * scale,
+        "n_bb": b[:, 0] * scale,
+        "n_bc": b[:, 1] * scale,
+        "n_bd": b[:, 2] * scale,
+        "n_cc": c[:, 0] * scale,
+        "n_cd": c[:, 1] * scale,
         "rr_combination": np.exp(rng.normal(np.log(0.509), 0.08, n)),
-    }  # fmt: skip
+    }
     for name, mean in (("c_dmed_a", 1701), ("c_dmed_b", 1774), ("c_dmed_c", 6948)):
         overrides[name] = rng.gamma(100.0, mean / 100.0, n)
     return overrides
@@ -104,14 +110,18 @@ def bench_hiv() -> dict[str, float]:
     np.testing.assert_allclose(outcomes.ly, ref_ly, rtol=1e-10)
     engine_s = best_time(lambda: run_model(inputs, values))
     numpy_s = best_time(lambda: numpy_reference(values))
-    return {"engine_hiv_10k_s": engine_s, "numpy_hiv_10k_s": numpy_s,
-            "engine_vs_numpy_ratio_hiv_10k": engine_s / numpy_s}  # fmt: skip
+    return {
+        "engine_hiv_10k_s": engine_s,
+        "numpy_hiv_10k_s": numpy_s,
+        "engine_vs_numpy_ratio_hiv_10k": engine_s / numpy_s,
+    }
 
 
 def _subprocess_json(code: str) -> dict:
     """Run Python code in a fresh interpreter (clean peak-memory reading); it prints JSON."""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=ROOT)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -121,17 +131,28 @@ def bench_default_run(n_samples: int = 10_000) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "costmodel.cli", "run", str(DEFAULT), "--psa-samples",
-             str(n_samples), "--out", str(Path(tmp) / "out")],
-            check=True, cwd=ROOT, capture_output=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "costmodel.cli",
+                "run",
+                str(DEFAULT),
+                "--psa-samples",
+                str(n_samples),
+                "--out",
+                str(Path(tmp) / "out"),
+            ],
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+        )
         return {"default_run_10k_s": time.perf_counter() - start}
 
 
 PSA_CODE = """
 import json, resource, time
-from costmodel.validate import load_model
-from costmodel.psa import run_psa
+from costmodel.validate import load_inputs as load_model
+from costmodel.analyses.psa import run_psa
 inputs = load_model({path!r})
 start = time.perf_counter()
 run_psa(inputs, {n}, 1)

@@ -213,6 +213,37 @@ def net_monetary_benefit(cost: ArrayLike, effect: ArrayLike, wtp: ArrayLike) -> 
     return wtp_arr[:, None] * effect_arr[..., None, :] - cost_arr[..., None, :]
 
 
+def compare_to_reference(
+    cost: ArrayLike, effect: ArrayLike, reference: int, wtp: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each strategy versus one reference strategy, sample by sample.
+
+    Parameters
+    ----------
+    cost, effect : array_like, shape (n_samples, n_strategies)
+        Per-patient cost [currency] and effect [e.g. QALYs].
+    reference : int
+        Column of the reference strategy.
+    wtp : float
+        Willingness to pay [currency per unit effect] for the incremental net monetary benefit.
+
+    Returns
+    -------
+    inc_cost, inc_effect, icer, inmb : numpy.ndarray, shape (n_samples, n_strategies)
+        Δcost [currency], Δeffect, ICER = Δcost / Δeffect [currency per unit effect] (NaN when
+        |Δeffect| <= 1e-12, and in the reference column) and INMB = wtp·Δeffect − Δcost
+        [currency]; Δ are 0 in the reference column.
+    """
+    cost = np.asarray(cost, dtype=float)
+    effect = np.asarray(effect, dtype=float)
+    inc_cost = cost - cost[:, [reference]]
+    inc_effect = effect - effect[:, [reference]]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        icer = np.where(np.abs(inc_effect) > 1e-12, inc_cost / inc_effect, np.nan)
+    icer[:, reference] = np.nan
+    return inc_cost, inc_effect, icer, wtp * inc_effect - inc_cost
+
+
 def _strictly_dominated(effect_sorted: np.ndarray) -> np.ndarray:
     """Rule 2 on strategies in rule-1 order: (n,) effects -> (n,) bool.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -33,16 +34,14 @@ def _format_table(table: pd.DataFrame, currency: str) -> str:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from costmodel.api import load_workbook_inputs, run_inputs
-    from costmodel.psa import console_progress
 
     if args.psa_samples is not None and args.psa_samples < 0:
         raise CostModelError("--psa-samples must be >= 0")
-    raw, inputs = load_workbook_inputs(args.workbook)
+    _, inputs = load_workbook_inputs(args.workbook)
     for warning in inputs.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     result = run_inputs(
         inputs,
-        raw=raw,
         seed=args.seed,
         psa_samples=args.psa_samples,
         deterministic=not args.no_dsa,
@@ -61,36 +60,51 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if "calibration" in result.tables:
         missed = result.tables["calibration"].query("not within_tolerance")
         if len(missed):
-            print(f"warning: {len(missed)} calibration target(s) missed: see calibration.csv",
-                  file=sys.stderr)  # fmt: skip
+            message = f"{len(missed)} calibration target(s) missed: see calibration.csv"
+            print(f"warning: {message}", file=sys.stderr)
     print(f"Results written to {out}/ (report: {out / 'report.html'})")
     return 0
 
 
 def _cmd_icers(args: argparse.Namespace) -> int:
     from costmodel.cea import compute_icer_table
-    from costmodel.tables import read_strategy_table
+    from costmodel.csv_tables import read_strategy_table
 
     strategies, cost, effect = read_strategy_table(args.table)
     table = compute_icer_table(strategies, cost, effect, wtp=args.wtp or ())
     print(table.to_string(index=False, na_rep=""))
     if args.out:
-        from costmodel.report import write_csv
+        from costmodel.files import atomic_write, write_csv
 
-        write_csv(Path(args.out), table)
+        atomic_write(args.out, lambda tmp: write_csv(tmp, table))
     return 0
 
 
 def _cmd_cea(args: argparse.Namespace) -> int:
-    from costmodel.usertables import run_user_cea
+    from costmodel.analyses.user_cea import evppi_tables, read_parameter_samples, user_cea_tables
+    from costmodel.csv_tables import read_psa_samples
+    from costmodel.errors import InputError
+    from costmodel.reports import write_user_cea
 
-    out = run_user_cea(
-        args.samples,
-        wtp=args.wtp,
-        out=args.out,
-        parameters=args.parameters,
-        evppi=[g.split(",") for g in args.evppi or []],
-    )
+    strategies, cost, effect = read_psa_samples(args.samples)
+    wtp = args.wtp
+    tables = user_cea_tables(strategies, cost, effect, wtp)
+    groups = [g.split(",") for g in args.evppi or []]
+    if groups:
+        if args.parameters is None:
+            raise InputError("--evppi needs --parameters PARAMS.csv (the sampled parameters)")
+        params = read_parameter_samples(args.parameters, cost.shape[0])
+        tables["evppi"] = evppi_tables(cost, effect, sorted(set(wtp)), params, groups)
+        print(tables["evppi"].to_string(index=False))
+    print(tables["icers"].to_string(index=False, na_rep=""))
+    summary = {
+        "input_file": str(args.samples),
+        "n_samples": int(cost.shape[0]),
+        "strategies": strategies,
+        "wtp": list(wtp),
+    }
+    out = Path(args.out) if args.out else Path("results") / Path(args.samples).stem
+    write_user_cea(out, tables, summary)
     print(f"Results written to {out}/")
     return 0
 
@@ -98,8 +112,8 @@ def _cmd_cea(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     import json
 
-    from costmodel.api import write_reports
-    from costmodel.report import MARKER
+    from costmodel.reports import write_reports
+    from costmodel.reports.folder import MARKER
 
     folder = Path(args.outdir)
     if not (folder / "summary.json").exists() or not (folder / MARKER).exists():
@@ -111,9 +125,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from costmodel.validate import load_model
+    from costmodel.validate import load_inputs
 
-    inputs = load_model(args.workbook)
+    inputs = load_inputs(args.workbook)
     for warning in inputs.warnings:
         print(f"warning: {warning}")
     print(
@@ -134,6 +148,16 @@ def _cmd_template(args: argparse.Namespace) -> int:
     return 0
 
 
+def console_progress(label: str) -> Callable[[int, int], None]:
+    """A progress callback printing 'label: 40% (4000/10000)' to stderr."""
+
+    def report(done: int, total: int) -> None:
+        end = "\n" if done >= total else "\r"
+        print(f"{label}: {100 * done // total:3d}% ({done}/{total})", end=end, file=sys.stderr)
+
+    return report
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="costmodel", description="Workbook-driven Markov cohort cost-effectiveness models."
@@ -150,8 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-dsa", action="store_true", help="skip deterministic analyses")
     run.add_argument("--no-voi", action="store_true", help="skip EVPPI and EVSI")
-    run.add_argument("--evppi", action="append", metavar="NAME[,NAME...]",
-                     help="EVPPI of a parameter or group (repeatable); needs PSA")  # fmt: skip
+    run.add_argument(
+        "--evppi",
+        action="append",
+        metavar="NAME[,NAME...]",
+        help="EVPPI of a parameter or group (repeatable); needs PSA",
+    )
     run.set_defaults(handler=_cmd_run)
 
     icers = sub.add_parser("icers", help="ICER table of a CSV with strategy, cost, effect")
@@ -163,13 +191,18 @@ def build_parser() -> argparse.ArgumentParser:
     cea_cmd = sub.add_parser(
         "cea", help="ICER table of means, CEAC, CEAF and EVPI of a PSA sample from any tool"
     )
-    cea_cmd.add_argument("samples", help="CSV: wide (e_<s>, c_<s>) or long (sample, strategy, "
-                         "cost, effect)")  # fmt: skip
+    cea_cmd.add_argument(
+        "samples", help="CSV: wide (e_<s>, c_<s>) or long (sample, strategy, cost, effect)"
+    )
     cea_cmd.add_argument("--wtp", type=float, nargs="+", required=True)
     cea_cmd.add_argument("--out", help="output folder (default: results/<file stem>/)")
     cea_cmd.add_argument("--parameters", help="CSV of the sampled parameters (for --evppi)")
-    cea_cmd.add_argument("--evppi", action="append", metavar="NAME[,NAME...]",
-                         help="EVPPI of a parameter or group (repeatable)")  # fmt: skip
+    cea_cmd.add_argument(
+        "--evppi",
+        action="append",
+        metavar="NAME[,NAME...]",
+        help="EVPPI of a parameter or group (repeatable)",
+    )
     cea_cmd.set_defaults(handler=_cmd_cea)
 
     validate = sub.add_parser("validate", help="check a workbook and list every problem")
@@ -195,8 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("\ninterrupted: nothing was written; earlier results are unchanged.",
-              file=sys.stderr)  # fmt: skip
+        print("\ninterrupted: nothing was written; earlier results are unchanged.", file=sys.stderr)
         return 130
     except MemoryError:
         print("out of memory: reduce --psa-samples, tunnel lengths or cycles.", file=sys.stderr)

@@ -6,6 +6,7 @@ point a user at the cell behind a numerical problem.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -201,6 +202,13 @@ class ModelInputs:
     scenarios: tuple[Scenario, ...] = ()
     budget_impact: tuple[BudgetYear, ...] = ()
     warnings: tuple[str, ...] = ()
+    # the validated inputs of each scenario, in Scenarios order (scenarios are validated once,
+    # with the workbook; a scenario's own variants are empty)
+    scenario_variants: tuple[ModelInputs, ...] = field(default=(), repr=False, compare=False)
+
+    def transitions_for(self, strategy: str) -> dict[tuple[str, str], Transition]:
+        """Transitions rows that apply to ``strategy`` (see :func:`transitions_for`)."""
+        return transitions_for(self.transitions, strategy)
 
     @property
     def strategy_keys(self) -> tuple[str, ...]:
@@ -272,3 +280,17 @@ class ModelInputs:
         for t in self.transitions:
             expressions += [t.probability, t.qaly, *t.costs.values()]
         return any(e is not None and e.names & names for e in expressions)
+
+
+def transitions_for(
+    transitions: Iterable[Transition], strategy: str
+) -> dict[tuple[str, str], Transition]:
+    """Rows that apply to ``strategy``: strategy-specific rows override shared ones."""
+    rows: dict[tuple[str, str], Transition] = {}
+    for t in transitions:
+        if t.strategies is None:
+            rows.setdefault((t.from_state, t.to_state), t)
+    for t in transitions:
+        if t.strategies is not None and strategy in t.strategies:
+            rows[(t.from_state, t.to_state)] = t
+    return rows

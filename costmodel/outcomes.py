@@ -1,116 +1,152 @@
-"""Clinical outcome table per strategy: deaths by day, days in tagged states (hospital, ICU,
-IMV...), life-years, QALYs, costs by category and comparisons with the reference strategy
-(deaths averted, number needed to treat, cost per death averted, ICERs per QALY and LY).
+"""The hand-off every later stage imports: model outcomes per sample and strategy.
+
+:class:`ModelOutcomes` is what a model run returns (base case = one sample);
+:class:`PsaResult` is the PSA's sample of outcomes with the parameters drawn. Measures read
+off a run (the share in some states on a given day) live here too, so analyses and tables
+depend on these types, never on the orchestrator that produced them.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from dataclasses import dataclass
 
-from costmodel.calibration import share_at_day
+import numpy as np
+
 from costmodel.inputs import ModelInputs
-from costmodel.model import ModelOutcomes
+from costmodel.phases import expand_phases
 
 DAYS_PER_YEAR = 365.25
 
 
-def _day_label(day: float) -> str:
-    return f"{day:g}"
+@dataclass(frozen=True)
+class ModelOutcomes:
+    """Per-patient outcomes, each (n_samples, n_strategies) unless stated.
 
-
-def clinical_measures(
-    inputs: ModelInputs, outcomes: ModelOutcomes, sample: int = 0
-) -> pd.DataFrame:
-    """Wide table, one row per strategy (declared order); needs traces.
-
-    Per patient: deaths_day_<d> (cumulative share dead), days_<tag> (undiscounted days in
-    states carrying the tag), and versus the reference strategy deaths_averted_day_<d>,
-    nnt_day_<d>, cost_per_death_averted_day_<d>, icer_per_qaly_vs_reference,
-    icer_per_ly_vs_reference (NaN for the reference itself or where undefined).
+    Costs in the workbook currency, discounted; QALYs and LYs discounted at the outcome rate;
+    ``state_time`` undiscounted years in each declared state (n_samples, n_strategies,
+    n_states); ``traces`` per phase (n_samples, n_strategies, n_cycles + 1, n_phase_states)
+    when kept.
     """
-    dead = tuple(s.key for s in inputs.states if not s.alive)
-    keys = list(outcomes.strategies)
-    ref = keys.index(inputs.reference_strategy)
-    table = pd.DataFrame({"strategy": keys})
-    cost, qaly, ly = outcomes.cost[sample], outcomes.qaly[sample], outcomes.ly[sample]
-    for day in inputs.settings.outcome_days:
-        deaths = share_at_day(inputs, outcomes, dead, day)[sample]
-        label = _day_label(day)
-        table[f"deaths_day_{label}"] = deaths
-        averted = deaths[ref] - deaths
-        table[f"deaths_averted_day_{label}"] = averted
-        with np.errstate(divide="ignore", invalid="ignore"):
-            positive = averted > 1e-12
-            table[f"nnt_day_{label}"] = np.where(positive, 1.0 / averted, np.nan)
-            table[f"cost_per_death_averted_day_{label}"] = np.where(
-                positive, (cost - cost[ref]) / averted, np.nan
+
+    strategies: tuple[str, ...]
+    categories: tuple[str, ...]
+    state_keys: tuple[str, ...]
+    cost: np.ndarray
+    cost_by_category: np.ndarray  # (n_samples, n_strategies, n_categories)
+    qaly: np.ndarray
+    ly: np.ndarray
+    ly_undiscounted: np.ndarray
+    qaly_undiscounted: np.ndarray
+    state_time: np.ndarray
+    traces: tuple[np.ndarray, ...] | None = None
+    by_entry: dict[str, ModelOutcomes] | None = None  # per entry state, when stratified
+    entry_shares: np.ndarray | None = None  # (n_samples, n_strategies, n_entry_states)
+
+    def effect(self, measure: str) -> np.ndarray:
+        """QALYs for measure 'qaly', else life-years, (n_samples, n_strategies)."""
+        return self.qaly if measure == "qaly" else self.ly
+
+
+@dataclass(frozen=True)
+class PsaResult:
+    """Per-sample outcomes (n_samples, n_strategies) and the sampled parameters (n_samples,)."""
+
+    seed: int
+    strategies: tuple[str, ...]
+    parameters: dict[str, np.ndarray]
+    cost: np.ndarray
+    qaly: np.ndarray
+    ly: np.ndarray
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.cost.shape[0])
+
+    def effect(self, measure: str) -> np.ndarray:
+        """QALYs for measure 'qaly', else life-years, (n_samples, n_strategies)."""
+        return self.qaly if measure == "qaly" else self.ly
+
+
+_SUMMED = (
+    "cost",
+    "cost_by_category",
+    "qaly",
+    "ly",
+    "ly_undiscounted",
+    "qaly_undiscounted",
+    "state_time",
+)
+
+
+def concatenate_outcomes(parts: list[ModelOutcomes]) -> ModelOutcomes:
+    """Outcomes of consecutive sample chunks joined along the sample axis."""
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    arrays = {name: np.concatenate([getattr(p, name) for p in parts], axis=0) for name in _SUMMED}
+    traces = None
+    if first.traces is not None:
+        traces = tuple(
+            np.concatenate([p.traces[i] for p in parts], axis=0)  # type: ignore[index]
+            for i in range(len(first.traces))
+        )
+    return ModelOutcomes(
+        first.strategies, first.categories, first.state_keys, **arrays, traces=traces
+    )
+
+
+def combine_entries(by_entry: dict[str, ModelOutcomes], shares: np.ndarray) -> ModelOutcomes:
+    """Share-weighted sum of per-entry-state outcomes; ``shares`` (n_samples, n_strategies,
+    n_entry_states) in the order of ``by_entry``."""
+    parts = list(by_entry.values())
+    first = parts[0]
+
+    def weighted(name: str) -> np.ndarray:
+        total = 0.0
+        for e, part in enumerate(parts):
+            value = getattr(part, name)
+            w = shares[:, :, e].reshape(shares.shape[:2] + (1,) * (value.ndim - 2))
+            total = total + w * value
+        return total  # type: ignore[return-value]
+
+    traces = None
+    if first.traces is not None:
+        traces = tuple(
+            sum(
+                shares[:, :, e, None, None] * part.traces[i]  # type: ignore[index]
+                for e, part in enumerate(parts)
             )
-    index = {k: i for i, k in enumerate(outcomes.state_keys)}
-    for tag in inputs.tags:
-        columns = [index[s.key] for s in inputs.states if tag in s.tags]
-        table[f"days_{tag}"] = outcomes.state_time[sample][:, columns].sum(axis=1) * DAYS_PER_YEAR
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for name, effect in (("qaly", qaly), ("ly", ly)):
-            gain = effect - effect[ref]
-            icer = np.where(np.abs(gain) > 1e-12, (cost - cost[ref]) / gain, np.nan)
-            icer[ref] = np.nan
-            table[f"icer_per_{name}_vs_reference"] = icer
-    for column in table.columns:
-        if column.startswith(("deaths_averted", "nnt", "cost_per_death")):
-            table.loc[ref, column] = np.nan
-    return table
+            for i in range(len(first.traces))
+        )
+    arrays = {name: weighted(name) for name in _SUMMED}
+    return ModelOutcomes(
+        first.strategies,
+        first.categories,
+        first.state_keys,
+        **arrays,
+        traces=traces,  # type: ignore[arg-type]
+        by_entry=by_entry,
+        entry_shares=shares,
+    )
 
 
-RATIOS = ("nnt_", "cost_per_death", "icer_")
-
-
-def outcomes_table(
-    inputs: ModelInputs, outcomes: ModelOutcomes, base_case: pd.DataFrame, sample: int = 0
-) -> pd.DataFrame:
-    """Long table for outcomes.csv: strategy, label, measure, unit, per_patient,
-    per_1000_patients (blank for ratios such as NNT or ICERs)."""
-    measures = clinical_measures(inputs, outcomes, sample).set_index("strategy")
-    base = base_case.set_index("strategy")
-    currency = inputs.settings.currency
-    labels = {s.key: s.label for s in inputs.strategies}
-    rows = []
-    for strategy in outcomes.strategies:
-        values: list[tuple[str, str, float]] = []
-        for column in measures.columns:
-            if column.startswith("deaths_day_"):
-                unit = "deaths"
-            elif column.startswith("deaths_averted"):
-                unit = "deaths averted"
-            elif column.startswith("nnt"):
-                unit = "patients treated per death averted"
-            elif column.startswith("cost_per_death"):
-                unit = f"{currency} per death averted"
-            elif column.startswith("days_"):
-                unit = "days"
-            else:
-                unit = f"{currency} per " + ("QALY" if "qaly" in column else "life-year")
-            values.append((column, unit, float(measures.loc[strategy, column])))
-        values += [
-            ("ly", "life-years (discounted)", float(base.loc[strategy, "ly"])),
-            ("ly_undiscounted", "life-years", float(base.loc[strategy, "ly_undiscounted"])),
-            ("qaly", "QALYs (discounted)", float(base.loc[strategy, "qaly"])),
-            ("cost", f"{currency} (discounted)", float(base.loc[strategy, "cost"])),
-        ]
-        values += [
-            (f"cost_{c}", f"{currency} (discounted)", float(base.loc[strategy, f"cost_{c}"]))
-            for c in outcomes.categories
-        ]
-        for measure, unit, value in values:
-            scalable = not measure.startswith(RATIOS)
-            rows.append(
-                {
-                    "strategy": strategy,
-                    "label": labels[strategy],
-                    "measure": measure,
-                    "unit": unit,
-                    "per_patient": value,
-                    "per_1000_patients": value * 1000 if scalable else np.nan,
-                }
-            )
-    return pd.DataFrame(rows)
+def share_at_day(
+    inputs: ModelInputs, outcomes: ModelOutcomes, states: tuple[str, ...], day: float
+) -> np.ndarray:
+    """Share of the cohort in ``states`` at model time ``day`` [days], (n_samples,
+    n_strategies); linear between cycle boundaries. Needs traces."""
+    if outcomes.traces is None:
+        raise ValueError("the model was run without keep_trace=True")
+    years = day / DAYS_PER_YEAR
+    for phase, trace in zip(expand_phases(inputs), outcomes.traces, strict=True):
+        end = phase.start_years + phase.phase.n_cycles * phase.phase.cycle_years
+        if years <= end + 1e-12:
+            position = (years - phase.start_years) / phase.phase.cycle_years
+            position = min(max(position, 0.0), float(phase.phase.n_cycles))
+            columns = [i for i, s in enumerate(phase.states) if s.key in states]
+            shares = trace[:, :, :, columns].sum(axis=3)
+            low = int(np.floor(position + 1e-9))
+            high = min(low + 1, phase.phase.n_cycles)
+            fraction = position - low if position - low > 1e-9 else 0.0
+            return (1 - fraction) * shares[:, :, low] + fraction * shares[:, :, high]
+    raise ValueError(f"day {day} is beyond the model horizon")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import platform
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,9 @@ import pandas as pd
 from costmodel import __version__
 from costmodel.cea import compute_icer_table
 from costmodel.inputs import ModelInputs
-from costmodel.model import ModelOutcomes, expand_phases
+from costmodel.outcomes import ModelOutcomes, PsaResult
+from costmodel.parameters import evaluate_parameters
+from costmodel.phases import expand_phases
 
 
 def base_case_table(inputs: ModelInputs, outcomes: ModelOutcomes, sample: int = 0) -> pd.DataFrame:
@@ -95,9 +98,17 @@ def state_time_table(outcomes: ModelOutcomes, sample: int = 0) -> pd.DataFrame:
 
 
 PROVENANCE_KEYS = (
-    "model", "input_file", "input_sha256", "costmodel_version", "seed", "psa_samples",
-    "created_utc", "python", "numpy", "pandas",
-)  # fmt: skip
+    "model",
+    "input_file",
+    "input_sha256",
+    "costmodel_version",
+    "seed",
+    "psa_samples",
+    "created_utc",
+    "python",
+    "numpy",
+    "pandas",
+)
 """summary.json keys that identify how a result was produced (shown by every report)."""
 
 
@@ -184,7 +195,7 @@ def evidence_tables(inputs: ModelInputs) -> tuple[pd.DataFrame | None, pd.DataFr
     return pd.DataFrame(rows), studies
 
 
-def psa_samples_table(psa) -> pd.DataFrame:
+def psa_samples_table(psa: PsaResult) -> pd.DataFrame:
     """psa_samples.csv: sample, strategy, cost, qaly, ly and each sampled parameter."""
     n, k = psa.cost.shape
     frame = pd.DataFrame(
@@ -208,7 +219,6 @@ def parameters_table(inputs: ModelInputs) -> pd.DataFrame:
     """parameters.csv: every input with its base value, distribution, range, source and the
     evidence flags found in its source ([V] seen, [S] secondary, [R] recalled, [A] assumption,
     [D] derived, [GAP] missing)."""
-    from costmodel.parameters import evaluate_parameters
 
     base = evaluate_parameters(inputs)
     rows = []
@@ -232,3 +242,24 @@ def parameters_table(inputs: ModelInputs) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Everything one run produced: named tables (one CSV each), summary.json content, the
+    base-case outcomes and the PSA sample (for figures drawn from raw draws)."""
+
+    inputs: ModelInputs
+    outcomes: ModelOutcomes
+    tables: dict[str, pd.DataFrame]
+    summary: dict
+    psa: PsaResult | None = None
+
+
+def prob_ce_at_wtp(ceac: pd.DataFrame, wtp: tuple[float, ...]) -> dict[str, dict[str, float]]:
+    """{wtp: {strategy: probability cost-effective}} read off the CEAC table."""
+    out = {}
+    for w in wtp:
+        rows = ceac[np.isclose(ceac.wtp, w)]
+        out[f"{w:g}"] = {r.strategy: float(r.prob_ce) for r in rows.itertuples()}
+    return out

@@ -6,8 +6,6 @@ unit, enumerated fields get dropdowns, and the header row is frozen.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from costmodel import schema
+from costmodel.files import atomic_write
 
 HEADER_FILL = PatternFill("solid", start_color="FFD9D9D9")
 INPUT_FILL = PatternFill("solid", start_color="FFFFF2CC")
@@ -82,7 +81,7 @@ def write_workbook(path: str | Path, sheets: Mapping[str, tuple[Sequence[str], S
         if name == schema.SETTINGS_SHEET.name:
             _settings_dropdowns(ws, rows)
         ws.freeze_panes = "A2"
-    _save_atomically(wb, Path(path))
+    atomic_write(path, wb.save)
 
 
 def _dropdown(ws, choices: Sequence[str], cells: str) -> None:
@@ -104,18 +103,6 @@ def _settings_dropdowns(ws, rows: SheetRows) -> None:
             ws.cell(row=r, column=1).comment = Comment(
                 f"{spec.description}{unit}", "costmodel", width=320, height=90
             )
-
-
-def _save_atomically(wb: Workbook, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def starter_sheets() -> dict[str, tuple[list[str], list[list[object]]]]:
@@ -236,8 +223,20 @@ def starter_sheets() -> dict[str, tuple[list[str], list[list[object]]]]:
             "Assumption [A]",
         ],
     ]
-    parameter_headers = ["name", "value", "distribution", "param1", "param2", "param3", "low",
-                         "high", "unit", "group", "description", "source"]  # fmt: skip
+    parameter_headers = [
+        "name",
+        "value",
+        "distribution",
+        "param1",
+        "param2",
+        "param3",
+        "low",
+        "high",
+        "unit",
+        "group",
+        "description",
+        "source",
+    ]
     states = [
         ["healthy", "Healthy", "yes", "u_healthy", "c_drug", None, 1, "Not progressed"],
         ["sick", "Sick", "yes", "u_sick", "c_sick", None, None, "Progressed"],

@@ -64,6 +64,7 @@ from scipy.interpolate import BSpline
 
 from costmodel.cea import evpi as _evpi
 from costmodel.errors import CostModelError
+from costmodel.rng import Purpose, method_stream, stream
 
 __all__ = [
     "EvppiResult",
@@ -91,10 +92,6 @@ _RATIO_GRID = {1: (), 2: np.logspace(-3, 3, 13), 3: np.logspace(-2, 2, 5), 4: np
 _N_LAMBDA = 120  # points of the log grid of the overall smoothing parameter
 # Posterior draws of the regression function for the standard error.
 _N_DRAWS = 100
-# Fixed seeds: results are a deterministic function of the inputs. Streams are keyed by
-# purpose so that one does not shift another.
-_SEED = 20140311
-_STREAM_GP_SUBSET, _STREAM_GP_DRAWS, _STREAM_SPLINE_DRAWS = 1, 2, 3
 # GP hyperparameters are estimated on at most this many of the training samples: each
 # evaluation of the marginal likelihood costs O(m**3).
 _GP_HYPER_SAMPLES = 300
@@ -484,8 +481,9 @@ def evsi_curve(
         Sample sizes per arm [patients], each >= 1.
     seed : int
         Seed (>= 0). The trial for size ``n`` is simulated from the stream
-        ``SeedSequence(seed, spawn_key=(n,))``, so its EVSI does not depend on which other
-        sizes are in the grid or their order.
+        stream ``costmodel.rng.stream(seed, Purpose.EVSI_TRIAL, n)``, so its EVSI does not
+        depend on which other sizes are in the grid or their order, and never shares bits with
+        a PSA sample block.
 
     Returns
     -------
@@ -511,7 +509,7 @@ def evsi_curve(
         )
     values = []
     for n in sizes:
-        rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(n),)))
+        rng = stream(int(seed), Purpose.EVSI_TRIAL, int(n))
         summary = simulate_two_arm_trial(p_control, risk_ratio, int(n), rng)
         values.append(evsi_regression(cost, effect, [float(wtp)], summary)[0])
     return pd.DataFrame(
@@ -593,7 +591,7 @@ def _regression_voi(
         # Responses ordered (threshold, strategy): column w * n_inc + s.
         inb = wtp[None, :, None] * d_effect[:, None, :] - d_cost[:, None, :]
         fit = _SplineFit(x, inb.reshape(n_samples, wtp.size * n_inc), caller)
-        rng = _stream(_STREAM_SPLINE_DRAWS)
+        rng = method_stream(Purpose.SPLINE_DRAWS)
         # Posterior draws are evaluated in blocks so that memory stays bounded in n_samples.
         block = max(1, _DRAW_BLOCK_ELEMENTS // (n_samples * n_inc))
         for w in range(wtp.size):
@@ -784,12 +782,12 @@ def _gp_fit(x: np.ndarray, y: np.ndarray, max_gp_samples: int) -> tuple[np.ndarr
     n = x.shape[0]
     xs = (x - x.mean(axis=0)) / x.std(axis=0)
     m = min(n, int(max_gp_samples))
-    train = _stream(_STREAM_GP_SUBSET).permutation(n)[:m]
+    train = method_stream(Purpose.GP_SUBSET).permutation(n)[:m]
     x_train = xs[train]
     h_train = np.column_stack([np.ones(m), x_train])
     h_all = np.column_stack([np.ones(n), xs])
     n_hyper = min(m, _GP_HYPER_SAMPLES)
-    draw_rng = _stream(_STREAM_GP_DRAWS)
+    draw_rng = method_stream(Purpose.GP_DRAWS)
     fitted = np.empty(y.shape)
     draws = np.empty((m, y.shape[1], _N_DRAWS))
     for j in range(y.shape[1]):  # one regression per response, each with its hyperparameters
@@ -992,10 +990,6 @@ def _check_group_size(
             "samples per parameter. Use a larger PSA sample, split the group, or, for the "
             "value of learning every parameter, use costmodel.cea.evpi."
         )
-
-
-def _stream(key: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence(_SEED, spawn_key=(key,)))
 
 
 def _is_int(value: object) -> bool:

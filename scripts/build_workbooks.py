@@ -22,9 +22,19 @@ BCS = "Briggs, Claxton & Sculpher (2006) Decision Modelling for Health Economic 
 CHANCELLOR = "Chancellor JV et al. (1997) PharmacoEconomics 12(1):54-66; "
 
 PARAMETER_HEADERS = [
-    "name", "value", "distribution", "param1", "param2", "param3", "low", "high", "unit",
-    "group", "description", "source",
-]  # fmt: skip
+    "name",
+    "value",
+    "distribution",
+    "param1",
+    "param2",
+    "param3",
+    "low",
+    "high",
+    "unit",
+    "group",
+    "description",
+    "source",
+]
 
 
 def _parameter(name, value, unit, group, description, source, *, low=None, high=None):
@@ -269,9 +279,15 @@ def msc_variants(calibrated: dict[str, dict[str, float]]) -> dict[str, msc.Varia
         86 / 225,
         "[D] pooled control-arm deaths of the randomized trials, 86/225 (Trials sheet)",
     )
-    common = dict(start_age=63, prop_female=0.38, entry=msc.COVID_ENTRY,
-                  calibration=msc.COVID_CALIBRATION, calibrated=covid,
-                  synthesis_virus="covid19", p28_death_trials=p0_covid)  # fmt: skip
+    common = dict(
+        start_age=63,
+        prop_female=0.38,
+        entry=msc.COVID_ENTRY,
+        calibration=msc.COVID_CALIBRATION,
+        calibrated=covid,
+        synthesis_virus="covid19",
+        p28_death_trials=p0_covid,
+    )
     return {
         "msc_covid19": msc.Variant(
             key="msc_covid19",
@@ -350,8 +366,13 @@ def msc_variants(calibrated: dict[str, dict[str, float]]) -> dict[str, msc.Varia
     }
 
 
-DEFAULT_GUESS = {"p_o2_death": 0.01, "p_o2_disch": 0.05, "p_niv_imv": 0.02,
-                 "p_imv_death": 0.02, "p_imv_lib": 0.03}  # fmt: skip
+DEFAULT_GUESS = {
+    "p_o2_death": 0.01,
+    "p_o2_disch": 0.05,
+    "p_niv_imv": 0.02,
+    "p_imv_death": 0.02,
+    "p_imv_lib": 0.03,
+}
 FIT = {
     "covid19": ("msc_covid19", list(DEFAULT_GUESS)),
     "influenza": ("msc_influenza_ards", ["p_imv_death", "p_imv_lib"]),
@@ -361,8 +382,8 @@ CALIBRATED = ROOT / "scripts" / "data" / "msc_calibrated.json"
 
 def calibrate(calibrated: dict) -> dict:
     """Fit the standard-care probabilities of each MSC evidence set to its targets."""
-    from costmodel.calibration import fit_calibration
-    from costmodel.validate import load_model
+    from costmodel.analyses.calibration import fit_calibration
+    from costmodel.validate import load_inputs as load_model
 
     for name, (key, names) in FIT.items():
         with tempfile.TemporaryDirectory() as tmp:

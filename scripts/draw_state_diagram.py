@@ -24,12 +24,23 @@ BOXES = {
     "dead_lt": (4.6, -0.4, "Dead"),
 }
 ARROWS = [
-    ("o2", "niv", 0.15), ("niv", "o2", 0.15), ("niv", "imv", 0), ("imv", "ward", 0),
-    ("o2", "d_no", 0), ("o2", "dead", 0), ("niv", "dead", 0), ("imv", "dead", 0),
-    ("ward", "dead", 0), ("ward", "d_imv", 0), ("d_no", "dead", 0), ("d_imv", "dead", 0),
-    ("d_no", "p_no", 0), ("d_imv", "p_imv", 0), ("p_no", "dead_lt", 0),
+    ("o2", "niv", 0.15),
+    ("niv", "o2", 0.15),
+    ("niv", "imv", 0),
+    ("imv", "ward", 0),
+    ("o2", "d_no", 0),
+    ("o2", "dead", 0),
+    ("niv", "dead", 0),
+    ("imv", "dead", 0),
+    ("ward", "dead", 0),
+    ("ward", "d_imv", 0),
+    ("d_no", "dead", 0),
+    ("d_imv", "dead", 0),
+    ("d_no", "p_no", 0),
+    ("d_imv", "p_imv", 0),
+    ("p_no", "dead_lt", 0),
     ("p_imv", "dead_lt", 0),
-]  # fmt: skip
+]
 
 
 def main() -> None:
@@ -37,14 +48,26 @@ def main() -> None:
     w, h = 1.9, 1.0
     for key, (x, y, text) in BOXES.items():
         color = "#fde2e2" if key.startswith("dead") else "#e3eefc" if y > 0.5 else "#e6f4e6"
-        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.05",
-                                    fc=color, ec="0.3"))  # fmt: skip
+        ax.add_patch(
+            FancyBboxPatch(
+                (x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.05", fc=color, ec="0.3"
+            )
+        )
         ax.text(x, y, text, ha="center", va="center", fontsize=9)
     for a, b, bend in ARROWS:
         (x1, y1, _), (x2, y2, _) = BOXES[a], BOXES[b]
-        ax.add_patch(FancyArrowPatch((x1, y1), (x2, y2), connectionstyle=f"arc3,rad={bend}",
-                                     arrowstyle="-|>", mutation_scale=12, color="0.35",
-                                     shrinkA=28, shrinkB=28))  # fmt: skip
+        ax.add_patch(
+            FancyArrowPatch(
+                (x1, y1),
+                (x2, y2),
+                connectionstyle=f"arc3,rad={bend}",
+                arrowstyle="-|>",
+                mutation_scale=12,
+                color="0.35",
+                shrinkA=28,
+                shrinkB=28,
+            )
+        )
     ax.axhline(0.75, color="0.5", ls="--", lw=0.8)
     ax.text(
         -0.3,
@@ -54,10 +77,14 @@ def main() -> None:
         fontsize=9,
         va="top",
     )
-    ax.text(-0.3, 0.55, "Long-term phase: 1-year cycles to age 100 (life table x SMR)",
-            fontsize=9, va="top")  # fmt: skip
-    ax.text(4.6, 3.0, "every state may die; stays not drawn", fontsize=7, ha="center",
-            color="0.4")  # fmt: skip
+    ax.text(
+        -0.3,
+        0.55,
+        "Long-term phase: 1-year cycles to age 100 (life table x SMR)",
+        fontsize=9,
+        va="top",
+    )
+    ax.text(4.6, 3.0, "every state may die; stays not drawn", fontsize=7, ha="center", color="0.4")
     ax.set_xlim(-0.4, 9.4)
     ax.set_ylim(-1.2, 5.2)
     ax.axis("off")

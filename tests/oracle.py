@@ -266,17 +266,11 @@ def run(model: Model) -> dict[str, StrategyResult]:
 
 def run_strategy(model: Model, strategy: Strategy) -> StrategyResult:
     life = LifeTable(model.life_table, model.start_age, model.prop_female)
-    method = model.correction
-    r_c = model.discount_rate_costs
-    r_o = model.discount_rate_outcomes
     all_keys = [s.key for p in model.phases for s in p.states]
-
-    cost = {c: 0.0 for c in model.categories}
-    qaly = 0.0
-    qaly_u = 0.0
-    ly = 0.0
-    ly_u = 0.0
-    state_time = {key: 0.0 for key in all_keys}
+    totals = Totals(
+        cost={c: 0.0 for c in model.categories},
+        state_time={key: 0.0 for key in all_keys},
+    )
     trace = []
 
     x = None  # cohort vector of the current phase (expanded states)
@@ -285,122 +279,208 @@ def run_strategy(model: Model, strategy: Strategy) -> StrategyResult:
         T, h, n = timing[p]
         states = expand(phase)
         index = {(s.key, q): i for i, (s, q) in enumerate(states)}
-        m = len(states)
         if p == 0:
-            x = [0.0] * m
-            for s in phase.states:
-                x[index[(s.key, 1)]] = float(s.initial or 0.0)
-        a, b = correction_weights(method, n)
+            x = initial_cohort(phase, index, len(states))
+        a, b = correction_weights(model.correction, n)
         rows = rows_for(phase, strategy.key)
 
-        def record(j: int, x: list[float], *, phase=phase, states=states, T=T, h=h) -> None:
-            shares = {key: 0.0 for key in all_keys}
-            for i, (s, _q) in enumerate(states):
-                shares[s.key] += x[i]
-            trace.append((phase.key, j, T + j * h, shares))
-
-        record(0, x)
+        trace.append(trace_point(phase.key, 0, T, states, x, all_keys))
         for k in range(1, n + 1):
             t0 = T + (k - 1) * h
             t1 = T + k * h
-            # Per-cycle matrix and one-off values, row by row (one row per expanded state).
-            P = [[0.0] * m for _ in range(m)]
-            one_off_cost = [
-                [{c: 0.0 for c in model.categories} for _ in range(m)] for _ in range(m)
-            ]
-            one_off_qaly = [[0.0] * m for _ in range(m)]
-            reward_cost = [{c: 0.0 for c in model.categories} for _ in range(m)]
-            reward_qaly = [0.0] * m
-            reward_ly = [0.0] * m
-            for i, (s, q) in enumerate(states):
-                v = variables(model, strategy, life, k, t0, h, q)
-                for c in model.categories:
-                    reward_cost[i][c] = evaluate(s.costs.get(c, 0.0), v)
-                reward_qaly[i] = evaluate(s.utility, v) * h
-                reward_ly[i] = (1.0 if s.alive else 0.0) * h
-                complement_target = None
-                total = 0.0
-                for t in rows:
-                    if t.source != s.key:
-                        continue
-                    if t.target == s.key:
-                        j = index[(s.key, min(q + 1, int(s.tunnel_length or 1)))]
-                    else:
-                        j = index[(t.target, 1)]
-                    for c in model.categories:
-                        one_off_cost[i][j][c] = evaluate(t.costs.get(c, 0.0), v)
-                    one_off_qaly[i][j] = evaluate(t.qaly, v)
-                    if isinstance(t.probability, str) and t.probability.strip() in (
-                        COMPLEMENT,
-                        "complement",
-                    ):
-                        complement_target = j
-                        continue
-                    prob = evaluate(t.probability, v)
-                    P[i][j] += prob
-                    total += prob
-                if complement_target is not None:
-                    P[i][complement_target] += 1.0 - total
-
-            # x_k = x_{k-1} P_k
-            new = [0.0] * m
-            for i in range(m):
-                for j in range(m):
-                    new[j] += x[i] * P[i][j]
-
-            # State rewards with the within-cycle weights.
-            dc0, dc1 = discount(r_c, t0), discount(r_c, t1)
-            do0, do1 = discount(r_o, t0), discount(r_o, t1)
-            for i, (s, _q) in enumerate(states):
-                occupancy_c = a[k] * x[i] * dc0 + b[k] * new[i] * dc1
-                occupancy_o = a[k] * x[i] * do0 + b[k] * new[i] * do1
-                occupancy_u = a[k] * x[i] + b[k] * new[i]
-                for c in model.categories:
-                    cost[c] += reward_cost[i][c] * occupancy_c
-                qaly += reward_qaly[i] * occupancy_o
-                qaly_u += reward_qaly[i] * occupancy_u
-                ly += reward_ly[i] * occupancy_o
-                ly_u += reward_ly[i] * occupancy_u
-                state_time[s.key] += h * occupancy_u
-
-            # One-off transition rewards.
-            t_one_off = one_off_time(method, t0, t1)
-            dc = discount(r_c, t_one_off)
-            do = discount(r_o, t_one_off)
-            for i in range(m):
-                for j in range(m):
-                    flow = x[i] * P[i][j]
-                    for c in model.categories:
-                        cost[c] += flow * one_off_cost[i][j][c] * dc
-                    qaly += flow * one_off_qaly[i][j] * do
-                    qaly_u += flow * one_off_qaly[i][j]
-
+            cycle = cycle_values(model, strategy, life, states, index, rows, k, t0, h)
+            new = step(x, cycle.P)  # x_k = x_{k-1} P_k
+            add_state_rewards(totals, model, states, cycle, x, new, a[k], b[k], t0, t1, h)
+            add_one_off_rewards(totals, model, cycle, x, t0, t1)
             x = new
-            record(k, x)
+            trace.append(trace_point(phase.key, k, T + k * h, states, x, all_keys))
 
-        # Move the cohort into the next phase.
         if p + 1 < len(model.phases):
-            following = expand(model.phases[p + 1])
-            next_index = {(s.key, q): i for i, (s, q) in enumerate(following)}
-            moved = [0.0] * len(following)
-            for i, (s, _q) in enumerate(states):
-                if s.next_state is None:
-                    if x[i] != 0.0:
-                        raise ValueError(f"state {s.key} has a cohort but no next_state")
-                    continue
-                moved[next_index[(s.next_state, 1)]] += x[i]
-            x = moved
+            x = next_phase_cohort(states, x, model.phases[p + 1])
 
     return StrategyResult(
-        cost=sum(cost.values()),
-        cost_by_category=cost,
-        qaly=qaly,
-        qaly_undiscounted=qaly_u,
-        ly=ly,
-        ly_undiscounted=ly_u,
-        state_time=state_time,
+        cost=sum(totals.cost.values()),
+        cost_by_category=totals.cost,
+        qaly=totals.qaly,
+        qaly_undiscounted=totals.qaly_u,
+        ly=totals.ly,
+        ly_undiscounted=totals.ly_u,
+        state_time=totals.state_time,
         trace=trace,
     )
+
+
+@dataclass
+class Totals:
+    """Running sums of one strategy's rewards over all cycles."""
+
+    cost: dict[str, float]  # discounted, by category
+    state_time: dict[str, float]  # undiscounted years per declared state key
+    qaly: float = 0.0
+    qaly_u: float = 0.0
+    ly: float = 0.0
+    ly_u: float = 0.0
+
+
+@dataclass
+class Cycle:
+    """One cycle's matrix P[i][j], one-off values [i][j] and per-cycle state rewards [i]."""
+
+    P: list[list[float]]
+    one_off_cost: list[list[dict[str, float]]]
+    one_off_qaly: list[list[float]]
+    reward_cost: list[dict[str, float]]
+    reward_qaly: list[float]
+    reward_ly: list[float]
+
+
+def initial_cohort(phase: Phase, index: dict[tuple[str, int], int], m: int) -> list[float]:
+    """The first phase's cohort vector: each state's initial share at tunnel position 1."""
+    x = [0.0] * m
+    for s in phase.states:
+        x[index[(s.key, 1)]] = float(s.initial or 0.0)
+    return x
+
+
+def trace_point(
+    phase_key: str,
+    j: int,
+    t: float,
+    states: list[tuple[State, int]],
+    x: list[float],
+    all_keys: list[str],
+) -> tuple[str, int, float, dict[str, float]]:
+    """A trace entry: the cohort shares per declared state (tunnel positions summed)."""
+    shares = {key: 0.0 for key in all_keys}
+    for i, (s, _q) in enumerate(states):
+        shares[s.key] += x[i]
+    return (phase_key, j, t, shares)
+
+
+def cycle_values(
+    model: Model,
+    strategy: Strategy,
+    life: LifeTable,
+    states: list[tuple[State, int]],
+    index: dict[tuple[str, int], int],
+    rows: list[Transition],
+    k: int,
+    t0: float,
+    h: float,
+) -> Cycle:
+    """Cycle k's matrix and rewards, row by row (one row per expanded state)."""
+    m = len(states)
+    cycle = Cycle(
+        P=[[0.0] * m for _ in range(m)],
+        one_off_cost=[[{c: 0.0 for c in model.categories} for _ in range(m)] for _ in range(m)],
+        one_off_qaly=[[0.0] * m for _ in range(m)],
+        reward_cost=[{c: 0.0 for c in model.categories} for _ in range(m)],
+        reward_qaly=[0.0] * m,
+        reward_ly=[0.0] * m,
+    )
+    for i, (s, q) in enumerate(states):
+        v = variables(model, strategy, life, k, t0, h, q)
+        for c in model.categories:
+            cycle.reward_cost[i][c] = evaluate(s.costs.get(c, 0.0), v)
+        cycle.reward_qaly[i] = evaluate(s.utility, v) * h
+        cycle.reward_ly[i] = (1.0 if s.alive else 0.0) * h
+        complement_target = None
+        total = 0.0
+        for t in rows:
+            if t.source != s.key:
+                continue
+            if t.target == s.key:
+                j = index[(s.key, min(q + 1, int(s.tunnel_length or 1)))]
+            else:
+                j = index[(t.target, 1)]
+            for c in model.categories:
+                cycle.one_off_cost[i][j][c] = evaluate(t.costs.get(c, 0.0), v)
+            cycle.one_off_qaly[i][j] = evaluate(t.qaly, v)
+            if isinstance(t.probability, str) and t.probability.strip() in (
+                COMPLEMENT,
+                "complement",
+            ):
+                complement_target = j
+                continue
+            prob = evaluate(t.probability, v)
+            cycle.P[i][j] += prob
+            total += prob
+        if complement_target is not None:
+            cycle.P[i][complement_target] += 1.0 - total
+    return cycle
+
+
+def step(x: list[float], P: list[list[float]]) -> list[float]:
+    """The vector-matrix product x P."""
+    m = len(x)
+    new = [0.0] * m
+    for i in range(m):
+        for j in range(m):
+            new[j] += x[i] * P[i][j]
+    return new
+
+
+def add_state_rewards(
+    totals: Totals,
+    model: Model,
+    states: list[tuple[State, int]],
+    cycle: Cycle,
+    x: list[float],
+    new: list[float],
+    a_k: float,
+    b_k: float,
+    t0: float,
+    t1: float,
+    h: float,
+) -> None:
+    """Add cycle [t0, t1]'s state rewards with the within-cycle weights a_k, b_k."""
+    dc0, dc1 = discount(model.discount_rate_costs, t0), discount(model.discount_rate_costs, t1)
+    do0 = discount(model.discount_rate_outcomes, t0)
+    do1 = discount(model.discount_rate_outcomes, t1)
+    for i, (s, _q) in enumerate(states):
+        occupancy_c = a_k * x[i] * dc0 + b_k * new[i] * dc1
+        occupancy_o = a_k * x[i] * do0 + b_k * new[i] * do1
+        occupancy_u = a_k * x[i] + b_k * new[i]
+        for c in model.categories:
+            totals.cost[c] += cycle.reward_cost[i][c] * occupancy_c
+        totals.qaly += cycle.reward_qaly[i] * occupancy_o
+        totals.qaly_u += cycle.reward_qaly[i] * occupancy_u
+        totals.ly += cycle.reward_ly[i] * occupancy_o
+        totals.ly_u += cycle.reward_ly[i] * occupancy_u
+        totals.state_time[s.key] += h * occupancy_u
+
+
+def add_one_off_rewards(
+    totals: Totals, model: Model, cycle: Cycle, x: list[float], t0: float, t1: float
+) -> None:
+    """Add cycle [t0, t1]'s one-off transition rewards, flow x[i] P[i][j] times the value."""
+    t_one_off = one_off_time(model.correction, t0, t1)
+    dc = discount(model.discount_rate_costs, t_one_off)
+    do = discount(model.discount_rate_outcomes, t_one_off)
+    m = len(x)
+    for i in range(m):
+        for j in range(m):
+            flow = x[i] * cycle.P[i][j]
+            for c in model.categories:
+                totals.cost[c] += flow * cycle.one_off_cost[i][j][c] * dc
+            totals.qaly += flow * cycle.one_off_qaly[i][j] * do
+            totals.qaly_u += flow * cycle.one_off_qaly[i][j]
+
+
+def next_phase_cohort(
+    states: list[tuple[State, int]], x: list[float], following_phase: Phase
+) -> list[float]:
+    """Move the cohort at a phase end: each position goes to position 1 of its next_state."""
+    following = expand(following_phase)
+    next_index = {(s.key, q): i for i, (s, q) in enumerate(following)}
+    moved = [0.0] * len(following)
+    for i, (s, _q) in enumerate(states):
+        if s.next_state is None:
+            if x[i] != 0.0:
+                raise ValueError(f"state {s.key} has a cohort but no next_state")
+            continue
+        moved[next_index[(s.next_state, 1)]] += x[i]
+    return moved
 
 
 def variables(

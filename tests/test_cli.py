@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
@@ -12,7 +13,7 @@ from openpyxl import load_workbook
 from costmodel.api import run_workbook
 from costmodel.cli import main
 from costmodel.errors import InputError
-from costmodel.report import MARKER
+from costmodel.reports.folder import MARKER
 from tests.conftest import HIV_WORKBOOK
 
 
@@ -67,7 +68,7 @@ def test_template_is_a_valid_runnable_model(tmp_path, capsys):
     assert main(["template", str(path)]) == 0
     assert main(["template", str(path)]) == 1  # no silent overwrite
     assert "--force" in capsys.readouterr().err
-    result = run_workbook(path)
+    result = run_workbook(path, psa_samples=0, deterministic=False)
     table = result.base_case.set_index("strategy")
     # treatment slows progression, so it must add QALYs and cost
     assert table.loc["treatment", "qaly"] > table.loc["no_treatment", "qaly"]
@@ -89,11 +90,11 @@ def test_template_refuses_to_write_excel_formulas(tmp_path):
 
 
 def test_unknown_setting_is_an_input_error(hiv_variant):
-    from costmodel.validate import load_model
+    from costmodel.validate import load_inputs
 
     path = hiv_variant({("Settings", "seed", "setting"): "sead"})
     with pytest.raises(InputError, match="Did you mean 'seed'"):
-        load_model(path)
+        load_inputs(path)
 
 
 def test_results_hidden_by_a_kill_mid_swap_are_restored(tmp_path):
@@ -101,7 +102,7 @@ def test_results_hidden_by_a_kill_mid_swap_are_restored(tmp_path):
     next write puts it back before replacing it, and the folder is readable by others."""
     import os
 
-    from costmodel.report import _recover_interrupted_swap
+    from costmodel.reports.folder import _recover_interrupted_swap
 
     out = tmp_path / "hiv"
     assert main(["run", str(HIV_WORKBOOK), "--out", str(out), "--psa-samples", "0"]) == 0
@@ -113,3 +114,18 @@ def test_results_hidden_by_a_kill_mid_swap_are_restored(tmp_path):
     _recover_interrupted_swap(out)
     assert (out / "base_case.csv").read_bytes() == previous
     assert not aside.exists()
+
+
+def test_python_api_runs_what_the_cli_runs_by_default(tmp_path):
+    """run_workbook(path) has the CLI's defaults: the workbook's PSA (1,000 samples in the HIV
+    example) and the deterministic analyses, with the same tables as `costmodel run`."""
+
+    result = run_workbook(HIV_WORKBOOK)
+    assert result.summary["psa_samples"] == 1000
+    assert result.psa is not None and result.psa.n_samples == 1000
+    out = tmp_path / "cli"
+    assert main(["run", str(HIV_WORKBOOK), "--out", str(out)]) == 0
+    written = {p.stem for p in out.glob("*.csv")} - {"cheers"}
+    assert written == set(result.tables)
+    cli_ceac = pd.read_csv(out / "ceac.csv")
+    assert np.allclose(cli_ceac.prob_ce, result.ceac.prob_ce, rtol=0, atol=0)

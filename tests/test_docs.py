@@ -16,3 +16,36 @@ def test_readme_workbook_reference_matches_schema():
 def test_readme_names_the_two_commands():
     text = (ROOT / "README.md").read_text()
     assert "make run" in text and "make test" in text
+
+
+def test_readme_project_layout_names_only_modules_that_exist():
+    """Every costmodel/ path the README's Project layout names exists, and every module of the
+    package is named there (the layout cannot drift from the code)."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Project layout") : text.index("## References")]
+    block = section[: section.index("### Where things go")]
+    named: set[str] = set()
+    folder = ""
+    for line in block.splitlines():
+        if not line.startswith("      ") or not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        words = line.strip().split("  ")[0].split() if indent == 6 else line.split()
+        if indent == 6:
+            folder = ""
+        for word in words:
+            if word.endswith("/"):
+                folder = word
+                named.add(word.rstrip("/"))
+            elif word.endswith(".py"):
+                named.add(f"{folder}{word}" if indent > 6 else word)
+            else:
+                break
+    package = ROOT / "costmodel"
+    missing = sorted(n for n in named if not (package / n).exists())
+    assert missing == []
+    modules = {
+        str(p.relative_to(package)) for p in package.rglob("*.py") if p.name != "__init__.py"
+    }
+    unnamed = sorted(m for m in modules if m not in named)
+    assert unnamed == []

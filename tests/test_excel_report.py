@@ -19,9 +19,10 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from openpyxl.chart import BarChart, ScatterChart
 
-from costmodel import excel_report
+from costmodel import files
 from costmodel.api import run_workbook
-from costmodel.excel_report import (
+from costmodel.reports import excel as excel_report
+from costmodel.reports.excel import (
     CHART_DATA_SHEET,
     CURRENCY_FORMAT,
     EFFECT_FORMAT,
@@ -307,7 +308,7 @@ def test_write_is_atomic(tmp_path, out_folder, monkeypatch):
     def fail(source, target):
         raise OSError("disk full")
 
-    monkeypatch.setattr(excel_report.os, "replace", fail)
+    monkeypatch.setattr(files.os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
         write_results_workbook(out_folder, path)
     assert path.read_bytes() == previous

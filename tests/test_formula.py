@@ -231,10 +231,25 @@ def test_builtins_vectorized() -> None:
 
 def test_builtin_specs_and_docs() -> None:
     expected = {
-        "exp", "log", "sqrt", "abs", "floor", "ceil", "min", "max", "where", "clip",
-        "rate_to_prob", "prob_to_rate", "rescale_prob", "rr_to_prob", "hr_to_prob",
-        "or_to_prob", "prob_to_odds", "odds_to_prob",
-    }  # fmt: skip
+        "exp",
+        "log",
+        "sqrt",
+        "abs",
+        "floor",
+        "ceil",
+        "min",
+        "max",
+        "where",
+        "clip",
+        "rate_to_prob",
+        "prob_to_rate",
+        "rescale_prob",
+        "rr_to_prob",
+        "hr_to_prob",
+        "or_to_prob",
+        "prob_to_odds",
+        "odds_to_prob",
+    }
     assert set(BUILTIN_FUNCTIONS) == expected
     for name, spec in BUILTIN_FUNCTIONS.items():
         assert spec.name == name

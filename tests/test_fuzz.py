@@ -25,7 +25,7 @@ from openpyxl.utils import get_column_letter
 
 from costmodel.errors import CostModelError
 from costmodel.model import run_model
-from costmodel.validate import load_model
+from costmodel.validate import load_inputs
 from tests.conftest import HIV_WORKBOOK, ROOT
 
 WORKBOOKS = {"hiv": HIV_WORKBOOK, "msc": ROOT / "inputs" / "msc_covid19.xlsx"}
@@ -162,7 +162,7 @@ def write_variant(name: str, edits: list[tuple[str, str, object]], folder: Path)
 def check_model_or_cost_model_error(path: Path) -> None:
     """The property: results, or an error a user can act on; nothing else."""
     try:
-        inputs = load_model(path)
+        inputs = load_inputs(path)
         outcomes = run_model(inputs)
     except CostModelError as exc:
         assert str(exc).strip(), "a CostModelError without a message"

@@ -13,7 +13,7 @@ from tests.conftest import HIV_WORKBOOK
 
 @pytest.fixture(scope="module")
 def hiv():
-    return run_workbook(HIV_WORKBOOK)
+    return run_workbook(HIV_WORKBOOK, psa_samples=0, deterministic=False)
 
 
 def _row(result, strategy):
@@ -60,7 +60,7 @@ def test_zero_effect_and_zero_added_cost_give_zero_increments(hiv_variant):
     path = hiv_variant(
         {("Parameters", "rr_combination", "value"): 1, ("Parameters", "c_lamivudine", "value"): 0}
     )
-    table = run_workbook(path).base_case
+    table = run_workbook(path, psa_samples=0, deterministic=False).base_case
     costs = table.set_index("strategy").cost
     lys = table.set_index("strategy").ly
     assert costs["combination"] == pytest.approx(costs["monotherapy"], rel=1e-14)
@@ -71,7 +71,7 @@ def test_zero_effect_and_zero_added_cost_give_zero_increments(hiv_variant):
 
 def test_zero_discount_equals_undiscounted_sum(hiv, hiv_variant):
     path = hiv_variant({("Settings", "discount_rate_costs", "value"): 0})
-    undiscounted = run_workbook(path)
+    undiscounted = run_workbook(path, psa_samples=0, deterministic=False)
     mono_trace = hiv.trace[hiv.trace.strategy == "monotherapy"]
     states = mono_trace[["state_a", "state_b", "state_c"]].to_numpy()[1:]
     per_year = np.array([1701 + 1055 + 2278, 1774 + 1278 + 2278, 6948 + 2059 + 2278])
@@ -84,11 +84,17 @@ def test_scaling_all_costs_scales_icer(hiv, hiv_variant):
     edits = {
         ("Parameters", name, "value"): 2 * value
         for name, value in {
-            "c_dmed_a": 1701, "c_dmed_b": 1774, "c_dmed_c": 6948, "c_ccare_a": 1055,
-            "c_ccare_b": 1278, "c_ccare_c": 2059, "c_zidovudine": 2278, "c_lamivudine": 2086.5,
+            "c_dmed_a": 1701,
+            "c_dmed_b": 1774,
+            "c_dmed_c": 6948,
+            "c_ccare_a": 1055,
+            "c_ccare_b": 1278,
+            "c_ccare_c": 2059,
+            "c_zidovudine": 2278,
+            "c_lamivudine": 2086.5,
         }.items()
-    }  # fmt: skip
-    doubled = run_workbook(hiv_variant(edits))
+    }
+    doubled = run_workbook(hiv_variant(edits), psa_samples=0, deterministic=False)
     assert _row(doubled, "combination").icer == pytest.approx(
         2 * _row(hiv, "combination").icer, rel=1e-12
     )

@@ -324,15 +324,25 @@ def _limit_memory() -> None:
 def run_limited(path: Path, out: Path) -> subprocess.CompletedProcess:
     """`costmodel run` in a child process with a memory limit and a time limit."""
     return subprocess.run(
-        [sys.executable, "-m", "costmodel.cli", "run", str(path), "--out", str(out), "--no-dsa",
-         "--psa-samples", "0"],
+        [
+            sys.executable,
+            "-m",
+            "costmodel.cli",
+            "run",
+            str(path),
+            "--out",
+            str(out),
+            "--no-dsa",
+            "--psa-samples",
+            "0",
+        ],
         cwd=ROOT,
         env={**os.environ, "MPLBACKEND": "Agg"},
         capture_output=True,
         text=True,
         timeout=120,
         preexec_fn=_limit_memory,
-    )  # fmt: skip
+    )
 
 
 def _edit_hiv(tmp_path: Path, sheet: str, key: str, column: str, value: object) -> tuple[Path, str]:

@@ -154,9 +154,18 @@ def test_different_seeds_give_different_psa_samples(tmp_path, capsys):
     for run, seed in (("a", "1"), ("b", "2"), ("c", "1")):
         out = tmp_path / run
         code = main(
-            ["run", str(HIV_WORKBOOK), "--out", str(out), "--psa-samples", "64", "--no-dsa",
-             "--seed", seed]
-        )  # fmt: skip
+            [
+                "run",
+                str(HIV_WORKBOOK),
+                "--out",
+                str(out),
+                "--psa-samples",
+                "64",
+                "--no-dsa",
+                "--seed",
+                seed,
+            ]
+        )
         assert code == 0, capsys.readouterr().err
         tables[run] = (out / "psa_samples.csv").read_bytes()
         assert sha256(HIV_WORKBOOK) == workbook_hash
@@ -177,7 +186,7 @@ def hiv_results(tmp_path, capsys) -> Path:
 
 
 def test_ctrl_c_while_writing_files_keeps_previous_results(hiv_results, monkeypatch):
-    import costmodel.report
+    import costmodel.reports.folder
 
     out = hiv_results
     before = snapshot(out)
@@ -185,7 +194,7 @@ def test_ctrl_c_while_writing_files_keeps_previous_results(hiv_results, monkeypa
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(costmodel.report, "write_json", interrupted)
+    monkeypatch.setattr(costmodel.reports.folder, "write_json", interrupted)
     assert (
         main(["run", str(HIV_WORKBOOK), "--out", str(out), "--seed", "5", *QUICK_RUN]) == 130
     )  # the CLI reports the interruption and exits 130
@@ -196,7 +205,7 @@ def test_ctrl_c_while_writing_files_keeps_previous_results(hiv_results, monkeypa
 def test_ctrl_c_while_swapping_folders_keeps_previous_results(hiv_results, monkeypatch):
     """The swap is two renames (OUT aside, new folder in); Ctrl-C between them must restore
     OUT and leave nothing behind."""
-    import costmodel.report
+    import costmodel.reports.folder
 
     out = hiv_results
     before = snapshot(out)
@@ -209,7 +218,7 @@ def test_ctrl_c_while_swapping_folders_keeps_previous_results(hiv_results, monke
             raise KeyboardInterrupt
         return real_replace(src, dst)
 
-    monkeypatch.setattr(costmodel.report.os, "replace", replace_then_interrupt)
+    monkeypatch.setattr(costmodel.reports.folder.os, "replace", replace_then_interrupt)
     assert (
         main(["run", str(HIV_WORKBOOK), "--out", str(out), "--seed", "5", *QUICK_RUN]) == 130
     )  # the CLI reports the interruption and exits 130

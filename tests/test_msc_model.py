@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 
 from costmodel.api import run_workbook
 from costmodel.evidence import Selection, synthesize
-from costmodel.validate import load_model
+from costmodel.validate import load_inputs
 from tests.conftest import ROOT, edit_workbook
 
 WORKBOOKS = ["msc_covid19.xlsx", "msc_covid19_us.xlsx", "msc_influenza_ards.xlsx"]
@@ -23,12 +23,12 @@ COVID = ROOT / "inputs" / "msc_covid19.xlsx"
 
 @pytest.fixture(scope="module")
 def covid():
-    return run_workbook(COVID)
+    return run_workbook(COVID, psa_samples=0, deterministic=False)
 
 
 @pytest.mark.parametrize("name", WORKBOOKS)
 def test_standard_care_meets_every_calibration_target_within_one_point(name):
-    result = run_workbook(ROOT / "inputs" / name)
+    result = run_workbook(ROOT / "inputs" / name, psa_samples=0, deterministic=False)
     table = result.calibration
     assert len(table) >= 2
     for row in table.itertuples():
@@ -47,7 +47,7 @@ def test_overall_28_day_mortality_matches_recovery_usual_care(covid):
 
 
 def _trials(path=COVID):
-    return load_model(path)
+    return load_inputs(path)
 
 
 def test_synthesis_of_randomized_covid_trials_matches_hand_computed_pool(covid):
@@ -66,8 +66,17 @@ def test_synthesis_of_randomized_covid_trials_matches_hand_computed_pool(covid):
     assert effect.dist_params[1] == pytest.approx(dl.se_log, rel=1e-12)
     evidence = covid.evidence
     assert list(evidence.columns[:10]) == [
-        "subgroup", "method", "k", "rr", "ci_low", "ci_high", "pi_low", "pi_high", "tau2", "i2"
-    ]  # fmt: skip
+        "subgroup",
+        "method",
+        "k",
+        "rr",
+        "ci_low",
+        "ci_high",
+        "pi_low",
+        "pi_high",
+        "tau2",
+        "i2",
+    ]
 
 
 def _trial_list():
@@ -82,13 +91,19 @@ def _trial_list():
     ("selection", "k", "mh", "dl", "tau2", "i2", "pi"),
     [
         # (a) all comparative COVID-19 studies with counts: Zarrabi's arms combined 3/19 vs 8/24
-        (Selection("covid19"), 11, (0.70, 0.55, 0.89), (0.67, 0.49, 0.91), 0.038, 15,
-         (0.38, 1.19)),
+        (Selection("covid19"), 11, (0.70, 0.55, 0.89), (0.67, 0.49, 0.91), 0.038, 15, (0.38, 1.19)),
         # (c) cell-based only: Zarrabi's MSC-alone arm 3/11 vs 8/24
-        (Selection("covid19", ("cells",)), 11, (0.72, 0.57, 0.91), (0.70, 0.52, 0.94), 0.027,
-         11, (0.42, 1.16)),
+        (
+            Selection("covid19", ("cells",)),
+            11,
+            (0.72, 0.57, 0.91),
+            (0.70, 0.52, 0.94),
+            0.027,
+            11,
+            (0.42, 1.16),
+        ),
     ],
-)  # fmt: skip
+)
 def test_subgroup_syntheses_match_hand_computed_pools(selection, k, mh, dl, tau2, i2, pi):
     result = synthesize(_trial_list(), selection)
     d, m = result.dl, result.mh
@@ -103,8 +118,11 @@ def test_shared_control_is_counted_once():
     studies = synthesize(_trial_list(), Selection("covid19")).studies
     zarrabi = next(s for s in studies if s.trial_id == "ZARRABI2023")
     assert (zarrabi.deaths_msc, zarrabi.n_msc, zarrabi.deaths_control, zarrabi.n_control) == (
-        3, 19, 8, 24
-    )  # fmt: skip
+        3,
+        19,
+        8,
+        24,
+    )
 
 
 def test_continuity_correction_for_a_zero_cell():
@@ -119,11 +137,27 @@ def test_adding_a_trial_row_changes_the_effect(tmp_path):
     target = tmp_path / "more_trials.xlsx"
     wb = load_workbook(COVID)
     ws = wb["Trials"]
-    ws.append(["NEWTRIAL", "MSC", "yes", "covid19", "yes", "RCT", "cells", "", 300, 60, 300,
-               90, 28, "hypothetical"])  # fmt: skip
+    ws.append(
+        [
+            "NEWTRIAL",
+            "MSC",
+            "yes",
+            "covid19",
+            "yes",
+            "RCT",
+            "cells",
+            "",
+            300,
+            60,
+            300,
+            90,
+            28,
+            "hypothetical",
+        ]
+    )
     wb.save(target)
-    before = load_model(COVID).parameter("rr_death_msc").expression.evaluate({})
-    after = load_model(target).parameter("rr_death_msc").expression.evaluate({})
+    before = load_inputs(COVID).parameter("rr_death_msc").expression.evaluate({})
+    after = load_inputs(target).parameter("rr_death_msc").expression.evaluate({})
     assert after < before  # a large trial with RR 0.67 pulls the pool down
 
 
@@ -152,12 +186,14 @@ def test_no_effect_and_no_cost_gives_no_increments(tmp_path):
             ("Parameters", "p_ae_excess", "value"): 0,
         },
     )
-    table = run_workbook(path).base_case.set_index("strategy")
+    table = run_workbook(path, psa_samples=0, deterministic=False).base_case.set_index("strategy")
     for strategy in ("msc_cells", "msc_early", "msc_late"):
-        assert table.loc[strategy, "qaly"] == pytest.approx(table.loc["standard_care", "qaly"],
-                                                            rel=1e-13)  # fmt: skip
-        assert table.loc[strategy, "cost"] == pytest.approx(table.loc["standard_care", "cost"],
-                                                            rel=1e-13)  # fmt: skip
+        assert table.loc[strategy, "qaly"] == pytest.approx(
+            table.loc["standard_care", "qaly"], rel=1e-13
+        )
+        assert table.loc[strategy, "cost"] == pytest.approx(
+            table.loc["standard_care", "cost"], rel=1e-13
+        )
 
 
 def test_early_and_late_treatment_add_up_to_treating_everyone(covid):
@@ -184,8 +220,15 @@ def test_outcomes_table_per_1000_and_nnt(covid):
     total = sum(cells.loc[c, "per_patient"] for c in categories)
     assert total == pytest.approx(cells.loc["cost", "per_patient"], rel=1e-12)
     base = covid.base_case
-    assert {"deaths_day_28", "deaths_day_90", "days_icu", "days_hospital", "days_imv",
-            "nnt_day_28", "cost_per_death_averted_day_28"} <= set(base.columns)  # fmt: skip
+    assert {
+        "deaths_day_28",
+        "deaths_day_90",
+        "days_icu",
+        "days_hospital",
+        "days_imv",
+        "nnt_day_28",
+        "cost_per_death_averted_day_28",
+    } <= set(base.columns)
 
 
 def test_run_writes_evidence_calibration_outcomes_and_forest_plot(tmp_path):
@@ -193,6 +236,13 @@ def test_run_writes_evidence_calibration_outcomes_and_forest_plot(tmp_path):
 
     out = tmp_path / "covid"
     assert main(["run", str(COVID), "--out", str(out), "--psa-samples", "0"]) == 0
-    for name in ("base_case.csv", "outcomes.csv", "evidence.csv", "evidence_studies.csv",
-                 "calibration.csv", "figures/forest.png", "figures/forest.svg"):  # fmt: skip
+    for name in (
+        "base_case.csv",
+        "outcomes.csv",
+        "evidence.csv",
+        "evidence_studies.csv",
+        "calibration.csv",
+        "figures/forest.png",
+        "figures/forest.svg",
+    ):
         assert (out / name).exists(), name

@@ -77,31 +77,79 @@ CHRONIC_STATES = [
 ]
 # (from, to, strategy, probability, cost_hospital, cost_drug, qaly)
 TRANSITIONS = [
-    ("event", "dead_acute", None, "p_die_acute * rr * exp(-0.2 * (time_in_state - 1))",
-     5000, None, None),
-    ("event", "recovering", None, "where(time_in_state >= 3, p_recover, 0)",
-     None, None, "-0.002 * time_in_state"),
-    ("event", "recovering", "treatment", "where(time_in_state >= 2, p_recover * 1.5, 0)",
-     None, 40, "-0.002 * time_in_state"),
+    (
+        "event",
+        "dead_acute",
+        None,
+        "p_die_acute * rr * exp(-0.2 * (time_in_state - 1))",
+        5000,
+        None,
+        None,
+    ),
+    (
+        "event",
+        "recovering",
+        None,
+        "where(time_in_state >= 3, p_recover, 0)",
+        None,
+        None,
+        "-0.002 * time_in_state",
+    ),
+    (
+        "event",
+        "recovering",
+        "treatment",
+        "where(time_in_state >= 2, p_recover * 1.5, 0)",
+        None,
+        40,
+        "-0.002 * time_in_state",
+    ),
     ("event", "event", None, "C", None, None, None),
-    ("recovering", "dead_acute", None, "rate_to_prob(0.365 * (1 + 0.05 * cycle), cycle_years)",
-     800, None, None),
+    (
+        "recovering",
+        "dead_acute",
+        None,
+        "rate_to_prob(0.365 * (1 + 0.05 * cycle), cycle_years)",
+        800,
+        None,
+        None,
+    ),
     ("recovering", "event", None, "p_relapse", 250, "10", -0.01),
     ("recovering", "recovering", None, "C", None, None, None),
     ("dead_acute", "dead_acute", None, 1, None, None, None),
-    ("well", "disabled", None, "rescale_prob(p_disable * (1 + 0.03 * (age - 60)), 1, cycle_years)",
-     2500, None, -0.05),
+    (
+        "well",
+        "disabled",
+        None,
+        "rescale_prob(p_disable * (1 + 0.03 * (age - 60)), 1, cycle_years)",
+        2500,
+        None,
+        -0.05,
+    ),
     ("well", "dead", None, "p_background_death(1)", 1000, None, None),
     ("well", "well", None, "C", None, None, None),
-    ("disabled", "well", None, "where(time_years < 10, 0.1, 0.05) / time_in_state",
-     None, None, 0.02),
-    ("disabled", "well", "treatment", "0.15 * where(time_years < 10, 1, 0.5)",
-     None, 300, 0.02),
-    ("disabled", "dead", None, "max(p_background_death(smr_disabled), 0.02 * cycle_years)",
-     1500, None, None),
+    (
+        "disabled",
+        "well",
+        None,
+        "where(time_years < 10, 0.1, 0.05) / time_in_state",
+        None,
+        None,
+        0.02,
+    ),
+    ("disabled", "well", "treatment", "0.15 * where(time_years < 10, 1, 0.5)", None, 300, 0.02),
+    (
+        "disabled",
+        "dead",
+        None,
+        "max(p_background_death(smr_disabled), 0.02 * cycle_years)",
+        1500,
+        None,
+        None,
+    ),
     ("disabled", "disabled", None, "complement", None, None, None),
     ("dead", "dead", None, 1, None, None, None),
-]  # fmt: skip
+]
 # (key, rr, c_drug_day, c_drug_year): strategy variables, themselves expressions.
 STRATEGIES = [
     ("usual_care", "1", "0", "0"),
@@ -299,7 +347,7 @@ def oracle_model(spec: dict) -> oracle.Model:
 def run_both(tmp_path: Path, spec: dict):
     path = tmp_path / f"model_{spec['correction']}_{spec['n_acute']}.xlsx"
     write_workbook(path, workbook_sheets(spec))
-    return run_workbook(path), oracle.run(oracle_model(spec))
+    return run_workbook(path, psa_samples=0, deterministic=False), oracle.run(oracle_model(spec))
 
 
 def close(actual: float, expected: float) -> bool:
@@ -319,8 +367,11 @@ def assert_agrees(result, expected: dict[str, oracle.StrategyResult]) -> None:
         want = expected[key]
         check(f"{key} cost", out.cost[0, s], want.cost)
         for z, category in enumerate(out.categories):
-            check(f"{key} cost_{category}", out.cost_by_category[0, s, z],
-                  want.cost_by_category[category])  # fmt: skip
+            check(
+                f"{key} cost_{category}",
+                out.cost_by_category[0, s, z],
+                want.cost_by_category[category],
+            )
         check(f"{key} qaly", out.qaly[0, s], want.qaly)
         check(f"{key} qaly_undiscounted", out.qaly_undiscounted[0, s], want.qaly_undiscounted)
         check(f"{key} ly", out.ly[0, s], want.ly)

@@ -15,12 +15,13 @@ import pytest
 from openpyxl import load_workbook
 from scipy import stats
 
-from costmodel import dsa
+from costmodel.analyses import dsa, threshold
+from costmodel.analyses.psa import run_psa
 from costmodel.api import run_workbook
 from costmodel.cli import main
 from costmodel.errors import InputError
-from costmodel.psa import run_psa, sample_parameters
-from costmodel.validate import load_model
+from costmodel.parameters import sample_parameters
+from costmodel.validate import load_inputs
 from tests.conftest import HIV_WORKBOOK, ROOT, edit_workbook
 
 COVID = ROOT / "inputs" / "msc_covid19.xlsx"
@@ -28,11 +29,11 @@ COVID = ROOT / "inputs" / "msc_covid19.xlsx"
 
 @pytest.fixture(scope="module")
 def hiv_inputs():
-    return load_model(HIV_WORKBOOK)
+    return load_inputs(HIV_WORKBOOK)
 
 
 def _inmb(path, wtp=20000.0, strategy="combination", reference="monotherapy", effect="ly"):
-    table = run_workbook(path).base_case.set_index("strategy")
+    table = run_workbook(path, psa_samples=0, deterministic=False).base_case.set_index("strategy")
     return wtp * (table.loc[strategy, effect] - table.loc[reference, effect]) - (
         table.loc[strategy, "cost"] - table.loc[reference, "cost"]
     )
@@ -42,8 +43,9 @@ def test_one_way_low_value_equals_a_separate_run(hiv_inputs, tmp_path):
     table = dsa.one_way(hiv_inputs).set_index("parameter")
     row = table.loc["rr_combination"]
     assert (row.low_value, row.high_value, row.range_source) == (0.365, 0.710, "low/high")
-    edited = edit_workbook(HIV_WORKBOOK, tmp_path / "low.xlsx",
-                           {("Parameters", "rr_combination", "value"): 0.365})  # fmt: skip
+    edited = edit_workbook(
+        HIV_WORKBOOK, tmp_path / "low.xlsx", {("Parameters", "rr_combination", "value"): 0.365}
+    )
     assert row.inmb_low == pytest.approx(_inmb(edited), rel=1e-12)
     assert row.inmb_base == pytest.approx(_inmb(HIV_WORKBOOK), rel=1e-12)
     # the tornado order is by INMB range
@@ -51,7 +53,7 @@ def test_one_way_low_value_equals_a_separate_run(hiv_inputs, tmp_path):
 
 
 def test_one_way_uses_distribution_percentiles_without_low_high(tmp_path):
-    inputs = load_model(COVID)
+    inputs = load_inputs(COVID)
     table = dsa.one_way(inputs)
     row = table[(table.parameter == "c_day_icu") & (table.strategy == "msc_cells")].iloc[0]
     assert row.range_source == "95% interval"
@@ -61,15 +63,15 @@ def test_one_way_uses_distribution_percentiles_without_low_high(tmp_path):
 
 def test_varying_an_input_moves_the_parameters_derived_from_it():
     """c_msc_infusion is computed from c_bag_eur: a one-way run of c_bag_eur must move it."""
-    inputs = load_model(COVID)
+    inputs = load_inputs(COVID)
     out = dsa.run_overrides(inputs, [{}, {"c_bag_eur": 2 * 6647}])
     s = inputs.strategy_keys.index("msc_cells")
     assert out.cost[1, s] > out.cost[0, s] + 1000
 
 
 def test_threshold_price_makes_the_icer_equal_the_wtp(hiv_inputs, tmp_path):
-    low, high = dsa.threshold_range(hiv_inputs, "c_lamivudine")
-    table = dsa.threshold(hiv_inputs, "c_lamivudine", low=low, high=high)
+    low, high = threshold.threshold_range(hiv_inputs, "c_lamivudine")
+    table = threshold.threshold(hiv_inputs, "c_lamivudine", low=low, high=high)
     for row in table.itertuples():
         assert row.found
         edits = {("Parameters", "c_lamivudine", "value"): row.threshold_value}
@@ -78,7 +80,7 @@ def test_threshold_price_makes_the_icer_equal_the_wtp(hiv_inputs, tmp_path):
 
 
 def test_threshold_reports_when_no_root_is_in_range(hiv_inputs):
-    table = dsa.threshold(hiv_inputs, "c_lamivudine", low=0.0, high=100.0)
+    table = threshold.threshold(hiv_inputs, "c_lamivudine", low=0.0, high=100.0)
     assert not table.found.any()
     assert "no threshold in range" in table.note.iloc[0]
 
@@ -87,26 +89,36 @@ def test_two_way_grid_corners_match_separate_runs(hiv_inputs, tmp_path):
     grid = dsa.two_way(hiv_inputs, "rr_combination", "c_lamivudine")
     assert len(grid) == 121
     corner = grid[(grid.value_a == 0.365) & (grid.value_b == 3129.75)].iloc[0]
-    edited = edit_workbook(HIV_WORKBOOK, tmp_path / "corner.xlsx", {
-        ("Parameters", "rr_combination", "value"): 0.365,
-        ("Parameters", "c_lamivudine", "value"): 3129.75,
-    })  # fmt: skip
+    edited = edit_workbook(
+        HIV_WORKBOOK,
+        tmp_path / "corner.xlsx",
+        {
+            ("Parameters", "rr_combination", "value"): 0.365,
+            ("Parameters", "c_lamivudine", "value"): 3129.75,
+        },
+    )
     assert corner.inmb == pytest.approx(_inmb(edited), rel=1e-12)
 
 
 def test_scenario_equals_the_edited_workbook(tmp_path):
-    result = run_workbook(COVID, deterministic=True)
+    result = run_workbook(COVID, deterministic=True, psa_samples=0)
     scenarios = result.scenarios
     row = scenarios[(scenarios.scenario == "discount_1_5") & (scenarios.strategy == "msc_cells")]
-    edited = edit_workbook(COVID, tmp_path / "d15.xlsx", {
-        ("Settings", "discount_rate_costs", "value"): 0.015,
-        ("Settings", "discount_rate_outcomes", "value"): 0.015,
-    })  # fmt: skip
-    direct = run_workbook(edited).base_case.set_index("strategy")
+    edited = edit_workbook(
+        COVID,
+        tmp_path / "d15.xlsx",
+        {
+            ("Settings", "discount_rate_costs", "value"): 0.015,
+            ("Settings", "discount_rate_outcomes", "value"): 0.015,
+        },
+    )
+    direct = run_workbook(edited, psa_samples=0, deterministic=False).base_case.set_index(
+        "strategy"
+    )
     assert row.cost.iloc[0] == pytest.approx(direct.loc["msc_cells", "cost"], rel=1e-12)
     assert row.qaly.iloc[0] == pytest.approx(direct.loc["msc_cells", "qaly"], rel=1e-12)
     # a settings scenario re-runs the synthesis: all comparative trials give DL RR 0.67
-    allc = load_model(COVID)
+    allc = load_inputs(COVID)
     assert {s.name for s in allc.scenarios} >= {"all_comparative_trials", "conservative_effect"}
 
 
@@ -144,7 +156,7 @@ def test_correlations_follow_the_correlations_sheet(tmp_path):
     ws.append(["parameter_a", "parameter_b", "correlation", "type"])
     ws.append(["c_day_ward", "c_day_icu", 0.6, "rank"])
     wb.save(target)
-    inputs = load_model(target)
+    inputs = load_inputs(target)
     draws = sample_parameters(inputs, 5, 0, 20_000)
     rho = stats.spearmanr(draws["c_day_ward"], draws["c_day_icu"]).statistic
     assert rho == pytest.approx(0.6, abs=0.02)
@@ -162,21 +174,29 @@ def test_contradictory_correlations_are_refused(tmp_path):
     ws.append(["c_day_icu", "u_decr_hosp", -0.9, "pearson"])
     wb.save(target)
     with pytest.raises(InputError, match="not positive definite"):
-        load_model(target)
+        load_inputs(target)
 
 
 def test_psa_outputs_and_invariants(tmp_path):
     out = tmp_path / "hiv"
-    assert main(["run", str(HIV_WORKBOOK), "--out", str(out), "--psa-samples", "500",
-                 "--seed", "7"]) == 0  # fmt: skip
+    assert (
+        main(["run", str(HIV_WORKBOOK), "--out", str(out), "--psa-samples", "500", "--seed", "7"])
+        == 0
+    )
     ceac = pd.read_csv(out / "ceac.csv")
     np.testing.assert_allclose(ceac.groupby("wtp").prob_ce.sum(), 1.0, atol=1e-12)
     assert ceac.groupby("wtp").on_frontier.sum().eq(1).all()
     evpi = pd.read_csv(out / "evpi.csv")
     assert (evpi.evpi_per_patient >= 0).all()
     samples = pd.read_csv(out / "psa_samples.csv")
-    assert len(samples) == 1000 and {"sample", "strategy", "cost", "qaly", "ly",
-                                     "rr_combination"} <= set(samples.columns)  # fmt: skip
+    assert len(samples) == 1000 and {
+        "sample",
+        "strategy",
+        "cost",
+        "qaly",
+        "ly",
+        "rr_combination",
+    } <= set(samples.columns)
     summary = pd.read_csv(out / "psa_summary.csv").set_index("strategy")
     mono = samples[samples.strategy == "monotherapy"]
     assert summary.loc["monotherapy", "cost_mean"] == pytest.approx(mono.cost.mean(), rel=1e-12)
@@ -184,8 +204,10 @@ def test_psa_outputs_and_invariants(tmp_path):
         assert (out / "figures" / f"{name}.png").exists(), name
     # reproducible: same seed gives byte-identical tables
     again = tmp_path / "again"
-    assert main(["run", str(HIV_WORKBOOK), "--out", str(again), "--psa-samples", "500",
-                 "--seed", "7"]) == 0  # fmt: skip
+    assert (
+        main(["run", str(HIV_WORKBOOK), "--out", str(again), "--psa-samples", "500", "--seed", "7"])
+        == 0
+    )
     for name in ("psa_samples.csv", "ceac.csv", "evpi.csv", "dsa_oneway.csv", "base_case.csv"):
         assert (out / name).read_bytes() == (again / name).read_bytes(), name
 
@@ -202,7 +224,7 @@ def test_evpi_is_zero_with_one_strategy(tmp_path):
     wb = load_workbook(HIV_WORKBOOK)
     wb["Strategies"].delete_rows(3)
     wb.save(target)
-    result = run_workbook(target, psa_samples=200)
+    result = run_workbook(target, psa_samples=200, deterministic=False)
     assert (result.evpi.evpi_per_patient == 0).all()
 
 
@@ -221,12 +243,13 @@ def test_cea_command_on_a_published_psa_sample(tmp_path):
     assert (pd.read_csv(out / "evpi.csv").evpi_per_patient >= 0).all()
 
 
-@pytest.mark.parametrize("name", ["msc_covid19.xlsx", "msc_covid19_us.xlsx",
-                                  "msc_influenza_ards.xlsx"])  # fmt: skip
+@pytest.mark.parametrize(
+    "name", ["msc_covid19.xlsx", "msc_covid19_us.xlsx", "msc_influenza_ards.xlsx"]
+)
 def test_default_workbooks_survive_their_psa(name):
     """Extreme draws (e.g. a secretome RR whose treated risk would exceed 1) must not break
     the model: every sample gives finite outcomes, and the CEAC sums to 1."""
-    result = run_workbook(ROOT / "inputs" / name, psa_samples=1500, voi=False)
+    result = run_workbook(ROOT / "inputs" / name, psa_samples=1500, voi=False, deterministic=False)
     assert np.isfinite(result.psa.cost).all() and np.isfinite(result.psa.qaly).all()
     np.testing.assert_allclose(result.ceac.groupby("wtp").prob_ce.sum(), 1.0, atol=1e-12)
 
@@ -235,11 +258,33 @@ def test_cea_command_evppi_on_the_voi_chemotherapy_sample(tmp_path, capsys):
     """voi's published EVPPI of p_side_effects_t2 at WTP 20,000 is 262.11 (chjackson/voi
     tests/testthat/test_evppi.R); the regression estimate must be within 3%."""
     out = tmp_path / "chemo"
-    code = main(["cea", str(ROOT / "tests" / "data" / "voi_chemo_cea.csv"), "--wtp", "20000",
-                 "--parameters", str(ROOT / "tests" / "data" / "voi_chemo_pars.csv"),
-                 "--evppi", "p_side_effects_t2", "--out", str(out)])  # fmt: skip
+    code = main(
+        [
+            "cea",
+            str(ROOT / "tests" / "data" / "voi_chemo_cea.csv"),
+            "--wtp",
+            "20000",
+            "--parameters",
+            str(ROOT / "tests" / "data" / "voi_chemo_pars.csv"),
+            "--evppi",
+            "p_side_effects_t2",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     evppi = pd.read_csv(out / "evppi.csv")
     assert evppi.evppi_per_patient.iloc[0] == pytest.approx(262.11, rel=0.03)
-    assert main(["cea", str(ROOT / "tests" / "data" / "voi_chemo_cea.csv"), "--wtp", "20000",
-                 "--evppi", "p_side_effects_t2"]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "cea",
+                str(ROOT / "tests" / "data" / "voi_chemo_cea.csv"),
+                "--wtp",
+                "20000",
+                "--evppi",
+                "p_side_effects_t2",
+            ]
+        )
+        == 2
+    )

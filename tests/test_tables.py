@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook
 
+from costmodel.csv_tables import MAX_PROBLEMS, read_psa_samples, read_strategy_table
 from costmodel.errors import InputError, Problem
-from costmodel.tables import MAX_PROBLEMS, read_psa_samples, read_strategy_table
 
 DATA = Path(__file__).parent / "data"
 WIDE_FIXTURES = ["voi_chemo_cea.csv", "bcea_vaccine_ce.csv", "bcea_smoking_ce.csv"]

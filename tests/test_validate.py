@@ -8,18 +8,18 @@ from openpyxl import load_workbook
 from costmodel.api import run_workbook
 from costmodel.cli import main
 from costmodel.errors import InputError, ModelCheckError
-from costmodel.validate import load_model
+from costmodel.validate import load_inputs
 from tests.conftest import HIV_WORKBOOK
 
 
 def _problems(path) -> list[str]:
     with pytest.raises(InputError) as info:
-        load_model(path)
+        load_inputs(path)
     return [str(p) for p in info.value.problems]
 
 
 def test_committed_hiv_workbook_is_valid():
-    inputs = load_model(HIV_WORKBOOK)
+    inputs = load_inputs(HIV_WORKBOOK)
     assert inputs.strategy_keys == ("monotherapy", "combination")
     assert inputs.cost_categories == ("community", "drug", "medical")
     assert inputs.warnings == ()
@@ -93,7 +93,7 @@ def test_division_by_zero_in_a_parameter_names_its_cell(hiv_variant):
 def test_row_not_summing_to_one_is_caught_at_run_time_with_strategy_and_state(hiv_variant):
     path = hiv_variant({("Transitions", "state_c", "probability"): 0.5})  # C -> 0.5, no rest
     with pytest.raises(ModelCheckError) as info:
-        run_workbook(path)
+        run_workbook(path, psa_samples=0, deterministic=False)
     message = str(info.value)
     assert "strategy 'monotherapy'" in message and "from 'state_c'" in message
     assert "not 1" in message
@@ -102,7 +102,7 @@ def test_row_not_summing_to_one_is_caught_at_run_time_with_strategy_and_state(hi
 def test_complement_below_zero_is_reported(hiv_variant):
     path = hiv_variant({("Parameters", "rr_combination", "value"): 4})
     with pytest.raises(ModelCheckError) as info:
-        run_workbook(path)
+        run_workbook(path, psa_samples=0, deterministic=False)
     message = str(info.value)
     assert "strategy 'combination'" in message and "cycles 1-2" in message
     assert "more than 1" in message

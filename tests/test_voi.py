@@ -27,6 +27,7 @@ import pytest
 from scipy.stats import norm
 
 from costmodel.cea import evpi
+from costmodel.rng import Purpose, stream
 from costmodel.voi import (
     EvppiResult,
     VoiError,
@@ -335,12 +336,13 @@ def test_evsi_increases_with_n_and_approaches_evppi_of_rr():
 
 
 def test_evsi_curve_value_does_not_depend_on_the_grid():
-    """The stream for n is keyed by (seed, n): n = 400 alone equals n = 400 within a grid."""
+    """The stream for n is keyed by (seed, EVSI purpose, n): n = 400 alone equals n = 400
+    within a grid."""
     cost, effect, p_control, risk_ratio = _msc_like(2000, seed=2)
     alone = evsi_curve(cost, effect, 20_000.0, p_control, risk_ratio, [400], seed=9)
     grid = evsi_curve(cost, effect, 20_000.0, p_control, risk_ratio, [1600, 400, 50], seed=9)
     assert alone["evsi_per_patient"].iloc[0] == grid["evsi_per_patient"].iloc[1]
-    rng = np.random.default_rng(np.random.SeedSequence(9, spawn_key=(400,)))
+    rng = stream(9, Purpose.EVSI_TRIAL, 400)
     summary = simulate_two_arm_trial(p_control, risk_ratio, 400, rng)
     direct = evsi_regression(cost, effect, [20_000.0], summary)
     assert direct[0] == alone["evsi_per_patient"].iloc[0]

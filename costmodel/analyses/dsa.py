@@ -1,7 +1,6 @@
-"""Deterministic sensitivity analyses: one-way (tornado), two-way, threshold, scenarios.
+"""Deterministic sensitivity analyses: one-way (tornado) and two-way.
 
-One-way, two-way and threshold grids are batched through the engine as samples of a single
-run; only root refinement (threshold) and scenarios that change settings run separately.
+One-way and two-way grids are batched through the engine as samples of a single run.
 Comparisons are ``strategy`` versus the reference strategy; incremental net monetary benefit
 INMB = wtp × Δeffect − Δcost at the first WTP is the primary measure (an ICER changes sign
 when Δeffect crosses zero).
@@ -13,27 +12,16 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 
+from costmodel.analyses.base import AnalysisContext
+from costmodel.cea import compare_to_reference
 from costmodel.errors import CostModelError
-from costmodel.inputs import ModelInputs, Parameter
-from costmodel.model import ModelOutcomes, run_model
-from costmodel.parameters import evaluate_parameters
+from costmodel.inputs import ModelInputs
+from costmodel.model import run_model
+from costmodel.outcomes import ModelOutcomes
+from costmodel.parameters import evaluate_parameters, parameter_range
 
 TWO_WAY_POINTS = 11
-THRESHOLD_GRID = 41
-
-
-def parameter_range(p: Parameter) -> tuple[float, float, str] | None:
-    """(low, high, where from) for one-way analysis: the low/high columns, else the 2.5th and
-    97.5th percentiles of the PSA distribution; None if neither exists."""
-    if p.low is not None and p.high is not None:
-        return p.low, p.high, "low/high"
-    if p.dist is not None:
-        low, high = p.dist.interval(0.95)
-        if np.isfinite(low) and np.isfinite(high) and low != high:
-            return float(low), float(high), "95% interval"
-    return None
 
 
 def run_overrides(
@@ -50,23 +38,24 @@ def run_overrides(
     return run_model(inputs, values, **kwargs)
 
 
-def _increments(inputs: ModelInputs, outcomes: ModelOutcomes, strategy: str) -> tuple:
+def increments(inputs: ModelInputs, outcomes: ModelOutcomes, strategy: str) -> tuple:
+    """Δcost, Δeffect, ICER and INMB (first WTP) of ``strategy`` versus the reference, per
+    sample (n_samples,) each."""
     keys = list(inputs.strategy_keys)
     s, r = keys.index(strategy), keys.index(inputs.reference_strategy)
-    effect = outcomes.qaly if inputs.settings.effect_measure == "qaly" else outcomes.ly
-    d_cost = outcomes.cost[:, s] - outcomes.cost[:, r]
-    d_effect = effect[:, s] - effect[:, r]
-    wtp = inputs.settings.wtp[0]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        icer = np.where(np.abs(d_effect) > 1e-12, d_cost / d_effect, np.nan)
-    return d_cost, d_effect, icer, wtp * d_effect - d_cost
+    effect = outcomes.effect(inputs.settings.effect_measure)
+    compared = compare_to_reference(outcomes.cost, effect, r, inputs.settings.wtp[0])
+    return tuple(a[:, s] for a in compared)
 
 
 def one_way(inputs: ModelInputs) -> pd.DataFrame:
     """dsa_oneway.csv: every parameter with a range, low and high, for each strategy versus
     the reference; sorted by the INMB range (the tornado order)."""
-    ranged = [(p, r) for p in inputs.parameters
-              if p.name not in inputs.dynamic_parameters and (r := parameter_range(p))]  # fmt: skip
+    ranged = [
+        (p, r)
+        for p in inputs.parameters
+        if p.name not in inputs.dynamic_parameters and (r := parameter_range(p))
+    ]
     overrides: list[dict[str, float]] = [{}]
     for p, (low, high, _) in ranged:
         overrides += [{p.name: low}, {p.name: high}]
@@ -76,7 +65,7 @@ def one_way(inputs: ModelInputs) -> pd.DataFrame:
     for strategy in inputs.strategy_keys:
         if strategy == inputs.reference_strategy:
             continue
-        d_cost, d_effect, icer, inmb = _increments(inputs, outcomes, strategy)
+        d_cost, d_effect, icer, inmb = increments(inputs, outcomes, strategy)
         for i, (p, (low, high, origin)) in enumerate(ranged):
             lo, hi = 2 * i + 1, 2 * i + 2
             rows.append(
@@ -142,7 +131,7 @@ def two_way(inputs: ModelInputs, a: str, b: str, n: int = TWO_WAY_POINTS) -> pd.
     overrides = [{a: x, b: y} for x, y in zip(va.ravel(), vb.ravel(), strict=True)]
     outcomes = run_overrides(inputs, overrides)
     strategy = inputs.dsa_strategy
-    _, _, icer, inmb = _increments(inputs, outcomes, strategy)
+    _, _, icer, inmb = increments(inputs, outcomes, strategy)
     return pd.DataFrame(
         {
             "parameter_a": a,
@@ -158,47 +147,12 @@ def two_way(inputs: ModelInputs, a: str, b: str, n: int = TWO_WAY_POINTS) -> pd.
     )
 
 
-def threshold(inputs: ModelInputs, parameter: str, *, low: float, high: float) -> pd.DataFrame:
-    """threshold.csv rows: the value of ``parameter`` at which the DSA strategy's INMB versus
-    the reference is zero (ICER = WTP), for each WTP, by a batched grid then Brent's method."""
-    strategy = inputs.dsa_strategy
-    base = float(evaluate_parameters(inputs)[parameter][0])
-    grid = np.linspace(low, high, THRESHOLD_GRID)
-    outcomes = run_overrides(inputs, [{parameter: x} for x in grid])
-    d_cost, d_effect, _, _ = _increments(inputs, outcomes, strategy)
-    rows = []
-    for wtp in inputs.settings.wtp:
-        inmb = wtp * d_effect - d_cost
-        changes = np.flatnonzero(np.sign(inmb[:-1]) * np.sign(inmb[1:]) <= 0)
-        row = {"parameter": parameter, "strategy": strategy,
-               "comparator": inputs.reference_strategy, "wtp": wtp, "base_value": base,
-               "search_low": low, "search_high": high}  # fmt: skip
-        if changes.size == 0:
-            side = "cost-effective" if inmb[0] > 0 else "not cost-effective"
-            rows.append({**row, "threshold_value": np.nan, "found": False,
-                         "note": f"{strategy} is {side} at WTP {wtp:g} over the whole range "
-                                 f"[{low:g}, {high:g}]; no threshold in range"})  # fmt: skip
-            continue
-        i = int(changes[0])
-
-        def inmb_at(x: float, wtp: float = wtp) -> float:
-            out = run_overrides(inputs, [{parameter: x}])
-            dc, de, _, _ = _increments(inputs, out, strategy)
-            return float(wtp * de[0] - dc[0])
-
-        value = grid[i] if inmb[i] == 0 else brentq(inmb_at, grid[i], grid[i + 1], xtol=1e-10,
-                                                      rtol=1e-12)  # fmt: skip
-        rows.append({**row, "threshold_value": float(value), "found": True,
-                     "note": f"ICER of {strategy} vs {inputs.reference_strategy} equals "
-                             f"{wtp:g} at {parameter} = {value:.6g}"})  # fmt: skip
-    return pd.DataFrame(rows)
-
-
-def threshold_range(inputs: ModelInputs, parameter: str) -> tuple[float, float]:
-    """Search range: 0 to threshold_max (default 10 × base, or the high value if larger)."""
-    base = float(evaluate_parameters(inputs)[parameter][0])
-    p = inputs.parameter(parameter)
-    high = inputs.settings.threshold_max
-    if high is None:
-        high = max(10 * abs(base), p.high or 0.0, 1.0)
-    return 0.0, float(high)
+def run(ctx: AnalysisContext) -> dict[str, pd.DataFrame]:
+    """dsa_oneway and twoway[_k] tables, when deterministic analyses are on."""
+    inputs = ctx.inputs
+    if not ctx.options.deterministic or len(inputs.strategies) < 2:
+        return {}
+    tables = {"dsa_oneway": one_way(inputs)}
+    for i, (a, b) in enumerate(two_way_pairs(inputs)):
+        tables["twoway" if i == 0 else f"twoway_{i + 1}"] = two_way(inputs, a, b)
+    return tables

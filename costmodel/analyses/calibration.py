@@ -9,31 +9,25 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from costmodel.analyses.base import AnalysisContext
 from costmodel.inputs import CalibrationTarget, ModelInputs
-from costmodel.model import ModelOutcomes, expand_phases, run_model
+from costmodel.model import run_model
+from costmodel.outcomes import ModelOutcomes, share_at_day
 from costmodel.parameters import evaluate_parameters
 
-
-def share_at_day(
-    inputs: ModelInputs, outcomes: ModelOutcomes, states: tuple[str, ...], day: float
-) -> np.ndarray:
-    """Share of the cohort in ``states`` at model time ``day`` [days], (n_samples,
-    n_strategies); linear between cycle boundaries. Needs traces."""
-    if outcomes.traces is None:
-        raise ValueError("the model was run without keep_trace=True")
-    years = day / 365.25
-    for phase, trace in zip(expand_phases(inputs), outcomes.traces, strict=True):
-        end = phase.start_years + phase.phase.n_cycles * phase.phase.cycle_years
-        if years <= end + 1e-12:
-            position = (years - phase.start_years) / phase.phase.cycle_years
-            position = min(max(position, 0.0), float(phase.phase.n_cycles))
-            columns = [i for i, s in enumerate(phase.states) if s.key in states]
-            shares = trace[:, :, :, columns].sum(axis=3)
-            low = int(np.floor(position + 1e-9))
-            high = min(low + 1, phase.phase.n_cycles)
-            fraction = position - low if position - low > 1e-9 else 0.0
-            return (1 - fraction) * shares[:, :, low] + fraction * shares[:, :, high]
-    raise ValueError(f"day {day} is beyond the model horizon")
+CALIBRATION_COLUMNS = (
+    "key",
+    "entry",
+    "strategy",
+    "outcome",
+    "day",
+    "target",
+    "model",
+    "difference",
+    "tolerance",
+    "within_tolerance",
+    "source",
+)
 
 
 def compute_calibration(
@@ -42,10 +36,7 @@ def compute_calibration(
     """One row per target: key, entry, strategy, outcome, day, target, model, difference,
     tolerance, within_tolerance, source (base case unless ``parameters`` are given)."""
     if not inputs.calibration:
-        return pd.DataFrame(
-            columns=["key", "entry", "strategy", "outcome", "day", "target", "model",
-                     "difference", "tolerance", "within_tolerance", "source"]
-        )  # fmt: skip
+        return pd.DataFrame(columns=list(CALIBRATION_COLUMNS))
     if parameters is None:
         parameters = evaluate_parameters(inputs)
     runs: dict[str | None, ModelOutcomes] = {}
@@ -104,8 +95,8 @@ def fit_calibration(
     if not inputs.calibration:
         raise ValueError("the workbook has no Calibration targets")
     base = evaluate_parameters(inputs)
-    x0 = np.array([logit(np.clip((start or {}).get(n, base[n][0]), 1e-9, 1 - 1e-9))
-                   for n in names])  # fmt: skip
+    starting = [(start or {}).get(n, base[n][0]) for n in names]
+    x0 = np.array([logit(np.clip(v, 1e-9, 1 - 1e-9)) for v in starting])
     tolerances = np.array([t.tolerance for t in inputs.calibration])
 
     def table(x: np.ndarray) -> pd.DataFrame:
@@ -118,3 +109,10 @@ def fit_calibration(
     fit = least_squares(residuals, x0, xtol=1e-12, ftol=1e-12, gtol=1e-12)
     values = {n: float(expit(v)) for n, v in zip(names, fit.x, strict=True)}
     return values, table(fit.x)
+
+
+def run(ctx: AnalysisContext) -> dict[str, pd.DataFrame]:
+    """calibration.csv, when the workbook has Calibration targets."""
+    if not ctx.inputs.calibration:
+        return {}
+    return {"calibration": compute_calibration(ctx.inputs)}

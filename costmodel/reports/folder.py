@@ -1,4 +1,4 @@
-"""Writers for a run's output folder. Writers never compute; the folder appears atomically.
+"""The output-folder transaction: a run's folder appears whole or not at all.
 
 All files are written into a hidden temporary sibling folder, which then replaces the output
 folder in one rename, so a failed or interrupted run leaves the previous results intact. An
@@ -7,42 +7,22 @@ existing folder is replaced only if it carries the marker file of a costmodel ou
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from costmodel.errors import CostModelError
+from costmodel.files import umask, write_csv, write_json
 
 MARKER = ".costmodel-output"
 
 
 class OutputError(CostModelError):
     """The output folder cannot be written safely."""
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return None if not np.isfinite(value) else float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
-
-
-def write_csv(path: Path, table: pd.DataFrame) -> None:
-    """CSV with full float precision (17 significant digits), no index."""
-    table.to_csv(path, index=False, float_format="%.17g", lineterminator="\n")
-
-
-def write_json(path: Path, content: Mapping[str, object]) -> None:
-    path.write_text(json.dumps(content, indent=2, default=_json_default, allow_nan=False) + "\n")
 
 
 def write_output_folder(
@@ -58,7 +38,7 @@ def write_output_folder(
     _check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; results are shared like other files
+    tmp.chmod(0o777 & ~umask())  # mkdtemp makes 0700; results are shared like other files
     try:
         for name, table in tables.items():
             write_csv(tmp / f"{name}.csv", table)
@@ -71,12 +51,6 @@ def write_output_folder(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _recover_interrupted_swap(out: Path) -> None:

@@ -13,7 +13,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from costmodel.dsa import run_overrides
+from costmodel.analyses.base import AnalysisContext
+from costmodel.analyses.dsa import run_overrides
 from costmodel.inputs import ModelInputs
 
 
@@ -59,3 +60,11 @@ def budget_impact(inputs: ModelInputs) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def run(ctx: AnalysisContext) -> dict[str, pd.DataFrame]:
+    """budget_impact.csv, when Settings run_budget_impact is on and BudgetImpact has rows."""
+    inputs = ctx.inputs
+    if not (inputs.settings.run_budget_impact and inputs.budget_impact):
+        return {}
+    return {"budget_impact": budget_impact(inputs)}

@@ -1,4 +1,5 @@
-"""`costmodel cea`: decision analysis of a PSA sample produced by any tool."""
+"""`costmodel cea`: decision analysis of a PSA sample produced by any tool (tables only;
+:func:`costmodel.api.run_user_cea` reads the files and writes the folder)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from costmodel import cea
-from costmodel.report import write_output_folder
-from costmodel.tables import read_psa_samples
+from costmodel import cea, voi
+from costmodel.errors import InputError, Problem
 
 
 def user_cea_tables(
@@ -29,8 +29,6 @@ def user_cea_tables(
 def read_parameter_samples(path: str | Path, n_samples: int) -> pd.DataFrame:
     """A CSV of sampled parameters, one column per parameter, one row per PSA sample in the
     order of the cost/effect sample."""
-    from costmodel.errors import InputError, Problem
-
     name = Path(path).name
     try:
         frame = pd.read_csv(path)
@@ -54,9 +52,6 @@ def read_parameter_samples(path: str | Path, n_samples: int) -> pd.DataFrame:
 
 
 def evppi_tables(cost, effect, wtp, parameters: pd.DataFrame, groups: list[list[str]]):
-    from costmodel import voi
-    from costmodel.errors import InputError, Problem
-
     results = []
     for group in groups:
         missing = [n for n in group if n not in parameters.columns]
@@ -72,40 +67,3 @@ def evppi_tables(cost, effect, wtp, parameters: pd.DataFrame, groups: list[list[
         x = parameters[group].to_numpy(dtype=float)
         results.append(voi.evppi(cost, effect, np.asarray(wtp, float), x, names=group))
     return voi.evppi_table(results)
-
-
-def run_user_cea(
-    samples: str | Path,
-    *,
-    wtp: list[float],
-    out: str | Path | None,
-    parameters: str | Path | None = None,
-    evppi: list[list[str]] | None = None,
-) -> Path:
-    strategies, cost, effect = read_psa_samples(samples)
-    tables = user_cea_tables(strategies, cost, effect, wtp)
-    if evppi:
-        if parameters is None:
-            from costmodel.errors import InputError
-
-            raise InputError("--evppi needs --parameters PARAMS.csv (the sampled parameters)")
-        params = read_parameter_samples(parameters, cost.shape[0])
-        tables["evppi"] = evppi_tables(cost, effect, sorted(set(wtp)), params, evppi)
-        print(tables["evppi"].to_string(index=False))
-    folder = Path(out) if out else Path("results") / Path(samples).stem
-    print(tables["icers"].to_string(index=False, na_rep=""))
-    summary = {
-        "input_file": str(samples),
-        "n_samples": int(cost.shape[0]),
-        "strategies": strategies,
-        "wtp": list(wtp),
-    }
-
-    def figures(folder_path: Path) -> None:
-        from costmodel.plots import plot_ceac, plot_evpi, save_figure
-
-        (folder_path / "figures").mkdir()
-        save_figure(plot_ceac(tables["ceac"], ""), folder_path / "figures" / "ceac")
-        save_figure(plot_evpi(tables["evpi"], "", False), folder_path / "figures" / "evpi")
-
-    return write_output_folder(folder, tables, summary, figures)

@@ -32,8 +32,10 @@ def plot_forest(synthesis: Synthesis, ax: Axes | None = None) -> Axes:
     ax.fill([dl.ci_low, dl.rr, dl.ci_high, dl.rr], [yd, yd + 0.3, yd, yd - 0.3], color="tab:red")
     if np.isfinite(dl.pi_low):
         ax.plot([dl.pi_low, dl.pi_high], [yd - 0.5, yd - 0.5], color="tab:red", lw=2, alpha=0.5)
-    labels = [f"{s.trial_id} ({s.deaths_msc}/{s.n_msc} vs {s.deaths_control}/{s.n_control})"
-              for s in studies]  # fmt: skip
+    labels = [
+        f"{s.trial_id} ({s.deaths_msc}/{s.n_msc} vs {s.deaths_control}/{s.n_control})"
+        for s in studies
+    ]
     ticks = [*y, yd, yd - 0.5]
     labels += [
         f"DL random effects {dl.rr:.2f} ({dl.ci_low:.2f}-{dl.ci_high:.2f}), I² {100 * dl.i2:.0f}%",
@@ -88,8 +90,14 @@ def plot_ce_plane(
     for w in wtp:
         ax.plot(x, w * x, ls="--", lw=0.8, color="0.4")
         unit = effect_label.removesuffix("s")
-        ax.annotate(f"{currency} {w:,.0f}/{unit}", (x[1], w * x[1]), fontsize=7, ha="right",
-                    va="bottom", color="0.4")  # fmt: skip
+        ax.annotate(
+            f"{currency} {w:,.0f}/{unit}",
+            (x[1], w * x[1]),
+            fontsize=7,
+            ha="right",
+            va="bottom",
+            color="0.4",
+        )
     ax.axhline(0, color="0.7", lw=0.6)
     ax.axvline(0, color="0.7", lw=0.6)
     ax.set_xlabel(f"Incremental {effect_label} vs reference")
@@ -194,8 +202,11 @@ def plot_two_way(table, currency: str, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_state_diagram(phases: list[tuple[str, list[tuple[str, str, bool]]]],
-                       edges: list[tuple[str, str]], ax: Axes | None = None) -> Axes:  # fmt: skip
+def plot_state_diagram(
+    phases: list[tuple[str, list[tuple[str, str, bool]]]],
+    edges: list[tuple[str, str]],
+    ax: Axes | None = None,
+) -> Axes:
     """Generic state diagram: one column of boxes per phase (label, key, alive), arrows for
     transitions between different states (stays are not drawn)."""
     n_rows = max((len(states) for _, states in phases), default=1)
@@ -208,16 +219,33 @@ def plot_state_diagram(phases: list[tuple[str, list[tuple[str, str, bool]]]],
         for r, (text, key, alive) in enumerate(states):
             y = -0.8 * r
             where[key] = (x, y)
-            ax.text(x, y, text, ha="center", va="center", fontsize=7.5, wrap=True,
-                    bbox={"boxstyle": "round", "fc": "#e3eefc" if alive else "#fde2e2",
-                          "ec": "0.4"})  # fmt: skip
+            ax.text(
+                x,
+                y,
+                text,
+                ha="center",
+                va="center",
+                fontsize=7.5,
+                wrap=True,
+                bbox={"boxstyle": "round", "fc": "#e3eefc" if alive else "#fde2e2", "ec": "0.4"},
+            )
     for a, b in edges:
         if a in where and b in where and a != b:
             (x1, y1), (x2, y2) = where[a], where[b]
             rad = 0.35 if x1 == x2 else 0.0
-            ax.annotate("", (x2, y2), (x1, y1), arrowprops={
-                "arrowstyle": "-|>", "color": "0.45", "lw": 0.7, "shrinkA": 14, "shrinkB": 14,
-                "connectionstyle": f"arc3,rad={rad}"})  # fmt: skip
+            ax.annotate(
+                "",
+                (x2, y2),
+                (x1, y1),
+                arrowprops={
+                    "arrowstyle": "-|>",
+                    "color": "0.45",
+                    "lw": 0.7,
+                    "shrinkA": 14,
+                    "shrinkB": 14,
+                    "connectionstyle": f"arc3,rad={rad}",
+                },
+            )
     ax.set_xlim(-1.8, 3.2 * (len(phases) - 1) + 1.8)
     ax.set_ylim(-0.8 * n_rows, 1.0)
     ax.axis("off")
@@ -231,8 +259,7 @@ def plot_budget_impact(table, currency: str, ax: Axes | None = None) -> Axes:
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4.0))
     ax.bar(table.year, table.budget_impact, color="tab:blue", label="budget impact")
-    ax.plot(table.year, table.cumulative_budget_impact, "o-", color="tab:red",
-            label="cumulative")  # fmt: skip
+    ax.plot(table.year, table.cumulative_budget_impact, "o-", color="tab:red", label="cumulative")
     ax.set_xlabel("Year after adoption")
     ax.set_ylabel(f"{currency} (undiscounted)")
     ax.yaxis.set_major_formatter(_money(currency))
@@ -245,8 +272,11 @@ def plot_budget_impact(table, currency: str, ax: Axes | None = None) -> Axes:
 def plot_evppi(table, currency: str, ax: Axes | None = None) -> Axes:
     """Bar chart of EVPPI per parameter group at the first WTP (population if set)."""
     first = table[table.wtp == table.wtp.min()]
-    column = "evppi_population" if (first.evppi_population != first.evppi_per_patient).any() \
-        else "evppi_per_patient"  # fmt: skip
+    column = (
+        "evppi_population"
+        if (first.evppi_population != first.evppi_per_patient).any()
+        else "evppi_per_patient"
+    )
     first = first.sort_values(column)
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 0.4 * len(first) + 1.5))

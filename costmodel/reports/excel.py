@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -41,6 +39,7 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.utils.exceptions import InvalidFileException
 
 from costmodel.errors import CostModelError
+from costmodel.files import atomic_write
 from costmodel.results import PROVENANCE_KEYS
 
 RESULTS_WORKBOOK = "results.xlsx"
@@ -179,7 +178,7 @@ def write_results_workbook(
     tables, notes = _read_tables(folder)
     inputs = _read_input_sheets(inputs_workbook) if inputs_workbook is not None else []
     plan = _plan(folder, summary, tables, notes, inputs_workbook, inputs)
-    _save_atomically(_build_workbook(plan), path)
+    atomic_write(path, _build_workbook(plan).save)
 
 
 # --------------------------------------------------------------------------------------------
@@ -961,23 +960,3 @@ def _anchor_charts(ws, charts: list[object], n_columns: int) -> None:
     for chart in charts:
         ws.add_chart(chart, f"{get_column_letter(n_columns + 2)}{row}")
         row += 24
-
-
-def _save_atomically(workbook: Workbook, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        workbook.save(tmp)
-        os.chmod(tmp, _new_file_mode())  # mkstemp makes it private; results are for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _new_file_mode() -> int:
-    """Permissions an ordinary new file gets (0o666 less the umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask

@@ -10,13 +10,12 @@ from __future__ import annotations
 import base64
 import html
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from costmodel.files import atomic_write, atomic_write_text, write_csv
 from costmodel.results import PROVENANCE_KEYS
 
 CSS = """
@@ -435,27 +434,11 @@ def build_report(folder: Path) -> str:
 
 def write_report(folder: Path) -> Path:
     """Write report.html and cheers.csv into ``folder`` (each atomically)."""
-    from costmodel.report import write_csv
 
     summary = json.loads((folder / "summary.json").read_text())
     tables = _read_tables(folder)
     tables.pop("cheers", None)
-    _atomic_text(
-        folder / "cheers.csv", None, lambda p: write_csv(p, cheers_checklist(summary, tables))
-    )
-    _atomic_text(folder / "report.html", build_report(folder))
+    checklist = cheers_checklist(summary, tables)
+    atomic_write(folder / "cheers.csv", lambda tmp: write_csv(tmp, checklist))
+    atomic_write_text(folder / "report.html", build_report(folder))
     return folder / "report.html"
-
-
-def _atomic_text(path: Path, text: str | None, writer=None) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        if writer is not None:
-            writer(Path(tmp))
-        else:
-            Path(tmp).write_text(text or "", encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from costmodel.analyses.base import AnalysisContext
 from costmodel.cea import compute_icer_table
 from costmodel.errors import CostModelError
 from costmodel.inputs import ModelInputs
@@ -64,8 +65,8 @@ def biomarker_outcomes(
         run_with(values["rr_death_biomarker_neg"]),
     )
     measure = inputs.settings.effect_measure
-    pi, se, sp = (values[k] for k in ("biomarker_prevalence", "test_sensitivity",
-                                      "test_specificity"))  # fmt: skip
+    pi = values["biomarker_prevalence"]
+    se, sp = values["test_sensitivity"], values["test_specificity"]
     cost = np.empty((n, 3))
     effect = np.empty((n, 3))
     ref_c, ref_e = pos.cost[:, r], getattr(pos, measure)[:, r]
@@ -102,3 +103,10 @@ def biomarker_table(inputs: ModelInputs) -> pd.DataFrame:
             table.strategy == "test_and_treat", c_test + nmb[2] - best_other, np.nan
         )
     return table
+
+
+def run(ctx: AnalysisContext) -> dict[str, pd.DataFrame]:
+    """biomarker.csv, when Settings run_biomarker is on."""
+    if not ctx.inputs.settings.run_biomarker:
+        return {}
+    return {"biomarker": biomarker_table(ctx.inputs)}

@@ -1,0 +1,40 @@
+"""What every analysis step receives and returns (one common signature).
+
+An analysis is a module in :mod:`costmodel.analyses` with ``run(ctx) -> dict[name, table]``:
+it reads the validated inputs, the run options, the base-case and PSA outcomes and the tables
+of earlier steps from ``ctx``, and returns its own tables (empty when it does not apply).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from costmodel.inputs import ModelInputs
+from costmodel.outcomes import ModelOutcomes, PsaResult
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What a run does beyond the base case; the CLI and the Python API share the defaults
+    (everything the workbook enables)."""
+
+    seed: int
+    psa_samples: int
+    deterministic: bool = True  # one-way, two-way, threshold, scenarios
+    voi: bool = True  # EVPPI, EVSI
+    evppi_groups: tuple[tuple[str, ...], ...] = ()  # extra EVPPI groups (command line)
+    progress: Callable[[int, int], None] | None = None  # PSA progress (done, total)
+
+
+@dataclass
+class AnalysisContext:
+    """Inputs and results so far, handed to every analysis step."""
+
+    inputs: ModelInputs
+    options: RunOptions
+    base: ModelOutcomes  # base case, with traces
+    psa: PsaResult | None = None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # of earlier steps

@@ -1,0 +1,55 @@
+"""EVSI and ENBS of a future two-arm trial of mortality, over the trial sizes in Settings.
+
+The trial's simulated data come from the run's seed through
+:func:`costmodel.rng.stream` (purpose EVSI_TRIAL), never from the PSA's streams.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from costmodel import voi
+from costmodel.analyses.base import AnalysisContext
+from costmodel.analyses.psa import population
+from costmodel.errors import CostModelError
+from costmodel.inputs import ModelInputs
+from costmodel.outcomes import PsaResult
+from costmodel.parameters import evaluate_parameters
+
+
+def evsi_table(inputs: ModelInputs, psa: PsaResult) -> pd.DataFrame:
+    """evsi.csv: n_per_arm, evsi_per_patient, evsi_population, trial_cost, enbs, optimal, wtp
+    (first WTP) [currency]."""
+    settings = inputs.settings
+    rr_name, p_name = settings.effect_parameter, settings.trial_control_risk_parameter
+    if not rr_name or not p_name or rr_name not in psa.parameters:
+        raise CostModelError(
+            f"{inputs.file}: run_evsi needs effect_parameter (with a PSA distribution) and "
+            "trial_control_risk_parameter in Settings."
+        )
+    values = evaluate_parameters(inputs, psa.parameters, psa.n_samples)
+    sizes = [int(n) for n in settings.evsi_sample_sizes]
+    wtp = float(settings.wtp[0])
+    effect = psa.effect(settings.effect_measure)
+    rr = psa.parameters[rr_name]
+    table = voi.evsi_curve(psa.cost, effect, wtp, values[p_name], rr, sizes, seed=psa.seed)
+    table["evsi_population"] = table["evsi_per_patient"] * population(inputs)
+    table["trial_cost"] = settings.trial_fixed_cost + 2 * table["n_per_arm"] * (
+        settings.trial_cost_per_patient
+    )
+    table["enbs"] = voi.enbs(
+        table["evsi_population"].to_numpy(),
+        settings.trial_fixed_cost,
+        settings.trial_cost_per_patient,
+        table["n_per_arm"].to_numpy(),
+    )
+    table["optimal"] = table["enbs"] == table["enbs"].max()
+    table["wtp"] = wtp
+    return table
+
+
+def run(ctx: AnalysisContext) -> dict[str, pd.DataFrame]:
+    """evsi.csv, when the run has a PSA, value of information is on and run_evsi is set."""
+    if ctx.psa is None or not ctx.options.voi or not ctx.inputs.settings.run_evsi:
+        return {}
+    return {"evsi": evsi_table(ctx.inputs, ctx.psa)}

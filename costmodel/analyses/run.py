@@ -1,0 +1,60 @@
+"""The analysis pipeline as named steps, in the spirit of pvlib's ``ModelChain.run_model``:
+simulate (base case, PSA) → analyse (each step in :data:`STEPS`) → summarise.
+
+Adding an analysis: write ``analyses/<name>.py`` with ``run(ctx) -> dict[name, table]`` and
+add it to STEPS; its figure (if any) goes in :mod:`costmodel.reports.figures`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+
+from costmodel.analyses import (
+    base_case,
+    biomarker,
+    budget,
+    calibration,
+    dsa,
+    evppi,
+    evsi,
+    psa,
+    scenarios,
+    threshold,
+)
+from costmodel.analyses.base import AnalysisContext, RunOptions
+from costmodel.inputs import ModelInputs
+from costmodel.model import run_model
+from costmodel.results import AnalysisResult, prob_ce_at_wtp, summary
+
+Step = Callable[[AnalysisContext], dict[str, pd.DataFrame]]
+
+#: Analyses in the order their tables appear in the output folder.
+STEPS: tuple[tuple[str, Step], ...] = (
+    ("base case", base_case.run),
+    ("calibration", calibration.run),
+    ("one-way and two-way DSA", dsa.run),
+    ("threshold", threshold.run),
+    ("scenarios", scenarios.run),
+    ("budget impact", budget.run),
+    ("biomarker", biomarker.run),
+    ("PSA tables", psa.run),
+    ("EVPPI", evppi.run),
+    ("EVSI", evsi.run),
+)
+
+
+def run_analyses(inputs: ModelInputs, options: RunOptions) -> AnalysisResult:
+    """Base case, PSA and every analysis the workbook enables and ``options`` allow."""
+    ctx = AnalysisContext(inputs, options, base=run_model(inputs, keep_trace=True))
+    if options.psa_samples > 0:
+        ctx.psa = psa.run_psa(inputs, options.psa_samples, options.seed, progress=options.progress)
+    for _, step in STEPS:
+        ctx.tables.update(step(ctx))
+    result_summary = summary(inputs, ctx.tables["base_case"], seed=options.seed)
+    result_summary["psa_samples"] = options.psa_samples
+    if ctx.psa is not None:
+        ceac = ctx.tables["ceac"]
+        result_summary["prob_cost_effective"] = prob_ce_at_wtp(ceac, inputs.settings.wtp)
+    return AnalysisResult(inputs, ctx.base, ctx.tables, result_summary, ctx.psa)

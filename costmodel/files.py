@@ -1,0 +1,70 @@
+"""The one atomic file writer, and the CSV/JSON formats every output uses.
+
+A file is written to a hidden temporary sibling and moved into place with ``os.replace``, so a
+reader never sees half a file and a failed write leaves the previous file intact. New files
+get the permissions any new file gets (0o666 less the umask), not mkstemp's private 0o600.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def umask() -> int:
+    """The process umask (read without changing it for longer than one call)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary sibling of ``path``, then replace ``path`` by it.
+
+    The parent folder is created if needed. On any error (or interrupt) the temporary file is
+    removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~umask())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """UTF-8 text, written atomically."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_csv(path: Path, table: pd.DataFrame) -> None:
+    """CSV with full float precision (17 significant digits), no index."""
+    table.to_csv(path, index=False, float_format="%.17g", lineterminator="\n")
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def write_json(path: Path, content: Mapping[str, object]) -> None:
+    """Indented JSON; numpy scalars and arrays become plain numbers, NaN becomes null."""
+    path.write_text(json.dumps(content, indent=2, default=_json_default, allow_nan=False) + "\n")

@@ -1,0 +1,235 @@
+"""Orchestrator: validated inputs + parameter values → outcomes per sample and strategy.
+
+For each chunk of samples and each phase: assemble the arrays from the workbook's expressions
+(:mod:`costmodel.model.assemble`), propagate the cohort and sum the rewards
+(:mod:`costmodel.engine`), check the numbers (:mod:`costmodel.model.checks`). The base case is
+simply one sample on the same path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from costmodel import engine
+from costmodel.inputs import ModelInputs
+from costmodel.model import assemble, checks
+from costmodel.model.expressions import Chunk
+from costmodel.outcomes import ModelOutcomes, combine_entries, concatenate_outcomes
+from costmodel.parameters import evaluate_parameters
+from costmodel.phases import ExpandedPhase, expand_phases, phase_map
+
+CHUNK_BYTES = 192 * 1024 * 1024  # memory bound of one chunk's largest arrays
+
+
+def run_model(
+    inputs: ModelInputs,
+    parameters: dict[str, np.ndarray] | None = None,
+    *,
+    keep_trace: bool = False,
+    chunk_size: int | None = None,
+    entry_state: str | None = None,
+) -> ModelOutcomes:
+    """Run every strategy for every parameter sample.
+
+    ``parameters`` maps each parameter name to (n_samples,) values (default: base case).
+    ``entry_state`` starts the whole cohort in that first-phase state (as a calibration or a
+    subgroup run would). When expressions use ``entry_<state>`` indicators, the cohort is run
+    once per entry state and the results are weighted by the initial shares (the model is
+    linear in the starting distribution, so this equals one run when indicators play no
+    role); per-entry results are kept in ``by_entry``.
+    """
+    if parameters is None:
+        parameters = evaluate_parameters(inputs)
+    if entry_state is not None:
+        if entry_state not in inputs.entry_states and entry_state not in {
+            s.key for s in inputs.states_in(inputs.phases[0].key)
+        }:
+            raise ValueError(f"{entry_state!r} is not a first-phase state")
+        return _run_chunks(inputs, parameters, keep_trace, chunk_size, entry_state)
+    if not inputs.uses_entry_indicators():
+        return _run_chunks(inputs, parameters, keep_trace, chunk_size, None)
+    shares = entry_shares(inputs, parameters)  # (S, N, n_entries)
+    by_entry = {
+        e: _run_chunks(inputs, parameters, keep_trace, chunk_size, e) for e in inputs.entry_states
+    }
+    return combine_entries(by_entry, shares)
+
+
+def entry_shares(inputs: ModelInputs, parameters: dict[str, np.ndarray]) -> np.ndarray:
+    """Initial share of each entry state, (n_samples, n_strategies, n_entry_states)."""
+    n_samples = _n_samples(parameters)
+    chunk = Chunk(inputs, expand_phases(inputs), parameters, n_samples, 0, n_samples)
+    phase = chunk.phases[0]
+    namespaces = [chunk.namespace(phase, n) for n in range(chunk.n_strategies)]
+    x0 = assemble.initial_distribution(chunk, phase, namespaces)
+    columns = [phase.index(e) for e in inputs.entry_states]
+    return x0.reshape(n_samples, chunk.n_strategies, -1)[:, :, columns]
+
+
+def _n_samples(parameters: dict[str, np.ndarray]) -> int:
+    return len(next(iter(parameters.values()))) if parameters else 1
+
+
+def _run_chunks(
+    inputs: ModelInputs,
+    parameters: dict[str, np.ndarray],
+    keep_trace: bool,
+    chunk_size: int | None,
+    entry: str | None,
+) -> ModelOutcomes:
+    n_samples = _n_samples(parameters)
+    phases = expand_phases(inputs)
+    if chunk_size is None:
+        chunk_size = default_chunk_size(inputs, phases)
+    parts = []
+    for start in range(0, n_samples, chunk_size):
+        values = {k: np.asarray(v)[start : start + chunk_size] for k, v in parameters.items()}
+        size = min(chunk_size, n_samples - start)
+        chunk = Chunk(inputs, phases, values, size, start, n_samples, entry)
+        parts.append(run_chunk(chunk, keep_trace))
+    return concatenate_outcomes(parts)
+
+
+def default_chunk_size(inputs: ModelInputs, phases: tuple[ExpandedPhase, ...]) -> int:
+    """Samples per chunk so that the largest per-phase arrays (trace, occupancies, one dense
+    matrix per segment, rewards) stay within CHUNK_BYTES."""
+    n_strategies = len(inputs.strategies)
+    z = max(len(inputs.cost_categories), 1)
+    per_sample = max(
+        n_strategies
+        * 8
+        * (
+            6 * (p.phase.n_cycles + 1) * p.n_states
+            + 2 * p.n_states * p.n_states
+            + 8 * p.n_states * (z + 2)
+        )
+        for p in phases
+    )
+    return max(1, min(100_000, CHUNK_BYTES // max(per_sample, 1)))
+
+
+@dataclass
+class _Totals:
+    """Running sums over phases, each (S*N,) or (S*N, ...)."""
+
+    cost_by_category: np.ndarray
+    state_time: np.ndarray
+    qaly: np.ndarray
+    ly: np.ndarray
+    ly_u: np.ndarray
+    qaly_u: np.ndarray
+    traces: list[np.ndarray] = field(default_factory=list)
+
+    @classmethod
+    def zeros(cls, batch: int, n_categories: int, n_states: int) -> _Totals:
+        z = np.zeros
+        return cls(z((batch, n_categories)), z((batch, n_states)), *(z(batch) for _ in range(4)))
+
+
+def run_chunk(chunk: Chunk, keep_trace: bool) -> ModelOutcomes:
+    """One chunk of samples through every phase and strategy."""
+    inputs = chunk.inputs
+    S, N = chunk.n_samples, chunk.n_strategies
+    all_states = [s.key for s in inputs.states]
+    totals = _Totals.zeros(S * N, len(chunk.categories), len(all_states))
+    x0 = None
+    for p_index, phase in enumerate(chunk.phases):
+        namespaces = [chunk.namespace(phase, n) for n in range(N)]
+        if x0 is None:
+            x0 = assemble.initial_distribution(chunk, phase, namespaces)
+            totals.cost_by_category += assemble.start_costs(chunk, phase, namespaces, x0)
+        trace = _run_phase(chunk, phase, namespaces, x0, totals, all_states)
+        if keep_trace:
+            agg = phase.aggregation()
+            shape = (S, N, phase.phase.n_cycles + 1, -1)
+            totals.traces.append(np.einsum("cbk,kd->bcd", trace, agg).reshape(shape))
+        if p_index + 1 < len(chunk.phases):
+            x0 = trace[-1] @ phase_map(phase, chunk.phases[p_index + 1])
+    outcomes = ModelOutcomes(
+        strategies=inputs.strategy_keys,
+        categories=chunk.categories,
+        state_keys=tuple(all_states),
+        cost=totals.cost_by_category.sum(axis=1).reshape(S, N),
+        cost_by_category=totals.cost_by_category.reshape(S, N, -1),
+        qaly=totals.qaly.reshape(S, N),
+        ly=totals.ly.reshape(S, N),
+        ly_undiscounted=totals.ly_u.reshape(S, N),
+        qaly_undiscounted=totals.qaly_u.reshape(S, N),
+        state_time=totals.state_time.reshape(S, N, -1),
+        traces=tuple(totals.traces) if keep_trace else None,
+    )
+    checks.check_outcomes(chunk, outcomes)
+    return outcomes
+
+
+def _run_phase(
+    chunk: Chunk,
+    phase: ExpandedPhase,
+    namespaces: list,
+    x0: np.ndarray,
+    totals: _Totals,
+    all_states: list[str],
+) -> np.ndarray:
+    """Propagate the cohort through one phase and add its rewards to ``totals``; returns the
+    trace (n_cycles + 1, S*N, K)."""
+    settings = chunk.inputs.settings
+    n_cycles, h, K = phase.phase.n_cycles, phase.phase.cycle_years, phase.n_states
+    Z = len(chunk.categories)
+    values = assemble.phase_values(chunk, phase, namespaces)
+    starts, segment = engine.segment_starts(values.arrays(), n_cycles)
+    sparse = assemble.sparse_transitions(chunk, phase, values, starts, segment)
+    trace = engine.propagate(x0, sparse)
+    checks.check_trace(chunk, trace, phase)
+    costs = chunk.stack(values.costs, (K, Z), starts)
+    utility = chunk.stack(values.utilities, (K,), starts)
+    checks.check_finite(chunk, phase, costs, "cost")
+    checks.check_finite(chunk, phase, utility, "utility")
+
+    times = phase.time_points()
+    method = settings.within_cycle_correction
+    a, b = engine.correction_weights(method, n_cycles)
+    d_cost = engine.discount_factors(settings.discount_rate_costs, times)
+    d_out = engine.discount_factors(settings.discount_rate_outcomes, times)
+    weights = np.concatenate(
+        [engine.occupancy_weights(a, b, d, segment) for d in (d_cost, d_out, 1.0 + 0 * d_out)]
+    )
+    occ_cost, occ_out, occ_u = np.split(engine.occupancy(trace, weights), 3, axis=1)
+    alive = np.array([phase.states[i].alive for i in phase.state_of], dtype=float)
+    totals.cost_by_category += engine.accumulate_state_rewards(occ_cost, costs)
+    totals.qaly += engine.accumulate_state_rewards(occ_out, utility) * h
+    totals.qaly_u += engine.accumulate_state_rewards(occ_u, utility) * h
+    totals.ly += occ_out.sum(axis=1) @ alive * h
+    totals.ly_u += occ_u.sum(axis=1) @ alive * h
+    columns = [all_states.index(s.key) for s in phase.states]
+    totals.state_time[:, columns] += occ_u.sum(axis=1) @ phase.aggregation() * h
+    if values.transition_costs is not None:
+        _add_transition_rewards(chunk, phase, values, sparse, trace, starts, segment, totals)
+    return trace
+
+
+def _add_transition_rewards(chunk, phase, values, sparse, trace, starts, segment, totals) -> None:
+    """One-off transition costs and QALYs, discounted at the time of the transition."""
+    settings = chunk.inputs.settings
+    Z = len(chunk.categories)
+    E = values.reward_entries.size
+    t_cost = chunk.stack(values.transition_costs, (E, Z), starts)
+    t_qaly = chunk.stack(values.transition_qalys, (E,), starts)
+    checks.check_finite(chunk, phase, t_cost, "transition cost")
+    checks.check_finite(chunk, phase, t_qaly, "transition qaly")
+    times = phase.time_points()
+    method = settings.within_cycle_correction
+    when = engine.transition_discount_times(method, times[:-1], times[1:])
+
+    def flows(rate: float) -> np.ndarray:
+        return engine.flow_weights(engine.discount_factors(rate, when), segment)
+
+    rewarded = sparse.subset(values.reward_entries)
+    totals.cost_by_category += engine.accumulate_transition_rewards(
+        trace, rewarded, t_cost, flows(settings.discount_rate_costs)
+    )
+    totals.qaly += engine.accumulate_transition_rewards(
+        trace, rewarded, t_qaly, flows(settings.discount_rate_outcomes)
+    )
+    totals.qaly_u += engine.accumulate_transition_rewards(trace, rewarded, t_qaly, flows(0.0))

@@ -1,0 +1,82 @@
+"""Which figure is drawn from which table: name → a function that draws it.
+
+Figures are drawn lazily (only when written), from a run's tables and, for the CE plane and
+the convergence plot, from the PSA sample itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from costmodel.inputs import ModelInputs
+from costmodel.reports import plots
+from costmodel.results import AnalysisResult
+
+
+def _diagram(inputs: ModelInputs) -> tuple[list, list]:
+    phases = [
+        (p.label, [(s.label, s.key, s.alive) for s in inputs.states_in(p.key)])
+        for p in inputs.phases
+    ]
+    edges = sorted({(t.from_state, t.to_state) for t in inputs.transitions})
+    edges += [(s.key, s.next_state) for s in inputs.states if s.next_state]
+    return phases, edges
+
+
+def figures_for(result: AnalysisResult) -> dict[str, Callable]:
+    """Figure name (file stem under figures/) → drawing function returning an Axes."""
+    inputs, tables = result.inputs, result.tables
+    settings = inputs.settings
+    currency = settings.currency
+    figures: dict[str, Callable] = {
+        "state_diagram": lambda: plots.plot_state_diagram(*_diagram(inputs))
+    }
+    if inputs.synthesis is not None:
+        figures["forest"] = lambda: plots.plot_forest(inputs.synthesis)
+    if "dsa_oneway" in tables and not tables["dsa_oneway"].empty:
+        oneway = tables["dsa_oneway"]
+        main = oneway[oneway.strategy == inputs.dsa_strategy]
+        figures["tornado"] = lambda: plots.plot_tornado(main, currency)
+    for name in [n for n in tables if n == "twoway" or n.startswith("twoway_")]:
+        grid = tables[name]
+        figures[name] = lambda grid=grid: plots.plot_two_way(grid, currency)
+    if "budget_impact" in tables:
+        figures["budget_impact"] = lambda: plots.plot_budget_impact(
+            tables["budget_impact"], currency
+        )
+    if result.psa is not None:
+        figures.update(_psa_figures(result))
+    if "evppi" in tables:
+        figures["evppi"] = lambda: plots.plot_evppi(tables["evppi"], currency)
+    if "evsi" in tables:
+        figures["evsi"] = lambda: plots.plot_evsi(tables["evsi"], currency)
+    return figures
+
+
+def _psa_figures(result: AnalysisResult) -> dict[str, Callable]:
+    inputs, tables, psa = result.inputs, result.tables, result.psa
+    assert psa is not None
+    settings = inputs.settings
+    keys = list(inputs.strategy_keys)
+    r = keys.index(inputs.reference_strategy)
+    others = [i for i in range(len(keys)) if i != r]
+    effect = psa.effect(settings.effect_measure)
+    currency = settings.currency
+    label = "QALYs" if settings.effect_measure == "qaly" else "life-years"
+    figures: dict[str, Callable] = {
+        "ceac": lambda: plots.plot_ceac(tables["ceac"], currency),
+        "evpi": lambda: plots.plot_evpi(tables["evpi"], currency, settings.population_size > 0),
+    }
+    if others:
+        inc_cost = psa.cost[:, others] - psa.cost[:, [r]]
+        inc_effect = effect[:, others] - effect[:, [r]]
+        names = [keys[i] for i in others]
+        figures["ce_plane"] = lambda: plots.plot_ce_plane(
+            inc_cost, inc_effect, names, settings.wtp, currency, label
+        )
+        s = keys.index(inputs.dsa_strategy)
+        inmb = settings.wtp[0] * (effect[:, s] - effect[:, r]) - (psa.cost[:, s] - psa.cost[:, r])
+        figures["convergence"] = lambda: plots.plot_convergence(
+            inmb, f"{keys[s]} vs {keys[r]}", currency
+        )
+    return figures

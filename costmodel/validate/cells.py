@@ -1,0 +1,220 @@
+"""Shared by every sheet reader: the problem collector, typed cell readers, sheet checks."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import math
+import re
+from collections.abc import Iterable
+
+from costmodel import schema
+from costmodel.errors import Problem
+from costmodel.formula import BUILTIN_FUNCTIONS, Expression, ExpressionError, parse_expression
+from costmodel.lifetable import LIFE_TABLE_FUNCTION_SPECS
+from costmodel.workbook import RawRow, RawSheet, RawWorkbook
+
+MAX_MAGNITUDE = 1e15  # larger parameter values are unit errors and overflow cost sums
+KEY_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+MODEL_FUNCTIONS = {**BUILTIN_FUNCTIONS, **LIFE_TABLE_FUNCTION_SPECS}
+RESERVED_NAMES = frozenset(schema.TIME_VARIABLES) | frozenset(MODEL_FUNCTIONS) | {"C"}
+
+
+class _Problems:
+    """Collects problems for one file."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.items: list[Problem] = []
+        self.warnings: list[str] = []
+        self.broken: set[str] = set()  # names whose definition failed (no follow-on errors)
+        self.broken_from: set[str] = set()  # 'from' states of Transitions rows with problems
+
+    def add(self, sheet: str, cell: str, message: str) -> None:
+        self.items.append(Problem.at(self.file, sheet, cell, message))
+
+    def warn(self, sheet: str, cell: str, message: str) -> None:
+        self.warnings.append(str(Problem.at(self.file, sheet, cell, message)))
+
+
+def _check_sheets(raw: RawWorkbook, problems: _Problems) -> dict[str, RawSheet | None]:
+    found: dict[str, RawSheet | None] = {}
+    for spec in schema.ALL_SHEETS:
+        sheet = raw.sheet(spec.name)
+        found[spec.name] = sheet
+        if sheet is None:
+            if spec.required:
+                problems.add(
+                    spec.name,
+                    "",
+                    f"required sheet '{spec.name}' is missing (sheets found: "
+                    f"{', '.join(raw.sheets) or 'none'}). Add it; `costmodel template` shows "
+                    "the layout.",
+                )
+            continue
+        for cell in sheet.duplicate_headers:
+            problems.add(sheet.name, cell, "duplicate column header; keep one of the columns.")
+        for column in spec.columns:
+            if column.required and column.name not in sheet.headers:
+                problems.add(
+                    sheet.name,
+                    "1",
+                    f"required column '{column.name}' is missing from the header row "
+                    f"(found: {', '.join(sheet.header_text.values()) or 'none'}).",
+                )
+        if spec.extra_columns:
+            continue
+        known = {c.name for c in spec.columns}
+        prefixes = tuple(c.name + "_" for c in spec.columns if c.prefix)
+        for header in sheet.headers:
+            if header not in known and not header.startswith(prefixes):
+                close = difflib.get_close_matches(header, known, n=1)
+                hint = f" Did you mean '{close[0]}'?" if close else " It is ignored."
+                problems.warn(
+                    sheet.name, sheet.header_cell(header), f"unknown column '{header}'.{hint}"
+                )
+    return found
+
+
+# ----------------------------------------------------------------------------- cell readers
+
+
+def _describe(value: object) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _read_number(
+    value: object, sheet: str, cell: str, what: str, problems: _Problems
+) -> float | None:
+    if _is_number(value):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.replace(",", "")) if not value.endswith("%") else math.nan
+        except ValueError:
+            problems.add(sheet, cell, f"{what} must be a number; got {_describe(value)}.")
+            return None
+        if value.endswith("%"):
+            problems.add(
+                sheet, cell, f"{what} must be a number; got {value!r}. Write 0.17, not 17%."
+            )
+            return None
+    else:
+        problems.add(sheet, cell, f"{what} must be a number; got {_describe(value)}.")
+        return None
+    if not math.isfinite(number):
+        problems.add(sheet, cell, f"{what} must be a finite number; got {_describe(value)}.")
+        return None
+    return number
+
+
+def _read_integer(
+    value: object, sheet: str, cell: str, what: str, problems: _Problems
+) -> int | None:
+    number = _read_number(value, sheet, cell, what, problems)
+    if number is None:
+        return None
+    if number != int(number):
+        problems.add(sheet, cell, f"{what} must be a whole number; got {_describe(value)}.")
+        return None
+    return int(number)
+
+
+def _read_expression(
+    value: object, sheet: str, cell: str, what: str, problems: _Problems
+) -> Expression | None:
+    if isinstance(value, (bool, _dt.date | _dt.datetime | _dt.time)):
+        problems.add(
+            sheet, cell, f"{what} must be a number or an expression; got {_describe(value)}."
+        )
+        return None
+    try:
+        return parse_expression(value, MODEL_FUNCTIONS)  # type: ignore[arg-type]
+    except ExpressionError as exc:
+        problems.add(sheet, cell, f"{what}: {exc}")
+        return None
+
+
+def _read_key(value: object, sheet: str, cell: str, what: str, problems: _Problems) -> str | None:
+    text = str(value).strip()
+    if not KEY_PATTERN.match(text):
+        problems.add(
+            sheet,
+            cell,
+            f"{what} must be a name of letters, digits and underscores starting with a "
+            f"letter; got {_describe(value)}. Example: p_death_icu.",
+        )
+        return None
+    return text
+
+
+def _read_bool(value: object, sheet: str, cell: str, what: str, problems: _Problems) -> bool | None:
+    text = str(value).strip().lower()
+    if isinstance(value, bool):
+        return value
+    if text in ("yes", "y", "true", "1", "1.0"):
+        return True
+    if text in ("no", "n", "false", "0", "0.0"):
+        return False
+    problems.add(sheet, cell, f"{what} must be yes or no; got {_describe(value)}.")
+    return None
+
+
+def _read_choice(
+    value: object,
+    choices: Iterable[str],
+    sheet: str,
+    cell: str,
+    what: str,
+    problems: _Problems,
+) -> str | None:
+    text = str(value).strip().lower()
+    choices = tuple(choices)
+    if text in choices:
+        return text
+    close = difflib.get_close_matches(text, choices, n=1)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    problems.add(
+        sheet,
+        cell,
+        f"{what} must be one of {', '.join(choices)}; got {_describe(value)}.{hint}",
+    )
+    return None
+
+
+def _unique_key(
+    row: RawRow,
+    column: str,
+    sheet: str,
+    what: str,
+    seen: dict[str, str],
+    problems: _Problems,
+    *,
+    verb: str = "declared",
+) -> str | None:
+    """The row's key if present, well formed and not seen before (then recorded in
+    ``seen``); otherwise the problem is reported and None returned."""
+    if row.get(column) is None:
+        problems.add(sheet, row.cell(column), f"{what} {column} is blank.")
+        return None
+    key = _read_key(row.get(column), sheet, row.cell(column), f"{what} {column}", problems)
+    if key is None:
+        return None
+    if key in seen:
+        problems.add(sheet, row.cell(column), f"{what} '{key}' is {verb} twice ({seen[key]}).")
+        return None
+    seen[key] = row.cell(column)
+    return key
+
+
+def _text(row: RawRow, column: str) -> str:
+    value = row.get(column)
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()

@@ -1,0 +1,255 @@
+"""Phases and LifeTable sheets."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from costmodel import schema
+from costmodel.inputs import (
+    LifeTable,
+    Phase,
+    Settings,
+)
+from costmodel.validate.cells import (
+    _Problems,
+    _read_choice,
+    _read_integer,
+    _read_key,
+    _read_number,
+    _text,
+)
+from costmodel.workbook import RawRow, RawSheet
+
+MAX_CYCLES = 100_000  # per phase
+
+
+def _read_phases(
+    sheet: RawSheet | None,
+    single_phase: dict,
+    settings: Settings | None,
+    problems: _Problems,
+) -> list[Phase]:
+    start_age = settings.start_age if settings is not None else None
+    if sheet is None:
+        return _single_phase(single_phase, problems)
+
+    phases: list[Phase] = []
+    elapsed = 0.0
+    seen: set[str] = set()
+    for row in sheet.rows:
+        phase = _read_phase_row(row, sheet.name, start_age, elapsed, seen, problems)
+        if phase is None:
+            continue
+        seen.add(phase.key)
+        elapsed += phase.n_cycles * phase.cycle_years
+        phases.append(phase)
+    if not phases and not problems.items:
+        problems.add(sheet.name, "A2", "no phases declared.")
+    return phases
+
+
+def _single_phase(single_phase: dict, problems: _Problems) -> list[Phase]:
+    """The one phase of a model without a Phases sheet, from the Settings cycle structure."""
+    cells = single_phase.get("_cells", {})
+    missing = [k for k in ("cycle_length", "cycle_unit", "n_cycles") if k not in single_phase]
+    if missing:
+        problems.add(
+            "Settings",
+            "",
+            "the cycle structure is missing: add a Phases sheet, or the settings "
+            f"{', '.join(missing)} for a single-phase model.",
+        )
+        return []
+    length = float(single_phase["cycle_length"])
+    if length <= 0:
+        problems.add("Settings", cells.get("cycle_length", ""), "cycle_length must be > 0.")
+        return []
+    unit = str(single_phase["cycle_unit"])
+    if int(single_phase["n_cycles"]) > MAX_CYCLES:
+        problems.add(
+            "Settings",
+            cells.get("n_cycles", ""),
+            f"n_cycles is {single_phase['n_cycles']}; the limit is {MAX_CYCLES} per phase.",
+        )
+        return []
+    return [
+        Phase(
+            "main",
+            "Main",
+            length * schema.CYCLE_UNITS[unit],
+            int(single_phase["n_cycles"]),
+            length,
+            unit,
+            f"Settings!{cells.get('n_cycles', '')}",
+        )
+    ]
+
+
+def _read_phase_row(
+    row: RawRow,
+    sheet_name: str,
+    start_age: float | None,
+    elapsed: float,
+    seen: set[str],
+    problems: _Problems,
+) -> Phase | None:
+    """One Phases row (starting `elapsed` years into the model), or None if it has problems."""
+    key = _read_phase_key(row, sheet_name, seen, problems)
+    length = _read_phase_length(row, sheet_name, problems)
+    unit = _read_phase_unit(row, sheet_name, problems)
+    n_given, age_given = row.get("n_cycles") is not None, row.get("until_age") is not None
+    if n_given == age_given:
+        problems.add(
+            sheet_name,
+            row.cell("n_cycles"),
+            "give exactly one of n_cycles and until_age for each phase.",
+        )
+        return None
+    if key is None or length is None or unit is None:
+        return None
+    cycle_years = length * schema.CYCLE_UNITS[unit]
+    n, where = _read_phase_cycles(
+        row, sheet_name, n_given, cycle_years, start_age, elapsed, problems
+    )
+    if n is None:
+        return None
+    if n < 1:
+        problems.add(
+            sheet_name,
+            where,
+            f"phase '{key}' has {n} cycles; it needs at least 1 (check until_age against "
+            "start_age and the earlier phases).",
+        )
+        return None
+    if n > MAX_CYCLES:
+        problems.add(sheet_name, where, f"phase '{key}' has {n} cycles; the limit is {MAX_CYCLES}.")
+        return None
+    return Phase(
+        key,
+        _text(row, "label") or key,
+        cycle_years,
+        n,
+        length,
+        unit,
+        f"{sheet_name}!{where}",
+    )
+
+
+def _read_phase_key(
+    row: RawRow, sheet_name: str, seen: set[str], problems: _Problems
+) -> str | None:
+    """The phase key, or None when blank, invalid or declared by an earlier row."""
+    key = (
+        _read_key(row.get("key"), sheet_name, row.cell("key"), "phase key", problems)
+        if row.get("key") is not None
+        else None
+    )
+    if row.get("key") is None:
+        problems.add(sheet_name, row.cell("key"), "phase key is blank.")
+    if key in seen:
+        problems.add(sheet_name, row.cell("key"), f"phase '{key}' is declared twice.")
+        key = None
+    return key
+
+
+def _read_phase_length(row: RawRow, sheet_name: str, problems: _Problems) -> float | None:
+    """The cycle_length (> 0, in cycle_unit), or None when blank or invalid."""
+    length = (
+        _read_number(
+            row.get("cycle_length"),
+            sheet_name,
+            row.cell("cycle_length"),
+            "cycle_length",
+            problems,
+        )
+        if row.get("cycle_length") is not None
+        else None
+    )
+    if row.get("cycle_length") is None:
+        problems.add(sheet_name, row.cell("cycle_length"), "cycle_length is blank.")
+    elif length is not None and length <= 0:
+        problems.add(
+            sheet_name, row.cell("cycle_length"), f"cycle_length must be > 0; got {length:g}."
+        )
+        length = None
+    return length
+
+
+def _read_phase_unit(row: RawRow, sheet_name: str, problems: _Problems) -> str | None:
+    """The cycle_unit (one of schema.CYCLE_UNITS), or None when blank or invalid."""
+    if row.get("cycle_unit") is None:
+        problems.add(sheet_name, row.cell("cycle_unit"), "cycle_unit is blank.")
+        return None
+    return _read_choice(
+        row.get("cycle_unit"),
+        schema.CYCLE_UNITS,
+        sheet_name,
+        row.cell("cycle_unit"),
+        "cycle_unit",
+        problems,
+    )
+
+
+def _read_phase_cycles(
+    row: RawRow,
+    sheet_name: str,
+    n_given: bool,
+    cycle_years: float,
+    start_age: float | None,
+    elapsed: float,
+    problems: _Problems,
+) -> tuple[int | None, str]:
+    """(number of cycles or None, its cell) from n_cycles, or from until_age and start_age."""
+    if n_given:
+        n = _read_integer(
+            row.get("n_cycles"), sheet_name, row.cell("n_cycles"), "n_cycles", problems
+        )
+        return n, row.cell("n_cycles")
+    until = _read_number(
+        row.get("until_age"), sheet_name, row.cell("until_age"), "until_age", problems
+    )
+    where = row.cell("until_age")
+    n = None
+    if until is not None and start_age is not None:
+        n = math.ceil((until - start_age - elapsed) / cycle_years - 1e-9)
+    return n, where
+
+
+# ----------------------------------------------------------------------------- LifeTable
+
+
+def _read_life_table(sheet: RawSheet | None, problems: _Problems) -> LifeTable | None:
+    if sheet is None:
+        return None
+    ages, male, female = [], [], []
+    for row in sheet.rows:
+        age = _read_integer(row.get("age"), sheet.name, row.cell("age"), "age", problems)
+        qm = _read_number(row.get("qx_male"), sheet.name, row.cell("qx_male"), "qx_male", problems)
+        qf = _read_number(
+            row.get("qx_female"), sheet.name, row.cell("qx_female"), "qx_female", problems
+        )
+        for q, column in ((qm, "qx_male"), (qf, "qx_female")):
+            if q is not None and not 0.0 <= q <= 1.0:
+                problems.add(
+                    sheet.name,
+                    row.cell(column),
+                    f"{column} must be a probability in [0, 1]; got {q:g}.",
+                )
+        if None in (age, qm, qf):
+            continue
+        if ages and age != ages[-1] + 1:
+            problems.add(
+                sheet.name,
+                row.cell("age"),
+                f"ages must be consecutive whole years in increasing order; got {age} after "
+                f"{ages[-1]}.",
+            )
+        ages.append(age)
+        male.append(qm)
+        female.append(qf)
+    if not ages:
+        problems.add(sheet.name, "A2", "the life table has no rows.")
+        return None
+    return LifeTable(np.array(ages), np.array(male, float), np.array(female, float))
