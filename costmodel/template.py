@@ -105,8 +105,130 @@ def _settings_dropdowns(ws, rows: SheetRows) -> None:
             )
 
 
+# The starter workbook: a small valid model (healthy / sick / dead, two strategies), one
+# function per sheet, each returning (headers, rows) as fresh lists.
+
+_Sheet = tuple[list[str], list[list[object]]]
+
+# Rows of the starter Parameters sheet, in the columns of _starter_parameters (name, value,
+# distribution, param1..3, low, high, unit, group, description, source); copied into fresh
+# lists on each call.
+_STARTER_PARAMETERS: tuple[tuple[object, ...], ...] = (
+    (
+        "p_progress",
+        0.15,
+        "beta",
+        15,
+        85,
+        None,
+        0.1,
+        0.2,
+        "probability per year",
+        "clinical",
+        "Annual probability healthy -> sick",
+        "Assumption [A]",
+    ),
+    (
+        "p_death_sick",
+        0.2,
+        "beta",
+        20,
+        80,
+        None,
+        0.15,
+        0.25,
+        "probability per year",
+        "clinical",
+        "Annual probability of death when sick",
+        "Assumption [A]",
+    ),
+    (
+        "rr_treatment",
+        0.7,
+        "lognormal",
+        -0.3567,
+        0.1,
+        None,
+        0.55,
+        0.9,
+        "risk ratio",
+        "effect",
+        "Effect of treatment on progression",
+        "Assumption [A]",
+    ),
+    (
+        "c_treatment",
+        1000,
+        None,
+        None,
+        None,
+        None,
+        500,
+        2000,
+        "GBP per year",
+        "costs",
+        "Annual treatment cost",
+        "Assumption [A]",
+    ),
+    (
+        "c_sick",
+        5000,
+        "gamma",
+        100,
+        50,
+        None,
+        4000,
+        6000,
+        "GBP per year",
+        "costs",
+        "Annual cost of the sick state",
+        "Assumption [A]",
+    ),
+    (
+        "u_healthy",
+        0.85,
+        "beta",
+        85,
+        15,
+        None,
+        0.8,
+        0.9,
+        "utility",
+        "utilities",
+        "Utility when healthy",
+        "Assumption [A]",
+    ),
+    (
+        "u_sick",
+        0.6,
+        "beta",
+        60,
+        40,
+        None,
+        0.5,
+        0.7,
+        "utility",
+        "utilities",
+        "Utility when sick",
+        "Assumption [A]",
+    ),
+)
+
+
 def starter_sheets() -> dict[str, tuple[list[str], list[list[object]]]]:
     """A small valid model (healthy / sick / dead, two strategies) to start from."""
+    return {
+        "Settings": _starter_settings(),
+        "Parameters": _starter_parameters(),
+        "Phases": _starter_phases(),
+        "States": _starter_states(),
+        "Transitions": _starter_transitions(),
+        "Strategies": _starter_strategies(),
+        "LifeTable": _starter_life_table(),
+    }
+
+
+def _starter_settings() -> _Sheet:
     settings = [
         ["name", "Starter model: treatment slowing progression", ""],
         ["description", "Replace with your decision problem.", ""],
@@ -123,106 +245,10 @@ def starter_sheets() -> dict[str, tuple[list[str], list[list[object]]]]:
         ["psa_samples", 1000, ""],
         ["seed", 1, ""],
     ]
-    parameters = [
-        [
-            "p_progress",
-            0.15,
-            "beta",
-            15,
-            85,
-            None,
-            0.1,
-            0.2,
-            "probability per year",
-            "clinical",
-            "Annual probability healthy -> sick",
-            "Assumption [A]",
-        ],
-        [
-            "p_death_sick",
-            0.2,
-            "beta",
-            20,
-            80,
-            None,
-            0.15,
-            0.25,
-            "probability per year",
-            "clinical",
-            "Annual probability of death when sick",
-            "Assumption [A]",
-        ],
-        [
-            "rr_treatment",
-            0.7,
-            "lognormal",
-            -0.3567,
-            0.1,
-            None,
-            0.55,
-            0.9,
-            "risk ratio",
-            "effect",
-            "Effect of treatment on progression",
-            "Assumption [A]",
-        ],
-        [
-            "c_treatment",
-            1000,
-            None,
-            None,
-            None,
-            None,
-            500,
-            2000,
-            "GBP per year",
-            "costs",
-            "Annual treatment cost",
-            "Assumption [A]",
-        ],
-        [
-            "c_sick",
-            5000,
-            "gamma",
-            100,
-            50,
-            None,
-            4000,
-            6000,
-            "GBP per year",
-            "costs",
-            "Annual cost of the sick state",
-            "Assumption [A]",
-        ],
-        [
-            "u_healthy",
-            0.85,
-            "beta",
-            85,
-            15,
-            None,
-            0.8,
-            0.9,
-            "utility",
-            "utilities",
-            "Utility when healthy",
-            "Assumption [A]",
-        ],
-        [
-            "u_sick",
-            0.6,
-            "beta",
-            60,
-            40,
-            None,
-            0.5,
-            0.7,
-            "utility",
-            "utilities",
-            "Utility when sick",
-            "Assumption [A]",
-        ],
-    ]
+    return ["setting", "value", "description"], settings
+
+
+def _starter_parameters() -> _Sheet:
     parameter_headers = [
         "name",
         "value",
@@ -237,11 +263,29 @@ def starter_sheets() -> dict[str, tuple[list[str], list[list[object]]]]:
         "description",
         "source",
     ]
+    return parameter_headers, [list(row) for row in _STARTER_PARAMETERS]
+
+
+def _starter_phases() -> _Sheet:
+    return (
+        ["key", "label", "cycle_length", "cycle_unit", "n_cycles", "until_age"],
+        [["lifetime", "Lifetime", 1, "year", None, 100]],
+    )
+
+
+def _starter_states() -> _Sheet:
     states = [
         ["healthy", "Healthy", "yes", "u_healthy", "c_drug", None, 1, "Not progressed"],
         ["sick", "Sick", "yes", "u_sick", "c_sick", None, None, "Progressed"],
         ["dead", "Dead", "no", 0, 0, None, None, "Absorbing"],
     ]
+    return (
+        ["key", "label", "alive", "utility", "cost", "tunnel_length", "initial", "description"],
+        states,
+    )
+
+
+def _starter_transitions() -> _Sheet:
     transitions = [
         ["healthy", "sick", None, "p_progress * rr", None, "Treatment slows progression"],
         ["healthy", "dead", None, "p_background_death()", None, "Life-table mortality"],
@@ -250,37 +294,26 @@ def starter_sheets() -> dict[str, tuple[list[str], list[list[object]]]]:
         ["sick", "sick", None, "C", None, ""],
         ["dead", "dead", None, 1, None, "Absorbing"],
     ]
+    return ["from", "to", "strategy", "probability", "cost", "description"], transitions
+
+
+def _starter_strategies() -> _Sheet:
     strategies = [
         ["no_treatment", "No treatment", "Current care", "1", "0"],
         ["treatment", "Treatment", "Current care plus treatment", "rr_treatment", "c_treatment"],
     ]
+    return ["key", "label", "description", "rr", "c_drug"], strategies
+
+
+def _starter_life_table() -> _Sheet:
+    """An illustrative life table (qx rising 9% a year of age); replace it with a real one."""
     life_table = [
         [age, round(0.0005 * 1.09 ** (age - 20), 6), round(0.0004 * 1.09 ** (age - 20), 6)]
         for age in range(20, 101)
     ]
     for row in life_table:
         row[1], row[2] = min(row[1], 1.0), min(row[2], 1.0)
-    return {
-        "Settings": (["setting", "value", "description"], settings),
-        "Parameters": (parameter_headers, parameters),
-        "Phases": (
-            ["key", "label", "cycle_length", "cycle_unit", "n_cycles", "until_age"],
-            [["lifetime", "Lifetime", 1, "year", None, 100]],
-        ),
-        "States": (
-            ["key", "label", "alive", "utility", "cost", "tunnel_length", "initial", "description"],
-            states,
-        ),
-        "Transitions": (
-            ["from", "to", "strategy", "probability", "cost", "description"],
-            transitions,
-        ),
-        "Strategies": (["key", "label", "description", "rr", "c_drug"], strategies),
-        "LifeTable": (
-            ["age", "qx_male", "qx_female"],
-            life_table,
-        ),
-    }
+    return ["age", "qx_male", "qx_female"], life_table
 
 
 def write_template(path: str | Path) -> None:

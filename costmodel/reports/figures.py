@@ -48,6 +48,8 @@ def figures_for(result: AnalysisResult) -> dict[str, Callable]:
         figures.update(_psa_figures(result))
     if "evppi" in tables:
         figures["evppi"] = lambda: plots.plot_evppi(tables["evppi"], currency)
+    if "voi_by_price" in tables:
+        figures["voi_by_price"] = lambda: plots.plot_voi_by_price(tables["voi_by_price"], currency)
     if "evsi" in tables:
         figures["evsi"] = lambda: plots.plot_evsi(tables["evsi"], currency)
     return figures

@@ -290,20 +290,58 @@ def plot_evppi(table, currency: str, ax: Axes | None = None) -> Axes:
 
 
 def plot_evsi(table, currency: str, ax: Axes | None = None) -> Axes:
-    """Population EVSI, trial cost and ENBS over the future trial's size."""
+    """Population EVSI (with 95% Monte Carlo band), trial cost and ENBS over the future
+    trial's size, one colour per WTP."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4.0))
-    ax.plot(table.n_per_arm, table.evsi_population, "o-", label="population EVSI")
-    ax.plot(table.n_per_arm, table.trial_cost, "s--", label="trial cost")
-    ax.plot(table.n_per_arm, table.enbs, "^-", label="ENBS")
-    best = table[table.optimal]
-    if len(best):
-        ax.axvline(best.n_per_arm.iloc[0], color="0.5", ls=":", lw=1)
+    groups = list(table.groupby("wtp", sort=True)) if "wtp" in table else [(None, table)]
+    for i, (wtp, rows) in enumerate(groups):
+        colour = f"C{i}"
+        at = "" if wtp is None else f" at {currency} {wtp:,.0f}"
+        label = f"population EVSI{at}"
+        ax.plot(rows.n_per_arm, rows.evsi_population, "o-", color=colour, label=label)
+        if "se" in rows:
+            per_patient = rows.evsi_per_patient.where(rows.evsi_per_patient > 0)
+            band = (1.96 * rows.se * rows.evsi_population / per_patient).fillna(0)
+            low, high = rows.evsi_population - band, rows.evsi_population + band
+            ax.fill_between(rows.n_per_arm, low, high, color=colour, alpha=0.15, lw=0)
+        ax.plot(rows.n_per_arm, rows.enbs, "^:", color=colour, label=f"ENBS{at}")
+        best = rows[rows.optimal & (rows.enbs > 0)]
+        if len(best):
+            ax.axvline(best.n_per_arm.iloc[0], color=colour, ls=":", lw=1)
+    first = groups[0][1]
+    ax.plot(first.n_per_arm, first.trial_cost, "s--", color="0.4", label="trial cost")
+    ax.axhline(0, color="0.6", lw=0.8)
     ax.set_xscale("log")
     ax.set_xlabel("Patients per arm of the future trial")
-    ax.set_ylabel(currency)
+    ax.set_ylabel(f"{currency} (population)")
     ax.yaxis.set_major_formatter(_money(currency))
     ax.legend(fontsize=7)
     ax.set_title("Value of a future trial (EVSI, ENBS)", fontsize=10)
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_voi_by_price(table, currency: str, ax: Axes | None = None) -> Axes:
+    """Population EVPI (and ENBS of the best trial, when computed) against the product price,
+    one colour per WTP; the base price is marked."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4.0))
+    for i, (wtp, rows) in enumerate(table.groupby("wtp", sort=True)):
+        colour = f"C{i}"
+        at = f"{currency} {wtp:,.0f} per QALY"
+        ax.plot(rows.price, rows.evpi_population, "o-", color=colour, label=f"EVPI at {at}")
+        if "enbs" in rows:
+            label = f"ENBS of the best trial at {at}"
+            ax.plot(rows.price, rows.enbs, "^:", color=colour, label=label)
+    base = table[table.is_base_price]
+    if len(base):
+        ax.axvline(base.price.iloc[0], color="0.5", ls="--", lw=1, label="price in the model")
+    ax.set_xlabel(f"Price ({table.parameter.iloc[0]}, {currency})")
+    ax.set_ylabel(f"{currency} (population)")
+    ax.xaxis.set_major_formatter(_money(currency))
+    ax.yaxis.set_major_formatter(_money(currency))
+    ax.legend(fontsize=7)
+    ax.set_title("Value of research by product price", fontsize=10)
     ax.figure.tight_layout()
     return ax

@@ -1,0 +1,104 @@
+"""report.html building blocks: the inline style sheet, HTML tables with numbers formatted for
+reading, and figures embedded as base64 images with alt text."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+CSS = """
+body{font-family:Georgia,'Times New Roman',serif;max-width:62rem;margin:2rem auto;padding:0 1rem;
+color:#222;line-height:1.45}
+h1{font-size:1.7rem}h2{border-bottom:2px solid #ccd;padding-bottom:.2rem;margin-top:2.2rem}
+table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.82rem;font-family:Arial,sans-serif}
+th,td{border:1px solid #bbb;padding:.2rem .45rem;text-align:left;vertical-align:top}
+td.num{text-align:right;white-space:nowrap}th{background:#eef1f6}
+td{max-width:22rem;overflow-wrap:anywhere}
+tr.weak td{background:#fff4d6}.note{color:#555;font-size:.9rem}
+figure{margin:1rem 0;page-break-inside:avoid}figure img{max-width:100%}
+figcaption{font-size:.85rem;color:#444}
+nav ol{columns:2;font-size:.9rem}
+@media print{nav{display:none}h2{page-break-before:auto}table{page-break-inside:auto}
+tr{page-break-inside:avoid}body{max-width:none;margin:0}}
+"""
+
+FIGURE_TEXT = {
+    "state_diagram": "State diagram: the model's health states by phase with the possible "
+    "transitions between them.",
+    "forest": "Forest plot of the risk ratio of death in each trial with the pooled "
+    "random-effects estimate, its prediction interval and the Mantel-Haenszel estimate.",
+    "tornado": "Tornado diagram: incremental net monetary benefit when each parameter is set "
+    "to its low and high value, largest effects at the top.",
+    "twoway": "Two-way sensitivity analysis: incremental net monetary benefit over a grid of "
+    "two parameters, with the line where it is zero.",
+    "ce_plane": "Cost-effectiveness plane: incremental costs and effects of each strategy "
+    "versus the reference in every PSA sample, with willingness-to-pay lines.",
+    "ceac": "Cost-effectiveness acceptability curves of each strategy and the acceptability "
+    "frontier over willingness to pay.",
+    "evpi": "Expected value of perfect information over willingness to pay.",
+    "convergence": "Running mean of incremental net monetary benefit over PSA samples with "
+    "its 95% Monte Carlo band.",
+    "evppi": "Expected value of partial perfect information of parameter groups.",
+    "evsi": "Expected value of sample information and expected net benefit of sampling over "
+    "the size of a future trial.",
+    "budget_impact": "Budget impact per year with and without MSC.",
+}
+
+
+def _table(frame: pd.DataFrame, *, max_rows: int = 60, weak_column: str | None = None) -> str:
+    shown = frame.head(max_rows)
+    header = "".join(f"<th scope='col'>{html.escape(str(c))}</th>" for c in shown.columns)
+    body = []
+    for _, row in shown.iterrows():
+        weak = weak_column is not None and bool(row.get(weak_column))
+        cells = "".join(
+            f"<td class='num'>{html.escape(_format(v))}</td>"
+            if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+            else f"<td>{html.escape(_format(v))}</td>"
+            for v in row.to_numpy()
+        )
+        body.append(f"<tr class='weak'>{cells}</tr>" if weak else f"<tr>{cells}</tr>")
+    note = (
+        f"<p class='note'>First {max_rows} of {len(frame)} rows; all rows are in the CSV.</p>"
+        if len(frame) > max_rows
+        else ""
+    )
+    return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}"
+
+
+def _format(value: object) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, float | np.floating):
+        magnitude = abs(float(value))
+        if float(value).is_integer() and magnitude < 1e15:
+            return f"{value:,.0f}"
+        if magnitude >= 1000:
+            return f"{value:,.0f}"
+        if magnitude >= 1 or magnitude == 0:
+            return f"{value:.3f}".rstrip("0").rstrip(".") if magnitude < 100 else f"{value:.1f}"
+        return f"{value:.4g}"
+    return str(value)
+
+
+RASTER_FIGURES = ("ce_plane", "convergence")  # thousands of points: PNG keeps the file small
+
+
+def _figure(folder: Path, name: str) -> str:
+    kind = "png" if name in RASTER_FIGURES else "svg"
+    path = folder / "figures" / f"{name}.{kind}"
+    if not path.exists():
+        return ""
+    mime = "image/png" if kind == "png" else "image/svg+xml"
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    alt = FIGURE_TEXT.get(name, name.replace("_", " "))
+    return (
+        f"<figure><img src='data:{mime};base64,{data}' alt='{html.escape(alt)}'>"
+        f"<figcaption>{html.escape(alt)}</figcaption></figure>"
+    )

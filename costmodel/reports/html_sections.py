@@ -1,0 +1,228 @@
+"""report.html sections, one builder each, in report order.
+
+Every builder takes the folder, its summary.json and its CSV tables and returns the section as
+(anchor, title, body HTML), or ``None`` when the run saved nothing for it.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from costmodel.reports.cheers import cheers_checklist
+from costmodel.reports.html_elements import _figure, _table
+from costmodel.results import PROVENANCE_KEYS
+
+Section = tuple[str, str, str]  # anchor, title, body HTML
+Tables = dict[str, pd.DataFrame]
+SectionBuilder = Callable[[Path, dict, Tables], Section | None]
+
+
+def decision_problem(folder: Path, summary: dict, tables: Tables) -> Section:
+    settings = summary.get("settings", {})
+    currency = settings.get("currency", "")
+    strategies = tables.get("base_case", pd.DataFrame())
+    described = ", ".join(
+        f"{r.label} ({r.strategy})" for r in strategies.itertuples() if hasattr(r, "label")
+    )
+    return (
+        "problem",
+        "Decision problem",
+        (
+            f"<p>{html.escape(str(settings.get('description', '')))}</p>"
+            f"<p><b>Strategies:</b> {html.escape(described)}.<br>"
+            f"<b>Perspective:</b> {html.escape(str(settings.get('perspective', '')))}; "
+            f"<b>currency:</b> {html.escape(currency)} ({settings.get('price_year', '')} prices); "
+            f"<b>cohort:</b> age {settings.get('start_age', '')}, "
+            f"{100 * float(settings.get('prop_female', 0)):.0f}% female; "
+            f"<b>willingness to pay:</b> {', '.join(f'{w:,.0f}' for w in settings.get('wtp', []))} "
+            f"{html.escape(currency)} per {settings.get('effect_measure', 'qaly').upper()}.</p>"
+        ),
+    )
+
+
+def model(folder: Path, summary: dict, tables: Tables) -> Section:
+    settings = summary.get("settings", {})
+    phases = pd.DataFrame(summary.get("phases", []))
+    return (
+        "model",
+        "Model",
+        (
+            "<p>Markov cohort state-transition model. Discount rates: costs "
+            f"{100 * float(settings.get('discount_rate_costs', 0)):.1f}%, outcomes "
+            f"{100 * float(settings.get('discount_rate_outcomes', 0)):.1f}% per year; within-cycle "
+            f"correction: {html.escape(str(settings.get('within_cycle_correction', '')))}.</p>"
+            + (_table(phases) if len(phases) else "")
+            + _figure(folder, "state_diagram")
+        ),
+    )
+
+
+def inputs(folder: Path, summary: dict, tables: Tables) -> Section | None:
+    if "parameters" not in tables:
+        return None
+    params = tables["parameters"]
+    columns = [
+        c
+        for c in (
+            "name",
+            "value",
+            "distribution",
+            "low",
+            "high",
+            "unit",
+            "source",
+            "evidence_flags",
+            "weak",
+        )
+        if c in params.columns
+    ]
+    return (
+        "inputs",
+        "Inputs",
+        (
+            "<p>Rows shaded yellow rest on weak evidence ([R] recalled, [A] assumption or "
+            "[GAP]). Flags: [V] seen in the source, [S] secondary source, [D] derived.</p>"
+            + _table(params[columns], max_rows=500, weak_column="weak")
+        ),
+    )
+
+
+def evidence(folder: Path, summary: dict, tables: Tables) -> Section | None:
+    if "evidence" not in tables:
+        return None
+    return (
+        "evidence",
+        "Evidence synthesis",
+        _figure(folder, "forest")
+        + _table(tables["evidence"])
+        + _table(tables.get("evidence_studies", pd.DataFrame())),
+    )
+
+
+def calibration(folder: Path, summary: dict, tables: Tables) -> Section | None:
+    if "calibration" not in tables:
+        return None
+    return ("calibration", "Calibration", _table(tables["calibration"]))
+
+
+def base_case(folder: Path, summary: dict, tables: Tables) -> Section:
+    currency = summary.get("settings", {}).get("currency", "")
+    base_body = ""
+    if "base_case" in tables:
+        base = tables["base_case"]
+        icer_columns = [
+            c
+            for c in (
+                "strategy",
+                "cost",
+                "qaly",
+                "ly",
+                "inc_cost",
+                "inc_qaly",
+                "icer",
+                "status",
+                "comparator",
+            )
+            if c in base.columns
+        ]
+        base_body += (
+            f"<p>Per patient, discounted, {html.escape(currency)}. Status: nd on the "
+            "frontier, ed extendedly dominated, d dominated.</p>" + _table(base[icer_columns])
+        )
+    if "outcomes" in tables:
+        outcomes = tables["outcomes"]
+        wide = outcomes.pivot_table(
+            index="measure", columns="strategy", values="per_1000_patients", sort=False
+        ).reset_index()
+        base_body += "<h3>Outcomes per 1,000 patients</h3>" + _table(
+            wide.dropna(how="all", subset=wide.columns[1:])
+        )
+    return ("base", "Base case", base_body)
+
+
+def deterministic_sensitivity(folder: Path, summary: dict, tables: Tables) -> Section | None:
+    if not {"dsa_oneway", "scenarios", "threshold", "twoway"} & set(tables):
+        return None
+    body = _figure(folder, "tornado")
+    if "dsa_oneway" in tables:
+        body += _table(
+            tables["dsa_oneway"].drop(columns=["description"], errors="ignore"), max_rows=20
+        )
+    body += _figure(folder, "twoway")
+    if "threshold" in tables:
+        body += "<h3>Threshold analysis</h3>" + _table(tables["threshold"])
+    if "scenarios" in tables:
+        body += "<h3>Scenarios</h3>" + _table(tables["scenarios"])
+    return ("dsa", "Deterministic sensitivity", body)
+
+
+def probabilistic_sensitivity(folder: Path, summary: dict, tables: Tables) -> Section | None:
+    if "ceac" not in tables:
+        return None
+    settings = summary.get("settings", {})
+    body = "".join(_figure(folder, f) for f in ("ce_plane", "ceac", "evpi", "convergence"))
+    body += _table(tables.get("psa_summary", pd.DataFrame()))
+    evpi = tables.get("evpi")
+    if evpi is not None:
+        wtps = settings.get("wtp", [])
+        body += "<h3>EVPI at the thresholds</h3>" + _table(evpi[evpi.wtp.isin(wtps)])
+    return ("psa", f"Probabilistic sensitivity ({summary.get('psa_samples', '')} samples)", body)
+
+
+def _figure_and_table(name: str, title: str) -> SectionBuilder:
+    """A section of one analysis: its figure (if drawn) and its table, when the table exists."""
+
+    def build(folder: Path, summary: dict, tables: Tables) -> Section | None:
+        if name not in tables:
+            return None
+        return (name, title, _figure(folder, name) + _table(tables[name]))
+
+    return build
+
+
+FURTHER_ANALYSES: tuple[SectionBuilder, ...] = tuple(
+    _figure_and_table(name, title)
+    for name, title in (
+        ("evppi", "Expected value of partial perfect information"),
+        ("evsi", "Expected value of sample information"),
+        ("biomarker", "Responder biomarker"),
+        ("budget_impact", "Budget impact"),
+    )
+)
+
+
+def run_warnings(folder: Path, summary: dict, tables: Tables) -> Section:
+    found = summary.get("warnings", [])
+    return (
+        "warnings",
+        "Warnings",
+        "<ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in found) + "</ul>"
+        if found
+        else "<p>None.</p>",
+    )
+
+
+def provenance(folder: Path, summary: dict, tables: Tables) -> Section:
+    settings = summary.get("settings", {})
+    items = {k: summary.get(k) for k in PROVENANCE_KEYS}
+    items.update({f"setting: {k}": v for k, v in settings.items()})
+    return (
+        "provenance",
+        "Provenance",
+        _table(pd.DataFrame({"item": list(items), "value": [str(v) for v in items.values()]})),
+    )
+
+
+def cheers_section(folder: Path, summary: dict, tables: Tables) -> Section:
+    return (
+        "cheers",
+        "CHEERS 2022 checklist",
+        (
+            "<p>Husereau et al. CHEERS 2022, BMJ 2022;376:e067975. Where this report addresses "
+            "each item, or why it cannot.</p>" + _table(cheers_checklist(summary, tables))
+        ),
+    )
