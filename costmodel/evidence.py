@@ -441,6 +441,8 @@ class Trial:
     timepoint_days: float | None
     source: str
     where: str = ""
+    risk_of_bias: str = ""  # low | some concerns | high ("" = not assessed)
+    counts_derived: bool = False  # death counts back-calculated (e.g. from percentages)
 
     @property
     def has_counts(self) -> bool:
@@ -454,10 +456,19 @@ class Selection:
     virus: str = "all"  # a virus label or "all"
     products: tuple[str, ...] = ()  # product types; empty = all
     randomized_only: bool = False
+    exclude_high_risk_of_bias: bool = False
+    exclude_derived_counts: bool = False
+    trial_ids: tuple[str, ...] = ()  # only these trials; empty = all
 
     def describe(self) -> str:
         parts = [f"virus={self.virus}", f"product={'+'.join(self.products) or 'all'}"]
         parts.append("randomized only" if self.randomized_only else "all designs")
+        if self.exclude_high_risk_of_bias:
+            parts.append("no high risk of bias")
+        if self.exclude_derived_counts:
+            parts.append("no derived counts")
+        if self.trial_ids:
+            parts.append("trials " + ", ".join(self.trial_ids))
         return "; ".join(parts)
 
     def admits(self, trial: Trial) -> bool:
@@ -467,6 +478,9 @@ class Selection:
             and (self.virus == "all" or trial.virus.lower() == self.virus.lower())
             and (not self.products or trial.product_type.lower() in self.products)
             and (trial.randomized or not self.randomized_only)
+            and not (self.exclude_high_risk_of_bias and trial.risk_of_bias == "high")
+            and not (self.exclude_derived_counts and trial.counts_derived)
+            and (not self.trial_ids or trial.trial_id in self.trial_ids)
         )
 
 
@@ -578,3 +592,12 @@ def synthesize(
         for i, r in enumerate(rows)
     )
     return Synthesis(selection, studies, dl, mh)
+
+
+def describe_method(pooled: Pooled) -> str:
+    """The estimator in words, e.g. 'DerSimonian-Laird tau², HKSJ interval'."""
+    if pooled.method == "MH":
+        return "Mantel-Haenszel (fixed effect)"
+    names = {"DL": "DerSimonian-Laird", "REML": "REML", "PM": "Paule-Mandel"}
+    interval = "Wald" if pooled.interval == "wald" else pooled.interval
+    return f"{names.get(pooled.method, pooled.method)} tau², {interval} interval"

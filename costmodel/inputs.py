@@ -7,13 +7,13 @@ point a user at the cell behind a numerical problem.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from costmodel.distributions import Distribution
-from costmodel.evidence import Synthesis
+from costmodel.evidence import Synthesis, Trial
 from costmodel.formula import Expression
 
 
@@ -56,6 +56,17 @@ class Settings:
     trial_control_risk_parameter: str = ""
     biomarker_strategy: str = ""
     budget_strategy: str = ""
+    run_voi_by_price: bool = False
+    voi_prices: tuple[float, ...] = ()
+    synthesis_tau2: str = "DL"
+    synthesis_interval: str = "auto"
+    synthesis_exclude_high_risk_of_bias: bool = False
+    synthesis_exclude_derived_counts: bool = False
+    synthesis_trials: str = "all"
+    effect_start_day: float = 0.0  # days
+    effect_end_day: float | None = None  # days; None = no end
+    effect_waning: str = "none"  # none | linear | exponential
+    effect_waning_end_day: float | None = None  # days
 
     def as_dict(self) -> dict[str, object]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -128,6 +139,13 @@ class Strategy:
     description: str
     variables: dict[str, Expression]  # strategy-specific variables
     where: dict[str, str] = field(default_factory=dict)
+    role: str = "comparator"  # or "hypothetical": never part of the decision
+    price_parameter: str = ""  # hypothetical strategies: their price (threshold price)
+    effect_parameter: str = ""  # hypothetical strategies: their risk ratio (threshold effect)
+
+    @property
+    def is_hypothetical(self) -> bool:
+        return self.role == "hypothetical"
 
 
 @dataclass(frozen=True)
@@ -177,6 +195,23 @@ class CalibrationTarget:
     tolerance: float
     source: str
     where: str = ""
+    relative_to: str = ""  # strategy: the target is share(strategy) / share(relative_to)
+
+
+@dataclass(frozen=True)
+class Subgroup:
+    """A subgroup: the cohort started in a weighted mix of first-phase states."""
+
+    name: str
+    entry: tuple[tuple[str, float], ...]  # (state, weight)
+    description: str = ""
+    where: str = ""
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """Entry state -> share of the subgroup (weights normalized to sum to 1)."""
+        total = sum(w for _, w in self.entry)
+        return {state: w / total for state, w in self.entry}
 
 
 @dataclass(frozen=True)
@@ -197,14 +232,30 @@ class ModelInputs:
     strategy_variables: tuple[str, ...]  # in dependency order
     dynamic_parameters: tuple[str, ...] = ()  # time-dependent parameters, in dependency order
     synthesis: Synthesis | None = None  # pooled trial evidence behind effect_parameter
+    trials: tuple[Trial, ...] = ()  # the Trials sheet (all rows)
     calibration: tuple[CalibrationTarget, ...] = ()
     correlations: tuple[Correlation, ...] = ()
     scenarios: tuple[Scenario, ...] = ()
     budget_impact: tuple[BudgetYear, ...] = ()
+    subgroups: tuple[Subgroup, ...] = ()
     warnings: tuple[str, ...] = ()
     # the validated inputs of each scenario, in Scenarios order (scenarios are validated once,
     # with the workbook; a scenario's own variants are empty)
     scenario_variants: tuple[ModelInputs, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def hypothetical_strategies(self) -> tuple[Strategy, ...]:
+        """Strategies with role 'hypothetical' (reported only as what they would be worth)."""
+        return tuple(s for s in self.strategies if s.is_hypothetical)
+
+    def decision_inputs(self) -> ModelInputs:
+        """These inputs with the comparators only: what every decision output is computed
+        on (ICER table, CE plane, CEAC/CEAF, EVPI/EVPPI/EVSI, DSA, scenarios)."""
+        if not self.hypothetical_strategies:
+            return self
+        variants = tuple(v.decision_inputs() for v in self.scenario_variants)
+        comparators = tuple(s for s in self.strategies if not s.is_hypothetical)
+        return replace(self, strategies=comparators, scenario_variants=variants)
 
     def transitions_for(self, strategy: str) -> dict[tuple[str, str], Transition]:
         """Transitions rows that apply to ``strategy`` (see :func:`transitions_for`)."""

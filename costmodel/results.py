@@ -11,6 +11,7 @@ import pandas as pd
 
 from costmodel import __version__
 from costmodel.cea import compute_icer_table
+from costmodel.evidence import describe_method
 from costmodel.inputs import ModelInputs
 from costmodel.outcomes import ModelOutcomes, PsaResult
 from costmodel.parameters import evaluate_parameters
@@ -162,7 +163,7 @@ def evidence_tables(inputs: ModelInputs) -> tuple[pd.DataFrame | None, pd.DataFr
         rows.append(
             {
                 "subgroup": subgroup,
-                "method": "DerSimonian-Laird" if pooled.method == "DL" else "Mantel-Haenszel",
+                "method": describe_method(pooled),
                 "k": pooled.k,
                 "rr": pooled.rr,
                 "ci_low": pooled.ci_low,
@@ -172,7 +173,7 @@ def evidence_tables(inputs: ModelInputs) -> tuple[pd.DataFrame | None, pd.DataFr
                 "tau2": pooled.tau2,
                 "i2": pooled.i2,
                 "se_log_rr": pooled.se_log,
-                "used_as": inputs.settings.synthesis_effect if pooled.method == "DL" else "check",
+                "used_as": "check" if pooled.method == "MH" else inputs.settings.synthesis_effect,
             }
         )
     studies = pd.DataFrame(

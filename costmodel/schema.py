@@ -95,6 +95,12 @@ class Setting:
     maximum: float | None = None
 
 
+STRATEGY_ROLES = ("comparator", "hypothetical")
+EFFECT_WANING = ("none", "linear", "exponential")
+RISK_OF_BIAS = ("low", "some concerns", "high")
+TAU2_METHODS = ("dl", "reml", "pm")
+SYNTHESIS_INTERVALS = ("auto", "hksj", "wald")
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("name", TEXT, "Model name shown in reports.", required=True),
     Setting("description", TEXT, "One-paragraph description of the decision problem.", ""),
@@ -324,6 +330,91 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
+EFFECT_DURATION_SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "run_voi_by_price",
+        BOOL,
+        "Value of information over a grid of prices of threshold_parameter (voi_by_price.csv): "
+        "at the current price research may be worthless only because the product is not "
+        "cost-effective at any plausible effect.",
+        default=False,
+    ),
+    Setting(
+        "voi_prices",
+        NUMBER_LIST,
+        "Prices for run_voi_by_price (default: 0.5, 0.75, 1, 1.25 and 1.5 x the threshold "
+        "price at each WTP, and the base price).",
+        default=(),
+        unit="currency",
+    ),
+    Setting(
+        "synthesis_tau2",
+        ENUM,
+        "Between-trial variance estimator: dl (DerSimonian-Laird), reml or pm (Paule-Mandel).",
+        default="dl",
+        choices=TAU2_METHODS,
+    ),
+    Setting(
+        "synthesis_interval",
+        ENUM,
+        "Interval of the pooled RR: hksj (Hartung-Knapp-Sidik-Jonkman, t with k-1 df), wald "
+        "(normal), or auto (hksj when fewer than 10 trials are pooled, else wald).",
+        default="auto",
+        choices=SYNTHESIS_INTERVALS,
+    ),
+    Setting(
+        "synthesis_exclude_high_risk_of_bias",
+        BOOL,
+        "Leave trials with risk_of_bias 'high' out of the synthesis.",
+        default=False,
+    ),
+    Setting(
+        "synthesis_exclude_derived_counts",
+        BOOL,
+        "Leave trials whose counts were back-calculated (counts_derived) out of the synthesis.",
+        default=False,
+    ),
+    Setting(
+        "synthesis_trials",
+        TEXT,
+        "Pool only these trial_ids (comma-separated), or 'all'.",
+        default="all",
+    ),
+    Setting(
+        "effect_start_day",
+        NUMBER,
+        "Day the treatment effect starts (built-in variable effect_weight is 0 before it).",
+        default=0.0,
+        unit="days",
+        minimum=0.0,
+    ),
+    Setting(
+        "effect_end_day",
+        NUMBER,
+        "Last day of the full treatment effect (blank: lasts for the whole horizon). "
+        "effect_weight is 1 from effect_start_day to this day, then wanes as effect_waning.",
+        unit="days",
+        minimum=0.0,
+    ),
+    Setting(
+        "effect_waning",
+        ENUM,
+        "How the effect fades after effect_end_day: none (stops at once), linear (to no effect "
+        "at effect_waning_end_day) or exponential (1% of the effect left at "
+        "effect_waning_end_day, none after).",
+        default="none",
+        choices=EFFECT_WANING,
+    ),
+    Setting(
+        "effect_waning_end_day",
+        NUMBER,
+        "Day by which a waning effect has gone (needed when effect_waning is not none).",
+        unit="days",
+        minimum=0.0,
+    ),
+)
+SETTINGS = (*SETTINGS, *EFFECT_DURATION_SETTINGS)
+
 SETTINGS_SHEET = Sheet(
     "Settings",
     "Model-wide settings, one per row.",
@@ -499,6 +590,27 @@ STRATEGIES_SHEET = Sheet(
         Column("key", KEY, "snake_case strategy key.", required=True, example="standard_care"),
         Column("label", TEXT, "Display label."),
         Column("description", TEXT, "What the strategy is."),
+        Column(
+            "role",
+            ENUM,
+            "comparator (default): enters the decision (ICER table, CEAC, EVPI...); "
+            "hypothetical: an option without evidence of its own, reported only as what it "
+            "would be worth (threshold price and effect, hypothetical.csv), never in the "
+            "incremental analysis, frontier, acceptability curves or value of information.",
+            choices=STRATEGY_ROLES,
+        ),
+        Column(
+            "price_parameter",
+            KEY,
+            "Hypothetical strategies: the parameter holding their price, for the threshold "
+            "price (default: Settings threshold_parameter).",
+        ),
+        Column(
+            "effect_parameter",
+            KEY,
+            "Hypothetical strategies: the parameter holding their risk ratio, for the "
+            "threshold effect (default: Settings effect_parameter).",
+        ),
     ),
     extra_columns=(
         "Every other column is a strategy-specific variable: its cells are expressions "
@@ -552,6 +664,18 @@ TRIALS_SHEET = Sheet(
         Column("n_control", INTEGER, "Patients in the control arm.", unit="patients"),
         Column("deaths_control", INTEGER, "Deaths in the control arm.", unit="patients"),
         Column("timepoint_days", NUMBER, "Time point of the mortality count.", unit="days"),
+        Column(
+            "risk_of_bias",
+            ENUM,
+            "Risk of bias for mortality (RoB 2 / ROBINS-I overall judgement).",
+            choices=RISK_OF_BIAS,
+        ),
+        Column(
+            "counts_derived",
+            BOOL,
+            "yes when the death counts were back-calculated (from percentages, survivors...) "
+            "rather than read as counts.",
+        ),
         Column("source", TEXT, "Source of the counts, with the evidence flag."),
     ),
     required=False,
@@ -559,8 +683,9 @@ TRIALS_SHEET = Sheet(
 
 CALIBRATION_SHEET = Sheet(
     "Calibration",
-    "Targets the reference strategy must reproduce (optional); calibration.csv compares them "
-    "with the model at every run.",
+    "Targets the model must reproduce (optional): shares of the cohort in some states at a "
+    "day, or ratios of such shares between two strategies; calibration.csv compares them with "
+    "the model at every run.",
     (
         Column("key", KEY, "Target name.", required=True),
         Column(
@@ -571,17 +696,46 @@ CALIBRATION_SHEET = Sheet(
         ),
         Column("strategy", KEY, "Strategy (default: reference_strategy)."),
         Column(
+            "relative_to",
+            KEY,
+            "Another strategy: the target is then the ratio of the outcome share in strategy "
+            "to that in relative_to (e.g. a risk ratio of death at a day), not a share.",
+        ),
+        Column(
             "outcome",
             TEXT,
             "States whose combined share is the target, comma-separated.",
             required=True,
         ),
         Column("day", NUMBER, "Model time of the target.", required=True, unit="days"),
-        Column("target", NUMBER, "Target share of the cohort.", required=True, unit="proportion"),
+        Column(
+            "target",
+            NUMBER,
+            "Target share of the cohort (or ratio of shares, with relative_to).",
+            required=True,
+            unit="proportion or ratio",
+        ),
         Column(
             "tolerance", NUMBER, "Allowed absolute difference (default 0.01).", unit="proportion"
         ),
         Column("source", TEXT, "Source of the target, with the evidence flag."),
+    ),
+    required=False,
+)
+
+SUBGROUPS_SHEET = Sheet(
+    "Subgroups",
+    "Subgroups reported separately (optional): each is a starting mix of first-phase states; "
+    "subgroups.csv gives its ICER table, threshold price and EVPI.",
+    (
+        Column("subgroup", TEXT, "Subgroup name.", required=True),
+        Column(
+            "entry",
+            TEXT,
+            "Starting cohort: a first-phase state or a weighted mix such as 'o2: 933, niv: 867'.",
+            required=True,
+        ),
+        Column("description", TEXT, "Who the subgroup is; source of the mix."),
     ),
     required=False,
 )
@@ -658,6 +812,7 @@ TABLE_SHEETS: tuple[Sheet, ...] = (
     LIFE_TABLE_SHEET,
     TRIALS_SHEET,
     CALIBRATION_SHEET,
+    SUBGROUPS_SHEET,
     CORRELATIONS_SHEET,
     SCENARIOS_SHEET,
     BUDGET_IMPACT_SHEET,
@@ -674,6 +829,11 @@ TIME_VARIABLES: dict[str, str] = {
     "time_in_state": "Cycles spent in the current tunnel state, 1 on entry (1 elsewhere).",
     "start_age": "The Settings start_age (years).",
     "prop_female": "The Settings prop_female.",
+    "effect_weight": "Share of the treatment effect in force at the start of the cycle, 0 to 1 "
+    "(Settings effect_start_day, effect_end_day, effect_waning); use it as an exponent: "
+    "hr ** effect_weight.",
+    "effect_after": "1 once the effect window (and its waning) is over, else 0: for what "
+    "follows the effect, e.g. deaths that were only delayed.",
     "entry_<state>": "1 for the part of the cohort that started in <state> (a first-phase "
     "state with an initial share), else 0; using it runs each entry stratum separately.",
 }

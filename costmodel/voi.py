@@ -22,21 +22,6 @@ Strong M, Oakley JE, Brennan A, Breeze P. Estimating the expected value of sampl
 using the probabilistic sensitivity analysis sample: a fast, nonparametric regression-based
 method. Med Decis Making 2015;35(5):570-583. doi:10.1177/0272989X15575286
 
-Eilers PHC, Marx BD. Flexible smoothing with B-splines and penalties. Stat Sci
-1996;11(2):89-121. doi:10.1214/ss/1038425655
-
-Craven P, Wahba G. Smoothing noisy data with spline functions. Numer Math 1979;31:377-403.
-doi:10.1007/BF01404567
-
-Wahba G. Bayesian "confidence intervals" for the cross-validated smoothing spline. J R Stat
-Soc B 1983;45(1):133-150. doi:10.1111/j.2517-6161.1983.tb01239.x
-
-Wood SN. Low-rank scale-invariant tensor product smooths for generalized additive mixed
-models. Biometrics 2006;62(4):1025-1036. doi:10.1111/j.1541-0420.2006.00574.x
-
-Rasmussen CE, Williams CKI. Gaussian Processes for Machine Learning. MIT Press, 2006.
-doi:10.7551/mitpress/3206.001.0001
-
 Ades AE, Lu G, Claxton K. Expected value of sample information calculations in medical
 decision modeling. Med Decis Making 2004;24(2):207-227. doi:10.1177/0272989X04263162
 
@@ -50,21 +35,27 @@ Chapman and Hall/CRC, 2024. doi:10.1201/9781003156109
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import product
 
 import numpy as np
 import pandas as pd
-import scipy.linalg
-import scipy.optimize
 from numpy.typing import ArrayLike
-from scipy.interpolate import BSpline
 
-from costmodel.cea import evpi as _evpi
-from costmodel.errors import CostModelError
-from costmodel.rng import Purpose, method_stream, stream
+from costmodel.rng import Purpose, stream
+from costmodel.voi_regression import _regression_voi
+from costmodel.voi_validation import METHODS as METHODS
+from costmodel.voi_validation import (
+    VoiError,
+    _check_group_size,
+    _choose_method,
+    _is_int,
+    _is_real,
+    _validate_evppi,
+    _validate_inputs,
+    _validate_outcomes,
+    _validate_wtp,
+)
 
 __all__ = [
     "EvppiResult",
@@ -76,37 +67,6 @@ __all__ = [
     "evsi_regression",
     "simulate_two_arm_trial",
 ]
-
-METHODS = ("auto", "spline", "gp")
-
-# A regression needs this many samples per regressor (Strong et al. 2014 fit 10,000 samples
-# to groups of up to about 20 parameters); below it, fitted values chase noise.
-_SAMPLES_PER_PARAMETER = 10
-# Parameters up to which "auto" picks the spline: the tensor basis grows as k**d.
-_MAX_SPLINE_PARAMETERS = 4
-# Basis functions per parameter (cubic B-splines, knots at quantiles) by group size, so the
-# tensor basis stays at most a few hundred columns: 20, 8**2 = 64, 5**3 = 125, 4**4 = 256.
-_MARGIN_BASIS = {1: 20, 2: 8, 3: 5, 4: 4}
-# Grid of penalty ratios lambda_j / lambda_1 (j >= 2) searched by GCV, per group size.
-_RATIO_GRID = {1: (), 2: np.logspace(-3, 3, 13), 3: np.logspace(-2, 2, 5), 4: np.logspace(-2, 2, 4)}
-_N_LAMBDA = 120  # points of the log grid of the overall smoothing parameter
-# Posterior draws of the regression function for the standard error.
-_N_DRAWS = 100
-# GP hyperparameters are estimated on at most this many of the training samples: each
-# evaluation of the marginal likelihood costs O(m**3).
-_GP_HYPER_SAMPLES = 300
-_GP_CHUNK_ELEMENTS = 4_000_000  # prediction block: rows * training samples
-_DRAW_BLOCK_ELEMENTS = 4_000_000  # spline posterior draws: samples * strategies * draws
-# Relative excess of an estimate over the EVPI tolerated silently before clipping.
-_EVPI_TOLERANCE = 0.01
-
-
-class VoiError(CostModelError, ValueError):
-    """Invalid input to a value-of-information calculation, or a regression that cannot work.
-
-    The message says what was wrong and what to do (more samples, a smaller group, another
-    method).
-    """
 
 
 @dataclass(frozen=True, eq=False)
@@ -213,56 +173,18 @@ def evppi(
     regression chases noise and downward when it is too smooth; the noise-column and
     known-answer tests in ``tests/test_voi.py`` bound both.
 
-    **Spline regression** (``"spline"``), one regression per strategy and threshold.
-    Each parameter gets a cubic B-spline basis with knots at quantiles of its sample (20
-    functions for one parameter; a parameter with no more distinct values than that gets one
-    indicator per value); a group of 2 to 4 parameters gets the tensor product of these
-    marginal bases (8, 5 and 4 functions per parameter: 64, 125 and 256 columns). Second
-    differences of the coefficients along each parameter are penalised (P-splines; Eilers &
-    Marx 1996), with one smoothing parameter per parameter as in mgcv's ``te()`` (Wood 2006),
-    which voi uses for groups of up to four parameters. The tensor product, rather than an
-    additive model with pairwise interactions, is used because incremental net benefit is
-    typically a product of parameters (a probability times a cost, a risk ratio times a
-    baseline risk) and because its penalty null space keeps all products of linear terms
-    (``1, x1, x2, x1*x2, ...``), so a bilinear net benefit is fitted without bias; with
-    quantile knots the fit does not change when a parameter is rescaled linearly.
-    Smoothing parameters minimise generalised cross-validation (Craven & Wahba 1979): the
-    ratios between the per-parameter penalties over a small log grid, the overall level over
-    a log grid of 120 values. In the orthonormal eigenbasis of the penalty, the fitted values,
-    residual sum of squares and effective degrees of freedom for every smoothing parameter
-    and every response are closed forms, so the search costs one small eigendecomposition
-    per ratio and is vectorised over samples and thresholds.
-
-    **Gaussian-process regression** (``"gp"``, as in Strong et al. 2014): a linear mean in
-    the inputs (least squares) plus a zero-mean GP with squared-exponential covariance with
-    one length scale per parameter (ARD) and a noise variance, on inputs standardised to unit
-    variance. Hyperparameters maximise the log marginal likelihood (L-BFGS-B with its
-    analytic gradient, on log scale; a second start only if the first fails) on at most 300
-    of the training samples; the posterior mean is then computed from at most
-    `max_gp_samples` training samples and evaluated at all samples. Because the optimisation
-    costs O(m^3) per step, the GP regresses the incremental effects ``e_s - e_0`` and costs
-    ``c_s - c_0`` (2 (n_strategies - 1) fits) and combines the fitted values linearly for each
-    threshold: conditional expectation is linear, so ``wtp * E[de | x] - E[dc | x]`` equals
-    ``E[INB | x]`` exactly (voi does the same for cost-effectiveness inputs).
-
-    **Standard error** (as proposed by Strong et al. 2014): the EVPPI is recomputed for 100
-    draws (fixed seed) from the posterior distribution of the regression function and the
-    standard deviation of these values is reported. For the spline this is the Bayesian
-    posterior of the penalised regression (Wahba 1983; mgcv's ``Vp``) with the residual
-    variance from the fit, drawn exactly and evaluated at all samples. For the GP it is the
-    posterior of the latent function at the training samples, drawn with Matheron's rule from
-    the Cholesky factors already computed, and the EVPPI of each draw is evaluated at those
-    training samples; the uncertainty in the linear mean and the hyperparameters is ignored.
-    Either way the standard error measures the regression error, not the Monte Carlo error
-    of the PSA sample itself (which also shifts the EVPI). With 100 draws the standard error
-    is itself uncertain by about 7%; draws are seeded, so a result is reproducible on one
-    machine, but a different BLAS build or thread count can rotate the eigenvectors of
-    repeated penalty eigenvalues and so change the draws (not the EVPPI) at that level.
+    **Regressions and standard error** (details in :mod:`costmodel.voi_regression`):
+    ``"spline"`` fits a tensor-product P-spline per strategy and threshold, smoothing chosen
+    by generalised cross-validation; ``"gp"`` fits a Gaussian process with a linear mean to
+    the incremental effects and costs. The standard error (Strong et al. 2014) is the
+    standard deviation of the EVPPI over 100 seeded draws from the posterior of the
+    regression function: the regression error, not the Monte Carlo error of the PSA sample.
 
     References
     ----------
     Strong M, Oakley JE, Brennan A. Med Decis Making 2014;34(3):311-326.
-    doi:10.1177/0272989X13505910. Others in the module docstring.
+    doi:10.1177/0272989X13505910. Others in the docstrings of this module and of
+    :mod:`costmodel.voi_regression`.
 
     Examples
     --------
@@ -273,12 +195,9 @@ def evppi(
     >>> result.method, bool(0.3 < result.evppi[0] < 0.5)  # exact: 1 / sqrt(2 pi) = 0.399
     ('spline', True)
     """
-    cost_arr, effect_arr = _validate_outcomes(cost, effect, "evppi")
-    wtp_arr = _validate_wtp(wtp, "evppi")
-    x = _validate_inputs(inputs, cost_arr.shape[0], "evppi", "inputs")
-    parameters = _validate_parameter_names(names, x.shape[1])
-    chosen = _choose_method(method, x.shape[1], "evppi")
-    _check_group_size(x, chosen, max_gp_samples, parameters, "evppi")
+    cost_arr, effect_arr, wtp_arr, x, parameters, chosen = _validate_evppi(
+        cost, effect, wtp, inputs, names, method, max_gp_samples
+    )
     value, se = _regression_voi(cost_arr, effect_arr, wtp_arr, x, chosen, max_gp_samples, "evppi")
     return EvppiResult(parameters=parameters, wtp=wtp_arr, evppi=value, se=se, method=chosen)
 
@@ -343,8 +262,13 @@ def evppi_table(results: list[EvppiResult], population_multiplier: float = 1.0) 
 
 
 def evsi_regression(
-    cost: np.ndarray, effect: np.ndarray, wtp: ArrayLike, summary_statistic: np.ndarray
-) -> np.ndarray:
+    cost: np.ndarray,
+    effect: np.ndarray,
+    wtp: ArrayLike,
+    summary_statistic: np.ndarray,
+    *,
+    with_se: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Expected value of sample information by regression on a simulated study summary.
 
     Parameters
@@ -360,10 +284,14 @@ def evsi_regression(
         that sample's parameter values (e.g. :func:`simulate_two_arm_trial`); finite, no
         column constant. A low-dimensional (near-)sufficient statistic works best.
 
+    with_se : bool
+        Also return the Monte Carlo standard error of each estimate (the SD of the EVSI over
+        posterior draws of the regression function, as :func:`evppi`'s ``se``).
+
     Returns
     -------
     numpy.ndarray, shape (n_wtp,)
-        EVSI [currency per patient], in ``[0, EVPI]``.
+        EVSI [currency per patient], in ``[0, EVPI]``; with ``with_se``, a pair (EVSI, SE).
 
     Raises
     ------
@@ -387,8 +315,8 @@ def evsi_regression(
     labels = tuple(f"summary[{j}]" for j in range(x.shape[1]))
     chosen = _choose_method("auto", x.shape[1], "evsi_regression")
     _check_group_size(x, chosen, 2000, labels, "evsi_regression")
-    value, _ = _regression_voi(cost_arr, effect_arr, wtp_arr, x, chosen, 2000, "evsi_regression")
-    return value
+    value, se = _regression_voi(cost_arr, effect_arr, wtp_arr, x, chosen, 2000, "evsi_regression")
+    return (value, se) if with_se else value
 
 
 def simulate_two_arm_trial(
@@ -488,8 +416,9 @@ def evsi_curve(
     Returns
     -------
     pandas.DataFrame, len(n_grid) rows
-        Columns ``n_per_arm`` [patients per arm] and ``evsi_per_patient`` [currency per
-        patient], in the order of `n_grid`.
+        Columns ``n_per_arm`` [patients per arm], ``evsi_per_patient`` [currency per
+        patient] and its Monte Carlo standard error ``se`` [currency per patient], in the
+        order of `n_grid`.
 
     Raises
     ------
@@ -507,13 +436,19 @@ def evsi_curve(
         raise VoiError(
             f"evsi_curve: n_grid must be a non-empty sequence of integers >= 1; got {sizes!r}."
         )
-    values = []
+    values, errors = [], []
     for n in sizes:
         rng = stream(int(seed), Purpose.EVSI_TRIAL, int(n))
         summary = simulate_two_arm_trial(p_control, risk_ratio, int(n), rng)
-        values.append(evsi_regression(cost, effect, [float(wtp)], summary)[0])
+        value, se = evsi_regression(cost, effect, [float(wtp)], summary, with_se=True)
+        values.append(value[0])
+        errors.append(se[0])
     return pd.DataFrame(
-        {"n_per_arm": np.array(sizes, dtype=np.int64), "evsi_per_patient": np.array(values)}
+        {
+            "n_per_arm": np.array(sizes, dtype=np.int64),
+            "evsi_per_patient": np.array(values),
+            "se": np.array(errors),
+        }
     )
 
 
@@ -564,439 +499,3 @@ def enbs(
         raise VoiError("enbs: evsi_population, costs and n_per_arm must be finite.")
     evsi_pop, n = arrays
     return evsi_pop - (fixed + 2.0 * n * per_patient)
-
-
-# --- Shared estimator -----------------------------------------------------------------------
-
-
-def _regression_voi(
-    cost: np.ndarray,
-    effect: np.ndarray,
-    wtp: np.ndarray,
-    x: np.ndarray,
-    method: str,
-    max_gp_samples: int,
-    caller: str,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean-max estimate and standard error per threshold: (n_wtp,), (n_wtp,)."""
-    n_samples, n_strategies = cost.shape
-    if n_strategies == 1:  # one option: nothing to learn
-        return np.zeros(wtp.size), np.zeros(wtp.size)
-    d_effect = effect[:, 1:] - effect[:, :1]  # (n, k - 1)
-    d_cost = cost[:, 1:] - cost[:, :1]
-    n_inc = n_strategies - 1
-    value = np.empty(wtp.size)
-    se = np.empty(wtp.size)
-    if method == "spline":
-        # Responses ordered (threshold, strategy): column w * n_inc + s.
-        inb = wtp[None, :, None] * d_effect[:, None, :] - d_cost[:, None, :]
-        fit = _SplineFit(x, inb.reshape(n_samples, wtp.size * n_inc), caller)
-        rng = method_stream(Purpose.SPLINE_DRAWS)
-        # Posterior draws are evaluated in blocks so that memory stays bounded in n_samples.
-        block = max(1, _DRAW_BLOCK_ELEMENTS // (n_samples * n_inc))
-        for w in range(wtp.size):
-            cols = np.arange(w * n_inc, (w + 1) * n_inc)
-            value[w] = _mean_max_gain(fit.fitted(cols))
-            coef = fit.draw_coefficients(cols, _N_DRAWS, rng)  # (q, n_inc, B)
-            gains = [
-                _mean_max_gain(fit.evaluate(coef[:, :, start : start + block]))
-                for start in range(0, _N_DRAWS, block)
-            ]
-            se[w] = np.std(np.concatenate(gains), ddof=1)
-    else:
-        fitted, draws = _gp_fit(x, np.hstack([d_effect, d_cost]), max_gp_samples)
-        for w in range(wtp.size):
-            value[w] = _mean_max_gain(wtp[w] * fitted[:, :n_inc] - fitted[:, n_inc:])
-            g_draws = wtp[w] * draws[:, :n_inc] - draws[:, n_inc:]  # (m, n_inc, B)
-            se[w] = np.std(_mean_max_gain(g_draws), ddof=1)
-    return _clip_to_evpi(value, cost, effect, wtp, caller), se
-
-
-def _mean_max_gain(g: np.ndarray) -> np.ndarray | float:
-    """mean_i max(0, g_i) - max(0, mean_i g_i) over strategies, as a mean opportunity loss.
-
-    g: (n, n_inc) fitted incremental net benefits, or (n, n_inc, B) draws -> float or (B,).
-    """
-    zero = np.zeros((g.shape[0], 1, *g.shape[2:]))
-    full = np.concatenate([zero, g], axis=1)  # baseline strategy has INB 0
-    chosen = np.argmax(full.mean(axis=0), axis=0)  # first of equal means: declared order
-    picked = np.take_along_axis(full, np.broadcast_to(chosen, (1, *full.shape[2:]))[None], 1)
-    return (full.max(axis=1) - picked[:, 0]).mean(axis=0)
-
-
-def _clip_to_evpi(
-    value: np.ndarray, cost: np.ndarray, effect: np.ndarray, wtp: np.ndarray, caller: str
-) -> np.ndarray:
-    """Clip to [0, EVPI]; warn when the excess over the EVPI is beyond rounding."""
-    bound = _evpi(cost, effect, wtp)
-    scale = np.abs(wtp[:, None] * effect.mean(axis=0) - cost.mean(axis=0)).max(axis=1)
-    excess = value - bound
-    tolerance = _EVPI_TOLERANCE * bound + 1e-9 * scale
-    if np.any(excess > tolerance):
-        worst = int(np.argmax(excess - tolerance))
-        warnings.warn(
-            f"{caller}: regression estimate {value[worst]:.6g} exceeds the EVPI "
-            f"{bound[worst]:.6g} at wtp {wtp[worst]:g}: the regression over-fits the sample; "
-            "clipped to the EVPI. Use a larger PSA sample or fewer parameters.",
-            RuntimeWarning,
-            stacklevel=4,  # the caller of evppi / evsi_regression
-        )
-    return np.clip(value, 0.0, bound)
-
-
-# --- Penalised regression splines ------------------------------------------------------------
-
-
-class _SplineFit:
-    """Tensor-product P-spline fits of every column of Y on x, smoothing chosen by GCV.
-
-    With B = U S V' (thin SVD, numerically null directions dropped) and gamma = S V' beta,
-    the fitted values are U gamma and the penalty gamma' M gamma. With M = W diag(s) W' and
-    z = W' U' y, the penalised least-squares coefficients are theta = z / (1 + lambda s) in
-    the orthonormal basis U W, so RSS and EDF are closed forms for any lambda.
-    """
-
-    def __init__(self, x: np.ndarray, y: np.ndarray, caller: str) -> None:
-        n, d = x.shape
-        margins = [_marginal_basis(x[:, j], _MARGIN_BASIS[d]) for j in range(d)]
-        basis = margins[0][0]
-        for b, _ in margins[1:]:  # row-wise Kronecker product
-            basis = (basis[:, :, None] * b[:, None, :]).reshape(n, -1)
-        sizes = [b.shape[1] for b, _ in margins]
-        if basis.shape[1] * 2 > n:
-            raise VoiError(
-                f"{caller}: the spline basis for {d} parameter(s) has {basis.shape[1]} "
-                f"coefficients, more than half of the {n} samples; use a larger PSA sample or "
-                "fewer parameters."
-            )
-        penalties = [_kron_penalty(pen, j, sizes) for j, (_, pen) in enumerate(margins)]
-        u, sv, vt = np.linalg.svd(basis, full_matrices=False)
-        keep = sv > sv[0] * 1e-8
-        self.u = u[:, keep]
-        to_gamma = vt[keep].T / sv[keep]  # beta = to_gamma @ gamma
-        uy = self.u.T @ y  # (q, r)
-        resid_perp = np.sum((y - self.u @ uy) ** 2, axis=0)  # outside the basis
-        n_resp = y.shape[1]
-        ratios = list(product(*[_RATIO_GRID[d]] * (d - 1))) if d > 1 else [()]
-        best_gcv = np.full(n_resp, np.inf)
-        self.rotation: list[np.ndarray] = []
-        self.which = np.zeros(n_resp, dtype=np.int64)
-        self.theta = np.zeros((uy.shape[0], n_resp))
-        self.sd = np.zeros((uy.shape[0], n_resp))
-        for r, ratio in enumerate(ratios):
-            penalty = penalties[0] + sum(c * p for c, p in zip(ratio, penalties[1:], strict=True))
-            m = to_gamma.T @ penalty @ to_gamma
-            s, w = np.linalg.eigh((m + m.T) / 2)
-            s = np.clip(s, 0.0, None)
-            self.rotation.append(w)
-            z = w.T @ uy  # (q, r)
-            lam = _lambda_grid(s)
-            shrink = 1.0 / (1.0 + lam[:, None] * s[None, :])  # (n_lambda, q)
-            edf = shrink.sum(axis=1)
-            rss = resid_perp[None, :] + ((1.0 - shrink) ** 2) @ (z**2)  # (n_lambda, r)
-            gcv = n * rss / (n - edf[:, None]) ** 2
-            pick = np.argmin(gcv, axis=0)
-            score = gcv[pick, np.arange(n_resp)]
-            better = score < best_gcv
-            if np.any(better):
-                cols = np.flatnonzero(better)
-                f = shrink[pick[cols]].T  # (q, cols)
-                sigma2 = rss[pick[cols], cols] / (n - edf[pick[cols]])
-                best_gcv[cols] = score[cols]
-                self.which[cols] = r
-                self.theta[:, cols] = f * z[:, cols]
-                self.sd[:, cols] = np.sqrt(f * np.clip(sigma2, 0.0, None)[None, :])
-
-    def _coefficients(self, cols: np.ndarray, theta: np.ndarray) -> np.ndarray:
-        """theta (q, len(cols), ...) in each column's eigenbasis -> coefficients on U."""
-        out = np.empty_like(theta)
-        for r in np.unique(self.which[cols]):
-            sel = self.which[cols] == r
-            out[:, sel] = np.tensordot(self.rotation[r], theta[:, sel], axes=1)
-        return out
-
-    def fitted(self, cols: np.ndarray) -> np.ndarray:
-        """(n, len(cols)) fitted values."""
-        return self.u @ self._coefficients(cols, self.theta[:, cols])
-
-    def draw_coefficients(
-        self, cols: np.ndarray, n_draws: int, rng: np.random.Generator
-    ) -> np.ndarray:
-        """(q, len(cols), n_draws) posterior draws of the coefficients on U."""
-        q = self.theta.shape[0]
-        noise = rng.standard_normal((q, cols.size, n_draws))
-        theta = self.theta[:, cols, None] + self.sd[:, cols, None] * noise
-        return self._coefficients(cols, theta)
-
-    def evaluate(self, coef: np.ndarray) -> np.ndarray:
-        """Coefficients (q, ...) -> fitted values (n, ...)."""
-        return np.tensordot(self.u, coef, axes=1)
-
-
-def _marginal_basis(values: np.ndarray, n_basis: int) -> tuple[np.ndarray, np.ndarray]:
-    """(n,) values -> basis (n, p) and second-difference matrix (max(p - 2, 0), p).
-
-    Cubic B-splines with interior knots at quantiles; a variable with at most `n_basis`
-    distinct values gets one indicator per value (ordered), smoothed across neighbours.
-    """
-    levels = np.unique(values)
-    if levels.size <= n_basis:
-        basis = (values[:, None] == levels[None, :]).astype(float)
-    else:
-        lo, hi = levels[0], levels[-1]
-        probs = np.linspace(0.0, 1.0, n_basis - 2)[1:-1]
-        interior = np.unique(np.quantile(values, probs))
-        interior = interior[(interior > lo) & (interior < hi)]
-        knots = np.concatenate([[lo] * 4, interior, [hi] * 4])
-        basis = BSpline.design_matrix(values, knots, 3).toarray()
-    p = basis.shape[1]
-    diff = np.diff(np.eye(p), 2, axis=0) if p >= 3 else np.zeros((0, p))
-    return basis, diff
-
-
-def _kron_penalty(diff: np.ndarray, j: int, sizes: list[int]) -> np.ndarray:
-    """Penalty on margin j of a tensor basis: I x ... x D'D x ... x I."""
-    out = np.ones((1, 1))
-    for k, size in enumerate(sizes):
-        out = np.kron(out, diff.T @ diff if k == j else np.eye(size))
-    return out
-
-
-def _lambda_grid(s: np.ndarray) -> np.ndarray:
-    """Log grid of smoothing parameters from no smoothing to full shrinkage of s > 0."""
-    positive = s[s > s.max() * 1e-10] if s.max() > 0 else s[:0]
-    if positive.size == 0:
-        return np.zeros(1)
-    return np.logspace(np.log10(1e-6 / positive.max()), np.log10(1e6 / positive.min()), _N_LAMBDA)
-
-
-# --- Gaussian-process regression -------------------------------------------------------------
-
-
-def _gp_fit(x: np.ndarray, y: np.ndarray, max_gp_samples: int) -> tuple[np.ndarray, np.ndarray]:
-    """GP regression of each column of y on x.
-
-    Returns fitted values at all samples (n, r) and posterior draws of the regression function
-    at the training samples (m, r, B).
-    """
-    n = x.shape[0]
-    xs = (x - x.mean(axis=0)) / x.std(axis=0)
-    m = min(n, int(max_gp_samples))
-    train = method_stream(Purpose.GP_SUBSET).permutation(n)[:m]
-    x_train = xs[train]
-    h_train = np.column_stack([np.ones(m), x_train])
-    h_all = np.column_stack([np.ones(n), xs])
-    n_hyper = min(m, _GP_HYPER_SAMPLES)
-    draw_rng = method_stream(Purpose.GP_DRAWS)
-    fitted = np.empty(y.shape)
-    draws = np.empty((m, y.shape[1], _N_DRAWS))
-    for j in range(y.shape[1]):  # one regression per response, each with its hyperparameters
-        y_train = y[train, j]
-        beta = np.linalg.lstsq(h_train, y_train, rcond=None)[0]
-        resid = y_train - h_train @ beta
-        scale = resid.std()
-        fitted[:, j] = h_all @ beta
-        draws[:, j, :] = (h_train @ beta)[:, None]
-        if scale <= 1e-12 * max(1.0, np.abs(y_train).max()):
-            continue  # exactly linear in the inputs: nothing left for the GP
-        r = resid / scale
-        length, sf2, sn2 = _gp_hyperparameters(x_train[:n_hyper], r[:n_hyper])
-        xl = x_train / length
-        chol = _cholesky(sf2 * _sq_exp(xl, xl) + sn2 * np.eye(m))
-        alpha = scipy.linalg.cho_solve((chol, True), r)
-        block = max(1, _GP_CHUNK_ELEMENTS // m)
-        for start in range(0, n, block):  # blocks of samples bound the memory
-            stop = min(n, start + block)
-            k_star = sf2 * _sq_exp(xs[start:stop] / length, xl)
-            fitted[start:stop, j] += scale * (k_star @ alpha)
-        # Matheron's rule: f0 ~ N(0, K), e ~ N(0, sn2 I); mean + f0 - K A^-1 (f0 + e) is a draw
-        # from the posterior of the latent function, = mean - e + sn2 A^-1 (f0 + e).
-        k_train = sf2 * _sq_exp(xl, xl)
-        mean = k_train @ alpha
-        chol_k = _cholesky(k_train + 0.01 * sn2 * np.eye(m))
-        f0 = chol_k @ draw_rng.standard_normal((m, _N_DRAWS))
-        e = np.sqrt(sn2) * draw_rng.standard_normal((m, _N_DRAWS))
-        latent = mean[:, None] - e + sn2 * scipy.linalg.cho_solve((chol, True), f0 + e)
-        draws[:, j, :] += scale * latent
-    return fitted, draws
-
-
-def _sq_exp(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """exp(-|a_i - b_j|^2 / 2) for rows already divided by the length scales."""
-    sq = (a**2).sum(axis=1)[:, None] + (b**2).sum(axis=1)[None, :] - 2.0 * a @ b.T
-    return np.exp(-0.5 * np.clip(sq, 0.0, None))
-
-
-def _cholesky(a: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factor, adding diagonal jitter when rounding makes `a` indefinite."""
-    scale = np.mean(np.diag(a))
-    for jitter in (0.0, 1e-10, 1e-8, 1e-6, 1e-4):
-        try:
-            return scipy.linalg.cholesky(a + jitter * scale * np.eye(a.shape[0]), lower=True)
-        except np.linalg.LinAlgError:
-            continue
-    raise VoiError(
-        "Gaussian-process regression failed: the covariance matrix is not positive definite "
-        "even with jitter. Remove duplicated or collinear parameters from the group, or use "
-        "method='spline' for groups of up to 4 parameters."
-    )
-
-
-def _gp_hyperparameters(x: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """Length scales (d,), signal and noise variances maximising the log marginal likelihood.
-
-    x: (h, d) standardised inputs; r: (h,) standardised residuals of the linear mean.
-    Parameters on log scale: log length scales, log signal sd, log noise sd.
-    """
-    h, d = x.shape
-    # Squared differences per parameter, (d, h * h): the length-scale gradient is one product.
-    diffs = np.stack([((x[:, k, None] - x[None, :, k]) ** 2).ravel() for k in range(d)])
-    eye = np.eye(h)
-
-    def objective(params: np.ndarray) -> tuple[float, np.ndarray]:
-        length = np.exp(params[:d])
-        sf2, sn2 = np.exp(2.0 * params[d]), np.exp(2.0 * params[d + 1])
-        k = sf2 * _sq_exp(x / length, x / length)
-        try:
-            chol = scipy.linalg.cholesky(k + sn2 * eye, lower=True)
-        except np.linalg.LinAlgError:
-            return 1e10, np.zeros(d + 2)
-        alpha = scipy.linalg.cho_solve((chol, True), r)
-        nll = 0.5 * r @ alpha + np.log(np.diag(chol)).sum() + 0.5 * h * np.log(2.0 * np.pi)
-        inner = np.outer(alpha, alpha) - scipy.linalg.cho_solve((chol, True), eye)
-        gk = inner * k
-        grad = np.empty(d + 2)
-        grad[:d] = -0.5 * (diffs @ gk.ravel()) / length**2
-        grad[d] = -np.sum(gk)
-        grad[d + 1] = -sn2 * np.trace(inner)
-        return float(nll), grad
-
-    bounds = [(np.log(0.05), np.log(100.0))] * d + [
-        (np.log(1e-2), np.log(1e2)),
-        (np.log(1e-3), np.log(10.0)),
-    ]
-    best = None
-    # The second start is tried only if the first fails (no positive-definite matrix along
-    # its path): each start costs tens of O(h^3) evaluations.
-    for length0, noise0 in ((np.sqrt(d), 0.3), (1.0, 0.03)):
-        start = np.concatenate([np.full(d, np.log(length0)), [0.0, np.log(noise0)]])
-        res = scipy.optimize.minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds)
-        if np.isfinite(res.fun) and res.fun < 1e10:
-            best = res
-            break
-    if best is None:
-        raise VoiError(
-            "Gaussian-process regression failed: no hyperparameters give a positive definite "
-            "covariance. Remove duplicated parameters from the group or use a larger sample."
-        )
-    p = best.x
-    return np.exp(p[:d]), float(np.exp(2.0 * p[d])), float(np.exp(2.0 * p[d + 1]))
-
-
-# --- Validation ------------------------------------------------------------------------------
-
-
-def _validate_outcomes(cost: ArrayLike, effect: ArrayLike, caller: str) -> tuple[np.ndarray, ...]:
-    """The decision-maths checks of cea.py, reported as VoiError."""
-    from costmodel.cea import _validate_psa
-
-    try:
-        return _validate_psa(cost, effect, caller)
-    except ValueError as exc:
-        raise VoiError(str(exc)) from None
-
-
-def _validate_wtp(wtp: ArrayLike, caller: str) -> np.ndarray:
-    try:
-        arr = np.asarray(wtp, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise VoiError(f"{caller}: wtp must be numbers; {exc}.") from None
-    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
-        raise VoiError(
-            f"{caller}: wtp must be a non-empty 1-D array of finite thresholds (n_wtp,); got "
-            f"{arr!r}. Wrap a single threshold in a list."
-        )
-    return arr
-
-
-def _validate_inputs(values: ArrayLike, n_samples: int, caller: str, label: str) -> np.ndarray:
-    try:
-        x = np.asarray(values, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise VoiError(f"{caller}: {label} must be numbers; {exc}.") from None
-    if x.ndim == 1:
-        x = x[:, None]
-    if x.ndim != 2 or x.shape[0] != n_samples or x.shape[1] == 0:
-        raise VoiError(
-            f"{caller}: {label} must have shape (n_samples, n_params) with n_samples = "
-            f"{n_samples}, one row per PSA sample; got shape {np.shape(values)}."
-        )
-    if not np.all(np.isfinite(x)):
-        i, j = np.argwhere(~np.isfinite(x))[0]
-        raise VoiError(f"{caller}: {label} must be finite; sample {i}, column {j} is {x[i, j]}.")
-    constant = [j for j in range(x.shape[1]) if np.all(x[:, j] == x[0, j])]
-    if constant and label == "summary":
-        raise VoiError(
-            f"{caller}: summary column(s) {constant} are the same in every simulated study, so "
-            "the study carries no information (EVSI 0); check the simulation of its data."
-        )
-    if constant:
-        raise VoiError(
-            f"{caller}: {label} column(s) {constant} are constant in the sample, so learning "
-            "them is worth nothing; drop them from the group."
-        )
-    return x
-
-
-def _validate_parameter_names(names: Sequence[str], n_params: int) -> tuple[str, ...]:
-    if isinstance(names, str):
-        raise VoiError(f"evppi: names must be a sequence of names; got the string {names!r}.")
-    out = tuple(names)
-    if len(out) != n_params:
-        raise VoiError(f"evppi: {len(out)} names for {n_params} input columns; give one each.")
-    if any(not isinstance(s, str) or not s.strip() for s in out) or len(set(out)) != len(out):
-        raise VoiError(f"evppi: names must be unique non-blank strings; got {list(out)!r}.")
-    return out
-
-
-def _choose_method(method: str, n_params: int, caller: str) -> str:
-    if method not in METHODS:
-        raise VoiError(f"{caller}: method must be one of {METHODS}; got {method!r}.")
-    if method == "auto":
-        return "spline" if n_params <= _MAX_SPLINE_PARAMETERS else "gp"
-    if method == "spline" and n_params > _MAX_SPLINE_PARAMETERS:
-        raise VoiError(
-            f"{caller}: the tensor-product spline handles at most {_MAX_SPLINE_PARAMETERS} "
-            f"parameters; got {n_params}. Use method='gp' (the default for 5 or more)."
-        )
-    return method
-
-
-def _check_group_size(
-    x: np.ndarray, method: str, max_gp_samples: int, names: Sequence[str], caller: str
-) -> None:
-    n, d = x.shape
-    if method == "gp":
-        if not _is_int(max_gp_samples) or max_gp_samples < 2:
-            raise VoiError(
-                f"{caller}: max_gp_samples must be an integer >= 2; got {max_gp_samples!r}."
-            )
-        n = min(n, int(max_gp_samples))
-    if d * _SAMPLES_PER_PARAMETER >= n:
-        where = "" if n == x.shape[0] else f" (max_gp_samples = {max_gp_samples})"
-        raise VoiError(
-            f"{caller}: a group of {d} parameters ({'+'.join(names)}) is too large for "
-            f"{n} samples{where}: the regression needs more than {_SAMPLES_PER_PARAMETER} "
-            "samples per parameter. Use a larger PSA sample, split the group, or, for the "
-            "value of learning every parameter, use costmodel.cea.evpi."
-        )
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-        value, bool | np.bool_
-    )

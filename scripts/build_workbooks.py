@@ -276,18 +276,24 @@ def msc_variants(calibrated: dict[str, dict[str, float]]) -> dict[str, msc.Varia
         "or IMV). Daily cycles for 90 days, then yearly cycles to age 100."
     )
     p0_covid = (
-        86 / 225,
-        "[D] pooled control-arm deaths of the randomized trials, 86/225 (Trials sheet)",
+        729,
+        2094,
+        f"729/2094 deaths by day 28 in the calibration cohort [V], {msc.RECOVERY_TOCI}",
     )
+    uncertainty = calibrated.get("uncertainty", {})
     common = dict(
         start_age=63,
         prop_female=0.38,
         entry=msc.COVID_ENTRY,
+        subgroups=msc.COVID_SUBGROUPS,
         calibration=msc.COVID_CALIBRATION,
         calibrated=covid,
         synthesis_virus="covid19",
-        p28_death_trials=p0_covid,
+        p28_death_control=p0_covid,
+        calibration_sd=uncertainty.get("covid19", {}).get("beta"),
+        calibration_correlations=_correlations(uncertainty.get("covid19", {})),
     )
+    hr_era = calibrated.get("current_era_covid19")
     return {
         "msc_covid19": msc.Variant(
             key="msc_covid19",
@@ -299,16 +305,11 @@ def msc_variants(calibrated: dict[str, dict[str, float]]) -> dict[str, msc.Varia
             discount=0.035,
             wtp="20000, 30000",
             costs=msc.UK_COSTS,
+            survivor_costs=msc.UK_SURVIVOR_COSTS,
             msc_price=msc.UK_MSC_PRICE,
             population=(20000, "[A] adults hospitalized with severe COVID-19 per year, England"),
             threshold_max=200000,
-            scenarios=msc.scenarios(
-                (
-                    "ryoncil_price",
-                    194000 * 0.79,
-                    "Remestemcel-L list price USD 194,000 at 0.79 GBP/USD",
-                )
-            ),
+            scenarios=msc.scenarios(RYONCIL_GBP, hr_era),
             **common,
         ),
         "msc_covid19_us": msc.Variant(
@@ -321,6 +322,7 @@ def msc_variants(calibrated: dict[str, dict[str, float]]) -> dict[str, msc.Varia
             discount=0.03,
             wtp="50000, 100000, 150000",
             costs=msc.US_COSTS,
+            survivor_costs=msc.US_SURVIVOR_COSTS,
             msc_price=msc.US_MSC_PRICE,
             population=(100000, "[A] US adults hospitalized with severe COVID-19 per year"),
             threshold_max=400000,
@@ -329,7 +331,8 @@ def msc_variants(calibrated: dict[str, dict[str, float]]) -> dict[str, msc.Varia
                     "cost_plus_price",
                     6647 * 1.18 * 2,
                     "Academic GMP manufacturing cost, 1.18 USD/EUR, 2 bags",
-                )
+                ),
+                hr_era,
             ),
             **common,
         ),
@@ -347,23 +350,57 @@ def msc_variants(calibrated: dict[str, dict[str, float]]) -> dict[str, msc.Varia
             start_age=50,
             prop_female=0.45,
             synthesis_virus="influenza",
-            p28_death_trials=(24 / 44, "Chen 2020 H7N9 control arm 24/44 [V] (Trials sheet)"),
+            p28_death_control=(
+                24,
+                168,
+                "Kumar et al. JAMA 2009;302:1872: 14.3% of 168 critically ill A(H1N1) patients "
+                "died by day 28 (24/168 [R]) = the calibration target: the trial RR is "
+                "converted at the modelled control risk",
+            ),
             entry=msc.FLU_ENTRY,
+            subgroups=msc.FLU_SUBGROUPS,
             calibration=msc.FLU_CALIBRATION,
             calibrated=flu,
+            calibration_sd=uncertainty.get("influenza", {}).get("beta"),
+            calibration_correlations=_correlations(uncertainty.get("influenza", {})),
             costs=msc.UK_COSTS,
+            survivor_costs=msc.UK_SURVIVOR_COSTS,
             msc_price=msc.UK_MSC_PRICE,
             population=(1000, "[A] adults with influenza ARDS per year, England"),
             threshold_max=200000,
-            scenarios=msc.scenarios(
-                (
-                    "ryoncil_price",
-                    194000 * 0.79,
-                    "Remestemcel-L list price USD 194,000 at 0.79 GBP/USD",
-                )
-            )[4:],
+            scenarios=tuple(
+                row for row in msc.scenarios(RYONCIL_GBP) if row[0] not in COVID_ONLY_SCENARIOS
+            ),
         ),
     }
+
+
+RYONCIL_GBP = (
+    "ryoncil_price",
+    194000 * 0.79,
+    "Remestemcel-L list price USD 194,000 at 0.79 GBP/USD",
+)
+# one non-randomized influenza study: no randomized-only or synthesis-method alternatives
+COVID_ONLY_SCENARIOS = {
+    "conservative_effect",
+    "all_comparative_trials",
+    "prediction_interval",
+    "reml_hksj",
+    "dl_wald_interval",
+    "low_risk_of_bias_trials",
+}
+
+
+def _correlations(uncertainty: dict) -> tuple[tuple[str, str, float], ...]:
+    """Correlation rows (a, b, r) of the calibrated parameters' logit-scale covariance."""
+    names = uncertainty.get("names", [])
+    matrix = uncertainty.get("correlation", [])
+    return tuple(
+        (names[i], names[j], matrix[i][j])
+        for i in range(len(names))
+        for j in range(i + 1, len(names))
+        if abs(matrix[i][j]) >= 0.01
+    )
 
 
 DEFAULT_GUESS = {
@@ -374,26 +411,125 @@ DEFAULT_GUESS = {
     "p_imv_lib": 0.03,
 }
 FIT = {
-    "covid19": ("msc_covid19", list(DEFAULT_GUESS)),
-    "influenza": ("msc_influenza_ards", ["p_imv_death", "p_imv_lib"]),
+    "covid19": ("msc_covid19", [*DEFAULT_GUESS, "effect_log_hr_scale", "delayed_death_exponent"]),
+    "influenza": (
+        "msc_influenza_ards",
+        ["p_imv_death", "p_imv_lib", "effect_log_hr_scale", "delayed_death_exponent"],
+    ),
 }
+TARGET_N = {"covid19": msc.COVID_TARGET_N, "influenza": msc.FLU_TARGET_N}
+CURRENT_ERA_D28 = 546 / 4008  # RECOVERY-baricitinib usual care, Lancet 2022;400:359 [R]
 CALIBRATED = ROOT / "scripts" / "data" / "msc_calibrated.json"
 
 
+def _inputs(calibrated: dict, key: str):
+    from costmodel.validate import load_inputs
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{key}.xlsx"
+        write_workbook(path, msc.sheets(msc_variants(calibrated)[key]))
+        return load_inputs(path)
+
+
 def calibrate(calibrated: dict) -> dict:
-    """Fit the standard-care probabilities of each MSC evidence set to its targets."""
+    """Fit the standard-care probabilities (and the delayed-death hazard ratio) of each MSC
+    evidence set to its targets, then the calibration's uncertainty and the current-era
+    hazard ratio."""
     from costmodel.analyses.calibration import fit_calibration
-    from costmodel.validate import load_inputs as load_model
 
     for name, (key, names) in FIT.items():
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"{key}.xlsx"
-            write_workbook(path, msc.sheets(msc_variants(calibrated)[key]))
-            values, table = fit_calibration(load_model(path), names)
+        values, table = fit_calibration(_inputs(calibrated, key), names)
         calibrated[name] = {k: round(v, 8) for k, v in values.items()}
         print(f"calibrated {name}:", calibrated[name])
         print(table[["key", "target", "model", "difference"]].to_string(index=False))
+    calibrated["uncertainty"] = {}
+    for name, (key, names) in FIT.items():
+        probabilities = [n for n in names if n.startswith("p_")]
+        inputs = _inputs(calibrated, key)
+        calibrated["uncertainty"][name] = calibration_uncertainty(
+            inputs, probabilities, TARGET_N[name]
+        )
+    calibrated["current_era_covid19"] = current_era_values(calibrated)
     return calibrated
+
+
+def current_era_values(calibrated: dict) -> dict[str, float]:
+    """Parameter values of the current-era scenario: the hospital death hazard ratio giving
+    CURRENT_ERA_D28 under standard care, that risk as the RR-to-HR control risk, and the
+    effect re-calibrated so the day-28 and day-90 RRs still match the trials."""
+    from costmodel.analyses.calibration import fit_calibration
+
+    hr_era = era_hazard_ratio(_inputs(calibrated, "msc_covid19"), CURRENT_ERA_D28)
+    values = {"hr_death_era": round(hr_era, 6), "p28_death_control": round(CURRENT_ERA_D28, 6)}
+    calibrated["current_era_covid19"] = values
+    inputs = _inputs(calibrated, "msc_covid19")
+    era = inputs.scenario_variants[[s.name for s in inputs.scenarios].index("current_era_baseline")]
+    fitted, table = fit_calibration(era, ["effect_log_hr_scale", "delayed_death_exponent"])
+    print("current era:", values, fitted)
+    print(table[["key", "target", "model"]].tail(2).to_string(index=False))
+    return {**values, **{k: round(v, 8) for k, v in fitted.items()}}
+
+
+def calibration_uncertainty(inputs, names: list[str], target_n: dict[str, int]) -> dict:
+    """Delta method: the binomial SE of each standard-care target, propagated through the
+    least-squares fit to the logit of the fitted probabilities; returned as beta (alpha,
+    beta) marginals with the same mean and variance, and the logit-scale correlations."""
+    import numpy as np
+    from scipy.special import expit, logit
+
+    from costmodel.analyses.calibration import compute_calibration
+    from costmodel.parameters import evaluate_parameters
+
+    keys = list(target_n)
+    base = evaluate_parameters(inputs)
+    theta = np.array([logit(base[n][0]) for n in names])
+
+    def model(x):
+        overrides = {n: np.array([expit(v)]) for n, v in zip(names, x, strict=True)}
+        table = compute_calibration(inputs, evaluate_parameters(inputs, overrides))
+        return table.set_index("key").loc[keys, "model"].to_numpy(dtype=float)
+
+    step = 1e-4
+    jacobian = np.column_stack(
+        [
+            (model(theta + step * e) - model(theta - step * e)) / (2 * step)
+            for e in np.eye(len(names))
+        ]
+    )
+    targets = {t.key: t for t in inputs.calibration}
+    share = np.array([targets[k].target for k in keys])
+    weights = np.diag([1 / targets[k].tolerance ** 2 for k in keys])
+    sigma = np.diag(share * (1 - share) / np.array([target_n[k] for k in keys]))
+    bread = np.linalg.inv(jacobian.T @ weights @ jacobian)
+    cov = bread @ jacobian.T @ weights @ sigma @ weights @ jacobian @ bread
+    sd = np.sqrt(np.diag(cov))
+    beta = {}
+    for n, t, s_logit in zip(names, theta, sd, strict=True):
+        p = float(expit(t))
+        var = (p * (1 - p) * s_logit) ** 2
+        k = p * (1 - p) / var - 1
+        beta[n] = (round(p * k, 4), round((1 - p) * k, 4))
+    correlation = cov / np.outer(sd, sd)
+    return {"names": names, "beta": beta, "correlation": np.round(correlation, 6).tolist()}
+
+
+def era_hazard_ratio(inputs, day28_mortality: float) -> float:
+    """Hazard ratio on standard-care hospital deaths giving ``day28_mortality`` at day 28."""
+    import numpy as np
+    from scipy.optimize import brentq
+
+    from costmodel.model import run_model
+    from costmodel.outcomes import share_at_day
+    from costmodel.parameters import evaluate_parameters
+
+    reference = inputs.strategy_keys.index(inputs.reference_strategy)
+
+    def gap(hr: float) -> float:
+        values = evaluate_parameters(inputs, {"hr_death_era": np.array([hr])})
+        out = run_model(inputs, values, keep_trace=True)
+        return float(share_at_day(inputs, out, ("dead",), 28)[0, reference]) - day28_mortality
+
+    return float(brentq(gap, 0.05, 1.0, xtol=1e-8))
 
 
 def main() -> int:

@@ -9,6 +9,7 @@ in scripts/data/ (copied from the project's evidence folder); see README "The MS
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +51,7 @@ class Variant:
     start_age: float
     prop_female: float
     synthesis_virus: str
-    p28_death_trials: tuple[float, str]
+    p28_death_control: tuple[int, int, str]  # deaths, patients, source: control risk at day 28
     entry: tuple[tuple[str, object, str], ...]  # (state, weight, source)
     calibration: tuple[tuple, ...]  # Calibration sheet rows
     calibrated: dict[str, float]  # fitted daily probabilities
@@ -60,6 +61,10 @@ class Variant:
     trial_costs: tuple[float, float] = (2_000_000, 15_000)
     threshold_max: float = 100000
     scenarios: tuple[tuple, ...] = ()
+    calibration_sd: dict[str, tuple[float, float]] | None = None  # (alpha, beta) per parameter
+    calibration_correlations: tuple[tuple[str, str, float], ...] = ()
+    survivor_costs: tuple[list, ...] = ()
+    subgroups: tuple[tuple, ...] = ()
 
 
 def life_table_rows() -> list[list]:
@@ -76,6 +81,23 @@ def qx_mixed(age: int, male_share: float = 0.6) -> float:
 RANDOMIZED = {"SHU2020", "LANZONI2021", "DILOGO2021", "MONSEL2022", "REBELATTO2022",
               "BOWDISH2023", "ZARRABI2023", "FATHIKAZEROONI2022", "SHI2021", "ZHU2021",
               "LIGHTNER2023"}  # fmt: skip
+
+
+# Risk of bias for mortality: the evidence gives no published assessment, so these are the
+# model authors' judgements from the reported design [A] (RoB 2 for randomized trials,
+# ROBINS-I for the others): open-label or unequal allocation -> high; blinded but small or
+# counts from secondary sources -> some concerns; blinded, sham/placebo, prespecified -> low.
+RISK_OF_BIAS = {
+    "SHU2020": "high", "LANZONI2021": "some concerns", "SHI2021": "low",
+    "ZHU2021": "some concerns", "DILOGO2021": "some concerns", "ADAS2021": "high",
+    "XU2021": "high", "HABERLE2021": "high", "MONSEL2022": "low",
+    "REBELATTO2022": "some concerns", "GREGOIRE2022": "high", "KAFFASHFARKHAD2022": "high",
+    "BOWDISH2023": "low", "FATHIKAZEROONI2022": "some concerns", "ZARRABI2023": "some concerns",
+    "LIGHTNER2023": "low", "LENG2020": "high", "MENG2020": "high", "CHEN2020_H7N9": "high",
+}  # fmt: skip
+# Death counts back-calculated from percentages or survivors, or recalled rather than read
+# (scripts/data/msc_trials.csv notes)
+DERIVED_COUNTS = {"DILOGO2021", "XU2021", "CHEN2020_H7N9", "LANZONI2021"}
 
 
 def trial_rows() -> list[list]:
@@ -105,8 +127,11 @@ def trial_rows() -> list[list]:
                     count(r["n_control"]),
                     count(r["deaths_control"]),
                     float(r["mortality_timepoint_days"]) if r["mortality_timepoint_days"] else None,
+                    RISK_OF_BIAS.get(trial_id),
+                    "yes" if r["trial_id"] in DERIVED_COUNTS else "no",
                     f"{r['first_author']} {r['year']}; {r['source_url'].split(' ; ')[0]}; "
-                    "counts flagged in scripts/data/msc_trials.csv notes",
+                    "counts flagged in scripts/data/msc_trials.csv notes; risk of bias: model "
+                    "authors' judgement from the design [A]",
                 ]
             )
     return rows
@@ -114,7 +139,8 @@ def trial_rows() -> list[list]:
 
 TRIAL_HEADERS = [
     "trial_id", "arm", "include", "virus", "randomized", "design", "product_type", "cell_source",
-    "n_msc", "deaths_msc", "n_control", "deaths_control", "timepoint_days", "source",
+    "n_msc", "deaths_msc", "n_control", "deaths_control", "timepoint_days", "risk_of_bias",
+    "counts_derived", "source",
 ]  # fmt: skip
 
 
@@ -126,8 +152,20 @@ def common_parameters(v: Variant) -> list[list]:
         for state, weight, source in v.entry
     ]  # fmt: skip
     calibrated_source = (
-        "[D] calibrated (least squares, scripts/build_workbooks.py) to the Calibration sheet"
+        "[D] calibrated (least squares, scripts/build_workbooks.py) to the Calibration sheet; "
+        "PSA: beta matched to the calibration's uncertainty (binomial SE of each target "
+        "propagated through the fit, delta method; correlations in the Correlations sheet)"
     )
+    sd = v.calibration_sd or {}
+
+    def calibrated(name: str, description: str) -> list:
+        if name not in sd:
+            return param(name, cal[name], "probability per day", "clinical", description,
+                         calibrated_source)  # fmt: skip
+        a, b = sd[name]
+        return param(name, cal[name], "probability per day", "clinical", description,
+                     calibrated_source, "beta", a, b)  # fmt: skip
+
     clinical = [
         param("p_o2_niv", "rescale_prob(309 / 933, 28, 1)", "probability per day", "clinical",
           "Escalation from low-flow O2 to HFNO/NIV (33.1% new NIV by day 28, constant hazard)",
@@ -138,19 +176,14 @@ def common_parameters(v: Variant) -> list[list]:
         param("hr_death_niv_vs_o2", 2.0, "hazard ratio", "clinical",
           "Death hazard on HFNO/NIV relative to low-flow O2", "[A]", "lognormal", 0.6931, 0.2,
           1.4, 3.0),
-        param("p_o2_death", cal["p_o2_death"], "probability per day", "clinical",
-          "Death on low-flow O2 (standard care)", calibrated_source),
+        calibrated("p_o2_death", "Death on low-flow O2 (standard care)"),
         param("p_niv_death", "hr_to_prob(p_o2_death, hr_death_niv_vs_o2)", "probability per day",
           "clinical", "Death on HFNO/NIV (standard care)", "[D] p_o2_death and hazard ratio"),
-        param("p_o2_disch", cal["p_o2_disch"], "probability per day", "clinical",
-          "Discharge alive from low-flow O2 (standard care)", calibrated_source),
-        param("p_niv_imv", cal["p_niv_imv"], "probability per day", "clinical",
-          "Intubation from HFNO/NIV (standard care)", calibrated_source),
-        param("p_imv_death", cal["p_imv_death"], "probability per day", "clinical",
-          "Death on invasive mechanical ventilation (standard care)", calibrated_source),
-        param("p_imv_lib", cal["p_imv_lib"], "probability per day", "clinical",
-          "Liberation from IMV after the first imv_min_days days (standard care)",
-          calibrated_source),
+        calibrated("p_o2_disch", "Discharge alive from low-flow O2 (standard care)"),
+        calibrated("p_niv_imv", "Intubation from HFNO/NIV (standard care)"),
+        calibrated("p_imv_death", "Death on invasive mechanical ventilation (standard care)"),
+        calibrated("p_imv_lib",
+          "Liberation from IMV after the first imv_min_days days (standard care)"),
         param("imv_min_days", 3, "days", "clinical",
           "Days on IMV before liberation is possible (IMV tunnel: time_in_state)",
           "[A] (at most the IMV tunnel_length - 1 = 3 in States)"),
@@ -158,6 +191,10 @@ def common_parameters(v: Variant) -> list[list]:
           "Ward stay after extubation before discharge (tunnel, at most 14)",
           "[D] median hospital LOS 16 d minus median ICU LOS 11 d for IMV patients, "
           "Ohsfeldt 2021 Adv Ther [V]"),
+        param("hr_death_era", 1.0, "hazard ratio", "clinical",
+          "Standard-care hospital death hazard relative to the calibration cohort (RECOVERY "
+          "tocilizumab usual care, 2020-21); the current-era scenario lowers it",
+          "[A] 1 in the base case; scenario value fitted to a later usual-care arm"),
         param("p_step_death", 0.005, "probability per day", "clinical",
           "Death on the ward after extubation", "[A]", "beta", 5, 995, 0.002, 0.01),
     ]  # fmt: skip
@@ -234,22 +271,45 @@ def common_parameters(v: Variant) -> list[list]:
           "Risk ratio of death, MSC vs control (replaced by the Trials synthesis unless "
           "synthesis_effect is manual)", "Trials sheet synthesis; manual value: Qin 2024 [V]",
           "lognormal", -0.27444, 0.10343, 0.62, 0.93),
-        param("p28_death_trials", v.p28_death_trials[0], "probability", "effect",
-          "Control-arm risk of death in the pooled trials (converts RR to HR)",
-          v.p28_death_trials[1]),
+        param("p28_death_control", round(v.p28_death_control[0] / v.p28_death_control[1], 6),
+          "probability", "effect",
+          "Standard-care risk of death by day 28 in the modelled population: converts the "
+          "trials' RR to a hazard ratio, and is the control risk of the future trial (EVSI)",
+          v.p28_death_control[2], "beta", v.p28_death_control[0],
+          v.p28_death_control[1] - v.p28_death_control[0]),
+        param("effect_log_hr_scale", v.calibrated.get("effect_log_hr_scale", 1.0), "ratio",
+          "effect",
+          "Scale of the log hazard ratio so the model's day-28 RR of death equals the trials' "
+          "(deaths after discharge are not treated, so a hazard ratio from all deaths "
+          "understates the in-hospital effect)",
+          "[D] calibrated to the pooled day-28 RR (Calibration sheet)"),
         param("hr_death_msc",
-              "log(1 - min(rr_death_msc * p28_death_trials, 0.99)) / log(1 - p28_death_trials)",
+              "(log(1 - min(rr_death_msc * p28_death_control, 0.99)) / "
+              "log(1 - p28_death_control)) ** effect_log_hr_scale",
           "hazard ratio", "effect",
-          "Hazard ratio of death in hospital giving the pooled RR at the trials' time point",
-          "[D] proportional hazards: HR = ln(1 - RR p0) / ln(1 - p0); treated risk RR p0 "
-              "capped at 0.99 for extreme PSA draws"),
+          "Hazard ratio of death in hospital while the effect lasts, giving the pooled RR at "
+          "day 28 at the modelled population's own control risk",
+          "[D] proportional hazards: HR = ln(1 - RR p0) / ln(1 - p0) with p0 the modelled "
+              "standard-care day-28 risk (treated risk RR p0 capped at 0.99 for extreme PSA "
+              "draws), scaled on the log scale by effect_log_hr_scale"),
+        param("delayed_death_exponent", v.calibrated.get("delayed_death_exponent", 1.0),
+          "exponent", "effect",
+          "Deaths delayed rather than averted: after effect_end_day the treated patients' "
+          "hospital death hazard is multiplied by hr ** -delayed_death_exponent (> 1 when the "
+          "treatment helped; 1 when it had no effect), to day 90; capped at 5 so extreme "
+          "PSA or threshold-search effects keep every transition row valid",
+          "[D] calibrated so the day-90 RR of death reproduces Qin 2024 (0.91, 0.72-1.15) "
+          "while day 28 keeps the pooled RR (Calibration sheet)"),
         param("secretome_vs_cells", 1.0, "ratio", "effect",
           "Secretome/EV effect relative to cells (no secretome trial has death counts)",
           "[A] ASSUMPTION: as effective as cells, with wide uncertainty", "lognormal", 0, 0.3,
           0.55, 1.8),
+        param("rr_death_secretome", "rr_death_msc * secretome_vs_cells", "risk ratio", "effect",
+          "Risk ratio of death for secretome/EV (hypothetical strategy)",
+          "[D] assumption above"),
         param("hr_death_secretome",
-          "log(1 - min(rr_death_msc * secretome_vs_cells * p28_death_trials, 0.99)) / "
-          "log(1 - p28_death_trials)", "hazard ratio", "effect",
+          "(log(1 - min(rr_death_secretome * p28_death_control, 0.99)) / "
+          "log(1 - p28_death_control)) ** effect_log_hr_scale", "hazard ratio", "effect",
           "Hazard ratio of death for secretome/EV", "[D] assumption above"),
         param("hr_imv_msc", 1.0, "hazard ratio", "effect",
           "Effect of MSC on intubation", "[A] data too sparse to pool (Shu 0/12 vs 4/29)",
@@ -258,9 +318,6 @@ def common_parameters(v: Variant) -> list[list]:
           "Effect of MSC on discharge and liberation hazards",
           "[A] no pooled estimate; Kirkham 2022 LOS -3.97 d as a scenario", None, None, None,
           1.0, 1.3),
-        param("effect_days", 28, "days", "effect", "Days after treatment the effect lasts",
-          "[A] the trials' mortality time point", None, None, None, 14, 90),
-
         param("biomarker_prevalence", 0.4, "proportion", "biomarker",
               "Share of patients who are biomarker-positive (responders)",
               "[A] ASSUMPTION: no validated responder biomarker exists (seed review)", "beta",
@@ -280,7 +337,16 @@ def common_parameters(v: Variant) -> list[list]:
         param("c_test", 200, "currency per patient", "biomarker", "Biomarker test cost",
               "[A] ASSUMPTION", None, None, None, 50, 1000),
     ]  # fmt: skip
-    return entry + clinical + survival + utilities + list(v.costs) + list(v.msc_price) + effect
+    return (
+        entry
+        + clinical
+        + survival
+        + utilities
+        + list(v.costs)
+        + list(v.survivor_costs)
+        + list(v.msc_price)
+        + effect
+    )
 
 
 def msc_course_parameters(currency: str, admin: float, monitor: float, arrhythmia: float,
@@ -292,7 +358,14 @@ def msc_course_parameters(currency: str, admin: float, monitor: float, arrhythmi
           None, None, None, 70, 90),
         param("mcells_per_bag", 135, "10^6 cells", "msc", "Cells per manufactured bag",
           f"[D] midpoint of 80-190x10^6 per bag, {GMP_COST} [V]"),
-        param("bags_per_infusion", "ceil(dose_mcells_per_kg * weight_kg / mcells_per_bag)",
+        param("whole_bags", 0, "0 or 1", "msc",
+          "1: each infusion uses whole bags (opened bags are discarded); 0: product used "
+          "continuously (shared bags or a price per cell)",
+          "[A] continuous in the base case; whole bags is a scenario (it halves or doubles "
+          "the product cost at bag boundaries)"),
+        param("bags_per_infusion",
+          "where(whole_bags, ceil(dose_mcells_per_kg * weight_kg / mcells_per_bag), "
+          "dose_mcells_per_kg * weight_kg / mcells_per_bag)",
           "bags", "msc", "Bags per infusion (weight-based dosing)", "[D]"),
         param("n_infusions", 2, "infusions", "msc", "Infusions per course", f"{BOWDISH} [V]"),
         param("c_admin_infusion", admin, f"{currency} per infusion", "msc",
@@ -344,6 +417,16 @@ def sheets(v: Variant) -> dict:
         ["synthesis_products", "all", ""],
         ["synthesis_randomized_only", "yes" if v.synthesis_virus == "covid19" else "no", ""],
         ["synthesis_effect", "confidence", "confidence | prediction | manual"],
+        ["synthesis_tau2", "dl", "DerSimonian-Laird tau² (REML and Paule-Mandel as scenarios)"],
+        ["synthesis_interval", "auto", "HKSJ for fewer than 10 trials (IntHout 2014)"],
+        ["effect_start_day", 0, "treatment on admission"],
+        ["effect_end_day", 28, "full effect to the trials' mortality time point"],
+        [
+            "effect_waning",
+            "none",
+            "after day 28 treated patients' deaths partly catch up "
+            "(delayed_death_exponent, calibrated to the day-90 RR)",
+        ],
         ["population_size", v.population[0], v.population[1]],
         ["decision_horizon_years", 5, "[A]"],
         ["dsa_strategy", "msc_cells", ""],
@@ -352,10 +435,11 @@ def sheets(v: Variant) -> dict:
         ["threshold_max", v.threshold_max, ""],
         ["run_evppi", "yes", "EVPPI of each parameter group"],
         ["run_evsi", "yes", "EVSI of a future two-arm RCT, day-28 mortality"],
+        ["run_voi_by_price", "yes", "EVPI and EVSI/ENBS around the threshold price"],
         ["evsi_sample_sizes", "50, 100, 200, 400, 800, 1600, 3200", "patients per arm"],
         ["trial_fixed_cost", v.trial_costs[0], "[A]"],
         ["trial_cost_per_patient", v.trial_costs[1], "[A]"],
-        ["trial_control_risk_parameter", "p28_death_trials", ""],
+        ["trial_control_risk_parameter", "p28_death_control", ""],
         ["run_biomarker", "yes", "responder biomarker: test-and-treat"],
         ["biomarker_strategy", "msc_cells", ""],
         ["run_budget_impact", "yes", "BudgetImpact sheet"],
@@ -371,52 +455,56 @@ def sheets(v: Variant) -> dict:
     disch_u = "u_norm + u_decr_discharged_y1"
     state_headers = [
         "key", "label", "phase", "alive", "utility", "cost_hospital", "cost_drugs",
-        "start_cost_msc", "tunnel_length", "initial", "next_state", "tags", "description",
+        "cost_survivor", "start_cost_msc", "tunnel_length", "initial", "next_state", "tags",
+        "description",
     ]  # fmt: skip
     states = [
         ["o2", "Hospital, low-flow oxygen", "acute", "yes", hosp_u, "c_day_ward",
-         "c_soc_drug_day", "c_course * treat_o2", None, initial.get("o2", 0), "post_noimv",
+         "c_soc_drug_day", 0, "c_course * treat_o2", None, initial.get("o2", 0), "post_noimv",
          "hospital, ward", "On supplemental oxygen"],
         ["niv", "Hospital, high-flow oxygen or NIV", "acute", "yes", hosp_u, "c_day_niv",
-         "c_soc_drug_day", "c_course * treat_niv", None, initial.get("niv", 0), "post_noimv",
+         "c_soc_drug_day", 0, "c_course * treat_niv", None, initial.get("niv", 0), "post_noimv",
          "hospital, niv", "HFNO, CPAP or NIV"],
         ["imv", "ICU, invasive mechanical ventilation", "acute", "yes", "u_imv", "c_day_icu",
-         "c_soc_drug_day", "c_course * treat_imv", 4, initial.get("imv", 0), "post_imv",
+         "c_soc_drug_day", 0, "c_course * treat_imv", 4, initial.get("imv", 0), "post_imv",
          "hospital, icu, imv", "Tunnel: time_in_state = days on IMV (4 = day 4 or later)"],
         ["ward_post_imv", "Hospital ward after extubation", "acute", "yes", hosp_u,
-         "c_day_ward", "c_soc_drug_day", None, 14, None, "post_imv", "hospital, ward",
+         "c_day_ward", "c_soc_drug_day", 0, None, 14, None, "post_imv", "hospital, ward",
          "Tunnel: discharge from day step_down_days"],
-        ["discharged_noimv", "Discharged, never ventilated", "acute", "yes", disch_u, 0, 0,
+        ["discharged_noimv", "Discharged, never ventilated", "acute", "yes", disch_u, 0, 0, 0,
          None, None, None, "post_noimv", None, "Post-discharge excess mortality applies"],
-        ["discharged_imv", "Discharged after IMV", "acute", "yes", disch_u, 0, 0, None, None,
+        ["discharged_imv", "Discharged after IMV", "acute", "yes", disch_u, 0, 0, 0, None, None,
          None, "post_imv", None, ""],
-        ["dead", "Dead", "acute", "no", 0, 0, 0, None, None, None, "dead_longterm", None, ""],
+        ["dead", "Dead", "acute", "no", 0, 0, 0, 0, None, None, None, "dead_longterm", None, ""],
         ["post_noimv", "Alive after the stay, never ventilated", "longterm", "yes",
-         "u_norm + u_decr_discharged_y1 * (time_in_state == 1)", 0, 0, None, 2, None, None,
+         "u_norm + u_decr_discharged_y1 * (time_in_state == 1)", 0, 0, "c_survivor_year",
+         None, 2, None, None,
          None, "Tunnel: year 1, then later years"],
         ["post_imv", "Alive after the stay, after IMV", "longterm", "yes",
          "u_norm + where(time_in_state == 1, u_decr_discharged_y1, u_decr_post_imv)", 0, 0,
-         None, 4, None, None, None, "Tunnel: years 1, 2, 3, then later"],
-        ["dead_longterm", "Dead", "longterm", "no", 0, 0, 0, None, None, None, None, None, ""],
+         "c_survivor_year", None, 4, None, None, None, "Tunnel: years 1, 2, 3, then later"],
+        ["dead_longterm", "Dead", "longterm", "no", 0, 0, 0, 0, None, None, None, None, None, ""],
     ]  # fmt: skip
     transitions = [
         ["o2", "niv", None, "p_o2_niv", None, None, ""],
-        ["o2", "dead", None, "hr_to_prob(p_o2_death, hr_d)", None, None, ""],
+        ["o2", "dead", None, "hr_to_prob(p_o2_death, hr_d * hr_death_era)", None, None, ""],
         ["o2", "discharged_noimv", None, "hr_to_prob(p_o2_disch, hr_r)", "c_post_noimv_y1",
          None, "one-off post-discharge care, first year"],
         ["o2", "o2", None, "C", None, None, ""],
         ["niv", "o2", None, "hr_to_prob(p_niv_o2, hr_r)", None, None, ""],
         ["niv", "imv", None, "hr_to_prob(p_niv_imv, hr_i)", None, None, ""],
-        ["niv", "dead", None, "hr_to_prob(p_niv_death, hr_d)", None, None, ""],
+        ["niv", "dead", None, "hr_to_prob(p_niv_death, hr_d * hr_death_era)", None, None, ""],
         ["niv", "niv", None, "C", None, None, ""],
         ["imv", "ward_post_imv", None,
          "hr_to_prob(p_imv_lib, hr_r) * (time_in_state > imv_min_days)", None, None, ""],
-        ["imv", "dead", None, "hr_to_prob(p_imv_death, hr_d)", None, None, ""],
+        ["imv", "dead", None, "hr_to_prob(p_imv_death, hr_d * hr_death_era)", None, None, ""],
         ["imv", "imv", None, "C", None, None, "stay: advances the IMV tunnel"],
         ["ward_post_imv", "discharged_imv", None,
-         "where(time_in_state >= step_down_days, 1 - hr_to_prob(p_step_death, hr_d), 0)",
+         "where(time_in_state >= step_down_days, "
+         "1 - hr_to_prob(p_step_death, hr_d * hr_death_era), 0)",
          "c_post_imv_y1", None, "one-off post-discharge care, first year"],
-        ["ward_post_imv", "dead", None, "hr_to_prob(p_step_death, hr_d)", None, None, ""],
+        ["ward_post_imv", "dead", None, "hr_to_prob(p_step_death, hr_d * hr_death_era)", None,
+         None, ""],
         ["ward_post_imv", "ward_post_imv", None, "C", None, None, ""],
         ["discharged_noimv", "dead", None, "p_background_death(smr_post_discharge_early)",
          None, None, ""],
@@ -435,32 +523,40 @@ def sheets(v: Variant) -> dict:
         ["dead_longterm", "dead_longterm", None, 1, None, None, ""],
     ]  # fmt: skip
     treated = "entry_o2 * treat_o2 + entry_niv * treat_niv + entry_imv * treat_imv"
-    on = "treated * (time_days < effect_days) > 0"
+    on = "treated > 0"
+    hr_death = (
+        "where(effect_after, min(hr_product ** -delayed_death_exponent, 5), "
+        "hr_product ** effect_weight)"
+    )
     strategy_headers = [
-        "key", "label", "description", "treat_o2", "treat_niv", "treat_imv", "hr_product",
-        "c_course", "treated", "hr_d", "hr_i", "hr_r",
+        "key", "label", "description", "role", "price_parameter", "effect_parameter",
+        "treat_o2", "treat_niv", "treat_imv", "hr_product", "c_course", "treated", "hr_d",
+        "hr_i", "hr_r",
     ]  # fmt: skip
 
-    def strategy(key, label, description, o2, niv, imv, hr, course):
-        return [key, label, description, o2, niv, imv, hr, course, treated,
-                f"where({on}, hr_product, 1)", f"where({on}, hr_imv_msc, 1)",
-                f"where({on}, hr_recovery_msc, 1)"]  # fmt: skip
+    def strategy(key, label, description, o2, niv, imv, hr, course, role="comparator",
+                 price=None, rr=None):  # fmt: skip
+        return [key, label, description, role, price, rr, o2, niv, imv, hr, course, treated,
+                f"where({on}, {hr_death}, 1)", f"where({on}, hr_imv_msc ** effect_weight, 1)",
+                f"where({on}, hr_recovery_msc ** effect_weight, 1)"]  # fmt: skip
 
     strategies = [
         strategy("standard_care", "Standard care", "Guideline care (dexamethasone, IL-6/JAK "
                  "inhibitors as indicated)", 0, 0, 0, 1, 0),
         strategy("msc_cells", "Standard care + MSC", "IV MSC for all eligible patients",
                  1, 1, 1, "hr_death_msc", "c_msc_course"),
-        strategy("msc_secretome", "Standard care + secretome/EV (assumed effect)",
-                 "MSC-derived secretome/EV; effect is an ASSUMPTION (no trial counts)",
-                 1, 1, 1, "hr_death_secretome", "c_secretome_course"),
+        strategy("msc_secretome", "Standard care + secretome/EV (hypothetical)",
+                 "MSC-derived secretome/EV; effect and price are ASSUMPTIONS (no trial with "
+                 "death counts): reported only as what it would be worth", 1, 1, 1,
+                 "hr_death_secretome", "c_secretome_course", "hypothetical",
+                 "c_secretome_dose", "rr_death_secretome"),
         strategy("msc_early", "MSC early (O2/HFNO/NIV only)", "MSC only for patients not on "
                  "IMV at the start", 1, 1, 0, "hr_death_msc", "c_msc_course"),
         strategy("msc_late", "MSC late (on IMV only)", "MSC only for patients on IMV at the "
                  "start", 0, 0, 1, "hr_death_msc", "c_msc_course"),
     ]  # fmt: skip
-    calibration_headers = ["key", "entry", "strategy", "outcome", "day", "target",
-                           "tolerance", "source"]  # fmt: skip
+    calibration_headers = ["key", "entry", "strategy", "relative_to", "outcome", "day",
+                           "target", "tolerance", "source"]  # fmt: skip
     return {
         "Settings": (["setting", "value", "description"], settings),
         "Parameters": (PARAMETER_HEADERS, common_parameters(v)),
@@ -473,6 +569,10 @@ def sheets(v: Variant) -> dict:
         "LifeTable": (["age", "qx_male", "qx_female"], life_table_rows()),
         "Trials": (TRIAL_HEADERS, trial_rows()),
         "Calibration": (calibration_headers, [list(r) for r in v.calibration]),
+        "Correlations": (["parameter_a", "parameter_b", "correlation", "type"],
+                         [[a, b, round(r, 4), "pearson"]
+                          for a, b, r in v.calibration_correlations]),
+        "Subgroups": (["subgroup", "entry", "description"], [list(r) for r in v.subgroups]),
         "Scenarios": (["scenario", "description", "target", "value"],
                       [list(r) for r in v.scenarios]),
         "BudgetImpact": (["year", "eligible_patients", "uptake", "price"],
@@ -481,9 +581,40 @@ def sheets(v: Variant) -> dict:
     }  # fmt: skip
 
 
+def _shares(rows: tuple[tuple, ...]) -> tuple[tuple, ...]:
+    """Share targets (no relative_to) in Calibration column order."""
+    return tuple((*r[:3], None, *r[3:]) for r in rows)
+
+
+QIN_2024 = "Qin et al. 2024 meta-analysis of 17 RCTs (n = 1,019), see scripts/data/README.md"
+POOLED_D28 = "[D] pooled RR of the Trials sheet (DerSimonian-Laird point estimate)"
+
+
+def effect_targets(rr_28: float, rr_90: float | None, source_90: str) -> tuple[tuple, ...]:
+    """Ratio targets: MSC cells vs standard care, risk of death at day 28 (and day 90)."""
+    rows = [("rr_death_d28_msc", "", "msc_cells", "standard_care", "dead", 28, rr_28, 0.01,
+             POOLED_D28)]  # fmt: skip
+    if rr_90 is not None:
+        rows.append(("rr_death_d90_msc", "", "msc_cells", "standard_care", "dead", 90, rr_90,
+                     0.02, source_90))  # fmt: skip
+    return tuple(rows)
+
+
 NON_IMV_MIX = "o2: 933, niv: 867"
+COVID_SUBGROUPS = (
+    ("Low-flow oxygen at entry", "o2", "Not on ventilatory support at randomization "
+     f"(933/2094) [V], {RECOVERY_TOCI}"),
+    ("HFNO or NIV at entry", "niv", "High-flow oxygen or non-invasive ventilation [D]"),
+    ("IMV at entry", "imv", "On invasive ventilation at randomization (294/2094) [V]"),
+    ("Not on IMV at entry", NON_IMV_MIX, "Low-flow oxygen and HFNO/NIV together, as the "
+     "RECOVERY non-IMV stratum"),
+)  # fmt: skip
+FLU_SUBGROUPS = (
+    ("HFNO or NIV at entry", "niv", "Not ventilated at entry (19%) [V], Kumar JAMA 2009"),
+    ("IMV at entry", "imv", "Ventilated at entry (81%) [V], Kumar JAMA 2009"),
+)
 ALL_MIX = ""
-COVID_CALIBRATION = (
+COVID_CALIBRATION = _shares((
     ("death_d28_non_imv", NON_IMV_MIX, "standard_care", "dead", 28, 580 / 1800, 0.01,
      f"580/1800 [V], {RECOVERY_TOCI}"),
     ("imv_or_death_d28_non_imv", NON_IMV_MIX, "standard_care",
@@ -495,19 +626,28 @@ COVID_CALIBRATION = (
      98 / 294, 0.01, f"98/294 successful cessation of IMV [V], {RECOVERY_TOCI}"),
     ("discharged_d28_all", ALL_MIX, "standard_care", "discharged_noimv, discharged_imv", 28,
      1044 / 2094, 0.01, f"1044/2094 [V], {RECOVERY_TOCI}"),
-)  # fmt: skip
+)) + effect_targets(0.7558, 0.91, f"RR 0.91 (0.72-1.15) at day 90 [V], {QIN_2024}")  # fmt: skip
+# Patients behind each standard-care target (binomial uncertainty of the calibration, PSA)
+COVID_TARGET_N = {"death_d28_non_imv": 1800, "imv_or_death_d28_non_imv": 1800,
+                  "death_d28_imv": 294, "off_imv_alive_d28_imv": 294,
+                  "discharged_d28_all": 2094}  # fmt: skip
 COVID_ENTRY = (
     ("o2", 933, f"933 without ventilatory support at baseline [V], {RECOVERY_TOCI}"),
     ("niv", 867, f"[D] 2094 - 933 - 294, {RECOVERY_TOCI}"),
     ("imv", 294, f"294 on IMV at baseline [V], {RECOVERY_TOCI}"),
 )
-FLU_CALIBRATION = (
+FLU_RR_90 = round(math.exp(math.log(0.324) * math.log(0.91) / math.log(0.7558)), 4)
+FLU_CALIBRATION = _shares((
     ("death_d28_all", ALL_MIX, "standard_care", "dead", 28, 0.143, 0.01,
      "Kumar et al. JAMA 2009;302:1872, critically ill A(H1N1), 14.3% [V]"),
     ("on_imv_d12_imv", "imv", "standard_care", "imv", 12, 0.5, 0.02,
      "[D] median duration of ventilation 12 days (IQR 6-20), Kumar et al. JAMA 2009 [V]: "
      "half of those ventilated at entry still on IMV at day 12"),
+)) + effect_targets(
+    0.324, FLU_RR_90, "[A] no day-90 influenza evidence: the share of the day-28 log RR left at "
+    "day 90 in the COVID-19 RCTs (ln 0.91 / ln 0.7558 = 34%) is transferred"
 )  # fmt: skip
+FLU_TARGET_N = {"death_d28_all": 168, "on_imv_d12_imv": 136}  # Kumar 2009: 168, 81% ventilated
 FLU_ENTRY = (
     ("o2", 0, "[A] influenza ARDS patients enter on HFNO/NIV or IMV"),
     ("niv", 19, "[D] 19% not ventilated, Kumar JAMA 2009 (81% ventilated) [V]"),
@@ -535,6 +675,59 @@ UK_COSTS = (
       "Health care in the first year after discharge, ARDS survivors",
       "Marti et al. 2016 J Intensive Care (OSCAR; 5692-9354) [V]", "gamma", 64.85, 116.004),
 )  # fmt: skip
+UK_SURVIVOR_COSTS = (
+    param(
+        "c_survivor_year",
+        0,
+        "GBP per year",
+        "costs",
+        "Health-care costs of survivors unrelated to COVID-19, per year alive",
+        "[A] excluded: the NICE reference case leaves out unrelated future costs",
+    ),
+)
+US_SURVIVOR_COSTS = (
+    param(
+        "c_survivor_45_64",
+        12073,
+        "USD per year",
+        "costs",
+        "All-cause medical cost per year after recovery, age 45-64",
+        f"{KELTON} citing Whittington/ICER (SE 200) [V]",
+        "normal",
+        12073,
+        200,
+    ),
+    param(
+        "c_survivor_65_84",
+        20071,
+        "USD per year",
+        "costs",
+        "All-cause medical cost per year after recovery, age 65-84",
+        f"{KELTON} citing Whittington/ICER (SE 250) [V]",
+        "normal",
+        20071,
+        250,
+    ),
+    param(
+        "c_survivor_85",
+        38900,
+        "USD per year",
+        "costs",
+        "All-cause medical cost per year after recovery, age 85+",
+        f"{KELTON} citing Whittington/ICER (SE 300) [V]",
+        "normal",
+        38900,
+        300,
+    ),
+    param(
+        "c_survivor_year",
+        "where(age < 65, c_survivor_45_64, where(age < 85, c_survivor_65_84, c_survivor_85))",
+        "USD per year",
+        "costs",
+        "Survivors' ongoing health-care costs at the current age",
+        "[D] US models include them (ICER reference case); cohort starts at 63",
+    ),
+)
 UK_MSC_PRICE = (
     param("c_bag_eur", 6647, "EUR per bag", "msc", "GMP manufacturing cost per MSC bag",
       f"{GMP_COST} [V]"),
@@ -567,9 +760,43 @@ US_MSC_PRICE = (
 )  # fmt: skip
 
 
-def scenarios(price_anchor: tuple[str, float, str]) -> tuple[tuple, ...]:
-    """Scenario rows shared by the MSC workbooks (price_anchor: name, value, description)."""
+CURRENT_ERA = (
+    "Current-era standard care: hospital death hazard scaled to 13.6% day-28 mortality "
+    "(RECOVERY-baricitinib usual care 2021, 546/4008, Lancet 2022;400:359 [R]); the trials' "
+    "RRs at days 28 and 90 are kept (relative effects transported, effect re-calibrated)"
+)
+
+
+def scenarios(price_anchor: tuple[str, float, str], era_values: dict | None = None
+              ) -> tuple[tuple, ...]:  # fmt: skip
+    """Scenario rows shared by the MSC workbooks (price_anchor: name, value, description;
+    era_values: parameter values of the current-era baseline, when the workbook has one)."""
+    era = tuple(
+        ("current_era_baseline", CURRENT_ERA if i == 0 else "", name, value)
+        for i, (name, value) in enumerate((era_values or {}).items())
+    )
     return (
+        *era,
+        ("permanent_effect", "Full effect for the whole 90-day stay and no delayed deaths",
+         "effect_end_day", 90),
+        ("permanent_effect", "", "delayed_death_exponent", 0),
+        ("effect_ends_day_28", "Effect ends at day 28 and averted deaths stay averted (the "
+         "first release's base case; day-90 RR about 0.85)", "delayed_death_exponent", 0),
+        ("waning_to_day_90", "Effect wanes linearly from day 28 to none at day 90, no delayed "
+         "deaths", "effect_waning", "linear"),
+        ("waning_to_day_90", "", "effect_waning_end_day", 90),
+        ("waning_to_day_90", "", "delayed_death_exponent", 0),
+        ("dl_wald_interval", "DerSimonian-Laird with a Wald interval (the first release's "
+         "synthesis)", "synthesis_interval", "wald"),
+        ("reml_hksj", "REML tau² with the HKSJ interval", "synthesis_tau2", "reml"),
+        ("low_risk_of_bias_trials", "Pool only trials not at high risk of bias, with counts "
+         "read as counts", "synthesis_exclude_high_risk_of_bias", "yes"),
+        ("low_risk_of_bias_trials", "", "synthesis_exclude_derived_counts", "yes"),
+        ("whole_bags", "Whole bags per infusion (opened bags discarded)", "whole_bags", 1),
+        ("observed_post_discharge_mortality", "Post-discharge death rate as observed "
+         "(Ayoubkhani 320 per 1,000 person-years: SMR about 24 to day 90, 3 in year 1)",
+         "smr_post_discharge_early", 24),
+        ("observed_post_discharge_mortality", "", "smr_post_noimv_y1", 3),
         ("conservative_effect", "Effect of the largest trial only: remestemcel-L, Bowdish "
          "2023, RR 0.88 (0.64-1.21)", "synthesis_effect", "manual"),
         ("conservative_effect", "", "rr_death_msc", 0.88),

@@ -97,6 +97,9 @@ def add_parameter(wb: Workbook, **values: object) -> str:
 
 
 def add_sheet(wb: Workbook, name: str, header: list[str], rows: list[list[object]]) -> None:
+    """A sheet with these rows only (an existing sheet of that name is replaced)."""
+    if name in wb.sheetnames:
+        del wb[name]
     ws = wb.create_sheet(name)
     ws.append(header)
     for row in rows:

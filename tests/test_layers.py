@@ -48,7 +48,13 @@ STAGE_OF = {
     "costmodel.cli": "front",
 }
 # decision maths takes arrays only (hesim's cea(), dampack's PSA object)
-DECISION_MATHS = {"costmodel.cea", "costmodel.voi"}
+DECISION_MATHS = {
+    "costmodel.cea",
+    "costmodel.cea_icer",
+    "costmodel.voi",
+    "costmodel.voi_regression",
+    "costmodel.voi_validation",
+}
 DECISION_MATHS_MAY_IMPORT = {"costmodel.errors", "costmodel.rng", *DECISION_MATHS}
 
 

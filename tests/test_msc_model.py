@@ -52,18 +52,31 @@ def _trials(path=COVID):
 
 def test_synthesis_of_randomized_covid_trials_matches_hand_computed_pool(covid):
     """Evidence note, set (b): MH 0.78 (0.61-1.01); DL 0.76 (0.55-1.05), tau2 0.031,
-    I2 16%, 95% PI 0.40-1.41, k = 7."""
-    dl = covid.inputs.synthesis.dl
-    mh = covid.inputs.synthesis.mh
+    I2 16%, 95% PI 0.40-1.41, k = 7 (DerSimonian-Laird with a Wald interval)."""
+    inputs = covid.inputs
+    wald = synthesize(list(inputs.trials), inputs.synthesis.selection)  # DL + Wald
+    dl, mh = wald.dl, wald.mh
     assert dl.k == 7
     assert (round(dl.rr, 2), round(dl.ci_low, 2), round(dl.ci_high, 2)) == (0.76, 0.55, 1.05)
     assert round(dl.tau2, 3) == 0.031 and round(100 * dl.i2) == 16
     assert (round(dl.pi_low, 2), round(dl.pi_high, 2)) == (0.40, 1.41)
     assert (round(mh.rr, 2), round(mh.ci_low, 2), round(mh.ci_high, 2)) == (0.78, 0.61, 1.01)
+
+
+def test_default_synthesis_is_dl_with_the_hksj_interval_for_seven_trials(covid):
+    """Fewer than 10 trials: Hartung-Knapp-Sidik-Jonkman interval by default. The external
+    appraisal's independent re-analysis (shared/reviews/msc_appraisal.md, section 1.3) gives
+    DL + HKSJ (t6) 0.756 (0.500-1.143); the PSA lognormal has the SD whose 95% interval is
+    that CI."""
+    dl = covid.inputs.synthesis.dl
+    assert (dl.method, dl.interval, dl.k) == ("DL", "HKSJ", 7)
+    assert (round(dl.rr, 3), round(dl.ci_low, 3), round(dl.ci_high, 3)) == (0.756, 0.500, 1.143)
     effect = covid.inputs.parameter("rr_death_msc")
     assert effect.distribution == "lognormal"
     assert effect.dist_params[0] == pytest.approx(math.log(dl.rr), rel=1e-12)
-    assert effect.dist_params[1] == pytest.approx(dl.se_log, rel=1e-12)
+    assert effect.dist_params[1] == pytest.approx(
+        (math.log(dl.ci_high) - math.log(dl.rr)) / 1.959963984540054, rel=1e-12
+    )
     evidence = covid.evidence
     assert list(evidence.columns[:10]) == [
         "subgroup",
@@ -152,6 +165,8 @@ def test_adding_a_trial_row_changes_the_effect(tmp_path):
             300,
             90,
             28,
+            "low",
+            "no",
             "hypothetical",
         ]
     )
@@ -162,15 +177,15 @@ def test_adding_a_trial_row_changes_the_effect(tmp_path):
 
 
 def test_hazard_ratio_conversion_reproduces_the_risk_ratio(covid):
-    """HR = ln(1 - RR p0)/ln(1 - p0), p0 = 86/225 pooled randomized control deaths."""
-    values = covid.inputs
+    """HR = (ln(1 - RR p0)/ln(1 - p0)) ** scale with p0 = 729/2094, the modelled population's
+    standard-care day-28 risk (RECOVERY-tocilizumab usual care), not the trials' 86/225."""
     from costmodel.parameters import evaluate_parameters
 
-    p = evaluate_parameters(values)
-    rr, p0 = p["rr_death_msc"][0], 86 / 225
-    hr = math.log(1 - rr * p0) / math.log(1 - p0)
-    assert p["hr_death_msc"][0] == pytest.approx(hr, rel=1e-12)
-    assert 1 - (1 - p0) ** hr == pytest.approx(rr * p0, rel=1e-12)
+    p = evaluate_parameters(covid.inputs)
+    rr, p0, scale = p["rr_death_msc"][0], 729 / 2094, p["effect_log_hr_scale"][0]
+    assert p["p28_death_control"][0] == pytest.approx(p0, abs=5e-7)  # stored to 6 dp
+    hr = math.log(1 - rr * p["p28_death_control"][0]) / math.log(1 - p["p28_death_control"][0])
+    assert p["hr_death_msc"][0] == pytest.approx(hr**scale, rel=1e-12)
 
 
 def test_no_effect_and_no_cost_gives_no_increments(tmp_path):

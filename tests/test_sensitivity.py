@@ -149,11 +149,19 @@ def test_sample_moments_match_their_distributions(hiv_inputs):
     assert np.all(np.abs(a.mean(axis=0) - mean) < 4 * sd / math.sqrt(n))
 
 
+def _correlations_sheet(wb):
+    """The workbook's Correlations sheet, created with its header when missing."""
+    if "Correlations" in wb.sheetnames:
+        return wb["Correlations"]
+    ws = wb.create_sheet("Correlations")
+    ws.append(["parameter_a", "parameter_b", "correlation", "type"])
+    return ws
+
+
 def test_correlations_follow_the_correlations_sheet(tmp_path):
     target = tmp_path / "corr.xlsx"
     wb = load_workbook(COVID)
-    ws = wb.create_sheet("Correlations")
-    ws.append(["parameter_a", "parameter_b", "correlation", "type"])
+    ws = _correlations_sheet(wb)  # the default workbook already correlates its calibration
     ws.append(["c_day_ward", "c_day_icu", 0.6, "rank"])
     wb.save(target)
     inputs = load_inputs(target)
@@ -167,8 +175,7 @@ def test_correlations_follow_the_correlations_sheet(tmp_path):
 def test_contradictory_correlations_are_refused(tmp_path):
     target = tmp_path / "bad_corr.xlsx"
     wb = load_workbook(COVID)
-    ws = wb.create_sheet("Correlations")
-    ws.append(["parameter_a", "parameter_b", "correlation", "type"])
+    ws = _correlations_sheet(wb)
     ws.append(["c_day_ward", "c_day_icu", 0.9, "pearson"])
     ws.append(["c_day_ward", "u_decr_hosp", 0.9, "pearson"])
     ws.append(["c_day_icu", "u_decr_hosp", -0.9, "pearson"])

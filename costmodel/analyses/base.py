@@ -33,8 +33,14 @@ class RunOptions:
 class AnalysisContext:
     """Inputs and results so far, handed to every analysis step."""
 
-    inputs: ModelInputs
+    inputs: ModelInputs  # the decision: comparator strategies only
     options: RunOptions
-    base: ModelOutcomes  # base case, with traces
+    base: ModelOutcomes  # base case of the comparators, with traces
     psa: PsaResult | None = None
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # of earlier steps
+    all_inputs: ModelInputs | None = None  # with hypothetical strategies (default: inputs)
+
+    @property
+    def workbook_inputs(self) -> ModelInputs:
+        """Every strategy of the workbook, hypothetical ones included."""
+        return self.all_inputs if self.all_inputs is not None else self.inputs

@@ -6,6 +6,7 @@ The trial's simulated data come from the run's seed through
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from costmodel import voi
@@ -17,9 +18,10 @@ from costmodel.outcomes import PsaResult
 from costmodel.parameters import evaluate_parameters
 
 
-def evsi_table(inputs: ModelInputs, psa: PsaResult) -> pd.DataFrame:
-    """evsi.csv: n_per_arm, evsi_per_patient, evsi_population, trial_cost, enbs, optimal, wtp
-    (first WTP) [currency]."""
+def evsi_table(inputs: ModelInputs, psa: PsaResult, cost: np.ndarray | None = None) -> pd.DataFrame:
+    """evsi.csv: for every WTP in Settings and trial size: wtp, n_per_arm, evsi_per_patient,
+    se (Monte Carlo SE), evsi_population, trial_cost, enbs, optimal [currency]. ``cost``
+    replaces the PSA costs (e.g. at another product price)."""
     settings = inputs.settings
     rr_name, p_name = settings.effect_parameter, settings.trial_control_risk_parameter
     if not rr_name or not p_name or rr_name not in psa.parameters:
@@ -29,23 +31,27 @@ def evsi_table(inputs: ModelInputs, psa: PsaResult) -> pd.DataFrame:
         )
     values = evaluate_parameters(inputs, psa.parameters, psa.n_samples)
     sizes = [int(n) for n in settings.evsi_sample_sizes]
-    wtp = float(settings.wtp[0])
     effect = psa.effect(settings.effect_measure)
+    cost = psa.cost if cost is None else cost
     rr = psa.parameters[rr_name]
-    table = voi.evsi_curve(psa.cost, effect, wtp, values[p_name], rr, sizes, seed=psa.seed)
-    table["evsi_population"] = table["evsi_per_patient"] * population(inputs)
-    table["trial_cost"] = settings.trial_fixed_cost + 2 * table["n_per_arm"] * (
-        settings.trial_cost_per_patient
-    )
-    table["enbs"] = voi.enbs(
-        table["evsi_population"].to_numpy(),
-        settings.trial_fixed_cost,
-        settings.trial_cost_per_patient,
-        table["n_per_arm"].to_numpy(),
-    )
-    table["optimal"] = table["enbs"] == table["enbs"].max()
-    table["wtp"] = wtp
-    return table
+    tables = []
+    for wtp in settings.wtp:
+        table = voi.evsi_curve(cost, effect, float(wtp), values[p_name], rr, sizes, seed=psa.seed)
+        table.insert(0, "wtp", float(wtp))
+        table["evsi_population"] = table["evsi_per_patient"] * population(inputs)
+        table["trial_cost"] = settings.trial_fixed_cost + 2 * table["n_per_arm"] * (
+            settings.trial_cost_per_patient
+        )
+        table["enbs"] = voi.enbs(
+            table["evsi_population"].to_numpy(),
+            settings.trial_fixed_cost,
+            settings.trial_cost_per_patient,
+            table["n_per_arm"].to_numpy(),
+        )
+        # the best size, when any trial is worth its cost (ENBS > 0)
+        table["optimal"] = (table["enbs"] == table["enbs"].max()) & (table["enbs"] > 0)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)
 
 
 def run(ctx: AnalysisContext) -> dict[str, pd.DataFrame]:

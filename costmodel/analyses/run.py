@@ -17,11 +17,15 @@ from costmodel.analyses import (
     budget,
     calibration,
     dsa,
+    evidence_sensitivity,
     evppi,
     evsi,
+    hypothetical,
     psa,
     scenarios,
+    subgroups,
     threshold,
+    voi_by_price,
 )
 from costmodel.analyses.base import AnalysisContext, RunOptions
 from costmodel.inputs import ModelInputs
@@ -36,25 +40,32 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("calibration", calibration.run),
     ("one-way and two-way DSA", dsa.run),
     ("threshold", threshold.run),
+    ("evidence sensitivity", evidence_sensitivity.run),
     ("scenarios", scenarios.run),
+    ("hypothetical strategies", hypothetical.run),
     ("budget impact", budget.run),
     ("biomarker", biomarker.run),
     ("PSA tables", psa.run),
     ("EVPPI", evppi.run),
     ("EVSI", evsi.run),
+    ("subgroups", subgroups.run),
+    ("value of information by price", voi_by_price.run),
 )
 
 
 def run_analyses(inputs: ModelInputs, options: RunOptions) -> AnalysisResult:
     """Base case, PSA and every analysis the workbook enables and ``options`` allow."""
-    ctx = AnalysisContext(inputs, options, base=run_model(inputs, keep_trace=True))
+    decision = inputs.decision_inputs()  # hypothetical strategies never enter the decision
+    base = run_model(decision, keep_trace=True)
+    ctx = AnalysisContext(decision, options, base=base, all_inputs=inputs)
     if options.psa_samples > 0:
-        ctx.psa = psa.run_psa(inputs, options.psa_samples, options.seed, progress=options.progress)
+        n, seed = options.psa_samples, options.seed
+        ctx.psa = psa.run_psa(decision, n, seed, progress=options.progress)
     for _, step in STEPS:
         ctx.tables.update(step(ctx))
-    result_summary = summary(inputs, ctx.tables["base_case"], seed=options.seed)
+    result_summary = summary(decision, ctx.tables["base_case"], seed=options.seed)
     result_summary["psa_samples"] = options.psa_samples
     if ctx.psa is not None:
         ceac = ctx.tables["ceac"]
         result_summary["prob_cost_effective"] = prob_ce_at_wtp(ceac, inputs.settings.wtp)
-    return AnalysisResult(inputs, ctx.base, ctx.tables, result_summary, ctx.psa)
+    return AnalysisResult(decision, ctx.base, ctx.tables, result_summary, ctx.psa)

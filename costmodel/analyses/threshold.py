@@ -15,10 +15,18 @@ from costmodel.parameters import evaluate_parameters
 THRESHOLD_GRID = 41
 
 
-def threshold(inputs: ModelInputs, parameter: str, *, low: float, high: float) -> pd.DataFrame:
-    """threshold.csv rows: the value of ``parameter`` at which the DSA strategy's INMB versus
-    the reference is zero (ICER = WTP), for each WTP, by a batched grid then Brent's method."""
-    strategy = inputs.dsa_strategy
+def threshold(
+    inputs: ModelInputs,
+    parameter: str,
+    *,
+    low: float,
+    high: float,
+    strategy: str | None = None,
+) -> pd.DataFrame:
+    """threshold.csv rows: the value of ``parameter`` at which the INMB of ``strategy``
+    (default: the DSA strategy) versus the reference is zero (ICER = WTP), for each WTP, by a
+    batched grid then Brent's method."""
+    strategy = strategy or inputs.dsa_strategy
     base = float(evaluate_parameters(inputs)[parameter][0])
     grid = np.linspace(low, high, THRESHOLD_GRID)
     outcomes = run_overrides(inputs, [{parameter: x} for x in grid])

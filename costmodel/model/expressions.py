@@ -15,6 +15,7 @@ from costmodel.errors import ModelCheckError
 from costmodel.formula import Expression, ExpressionError, FunctionSpec
 from costmodel.inputs import ModelInputs, State
 from costmodel.lifetable import bind_life_table_functions
+from costmodel.model.effect import effect_after, effect_weight
 from costmodel.phases import ExpandedPhase
 
 Namespace = tuple[dict, dict]  # (names -> values, function specs)
@@ -115,6 +116,9 @@ class Chunk:
             age_now=age,
             cycle_years=p.cycle_years,
         )
+        time_days = time_years * engine.DAYS_PER_YEAR
+        namespace["effect_weight"] = effect_weight(time_days, settings)
+        namespace["effect_after"] = effect_after(time_days, settings)
         namespace["start_age"] = settings.start_age
         namespace["prop_female"] = settings.prop_female
         for s in self.inputs.states_in(self.inputs.phases[0].key):

@@ -18,6 +18,7 @@ from costmodel.validate.optional_sheets import (
     _read_budget_impact,
     _read_calibration,
     _read_scenarios,
+    _read_subgroups,
 )
 from costmodel.validate.parameter_sheets import (
     _check_names,
@@ -105,6 +106,7 @@ def validate_workbook(raw: RawWorkbook, *, check_scenarios: bool = True) -> Mode
     if settings is not None and phases:
         _check_outcome_days(settings, phases, sheets["Settings"], problems)
     synthesis = None
+    trials = None
     if settings is not None:
         _check_settings_references(settings, strategies, parameters, sheets["Settings"], problems)
         trials = _read_trials(sheets.get("Trials"), problems)
@@ -121,6 +123,7 @@ def validate_workbook(raw: RawWorkbook, *, check_scenarios: bool = True) -> Mode
             _check_twoway(settings, ordered, sheets["Settings"], problems)
     scenarios = _read_scenarios(sheets.get("Scenarios"), parameter_names, problems)
     budget = _read_budget_impact(sheets.get("BudgetImpact"), settings, problems)
+    subgroups = _read_subgroups(sheets.get("Subgroups"), states, phases, problems)
 
     if problems.items:
         raise InputError(problems.items)
@@ -144,10 +147,12 @@ def validate_workbook(raw: RawWorkbook, *, check_scenarios: bool = True) -> Mode
         strategy_variables=tuple(variable_order),
         dynamic_parameters=dynamic,
         synthesis=synthesis,
+        trials=tuple(trials or ()),
         calibration=calibration,
         correlations=correlations,
         scenarios=scenarios,
         budget_impact=budget,
+        subgroups=subgroups,
         warnings=tuple(problems.warnings),
     )
     if check_scenarios and inputs.scenarios:

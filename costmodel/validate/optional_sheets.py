@@ -13,6 +13,7 @@ from costmodel.inputs import (
     Settings,
     State,
     Strategy,
+    Subgroup,
 )
 from costmodel.validate.cells import _Problems, _read_integer, _read_number, _text
 from costmodel.workbook import RawRow, RawSheet
@@ -62,10 +63,15 @@ def _read_calibration_row(
     strategy = _text(row, "strategy") or default_strategy
     if strategy not in strategy_keys:
         problems.add(name, row.cell("strategy"), f"unknown strategy '{strategy}'.")
+    relative_to = _text(row, "relative_to")
+    if relative_to and relative_to not in strategy_keys:
+        problems.add(name, row.cell("relative_to"), f"unknown strategy '{relative_to}'.")
     outcome = _read_calibration_outcome(row, name, all_states, problems)
     numbers = _read_calibration_numbers(row, name, problems)
     target = numbers["target"]
-    if target is not None and not 0.0 <= target <= 1.0:
+    if target is not None and relative_to and not target > 0.0:
+        problems.add(name, row.cell("target"), f"a ratio target must be > 0; got {target:g}.")
+    elif target is not None and not relative_to and not 0.0 <= target <= 1.0:
         problems.add(
             name, row.cell("target"), f"target must be a proportion in [0, 1]; got {target:g}."
         )
@@ -88,6 +94,7 @@ def _read_calibration_row(
         float(numbers["tolerance"]),  # type: ignore[arg-type]
         _text(row, "source"),
         f"{name}!{row.cell('target')}",
+        relative_to,
     )
 
 
@@ -233,3 +240,30 @@ def _read_budget_impact(
     if not years:
         problems.add(sheet.name, "A2", "the BudgetImpact sheet has no rows.")
     return tuple(sorted(years, key=lambda y: y.year))
+
+
+def _read_subgroups(
+    sheet: RawSheet | None, states: list[State], phases: list[Phase], problems: _Problems
+) -> tuple[Subgroup, ...]:
+    """Subgroups sheet: a name and a starting mix of first-phase states per row."""
+    if sheet is None or not phases:
+        return ()
+    first = {s.key for s in states if s.phase == phases[0].key}
+    subgroups: list[Subgroup] = []
+    seen: set[str] = set()
+    for row in sheet.rows:
+        name = _text(row, "subgroup")
+        if not name:
+            problems.add(sheet.name, row.cell("subgroup"), "subgroup name is blank.")
+            continue
+        if name in seen:
+            problems.add(sheet.name, row.cell("subgroup"), f"subgroup '{name}' is declared twice.")
+            continue
+        seen.add(name)
+        entry = _read_calibration_entry(row, sheet.name, first, problems)
+        if not entry and not _text(row, "entry"):
+            problems.add(sheet.name, row.cell("entry"), f"subgroup '{name}' has no entry mix.")
+        if entry:
+            where = f"{sheet.name}!{row.cell('subgroup')}"
+            subgroups.append(Subgroup(name, tuple(entry), _text(row, "description"), where))
+    return tuple(subgroups)

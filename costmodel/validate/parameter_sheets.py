@@ -56,8 +56,33 @@ def _read_strategies(sheet: RawSheet, problems: _Problems) -> list[Strategy]:
             if expr is not None:
                 variables[column] = expr
                 where[column] = f"{sheet.name}!{row.cell(column)}"
+        role = "comparator"
+        if row.get("role") is not None:
+            role = (
+                _read_choice(
+                    row.get("role"),
+                    schema.STRATEGY_ROLES,
+                    sheet.name,
+                    row.cell("role"),
+                    "role",
+                    problems,
+                )
+                or "comparator"
+            )
+        for column in ("price_parameter", "effect_parameter"):
+            if row.get(column) is not None:
+                where[column] = f"{sheet.name}!{row.cell(column)}"
         strategies.append(
-            Strategy(key, _text(row, "label") or key, _text(row, "description"), variables, where)
+            Strategy(
+                key,
+                _text(row, "label") or key,
+                _text(row, "description"),
+                variables,
+                where,
+                role=role,
+                price_parameter=_text(row, "price_parameter"),
+                effect_parameter=_text(row, "effect_parameter"),
+            )
         )
     if not strategies:
         problems.add(sheet.name, "A2", "no strategies declared; a model needs at least one.")

@@ -101,6 +101,17 @@ def _read_settings(sheet: RawSheet, problems: _Problems) -> tuple[Settings | Non
             trial_control_risk_parameter=str(parsed["trial_control_risk_parameter"] or ""),
             biomarker_strategy=str(parsed["biomarker_strategy"] or ""),
             budget_strategy=str(parsed["budget_strategy"] or ""),
+            run_voi_by_price=bool(parsed["run_voi_by_price"]),
+            voi_prices=tuple(parsed["voi_prices"] or ()),  # type: ignore[arg-type]
+            synthesis_tau2=str(parsed["synthesis_tau2"] or "DL").upper(),
+            synthesis_interval=str(parsed["synthesis_interval"] or "auto").lower(),
+            synthesis_exclude_high_risk_of_bias=bool(parsed["synthesis_exclude_high_risk_of_bias"]),
+            synthesis_exclude_derived_counts=bool(parsed["synthesis_exclude_derived_counts"]),
+            synthesis_trials=str(parsed["synthesis_trials"] or "all"),
+            effect_start_day=float(parsed["effect_start_day"] or 0.0),  # type: ignore[arg-type]
+            effect_end_day=_optional_float(parsed["effect_end_day"]),
+            effect_waning=str(parsed["effect_waning"] or "none"),
+            effect_waning_end_day=_optional_float(parsed["effect_waning_end_day"]),
             threshold_max=(
                 None if parsed["threshold_max"] is None else float(parsed["threshold_max"])  # type: ignore[arg-type]
             ),
@@ -182,6 +193,8 @@ def _check_settings_references(
                 f"{key} '{value}' is not a strategy; strategies are {', '.join(keys)}.",
             )
     names = {p.name for p in parameters}
+    _check_effect_duration(settings, sheet, problems)
+    _check_strategy_roles(settings, strategies, names, cells, sheet, problems)
     missing = [n for n in schema.BIOMARKER_PARAMETERS if n not in names]
     if settings.run_biomarker and (missing or not settings.effect_parameter):
         problems.add(
@@ -190,6 +203,12 @@ def _check_settings_references(
             "run_biomarker needs the parameters "
             + ", ".join(schema.BIOMARKER_PARAMETERS)
             + f" (missing: {', '.join(missing) or 'none'}) and the setting effect_parameter.",
+        )
+    if settings.run_voi_by_price and not settings.threshold_parameter:
+        problems.add(
+            sheet.name,
+            cells.get("run_voi_by_price", ""),
+            "run_voi_by_price needs the setting threshold_parameter (the price to vary).",
         )
     if settings.run_evsi and not (
         settings.effect_parameter and settings.trial_control_risk_parameter
@@ -272,4 +291,65 @@ def _check_outcome_days(
             "Settings",
             cell,
             f"outcome_days {late[0]:g} is beyond the model horizon ({horizon_days:g} days).",
+        )
+
+
+def _check_strategy_roles(
+    settings: Settings,
+    strategies: list[Strategy],
+    names: set[str],
+    cells: dict[str, str],
+    sheet: RawSheet,
+    problems: _Problems,
+) -> None:
+    """Hypothetical strategies stay out of every decision: the reference and the strategies
+    named in Settings must be comparators; their price/effect parameters must exist."""
+    comparators = [s.key for s in strategies if not s.is_hypothetical]
+    hypothetical = {s.key for s in strategies if s.is_hypothetical}
+    if strategies and not comparators:
+        message = "every strategy is hypothetical; make at least one (the reference) a comparator."
+        problems.add("Strategies", "A2", message)
+    reference = settings.reference_strategy or (strategies[0].key if strategies else "")
+    for key in ("reference_strategy", "dsa_strategy", "budget_strategy", "biomarker_strategy"):
+        value = reference if key == "reference_strategy" else getattr(settings, key)
+        if value in hypothetical:
+            where = cells.get(key, "") if getattr(settings, key) else ""
+            problems.add(
+                sheet.name if where else "Strategies",
+                where or "A2",
+                f"{key} '{value}' has role 'hypothetical'; a hypothetical strategy never enters "
+                "the decision. Name a comparator, or set its role to comparator.",
+            )
+    for s in strategies:
+        for column in ("price_parameter", "effect_parameter"):
+            value = getattr(s, column)
+            if value and value not in names:
+                sheet_name, _, cell = s.where[column].partition("!")
+                problems.add(
+                    sheet_name,
+                    cell,
+                    f"{column} '{value}' of strategy '{s.key}' is not a parameter.",
+                )
+
+
+def _optional_float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _check_effect_duration(settings: Settings, sheet: RawSheet, problems: _Problems) -> None:
+    """effect_start_day <= effect_end_day < effect_waning_end_day when they are given."""
+    cells = {str(r.get("setting")).strip().lower(): r.cell("value") for r in sheet.rows}
+    start, end = settings.effect_start_day, settings.effect_end_day
+    if end is not None and end < start:
+        message = f"effect_end_day {end:g} is before effect_start_day {start:g}."
+        problems.add(sheet.name, cells.get("effect_end_day", ""), message)
+    if settings.effect_waning == "none":
+        return
+    waning_end = settings.effect_waning_end_day
+    if end is None or waning_end is None or waning_end <= end:
+        problems.add(
+            sheet.name,
+            cells.get("effect_waning_end_day", cells.get("effect_waning", "")),
+            f"effect_waning '{settings.effect_waning}' needs effect_end_day and a later "
+            "effect_waning_end_day (the day by which the effect has gone).",
         )

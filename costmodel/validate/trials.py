@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel import schema
-from costmodel.evidence import Selection, Synthesis, Trial, synthesize
+from costmodel.evidence import (
+    Pooled,
+    Selection,
+    Synthesis,
+    Trial,
+    describe_method,
+    pool_studies,
+    synthesize,
+)
 from costmodel.formula import parse_expression
 from costmodel.inputs import (
     Parameter,
@@ -16,10 +24,14 @@ from costmodel.validate.cells import (
     _is_number,
     _Problems,
     _read_bool,
+    _read_choice,
     _read_integer,
     _text,
 )
-from costmodel.workbook import RawSheet
+from costmodel.workbook import RawRow, RawSheet
+
+AUTO_HKSJ_BELOW = 10  # synthesis_interval auto: HKSJ for fewer trials than this
+Z95 = 1.959963984540054
 
 
 def _read_trials(sheet: RawSheet | None, problems: _Problems) -> list[Trial] | None:
@@ -73,6 +85,7 @@ def _read_trials(sheet: RawSheet | None, problems: _Problems) -> list[Trial] | N
                 problems.add(name, row.cell(n), f"{n} must be > 0 when deaths are given.")
                 counts[n] = None
         timepoint = row.get("timepoint_days")
+        risk_of_bias, derived = _read_trial_quality(row, name, problems)
         trials.append(
             Trial(
                 trial_id=trial_id,
@@ -88,6 +101,8 @@ def _read_trials(sheet: RawSheet | None, problems: _Problems) -> list[Trial] | N
                 timepoint_days=float(timepoint) if _is_number(timepoint) else None,
                 source=_text(row, "source"),
                 where=f"{name}!{row.cell('trial_id')}",
+                risk_of_bias=risk_of_bias,
+                counts_derived=derived,
             )
         )
     lacking = sorted({t.trial_id for t in trials if not t.has_counts})
@@ -99,6 +114,54 @@ def _read_trials(sheet: RawSheet | None, problems: _Problems) -> list[Trial] | N
             f"synthesis: {', '.join(lacking)}.",
         )
     return trials
+
+
+def _read_trial_quality(row: RawRow, name: str, problems: _Problems) -> tuple[str, bool]:
+    """risk_of_bias (low / some concerns / high, "" when blank) and counts_derived."""
+    risk = ""
+    if row.get("risk_of_bias") is not None:
+        cell = row.cell("risk_of_bias")
+        risk = (
+            _read_choice(
+                row.get("risk_of_bias"), schema.RISK_OF_BIAS, name, cell, "risk_of_bias", problems
+            )
+            or ""
+        )
+    derived = False
+    if row.get("counts_derived") is not None:
+        cell = row.cell("counts_derived")
+        derived = bool(
+            _read_bool(row.get("counts_derived"), name, cell, "counts_derived", problems)
+        )
+    return risk, derived
+
+
+def trial_selection(settings: Settings, products: tuple[str, ...]) -> Selection:
+    """The Settings synthesis_* choices as a trial selection."""
+    ids = tuple(t.strip() for t in settings.synthesis_trials.split(",") if t.strip())
+    return Selection(
+        settings.synthesis_virus.strip().lower() or "all",
+        products,
+        settings.synthesis_randomized_only,
+        exclude_high_risk_of_bias=settings.synthesis_exclude_high_risk_of_bias,
+        exclude_derived_counts=settings.synthesis_exclude_derived_counts,
+        trial_ids=() if ids in ((), ("all",)) else ids,
+    )
+
+
+def synthesis_interval(settings: Settings, k: int) -> str:
+    """The interval setting resolved: auto is HKSJ for 2 to 9 trials, Wald for one trial (HKSJ
+    has no degrees of freedom) or 10 and more."""
+    if settings.synthesis_interval == "auto":
+        return "HKSJ" if 2 <= k < AUTO_HKSJ_BELOW else "wald"
+    return "HKSJ" if settings.synthesis_interval == "hksj" else "wald"
+
+
+def run_synthesis(trials: list[Trial], settings: Settings, selection: Selection) -> Synthesis:
+    """Pool the selected trials with the Settings' tau² estimator and interval."""
+    k = len(pool_studies(trials, selection))
+    interval = synthesis_interval(settings, k)
+    return synthesize(trials, selection, tau2_method=settings.synthesis_tau2, interval=interval)
 
 
 def _apply_synthesis(
@@ -124,13 +187,9 @@ def _apply_synthesis(
             f"{', '.join(schema.PRODUCT_TYPES)}.",
         )
         return None, parameters
-    selection = Selection(
-        settings.synthesis_virus.strip().lower() or "all",
-        products,
-        settings.synthesis_randomized_only,
-    )
+    selection = trial_selection(settings, products)
     try:
-        synthesis = synthesize(trials, selection)
+        synthesis = run_synthesis(trials, settings, selection)
     except ValueError as exc:
         problems.add(
             "Settings",
@@ -150,7 +209,7 @@ def _apply_synthesis(
     if settings.synthesis_effect == "manual":
         return synthesis, parameters
     dl = synthesis.dl
-    sd = dl.se_log if settings.synthesis_effect == "confidence" else dl.se_pred
+    sd = effect_sd(dl, settings.synthesis_effect)
     if settings.synthesis_effect == "prediction" and dl.k < 3:
         problems.add(
             "Settings",
@@ -167,16 +226,29 @@ def _apply_synthesis(
                 expression=parse_expression(dl.rr),
                 distribution="lognormal",
                 dist_params=(dl.log_rr, sd, None),
-                low=float(np.exp(dl.log_rr - 1.959963984540054 * sd)),
-                high=float(np.exp(dl.log_rr + 1.959963984540054 * sd)),
+                low=float(np.exp(dl.log_rr - Z95 * sd)),
+                high=float(np.exp(dl.log_rr + Z95 * sd)),
                 unit=p.unit or "risk ratio",
                 group=p.group,
                 description=p.description,
                 source=(
-                    f"Trials sheet: DerSimonian-Laird pooled RR of death, k={dl.k} "
-                    f"({selection.describe()}); {settings.synthesis_effect} distribution"
+                    f"Trials sheet: random-effects pooled RR of death ({describe_method(dl)}), "
+                    f"k={dl.k} ({selection.describe()}); {settings.synthesis_effect} "
+                    "distribution"
                 ),
                 where=p.where,
             )
         replaced.append(p)
     return synthesis, replaced
+
+
+def effect_sd(pooled: Pooled, kind: str) -> float:
+    """SD of the log RR whose normal 95% interval is the pooled CI (kind 'confidence') or
+    prediction interval ('prediction'): for HKSJ the t-based interval, so the PSA carries its
+    width."""
+    high = pooled.ci_high if kind == "confidence" else pooled.pi_high
+    if pooled.interval == "wald" and kind == "confidence":
+        return pooled.se_log
+    if pooled.interval == "wald":
+        return pooled.se_pred
+    return float((np.log(high) - pooled.log_rr) / Z95)

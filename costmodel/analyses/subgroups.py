@@ -1,0 +1,109 @@
+"""Results by subgroup (Subgroups sheet): who benefits.
+
+A subgroup is the cohort started in a weighted mix of first-phase states (e.g. patients on
+IMV at entry). The model is linear in its starting distribution, so a subgroup's outcomes are
+the weighted sum of runs started in each state; the whole cohort is the same sum with the
+workbook's initial shares, which makes subgroup results add up to the whole-cohort result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+
+from costmodel import cea
+from costmodel.analyses.base import AnalysisContext
+from costmodel.analyses.threshold import THRESHOLD_GRID, threshold_range
+from costmodel.inputs import ModelInputs, Subgroup
+from costmodel.model import run_model
+from costmodel.outcomes import ModelOutcomes, PsaResult, combine_entries
+from costmodel.parameters import evaluate_parameters
+from costmodel.results import base_case_table
+
+Arrays = tuple[np.ndarray, np.ndarray]  # cost, effect: (n_samples, n_strategies)
+
+
+def by_entry_state(
+    inputs: ModelInputs, states: set[str], values: dict[str, np.ndarray] | None = None
+) -> dict[str, ModelOutcomes]:
+    """Outcomes of the cohort started entirely in each of ``states``."""
+    return {s: run_model(inputs, values, entry_state=s) for s in sorted(states)}
+
+
+def mix(subgroup: Subgroup, runs: dict[str, ModelOutcomes]) -> ModelOutcomes:
+    """The subgroup's outcomes: its entry weights applied to the per-state runs."""
+    weights = subgroup.weights
+    first = next(iter(runs.values()))
+    n_samples, n_strategies = first.cost.shape
+    parts = {s: runs[s] for s in weights}
+    shares = np.stack([np.full((n_samples, n_strategies), w) for w in weights.values()], axis=2)
+    return combine_entries(parts, shares)
+
+
+def _effect(inputs: ModelInputs, outcomes: ModelOutcomes) -> np.ndarray:
+    return outcomes.effect(inputs.settings.effect_measure)
+
+
+def subgroup_threshold(
+    inputs: ModelInputs, subgroup: Subgroup, parameter: str, wtp: float
+) -> float:
+    """Value of ``parameter`` at which the DSA strategy's INMB versus the reference is zero in
+    the subgroup (NaN when there is none in the Settings search range)."""
+    low, high = threshold_range(inputs, parameter)
+    s = inputs.strategy_keys.index(inputs.dsa_strategy)
+    r = inputs.strategy_keys.index(inputs.reference_strategy)
+
+    def inmb(x: np.ndarray) -> np.ndarray:
+        values = evaluate_parameters(inputs, {parameter: x}, x.size)
+        out = mix(subgroup, by_entry_state(inputs, set(subgroup.weights), values))
+        effect = _effect(inputs, out)
+        return wtp * (effect[:, s] - effect[:, r]) - (out.cost[:, s] - out.cost[:, r])
+
+    grid = np.linspace(low, high, THRESHOLD_GRID)
+    values = inmb(grid)
+    changes = np.flatnonzero(np.sign(values[:-1]) * np.sign(values[1:]) <= 0)
+    if changes.size == 0:
+        return float("nan")
+    i = int(changes[0])
+    if values[i] == 0:
+        return float(grid[i])
+    return float(brentq(lambda x: inmb(np.array([x]))[0], grid[i], grid[i + 1], xtol=1e-8))
+
+
+def psa_arrays(inputs: ModelInputs, psa: PsaResult, subgroup: Subgroup) -> Arrays:
+    """The subgroup's PSA cost and effect, from the PSA's own parameter draws."""
+    values = evaluate_parameters(inputs, psa.parameters, psa.n_samples)
+    out = mix(subgroup, by_entry_state(inputs, set(subgroup.weights), values))
+    return out.cost, _effect(inputs, out)
+
+
+def subgroups_table(inputs: ModelInputs, psa: PsaResult | None) -> pd.DataFrame:
+    """subgroups.csv: per subgroup the ICER table (base_case columns), and per WTP the
+    threshold price (threshold_price_<wtp>) and EVPI per patient (evpi_per_patient_<wtp>)."""
+    states = {s for g in inputs.subgroups for s in g.weights}
+    runs = by_entry_state(inputs, states)
+    price = inputs.settings.threshold_parameter
+    frames = []
+    for subgroup in inputs.subgroups:
+        table = base_case_table(inputs, mix(subgroup, runs))
+        table.insert(0, "subgroup", subgroup.name)
+        table.insert(1, "entry", ", ".join(f"{s}: {w:g}" for s, w in subgroup.entry))
+        evpi = None
+        if psa is not None:
+            cost, effect = psa_arrays(inputs, psa, subgroup)
+            evpi = cea.evpi(cost, effect, np.asarray(inputs.settings.wtp, dtype=float))
+        for w, wtp in enumerate(inputs.settings.wtp):
+            if price and len(inputs.strategies) > 1:
+                table[f"threshold_price_{wtp:g}"] = subgroup_threshold(inputs, subgroup, price, wtp)
+            if evpi is not None:
+                table[f"evpi_per_patient_{wtp:g}"] = evpi[w]
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True)
+
+
+def run(ctx: AnalysisContext) -> dict[str, pd.DataFrame]:
+    """subgroups.csv, when the workbook has a Subgroups sheet."""
+    if not ctx.inputs.subgroups:
+        return {}
+    return {"subgroups": subgroups_table(ctx.inputs, ctx.psa)}

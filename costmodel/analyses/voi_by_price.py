@@ -1,0 +1,111 @@
+"""Value of research where the decision is uncertain: EVPI, and the EVSI/ENBS of the next
+trial, over a grid of prices of the product (Settings threshold_parameter).
+
+At a price where the product is never cost-effective the EVPI is zero whatever the evidence,
+so the value of a trial is shown around the threshold price. Costs at another price come from
+the PSA's own draws: the model is re-run once at a shifted price and, when cost is linear in
+the price (checked at a third price), every grid price follows exactly; otherwise the PSA is
+re-run at each price.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from costmodel import cea
+from costmodel.analyses.base import AnalysisContext
+from costmodel.analyses.evsi import evsi_table
+from costmodel.analyses.psa import population
+from costmodel.inputs import ModelInputs
+from costmodel.model import run_model
+from costmodel.outcomes import PsaResult
+from costmodel.parameters import evaluate_parameters
+
+GRID_FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5)  # multiples of the threshold price
+LINEAR_RTOL = 1e-9
+
+
+def price_grid(inputs: ModelInputs, thresholds: pd.DataFrame | None, base: float) -> np.ndarray:
+    """Settings voi_prices, else GRID_FACTORS x each WTP's threshold price, and the base."""
+    if inputs.settings.voi_prices:
+        return np.unique(np.asarray(inputs.settings.voi_prices, dtype=float))
+    prices = [base]
+    name = inputs.settings.threshold_parameter
+    if thresholds is not None and len(thresholds):
+        found = thresholds[(thresholds.parameter == name) & thresholds.threshold_value.notna()]
+        prices += [f * v for v in found.threshold_value for f in GRID_FACTORS]
+    return np.unique(np.round(np.asarray(prices, dtype=float), 6))
+
+
+def costs_at_prices(inputs: ModelInputs, psa: PsaResult, prices: np.ndarray) -> np.ndarray:
+    """PSA costs (n_prices, n_samples, n_strategies) with the price set to each grid price."""
+    name = inputs.settings.threshold_parameter
+
+    def cost_at(price: float) -> np.ndarray:
+        draws = {**psa.parameters, name: np.full(psa.n_samples, price)}
+        return run_model(inputs, evaluate_parameters(inputs, draws, psa.n_samples)).cost
+
+    base = float(evaluate_parameters(inputs)[name][0])
+    step = max(abs(base), 1.0)
+    low, high = cost_at(base), cost_at(base + step)
+    slope = (high - low) / step
+    check = cost_at(base + 2 * step)
+    if np.allclose(check, low + 2 * step * slope, rtol=LINEAR_RTOL, atol=1e-6):
+        return np.stack([low + (p - base) * slope for p in prices])
+    return np.stack([cost_at(p) for p in prices])
+
+
+def voi_by_price_table(
+    inputs: ModelInputs, psa: PsaResult, thresholds: pd.DataFrame | None, with_evsi: bool
+) -> pd.DataFrame:
+    """voi_by_price.csv: price, wtp, evpi_per_patient, evpi_population, best_strategy,
+    prob_best, and with EVSI: optimal_n_per_arm, evsi_per_patient, evsi_se,
+    evsi_population, enbs (at the ENBS-maximising trial size)."""
+    settings = inputs.settings
+    name = settings.threshold_parameter
+    base = float(evaluate_parameters(inputs)[name][0])
+    prices = price_grid(inputs, thresholds, base)
+    costs = costs_at_prices(inputs, psa, prices)
+    effect = psa.effect(settings.effect_measure)
+    wtp = np.asarray(settings.wtp, dtype=float)
+    keys = list(inputs.strategy_keys)
+    rows = []
+    for price, cost in zip(prices, costs, strict=True):
+        evpi = cea.evpi(cost, effect, wtp)
+        acceptability = cea.ceac(cost, effect, wtp)
+        best = cea.ceaf(cost, effect, wtp)
+        evsi = evsi_table(inputs, psa, cost) if with_evsi else None
+        for w, value in enumerate(evpi):
+            row = {
+                "parameter": name,
+                "price": price,
+                "is_base_price": bool(np.isclose(price, base)),
+                "wtp": wtp[w],
+                "evpi_per_patient": value,
+                "evpi_population": value * population(inputs),
+                "best_strategy": keys[best[w]],
+                "prob_best": acceptability[w, best[w]],
+            }
+            if evsi is not None:
+                at = evsi[np.isclose(evsi.wtp, wtp[w])]
+                top = at.loc[at.enbs.idxmax()]
+                row.update(
+                    optimal_n_per_arm=int(top.n_per_arm) if top.enbs > 0 else 0,
+                    evsi_per_patient=top.evsi_per_patient,
+                    evsi_se=top.se,
+                    evsi_population=top.evsi_population,
+                    enbs=max(float(top.enbs), 0.0),
+                )
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def run(ctx: AnalysisContext) -> dict[str, pd.DataFrame]:
+    """voi_by_price.csv, when run_voi_by_price is on and the run has a PSA."""
+    inputs = ctx.inputs
+    if ctx.psa is None or not ctx.options.voi or not inputs.settings.run_voi_by_price:
+        return {}
+    with_evsi = inputs.settings.run_evsi
+    table = voi_by_price_table(inputs, ctx.psa, ctx.tables.get("threshold"), with_evsi)
+    return {"voi_by_price": table}
