@@ -72,7 +72,7 @@ def outcomes_table(
     measures = clinical_measures(inputs, outcomes, sample).set_index("strategy")
     base = base_case.set_index("strategy")
     currency = inputs.settings.currency
-    labels = {s.key: s.label for s in inputs.strategies}
+    labels = {key: inputs.strategy_label(key) for key in outcomes.strategies}
     rows = []
     for strategy in outcomes.strategies:
         values: list[tuple[str, str, float]] = []

@@ -16,6 +16,9 @@ from costmodel.distributions import Distribution
 from costmodel.evidence import Synthesis, Trial
 from costmodel.formula import Expression
 
+# strategies the analyses derive from the modelled ones (not rows of the Strategies sheet)
+DERIVED_STRATEGY_LABELS = {"test_and_treat": "Test and treat (responder biomarker)"}
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -256,6 +259,11 @@ class ModelInputs:
         variants = tuple(v.decision_inputs() for v in self.scenario_variants)
         comparators = tuple(s for s in self.strategies if not s.is_hypothetical)
         return replace(self, strategies=comparators, scenario_variants=variants)
+
+    def strategy_label(self, key: str) -> str:
+        """Display label of a strategy, including the derived test_and_treat strategy."""
+        labels = {s.key: s.label for s in self.strategies}
+        return labels.get(key, DERIVED_STRATEGY_LABELS.get(key, key))
 
     def transitions_for(self, strategy: str) -> dict[tuple[str, str], Transition]:
         """Transitions rows that apply to ``strategy`` (see :func:`transitions_for`)."""

@@ -37,7 +37,7 @@ def base_case_table(inputs: ModelInputs, outcomes: ModelOutcomes, sample: int = 
     out = pd.DataFrame(
         {
             "strategy": table["strategy"],
-            "label": [inputs.strategies[i].label for i in index],
+            "label": [inputs.strategy_label(keys[i]) for i in index],
             "cost": table["cost"],
             "qaly": qaly,
             "ly": ly,
@@ -156,6 +156,7 @@ def evidence_tables(inputs: ModelInputs) -> tuple[pd.DataFrame | None, pd.DataFr
     if synthesis is None:
         return None, None
     subgroup = synthesis.selection.describe()
+    quality = {t.trial_id: (t.risk_of_bias, t.counts_derived) for t in inputs.trials}
     rows = []
     for pooled in (synthesis.dl, synthesis.mh):
         if pooled is None:
@@ -189,6 +190,8 @@ def evidence_tables(inputs: ModelInputs) -> tuple[pd.DataFrame | None, pd.DataFr
                 "log_rr": s.log_rr,
                 "variance": s.variance,
                 "weight_dl": s.weight_dl,
+                "risk_of_bias": quality.get(s.trial_id, ("", False))[0],
+                "counts_derived": quality.get(s.trial_id, ("", False))[1],
             }
             for s in synthesis.studies
         ]

@@ -76,7 +76,7 @@ def population(inputs: ModelInputs) -> float:
 def psa_tables(inputs: ModelInputs, psa: PsaResult) -> dict[str, pd.DataFrame]:
     """psa_summary, ceac (with CEAF), evpi and (up to PSA_SAMPLES_CSV_LIMIT) psa_samples."""
     settings = inputs.settings
-    keys = list(inputs.strategy_keys)
+    keys = list(psa.strategies)
     effect = psa.effect(settings.effect_measure)
     grid = wtp_grid(settings.wtp)
     tables = {

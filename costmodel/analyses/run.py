@@ -24,12 +24,14 @@ from costmodel.analyses import (
     psa,
     scenarios,
     subgroups,
+    test_and_treat,
     threshold,
     voi_by_price,
 )
 from costmodel.analyses.base import AnalysisContext, RunOptions
 from costmodel.inputs import ModelInputs
 from costmodel.model import run_model
+from costmodel.parameters import evaluate_parameters
 from costmodel.results import AnalysisResult, prob_ce_at_wtp, summary
 
 Step = Callable[[AnalysisContext], dict[str, pd.DataFrame]]
@@ -57,10 +59,14 @@ def run_analyses(inputs: ModelInputs, options: RunOptions) -> AnalysisResult:
     """Base case, PSA and every analysis the workbook enables and ``options`` allow."""
     decision = inputs.decision_inputs()  # hypothetical strategies never enter the decision
     base = run_model(decision, keep_trace=True)
+    if decision.settings.run_biomarker:  # test-and-treat joins the decision
+        base = test_and_treat.extend_outcomes(decision, base, evaluate_parameters(decision))
     ctx = AnalysisContext(decision, options, base=base, all_inputs=inputs)
     if options.psa_samples > 0:
         n, seed = options.psa_samples, options.seed
         ctx.psa = psa.run_psa(decision, n, seed, progress=options.progress)
+        if decision.settings.run_biomarker:
+            ctx.psa = test_and_treat.extend_psa(decision, ctx.psa)
     for _, step in STEPS:
         ctx.tables.update(step(ctx))
     result_summary = summary(decision, ctx.tables["base_case"], seed=options.seed)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from costmodel import cea
+from costmodel.analyses import test_and_treat
 from costmodel.analyses.base import AnalysisContext
 from costmodel.analyses.evsi import evsi_table
 from costmodel.analyses.psa import population
@@ -44,7 +45,11 @@ def costs_at_prices(inputs: ModelInputs, psa: PsaResult, prices: np.ndarray) -> 
 
     def cost_at(price: float) -> np.ndarray:
         draws = {**psa.parameters, name: np.full(psa.n_samples, price)}
-        return run_model(inputs, evaluate_parameters(inputs, draws, psa.n_samples)).cost
+        values = evaluate_parameters(inputs, draws, psa.n_samples)
+        cost = run_model(inputs, values).cost
+        if test_and_treat.KEY in psa.strategies:  # the derived strategy, at this price too
+            cost = np.column_stack([cost, test_and_treat.cost_column(inputs, values, cost)])
+        return cost
 
     base = float(evaluate_parameters(inputs)[name][0])
     step = max(abs(base), 1.0)
@@ -69,7 +74,7 @@ def voi_by_price_table(
     costs = costs_at_prices(inputs, psa, prices)
     effect = psa.effect(settings.effect_measure)
     wtp = np.asarray(settings.wtp, dtype=float)
-    keys = list(inputs.strategy_keys)
+    keys = list(psa.strategies)
     rows = []
     for price, cost in zip(prices, costs, strict=True):
         evpi = cea.evpi(cost, effect, wtp)

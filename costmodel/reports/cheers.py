@@ -96,9 +96,10 @@ _FIXED_WHERE: dict[int, tuple[str, str]] = {
     23: ("addressed", "Section 'Base case': ICER table and clinical outcomes."),
     25: ("user to complete", "Engagement with patients and others is outside the model."),
     26: (
-        "user to complete",
-        "Findings, limitations and generalizability are for the "
-        "authors; weak inputs are flagged in 'Inputs' and warnings are listed.",
+        "partly addressed",
+        "Section 'Limitations' lists, from this run, the weak inputs (evidence flags), the "
+        "evidence synthesis, the effect duration, the baseline era and the hypothetical "
+        "strategies; findings and generalizability remain for the authors.",
     ),
     27: ("user to complete", "Funding is not known to the software."),
     28: ("user to complete", "Conflicts of interest are not known to the software."),

@@ -32,7 +32,8 @@ def figures_for(result: AnalysisResult) -> dict[str, Callable]:
         "state_diagram": lambda: plots.plot_state_diagram(*_diagram(inputs))
     }
     if inputs.synthesis is not None:
-        figures["forest"] = lambda: plots.plot_forest(inputs.synthesis)
+        sensitivity = tables.get("evidence_sensitivity")
+        figures["forest"] = lambda: plots.plot_forest(inputs.synthesis, sensitivity)
     if "dsa_oneway" in tables and not tables["dsa_oneway"].empty:
         oneway = tables["dsa_oneway"]
         main = oneway[oneway.strategy == inputs.dsa_strategy]
@@ -59,7 +60,7 @@ def _psa_figures(result: AnalysisResult) -> dict[str, Callable]:
     inputs, tables, psa = result.inputs, result.tables, result.psa
     assert psa is not None
     settings = inputs.settings
-    keys = list(inputs.strategy_keys)
+    keys = list(psa.strategies)
     r = keys.index(inputs.reference_strategy)
     others = [i for i in range(len(keys)) if i != r]
     effect = psa.effect(settings.effect_measure)

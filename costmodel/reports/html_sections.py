@@ -94,12 +94,44 @@ def inputs(folder: Path, summary: dict, tables: Tables) -> Section | None:
 def evidence(folder: Path, summary: dict, tables: Tables) -> Section | None:
     if "evidence" not in tables:
         return None
-    return (
-        "evidence",
-        "Evidence synthesis",
+    body = (
         _figure(folder, "forest")
         + _table(tables["evidence"])
-        + _table(tables.get("evidence_studies", pd.DataFrame())),
+        + _table(tables.get("evidence_studies", pd.DataFrame()))
+    )
+    if "evidence_sensitivity" in tables:
+        body += (
+            "<h3>How much the effect leans on each trial</h3><p>The synthesis re-run without "
+            "each trial, without high risk-of-bias trials, without back-calculated counts, "
+            "and with the largest trial alone; the ICER of the DSA strategy for each.</p>"
+            + _table(tables["evidence_sensitivity"])
+        )
+    return ("evidence", "Evidence synthesis", body)
+
+
+def hypothetical(folder: Path, summary: dict, tables: Tables) -> Section | None:
+    if "hypothetical" not in tables:
+        return None
+    return (
+        "hypothetical",
+        "Hypothetical strategies: what they would be worth",
+        "<p>These strategies have no evidence of their own (effect and price are assumptions), "
+        "so they are left out of the ICER table, the acceptability curves and the value of "
+        "information. Each is compared with the reference alone: its ICER as assumed, the price "
+        "at which it would be cost-effective and the risk ratio of death it would need at its "
+        "assumed price.</p>" + _table(tables["hypothetical"]),
+    )
+
+
+def subgroups(folder: Path, summary: dict, tables: Tables) -> Section | None:
+    if "subgroups" not in tables:
+        return None
+    return (
+        "subgroups",
+        "Subgroups",
+        "<p>Each subgroup is the cohort started in one respiratory-support state (or a mix); "
+        "the whole cohort is their entry-weighted sum. Threshold price and EVPI per patient at "
+        "each WTP.</p>" + _table(tables["subgroups"]),
     )
 
 
@@ -189,10 +221,113 @@ FURTHER_ANALYSES: tuple[SectionBuilder, ...] = tuple(
     for name, title in (
         ("evppi", "Expected value of partial perfect information"),
         ("evsi", "Expected value of sample information"),
+        ("voi_by_price", "Value of research by product price"),
         ("biomarker", "Responder biomarker"),
         ("budget_impact", "Budget impact"),
     )
 )
+
+
+def limitations(folder: Path, summary: dict, tables: Tables) -> Section:
+    """What is weak in this run, generated from its own outputs (CHEERS item 26)."""
+    items = [item for item in (check(summary, tables) for check in LIMITATION_CHECKS) if item]
+    return (
+        "limitations",
+        "Limitations",
+        "<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
+        if items
+        else "<p>None found by the automatic checks.</p>",
+    )
+
+
+def _weak_inputs(summary: dict, tables: Tables) -> str:
+    parameters = tables.get("parameters")
+    if parameters is None or "evidence_flags" not in parameters:
+        return ""
+    flags = parameters.evidence_flags.fillna("")
+    counts = {f: int(flags.str.contains(f, regex=False).sum()) for f in ("[A]", "[R]", "[GAP]")}
+    names = parameters[flags.str.contains(r"\[A\]|\[GAP\]")].name.tolist()
+    return (
+        f"Weak inputs: {counts['[A]']} parameters rest on assumptions [A], {counts['[R]']} on "
+        f"recalled values to verify [R], {counts['[GAP]']} are evidence gaps [GAP] "
+        f"({html.escape(', '.join(names[:12]))}{', ...' if len(names) > 12 else ''}); see "
+        "'Inputs' and the one-way analysis for how much each matters."
+    )
+
+
+def _synthesis(summary: dict, tables: Tables) -> str:
+    evidence = tables.get("evidence")
+    if evidence is None or evidence.empty:
+        return ""
+    pooled = evidence.iloc[0]
+    studies = tables.get("evidence_studies", pd.DataFrame())
+    high = int((studies.get("risk_of_bias", pd.Series(dtype=str)) == "high").sum())
+    derived = int(studies.get("counts_derived", pd.Series(dtype=bool)).fillna(False).sum())
+    text = (
+        f"Effect from {int(pooled.k)} small trials ({html.escape(str(pooled.method))}): RR "
+        f"{pooled.rr:.2f} ({pooled.ci_low:.2f}-{pooled.ci_high:.2f}), I² "
+        f"{100 * pooled.i2:.0f}%; {high} pooled trial(s) at high risk of bias, {derived} with "
+        "back-calculated counts."
+    )
+    sensitivity = tables.get("evidence_sensitivity")
+    if sensitivity is not None and "icer" in sensitivity:
+        alone = sensitivity[sensitivity.analysis.str.startswith("largest trial alone")]
+        if len(alone):
+            row = alone.iloc[0]
+            text += (
+                f" The largest trial alone gives RR {row.rr:.2f} and an ICER of {row.icer:,.0f}."
+            )
+    return text
+
+
+def _effect_duration(summary: dict, tables: Tables) -> str:
+    settings = summary.get("settings", {})
+    end, waning = settings.get("effect_end_day"), settings.get("effect_waning", "none")
+    if end is None and waning == "none" and settings.get("effect_start_day", 0) == 0:
+        return "The treatment effect is assumed to last for the whole time horizon."
+    text = (
+        f"Effect duration: full effect from day {settings.get('effect_start_day', 0):g} to day "
+        f"{end:g}, waning {html.escape(str(waning))}."
+        if end is not None
+        else ""
+    )
+    calibration = tables.get("calibration")
+    if calibration is not None and "relative_to" in calibration:
+        ratios = calibration[calibration.relative_to.notna()]
+        shown = "; ".join(
+            f"day {r.day:g} RR {r.model:.3f} (target {r.target:.3f})" for r in ratios.itertuples()
+        )
+        if shown:
+            text += f" The model reproduces {shown}; beyond that the effect is extrapolated."
+    return text
+
+
+def _baseline_era(summary: dict, tables: Tables) -> str:
+    scenarios = tables.get("scenarios")
+    if scenarios is None or "scenario" not in scenarios:
+        return ""
+    era = scenarios[(scenarios.scenario == "current_era_baseline") & scenarios.icer.notna()]
+    if era.empty:
+        return ""
+    shown = ", ".join(f"{r.strategy} {r.icer:,.0f}" for r in era.itertuples())
+    return (
+        "Baseline risk is that of the calibration cohort; with current-era standard-care "
+        f"mortality (scenario 'current_era_baseline') the ICERs are {shown}."
+    )
+
+
+def _hypothetical(summary: dict, tables: Tables) -> str:
+    table = tables.get("hypothetical")
+    if table is None or table.empty:
+        return ""
+    names = ", ".join(sorted(set(table.label.astype(str))))
+    return (
+        f"Hypothetical strategies ({html.escape(names)}) rest on assumed effects and prices and "
+        "are reported only as what they would be worth, never in the decision."
+    )
+
+
+LIMITATION_CHECKS = (_weak_inputs, _synthesis, _effect_duration, _baseline_era, _hypothetical)
 
 
 def run_warnings(folder: Path, summary: dict, tables: Tables) -> Section:

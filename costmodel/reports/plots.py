@@ -10,17 +10,20 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
-from costmodel.evidence import Synthesis
+from costmodel.evidence import Synthesis, describe_method
 
 
-def plot_forest(synthesis: Synthesis, ax: Axes | None = None) -> Axes:
+def plot_forest(synthesis: Synthesis, sensitivity=None, ax: Axes | None = None) -> Axes:
     """Forest plot: each study's risk ratio of death (95% CI, 0.5 correction where a cell is
-    zero), box area by random-effects weight, the DL diamond, its prediction interval and
-    the MH estimate; log scale."""
+    zero), box area by random-effects weight, the pooled diamond with its interval (HKSJ or
+    Wald, as used), its prediction interval, the MH estimate and, when given, the evidence
+    sensitivity analyses (evidence_sensitivity.csv rows); log scale."""
     studies = [s for s in synthesis.studies if np.isfinite(s.log_rr)]
+    extra = [] if sensitivity is None else [r for r in sensitivity.itertuples() if r.k == r.k]
+    extra = [r for r in extra if r.analysis != "as selected"]
     n = len(studies)
     if ax is None:
-        _, ax = plt.subplots(figsize=(7.0, 0.35 * (n + 4) + 1.0))
+        _, ax = plt.subplots(figsize=(7.5, 0.32 * (n + len(extra) + 5) + 1.0))
     y = np.arange(n, 0, -1, dtype=float)
     for yi, s in zip(y, studies, strict=True):
         se = np.sqrt(s.variance)
@@ -37,20 +40,28 @@ def plot_forest(synthesis: Synthesis, ax: Axes | None = None) -> Axes:
         for s in studies
     ]
     ticks = [*y, yd, yd - 0.5]
+    method = describe_method(dl)
     labels += [
-        f"DL random effects {dl.rr:.2f} ({dl.ci_low:.2f}-{dl.ci_high:.2f}), I² {100 * dl.i2:.0f}%",
+        f"Pooled {dl.rr:.2f} ({dl.ci_low:.2f}-{dl.ci_high:.2f}), I² {100 * dl.i2:.0f}%; {method}",
         "95% prediction interval" if np.isfinite(dl.pi_low) else "",
     ]
+    y_next = yd - 1.0
     if synthesis.mh is not None:
         mh = synthesis.mh
-        ym = yd - 1.0
-        ax.plot([mh.ci_low, mh.ci_high], [ym, ym], color="0.5", lw=1)
-        ax.plot(mh.rr, ym, "D", color="0.5", ms=5)
-        ticks.append(ym)
+        ax.plot([mh.ci_low, mh.ci_high], [y_next, y_next], color="0.5", lw=1)
+        ax.plot(mh.rr, y_next, "D", color="0.5", ms=5)
+        ticks.append(y_next)
         labels.append(f"Mantel-Haenszel {mh.rr:.2f} ({mh.ci_low:.2f}-{mh.ci_high:.2f})")
+        y_next -= 1.0
+    for row in extra:  # sensitivity analyses of the synthesis
+        ax.plot([row.ci_low, row.ci_high], [y_next, y_next], color="tab:purple", lw=1)
+        ax.plot(row.rr, y_next, "o", color="tab:purple", ms=4)
+        ticks.append(y_next)
+        labels.append(f"{row.analysis}: {row.rr:.2f} ({row.ci_low:.2f}-{row.ci_high:.2f})")
+        y_next -= 1.0
     ax.axvline(1.0, color="0.5", ls="--", lw=0.8)
     ax.set_xscale("log")
-    ax.set_yticks(ticks, labels, fontsize=8)
+    ax.set_yticks(ticks, labels, fontsize=7)
     ax.set_xlabel("Risk ratio of death, MSC vs control (log scale)")
     ax.set_title(f"Mortality: {synthesis.selection.describe()}", fontsize=9)
     ax.figure.tight_layout()

@@ -1,0 +1,137 @@
+"""Test-and-treat with a responder biomarker as a strategy of the decision.
+
+With Settings run_biomarker, a strategy ``test_and_treat`` joins the comparators in the base
+case, the PSA, the CEAC/CEAF and the value of information. The cohort model is linear in the
+groups it mixes, so the strategy's outcomes are the share-weighted sum of whole-cohort runs of
+the biomarker strategy with the effect set to RR+ and to RR−, and of the reference strategy
+(see :mod:`costmodel.analyses.biomarker`), plus the test cost c_test per patient at time 0
+(in its own cost category, ``biomarker_test``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from costmodel.analyses.biomarker import check_biomarker_inputs
+from costmodel.inputs import ModelInputs
+from costmodel.model import run_model
+from costmodel.outcomes import ModelOutcomes, PsaResult
+from costmodel.parameters import evaluate_parameters
+
+KEY = "test_and_treat"
+LABEL = "Test and treat (responder biomarker)"
+TEST_CATEGORY = "biomarker_test"
+_PER_STRATEGY = ("cost", "qaly", "ly", "ly_undiscounted", "qaly_undiscounted")
+
+
+def _runs(inputs: ModelInputs, values: dict[str, np.ndarray], keep_trace: bool):
+    """Whole-cohort runs with the effect at RR+ and at RR−, for the parameter samples."""
+    n = len(next(iter(values.values())))
+    effect = inputs.settings.effect_parameter
+    stochastic = [p.name for p in inputs.parameters if p.is_stochastic]
+    draws = {name: values[name] for name in stochastic if name in values}
+
+    def run_with(rr: np.ndarray) -> ModelOutcomes:
+        overrides = {**draws, effect: np.broadcast_to(rr, (n,))}
+        return run_model(inputs, evaluate_parameters(inputs, overrides, n), keep_trace=keep_trace)
+
+    return run_with(values["rr_death_biomarker_pos"]), run_with(values["rr_death_biomarker_neg"])
+
+
+def _weights(values: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shares treated and biomarker-positive, treated and negative, untreated (n_samples,)."""
+    pi = values["biomarker_prevalence"]
+    se, sp = values["test_sensitivity"], values["test_specificity"]
+    positive, negative = pi * se, (1 - pi) * (1 - sp)
+    return positive, negative, 1 - positive - negative
+
+
+def _indices(inputs: ModelInputs) -> tuple[int, int]:
+    """Columns of the biomarker (treat-all) strategy and of the reference."""
+    keys = list(inputs.strategy_keys)
+    treat_all = keys.index(inputs.settings.biomarker_strategy or inputs.dsa_strategy)
+    return treat_all, keys.index(inputs.reference_strategy)
+
+
+def _column(inputs: ModelInputs, pos, neg, reference: np.ndarray, values, name: str) -> np.ndarray:
+    """The test-and-treat column of one outcome array (n_samples, ...); ``reference`` is the
+    reference strategy's column of that array."""
+    s, _ = _indices(inputs)
+    a, b, c = _weights(values)
+    pos_v, neg_v = getattr(pos, name)[:, s], getattr(neg, name)[:, s]
+    shape = (-1,) + (1,) * (pos_v.ndim - 1)
+    return a.reshape(shape) * pos_v + b.reshape(shape) * neg_v + c.reshape(shape) * reference
+
+
+def extend_outcomes(
+    inputs: ModelInputs, base: ModelOutcomes, values: dict[str, np.ndarray]
+) -> ModelOutcomes:
+    """``base`` with a test_and_treat column in every array (and a biomarker_test cost
+    category, zero for the other strategies)."""
+    check_biomarker_inputs(inputs)
+    pos, neg = _runs(inputs, values, keep_trace=base.traces is not None)
+    _, r = _indices(inputs)
+    test = values["c_test"]
+
+    def extended(name: str) -> np.ndarray:
+        array = getattr(base, name)
+        column = _column(inputs, pos, neg, array[:, r], values, name)
+        return np.concatenate([array, column[:, None]], axis=1)
+
+    arrays = {name: extended(name) for name in (*_PER_STRATEGY, "state_time")}
+    arrays["cost"][:, -1] += test
+    by_category = extended("cost_by_category")
+    test_column = np.zeros((*by_category.shape[:2], 1))
+    test_column[:, -1, 0] = test
+    traces = None
+    if base.traces is not None:
+        traces = tuple(
+            np.concatenate([t, _trace_column(inputs, pos, neg, base, values, i)[:, None]], axis=1)
+            for i, t in enumerate(base.traces)
+        )
+    return replace(
+        base,
+        strategies=(*base.strategies, KEY),
+        categories=(*base.categories, TEST_CATEGORY),
+        cost_by_category=np.concatenate([by_category, test_column], axis=2),
+        traces=traces,
+        by_entry=None,
+        entry_shares=None,
+        **arrays,
+    )
+
+
+def _trace_column(inputs, pos, neg, base, values, phase: int) -> np.ndarray:
+    """Test-and-treat trace of one phase, (n_samples, n_cycles + 1, n_states)."""
+    s, r = _indices(inputs)
+    a, b, c = (w[:, None, None] for w in _weights(values))
+    return a * pos.traces[phase][:, s] + b * neg.traces[phase][:, s] + c * base.traces[phase][:, r]
+
+
+def extend_psa(inputs: ModelInputs, psa: PsaResult) -> PsaResult:
+    """The PSA sample with a test_and_treat column (from the same parameter draws)."""
+    values = evaluate_parameters(inputs, psa.parameters, psa.n_samples)
+    pos, neg = _runs(inputs, values, keep_trace=False)
+    _, r = _indices(inputs)
+    columns = {
+        name: _column(inputs, pos, neg, getattr(psa, name)[:, r], values, name)
+        for name in ("cost", "qaly", "ly")
+    }
+    columns["cost"] = columns["cost"] + values["c_test"]
+    return replace(
+        psa,
+        strategies=(*psa.strategies, KEY),
+        cost=np.column_stack([psa.cost, columns["cost"]]),
+        qaly=np.column_stack([psa.qaly, columns["qaly"]]),
+        ly=np.column_stack([psa.ly, columns["ly"]]),
+    )
+
+
+def cost_column(inputs: ModelInputs, values: dict[str, np.ndarray], cost: np.ndarray) -> np.ndarray:
+    """Test-and-treat cost per sample for parameter samples ``values``, given the modelled
+    strategies' costs ``cost`` (n_samples, n_strategies) for the same samples."""
+    pos, neg = _runs(inputs, values, keep_trace=False)
+    _, r = _indices(inputs)
+    return _column(inputs, pos, neg, cost[:, r], values, "cost") + values["c_test"]
