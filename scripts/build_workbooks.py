@@ -291,6 +291,7 @@ def msc_variants(calibrated: dict[str, dict[str, float]]) -> dict[str, msc.Varia
         synthesis_virus="covid19",
         p28_death_control=p0_covid,
         calibration_sd=uncertainty.get("covid19", {}).get("beta"),
+        calibration_shift=uncertainty.get("covid19", {}).get("shift"),
         calibration_correlations=_correlations(uncertainty.get("covid19", {})),
     )
     hr_era = calibrated.get("current_era_covid19")
@@ -362,6 +363,7 @@ def msc_variants(calibrated: dict[str, dict[str, float]]) -> dict[str, msc.Varia
             calibration=msc.FLU_CALIBRATION,
             calibrated=flu,
             calibration_sd=uncertainty.get("influenza", {}).get("beta"),
+            calibration_shift=uncertainty.get("influenza", {}).get("shift"),
             calibration_correlations=_correlations(uncertainty.get("influenza", {})),
             costs=msc.UK_COSTS,
             survivor_costs=msc.UK_SURVIVOR_COSTS,
@@ -484,10 +486,12 @@ def calibration_uncertainty(inputs, names: list[str], target_n: dict[str, int]) 
     base = evaluate_parameters(inputs)
     theta = np.array([logit(base[n][0]) for n in names])
 
-    def model(x):
-        overrides = {n: np.array([expit(v)]) for n, v in zip(names, x, strict=True)}
+    def model_at(overrides: dict) -> np.ndarray:
         table = compute_calibration(inputs, evaluate_parameters(inputs, overrides))
         return table.set_index("key").loc[keys, "model"].to_numpy(dtype=float)
+
+    def model(x):
+        return model_at({n: np.array([expit(v)]) for n, v in zip(names, x, strict=True)})
 
     step = 1e-4
     jacobian = np.column_stack(
@@ -510,7 +514,41 @@ def calibration_uncertainty(inputs, names: list[str], target_n: dict[str, int]) 
         k = p * (1 - p) / var - 1
         beta[n] = (round(p * k, 4), round((1 - p) * k, 4))
     correlation = cov / np.outer(sd, sd)
-    return {"names": names, "beta": beta, "correlation": np.round(correlation, 6).tolist()}
+    shift = _refit_shift(inputs, names, keys, model_at, jacobian, weights)
+    return {
+        "names": names,
+        "beta": beta,
+        "correlation": np.round(correlation, 6).tolist(),
+        "shift": shift,
+    }
+
+
+def _refit_shift(inputs, names, keys, model_at, jacobian, weights) -> dict:
+    """How the fit moves when another sampled parameter moves: d logit(theta) / d phi =
+    -(J' W J)^-1 J' W J_phi (a linearized re-fit), for every sampled parameter phi that
+    changes a standard-care target. Returned as {theta: {phi: [coefficient, base value]}}."""
+    import numpy as np
+
+    from costmodel.parameters import evaluate_parameters
+
+    base = evaluate_parameters(inputs)
+    shift: dict[str, dict[str, list[float]]] = {n: {} for n in names}
+    bread = np.linalg.inv(jacobian.T @ weights @ jacobian)
+    for p in inputs.parameters:
+        if p.dist is None or p.name in names or p.name not in base:
+            continue
+        value = float(base[p.name][0])
+        step = 1e-4 * max(abs(value), 1e-3)
+        up = model_at({p.name: np.array([value + step])})
+        down = model_at({p.name: np.array([value - step])})
+        column = (up - down) / (2 * step)
+        if np.abs(column).max() * max(abs(value), 1e-3) < 1e-7 or not np.isfinite(column).all():
+            continue  # the parameter does not move the standard-care targets
+        coefficients = -bread @ jacobian.T @ weights @ column
+        for n, b in zip(names, coefficients, strict=True):
+            if abs(b) * max(abs(value), 1e-3) > 1e-9:  # leave out rounding noise
+                shift[n][p.name] = [float(f"{b:.8g}"), value]
+    return shift
 
 
 def era_hazard_ratio(inputs, day28_mortality: float) -> float:

@@ -62,6 +62,7 @@ class Variant:
     threshold_max: float = 100000
     scenarios: tuple[tuple, ...] = ()
     calibration_sd: dict[str, tuple[float, float]] | None = None  # (alpha, beta) per parameter
+    calibration_shift: dict[str, dict[str, list[float]]] | None = None  # linearized re-fit
     calibration_correlations: tuple[tuple[str, str, float], ...] = ()
     survivor_costs: tuple[list, ...] = ()
     subgroups: tuple[tuple, ...] = ()
@@ -87,6 +88,7 @@ RANDOMIZED = {"SHU2020", "LANZONI2021", "DILOGO2021", "MONSEL2022", "REBELATTO20
 # model authors' judgements from the reported design [A] (RoB 2 for randomized trials,
 # ROBINS-I for the others): open-label or unequal allocation -> high; blinded but small or
 # counts from secondary sources -> some concerns; blinded, sham/placebo, prespecified -> low.
+CALIBRATED_PROBABILITIES = ("p_o2_death", "p_o2_disch", "p_niv_imv", "p_imv_death", "p_imv_lib")
 RISK_OF_BIAS = {
     "SHU2020": "high", "LANZONI2021": "some concerns", "SHI2021": "low",
     "ZHU2021": "some concerns", "DILOGO2021": "some concerns", "ADAS2021": "high",
@@ -158,6 +160,8 @@ def common_parameters(v: Variant) -> list[list]:
     )
     sd = v.calibration_sd or {}
 
+    shift = v.calibration_shift or {}
+
     def calibrated(name: str, description: str) -> list:
         if name not in sd:
             return param(name, cal[name], "probability per day", "clinical", description,
@@ -165,6 +169,18 @@ def common_parameters(v: Variant) -> list[list]:
         a, b = sd[name]
         return param(name, cal[name], "probability per day", "clinical", description,
                      calibrated_source, "beta", a, b)  # fmt: skip
+
+    def refitted(name: str) -> list:
+        """The calibrated probability re-fitted, per PSA sample, to the structural
+        parameters drawn in that sample (linearized: shift of its logit)."""
+        pairs = sorted(shift.get(name, {}).items())
+        terms = " + ".join(f"{b:.8g} * ({phi} - {base:.8g})" for phi, (b, base) in pairs)
+        expression = f"or_to_prob({name}, exp({terms}))" if terms else name
+        return param(f"{name}_fit", expression, "probability per day", "clinical",
+                     f"{name} re-fitted to the calibration targets for this sample's "
+                     "structural parameters (equal to it in the base case)",
+                     "[D] linearized re-calibration: d logit / d parameter from the fit's "
+                     "Jacobian (scripts/build_workbooks.py)")  # fmt: skip
 
     clinical = [
         param("p_o2_niv", "rescale_prob(309 / 933, 28, 1)", "probability per day", "clinical",
@@ -177,13 +193,15 @@ def common_parameters(v: Variant) -> list[list]:
           "Death hazard on HFNO/NIV relative to low-flow O2", "[A]", "lognormal", 0.6931, 0.2,
           1.4, 3.0),
         calibrated("p_o2_death", "Death on low-flow O2 (standard care)"),
-        param("p_niv_death", "hr_to_prob(p_o2_death, hr_death_niv_vs_o2)", "probability per day",
-          "clinical", "Death on HFNO/NIV (standard care)", "[D] p_o2_death and hazard ratio"),
+        param("p_niv_death", "hr_to_prob(p_o2_death_fit, hr_death_niv_vs_o2)",
+          "probability per day", "clinical", "Death on HFNO/NIV (standard care)",
+          "[D] p_o2_death and hazard ratio"),
         calibrated("p_o2_disch", "Discharge alive from low-flow O2 (standard care)"),
         calibrated("p_niv_imv", "Intubation from HFNO/NIV (standard care)"),
         calibrated("p_imv_death", "Death on invasive mechanical ventilation (standard care)"),
         calibrated("p_imv_lib",
           "Liberation from IMV after the first imv_min_days days (standard care)"),
+        *(refitted(n) for n in CALIBRATED_PROBABILITIES),
         param("imv_min_days", 3, "days", "clinical",
           "Days on IMV before liberation is possible (IMV tunnel: time_in_state)",
           "[A] (at most the IMV tunnel_length - 1 = 3 in States)"),
@@ -487,17 +505,17 @@ def sheets(v: Variant) -> dict:
     ]  # fmt: skip
     transitions = [
         ["o2", "niv", None, "p_o2_niv", None, None, ""],
-        ["o2", "dead", None, "hr_to_prob(p_o2_death, hr_d * hr_death_era)", None, None, ""],
-        ["o2", "discharged_noimv", None, "hr_to_prob(p_o2_disch, hr_r)", "c_post_noimv_y1",
+        ["o2", "dead", None, "hr_to_prob(p_o2_death_fit, hr_d * hr_death_era)", None, None, ""],
+        ["o2", "discharged_noimv", None, "hr_to_prob(p_o2_disch_fit, hr_r)", "c_post_noimv_y1",
          None, "one-off post-discharge care, first year"],
         ["o2", "o2", None, "C", None, None, ""],
         ["niv", "o2", None, "hr_to_prob(p_niv_o2, hr_r)", None, None, ""],
-        ["niv", "imv", None, "hr_to_prob(p_niv_imv, hr_i)", None, None, ""],
+        ["niv", "imv", None, "hr_to_prob(p_niv_imv_fit, hr_i)", None, None, ""],
         ["niv", "dead", None, "hr_to_prob(p_niv_death, hr_d * hr_death_era)", None, None, ""],
         ["niv", "niv", None, "C", None, None, ""],
         ["imv", "ward_post_imv", None,
-         "hr_to_prob(p_imv_lib, hr_r) * (time_in_state > imv_min_days)", None, None, ""],
-        ["imv", "dead", None, "hr_to_prob(p_imv_death, hr_d * hr_death_era)", None, None, ""],
+         "hr_to_prob(p_imv_lib_fit, hr_r) * (time_in_state > imv_min_days)", None, None, ""],
+        ["imv", "dead", None, "hr_to_prob(p_imv_death_fit, hr_d * hr_death_era)", None, None, ""],
         ["imv", "imv", None, "C", None, None, "stay: advances the IMV tunnel"],
         ["ward_post_imv", "discharged_imv", None,
          "where(time_in_state >= step_down_days, "

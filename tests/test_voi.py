@@ -323,7 +323,7 @@ def test_evsi_increases_with_n_and_approaches_evppi_of_rr():
     wtp = 20_000.0
     grid = [25, 100, 400, 1600, 25_600]
     curve = evsi_curve(cost, effect, wtp, p_control, risk_ratio, grid, seed=5)
-    assert curve.columns.tolist() == ["n_per_arm", "evsi_per_patient"]
+    assert curve.columns.tolist() == ["n_per_arm", "evsi_per_patient", "se"]
     assert curve["n_per_arm"].tolist() == grid
     values = curve["evsi_per_patient"].to_numpy()
     evppi_rr = evppi(cost, effect, [wtp], risk_ratio, names=["rr"]).evppi[0]

@@ -96,7 +96,7 @@ _FIXED_WHERE: dict[int, tuple[str, str]] = {
     23: ("addressed", "Section 'Base case': ICER table and clinical outcomes."),
     25: ("user to complete", "Engagement with patients and others is outside the model."),
     26: (
-        "partly addressed",
+        "partly",
         "Section 'Limitations' lists, from this run, the weak inputs (evidence flags), the "
         "evidence synthesis, the effect duration, the baseline era and the hypothetical "
         "strategies; findings and generalizability remain for the authors.",
