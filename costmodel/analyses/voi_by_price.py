@@ -84,6 +84,7 @@ def voi_by_price_table(
         for w, value in enumerate(evpi):
             row = {
                 "parameter": name,
+                "parameter_unit": inputs.parameter(name).unit,
                 "price": price,
                 "is_base_price": bool(np.isclose(price, base)),
                 "wtp": wtp[w],

@@ -109,6 +109,43 @@ def evidence(folder: Path, summary: dict, tables: Tables) -> Section | None:
     return ("evidence", "Evidence synthesis", body)
 
 
+def _labelled(frame: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """The columns a reader needs, under their display labels (in ``columns`` order)."""
+    present = {k: v for k, v in columns.items() if k in frame.columns}
+    return frame[list(present)].rename(columns=present)
+
+
+HYPOTHETICAL_COLUMNS = {
+    "label": "Strategy",
+    "wtp": "WTP",
+    "inc_cost": "Incremental cost",
+    "inc_effect": "Incremental QALYs",
+    "icer": "ICER vs reference",
+    "price_base": "Price assumed",
+    "threshold_price": "Threshold price",
+    "effect_base": "RR assumed",
+    "threshold_effect": "Threshold RR",
+    "note": "Note",
+}
+
+
+def _subgroup_columns(table: pd.DataFrame) -> dict[str, str]:
+    columns = {
+        "subgroup": "Subgroup",
+        "label": "Strategy",
+        "cost": "Cost",
+        "qaly": "QALYs",
+        "icer": "ICER",
+        "status": "Status",
+    }
+    for column in table.columns:
+        prefixes = (("threshold_price_", "Threshold price at"), ("evpi_per_patient_", "EVPI at"))
+        for prefix, label in prefixes:
+            if column.startswith(prefix):
+                columns[column] = f"{label} {float(column[len(prefix) :]):,.0f}"
+    return columns
+
+
 def hypothetical(folder: Path, summary: dict, tables: Tables) -> Section | None:
     if "hypothetical" not in tables:
         return None
@@ -119,7 +156,7 @@ def hypothetical(folder: Path, summary: dict, tables: Tables) -> Section | None:
         "so they are left out of the ICER table, the acceptability curves and the value of "
         "information. Each is compared with the reference alone: its ICER as assumed, the price "
         "at which it would be cost-effective and the risk ratio of death it would need at its "
-        "assumed price.</p>" + _table(tables["hypothetical"]),
+        "assumed price.</p>" + _table(_labelled(tables["hypothetical"], HYPOTHETICAL_COLUMNS)),
     )
 
 
@@ -130,8 +167,9 @@ def subgroups(folder: Path, summary: dict, tables: Tables) -> Section | None:
         "subgroups",
         "Subgroups",
         "<p>Each subgroup is the cohort started in one respiratory-support state (or a mix); "
-        "the whole cohort is their entry-weighted sum. Threshold price and EVPI per patient at "
-        "each WTP.</p>" + _table(tables["subgroups"]),
+        "the whole cohort is their entry-weighted sum. Fully incremental analysis within each "
+        "subgroup; threshold price of the DSA strategy and EVPI per patient at each WTP.</p>"
+        + _table(_labelled(tables["subgroups"], _subgroup_columns(tables["subgroups"]))),
     )
 
 

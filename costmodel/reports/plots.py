@@ -81,6 +81,19 @@ def _money(currency: str):
     return FuncFormatter(lambda v, _: f"{currency} {v:,.0f}")
 
 
+def _compact_money(currency: str):
+    """Axis labels such as 'GBP 2.5k' and 'GBP 120m' for wide ranges."""
+    from matplotlib.ticker import FuncFormatter
+
+    def label(v: float, _) -> str:
+        for size, suffix in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
+            if abs(v) >= size:
+                return f"{currency} {v / size:,.3g}{suffix}"
+        return f"{currency} {v:,.0f}"
+
+    return FuncFormatter(label)
+
+
 def plot_ce_plane(
     inc_cost: np.ndarray,
     inc_effect: np.ndarray,
@@ -324,9 +337,11 @@ def plot_evsi(table, currency: str, ax: Axes | None = None) -> Axes:
     ax.plot(first.n_per_arm, first.trial_cost, "s--", color="0.4", label="trial cost")
     ax.axhline(0, color="0.6", lw=0.8)
     ax.set_xscale("log")
+    ax.set_xticks(first.n_per_arm, [f"{n:,}" for n in first.n_per_arm])
+    ax.minorticks_off()
     ax.set_xlabel("Patients per arm of the future trial")
-    ax.set_ylabel(f"{currency} (population)")
-    ax.yaxis.set_major_formatter(_money(currency))
+    ax.set_ylabel(f"Population value ({currency})")
+    ax.yaxis.set_major_formatter(_compact_money(currency))
     ax.legend(fontsize=7)
     ax.set_title("Value of a future trial (EVSI, ENBS)", fontsize=10)
     ax.figure.tight_layout()
@@ -348,10 +363,11 @@ def plot_voi_by_price(table, currency: str, ax: Axes | None = None) -> Axes:
     base = table[table.is_base_price]
     if len(base):
         ax.axvline(base.price.iloc[0], color="0.5", ls="--", lw=1, label="price in the model")
-    ax.set_xlabel(f"Price ({table.parameter.iloc[0]}, {currency})")
-    ax.set_ylabel(f"{currency} (population)")
-    ax.xaxis.set_major_formatter(_money(currency))
-    ax.yaxis.set_major_formatter(_money(currency))
+    unit = table.parameter_unit.iloc[0] if "parameter_unit" in table else currency
+    ax.set_xlabel(f"Price of {table.parameter.iloc[0]} ({unit})")
+    ax.set_ylabel(f"Population value ({currency})")
+    ax.xaxis.set_major_formatter(_compact_money(currency))
+    ax.yaxis.set_major_formatter(_compact_money(currency))
     ax.legend(fontsize=7)
     ax.set_title("Value of research by product price", fontsize=10)
     ax.figure.tight_layout()
