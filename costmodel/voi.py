@@ -388,7 +388,7 @@ def simulate_two_arm_trial(
 def evsi_curve(
     cost: np.ndarray,
     effect: np.ndarray,
-    wtp: float,
+    wtp: float | Sequence[float],
     p_control: np.ndarray,
     risk_ratio: np.ndarray,
     n_grid: Sequence[int],
@@ -400,8 +400,10 @@ def evsi_curve(
     ----------
     cost, effect : numpy.ndarray, shape (n_samples, n_strategies)
         PSA sample [currency] and [e.g. QALYs], as :func:`evsi_regression`.
-    wtp : float
-        Willingness-to-pay threshold [currency per unit effect].
+    wtp : float or sequence of float
+        Willingness-to-pay threshold(s) [currency per unit effect]. With several, one
+        regression per trial size serves all of them (the smoothing is chosen per threshold,
+        so each value equals a single-threshold call).
     p_control, risk_ratio : numpy.ndarray, shape (n_samples,)
         The PSA sample's control-arm risk [probability] and risk ratio, as
         :func:`simulate_two_arm_trial`.
@@ -418,7 +420,8 @@ def evsi_curve(
     pandas.DataFrame, len(n_grid) rows
         Columns ``n_per_arm`` [patients per arm], ``evsi_per_patient`` [currency per
         patient] and its Monte Carlo standard error ``se`` [currency per patient], in the
-        order of `n_grid`.
+        order of `n_grid`; with a sequence of thresholds, a ``wtp`` column first and one row
+        per threshold and size (threshold-major).
 
     Raises
     ------
@@ -426,8 +429,10 @@ def evsi_curve(
         As :func:`simulate_two_arm_trial` and :func:`evsi_regression`, or if `wtp` is not a
         finite number or `seed` is not an integer >= 0.
     """
-    if not _is_real(wtp) or not np.isfinite(wtp):
-        raise VoiError(f"evsi_curve: wtp must be one finite number; got {wtp!r}.")
+    several = not _is_real(wtp)
+    thresholds = np.atleast_1d(np.asarray(wtp, dtype=float)) if several else np.array([wtp])
+    if thresholds.ndim != 1 or not thresholds.size or not np.isfinite(thresholds).all():
+        raise VoiError(f"evsi_curve: wtp must be finite numbers; got {wtp!r}.")
     if not _is_int(seed) or seed < 0:
         raise VoiError(f"evsi_curve: seed must be an integer >= 0; got {seed!r}.")
     sizes = list(n_grid)
@@ -440,16 +445,19 @@ def evsi_curve(
     for n in sizes:
         rng = stream(int(seed), Purpose.EVSI_TRIAL, int(n))
         summary = simulate_two_arm_trial(p_control, risk_ratio, int(n), rng)
-        value, se = evsi_regression(cost, effect, [float(wtp)], summary, with_se=True)
-        values.append(value[0])
-        errors.append(se[0])
-    return pd.DataFrame(
+        value, se = evsi_regression(cost, effect, thresholds, summary, with_se=True)
+        values.append(value)
+        errors.append(se)
+    table = pd.DataFrame(
         {
-            "n_per_arm": np.array(sizes, dtype=np.int64),
-            "evsi_per_patient": np.array(values),
-            "se": np.array(errors),
+            "n_per_arm": np.tile(np.array(sizes, dtype=np.int64), thresholds.size),
+            "evsi_per_patient": np.array(values).T.ravel(),
+            "se": np.array(errors).T.ravel(),
         }
     )
+    if several:
+        table.insert(0, "wtp", np.repeat(thresholds, len(sizes)))
+    return table
 
 
 def enbs(

@@ -7,10 +7,12 @@ of earlier steps from ``ctx``, and returns its own tables (empty when it does no
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from costmodel.inputs import ModelInputs
 from costmodel.outcomes import ModelOutcomes, PsaResult
@@ -44,3 +46,11 @@ class AnalysisContext:
     def workbook_inputs(self) -> ModelInputs:
         """Every strategy of the workbook, hypothetical ones included."""
         return self.all_inputs if self.all_inputs is not None else self.inputs
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS on one thread: the value-of-information regressions multiply many small matrices,
+    where extra BLAS threads only contend for the cores (results do not depend on it)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from costmodel import voi
-from costmodel.analyses.base import AnalysisContext
+from costmodel.analyses.base import AnalysisContext, one_blas_thread
 from costmodel.analyses.biomarker import PARAMETERS as BIOMARKER_PARAMETERS
 from costmodel.analyses.biomarker import biomarker_outcomes
 from costmodel.analyses.psa import population
@@ -109,5 +109,6 @@ def run(ctx: AnalysisContext) -> dict[str, pd.DataFrame]:
     """evppi.csv, when the run has a PSA and value of information is on."""
     if ctx.psa is None or not ctx.options.voi:
         return {}
-    table = evppi_table(ctx.inputs, ctx.psa, ctx.options.evppi_groups)
+    with one_blas_thread():
+        table = evppi_table(ctx.inputs, ctx.psa, ctx.options.evppi_groups)
     return {} if table is None else {"evppi": table}

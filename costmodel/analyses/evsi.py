@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from costmodel import voi
-from costmodel.analyses.base import AnalysisContext
+from costmodel.analyses.base import AnalysisContext, one_blas_thread
 from costmodel.analyses.psa import population
 from costmodel.errors import CostModelError
 from costmodel.inputs import ModelInputs
@@ -34,28 +34,27 @@ def evsi_table(inputs: ModelInputs, psa: PsaResult, cost: np.ndarray | None = No
     effect = psa.effect(settings.effect_measure)
     cost = psa.cost if cost is None else cost
     rr = psa.parameters[rr_name]
-    tables = []
-    for wtp in settings.wtp:
-        table = voi.evsi_curve(cost, effect, float(wtp), values[p_name], rr, sizes, seed=psa.seed)
-        table.insert(0, "wtp", float(wtp))
-        table["evsi_population"] = table["evsi_per_patient"] * population(inputs)
-        table["trial_cost"] = settings.trial_fixed_cost + 2 * table["n_per_arm"] * (
-            settings.trial_cost_per_patient
-        )
-        table["enbs"] = voi.enbs(
-            table["evsi_population"].to_numpy(),
-            settings.trial_fixed_cost,
-            settings.trial_cost_per_patient,
-            table["n_per_arm"].to_numpy(),
-        )
-        # the best size, when any trial is worth its cost (ENBS > 0)
-        table["optimal"] = (table["enbs"] == table["enbs"].max()) & (table["enbs"] > 0)
-        tables.append(table)
-    return pd.concat(tables, ignore_index=True)
+    wtp = [float(w) for w in settings.wtp]
+    table = voi.evsi_curve(cost, effect, wtp, values[p_name], rr, sizes, seed=psa.seed)
+    table["evsi_population"] = table["evsi_per_patient"] * population(inputs)
+    table["trial_cost"] = settings.trial_fixed_cost + 2 * table["n_per_arm"] * (
+        settings.trial_cost_per_patient
+    )
+    table["enbs"] = voi.enbs(
+        table["evsi_population"].to_numpy(),
+        settings.trial_fixed_cost,
+        settings.trial_cost_per_patient,
+        table["n_per_arm"].to_numpy(),
+    )
+    # per WTP, the best size when any trial is worth its cost (ENBS > 0)
+    best = table.groupby("wtp")["enbs"].transform("max")
+    table["optimal"] = (table["enbs"] == best) & (table["enbs"] > 0)
+    return table
 
 
 def run(ctx: AnalysisContext) -> dict[str, pd.DataFrame]:
     """evsi.csv, when the run has a PSA, value of information is on and run_evsi is set."""
     if ctx.psa is None or not ctx.options.voi or not ctx.inputs.settings.run_evsi:
         return {}
-    return {"evsi": evsi_table(ctx.inputs, ctx.psa)}
+    with one_blas_thread():
+        return {"evsi": evsi_table(ctx.inputs, ctx.psa)}

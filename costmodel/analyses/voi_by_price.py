@@ -15,7 +15,7 @@ import pandas as pd
 
 from costmodel import cea
 from costmodel.analyses import test_and_treat
-from costmodel.analyses.base import AnalysisContext
+from costmodel.analyses.base import AnalysisContext, one_blas_thread
 from costmodel.analyses.evsi import evsi_table
 from costmodel.analyses.psa import population
 from costmodel.inputs import ModelInputs
@@ -25,6 +25,7 @@ from costmodel.parameters import evaluate_parameters
 
 GRID_FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5)  # multiples of the threshold price
 LINEAR_RTOL = 1e-9
+LINEARITY_CHECK_SAMPLES = 64
 
 
 def price_grid(inputs: ModelInputs, thresholds: pd.DataFrame | None, base: float) -> np.ndarray:
@@ -43,9 +44,11 @@ def costs_at_prices(inputs: ModelInputs, psa: PsaResult, prices: np.ndarray) -> 
     """PSA costs (n_prices, n_samples, n_strategies) with the price set to each grid price."""
     name = inputs.settings.threshold_parameter
 
-    def cost_at(price: float) -> np.ndarray:
-        draws = {**psa.parameters, name: np.full(psa.n_samples, price)}
-        values = evaluate_parameters(inputs, draws, psa.n_samples)
+    def cost_at(price: float, rows: slice = slice(None)) -> np.ndarray:
+        draws = {k: v[rows] for k, v in psa.parameters.items()}
+        n = len(next(iter(draws.values()))) if draws else psa.n_samples
+        draws[name] = np.full(n, price)
+        values = evaluate_parameters(inputs, draws, n)
         cost = run_model(inputs, values).cost
         if test_and_treat.KEY in psa.strategies:  # the derived strategy, at this price too
             cost = np.column_stack([cost, test_and_treat.cost_column(inputs, values, cost)])
@@ -53,10 +56,12 @@ def costs_at_prices(inputs: ModelInputs, psa: PsaResult, prices: np.ndarray) -> 
 
     base = float(evaluate_parameters(inputs)[name][0])
     step = max(abs(base), 1.0)
-    low, high = cost_at(base), cost_at(base + step)
-    slope = (high - low) / step
-    check = cost_at(base + 2 * step)
-    if np.allclose(check, low + 2 * step * slope, rtol=LINEAR_RTOL, atol=1e-6):
+    # the PSA's own costs are at the base price unless the price itself was sampled
+    low = cost_at(base) if name in psa.parameters else psa.cost
+    slope = (cost_at(base + step) - low) / step
+    check = slice(0, LINEARITY_CHECK_SAMPLES)  # linearity checked on a subsample
+    expected = low[check] + 2 * step * slope[check]
+    if np.allclose(cost_at(base + 2 * step, check), expected, rtol=LINEAR_RTOL, atol=1e-6):
         return np.stack([low + (p - base) * slope for p in prices])
     return np.stack([cost_at(p) for p in prices])
 
@@ -113,5 +118,6 @@ def run(ctx: AnalysisContext) -> dict[str, pd.DataFrame]:
     if ctx.psa is None or not ctx.options.voi or not inputs.settings.run_voi_by_price:
         return {}
     with_evsi = inputs.settings.run_evsi
-    table = voi_by_price_table(inputs, ctx.psa, ctx.tables.get("threshold"), with_evsi)
+    with one_blas_thread():
+        table = voi_by_price_table(inputs, ctx.psa, ctx.tables.get("threshold"), with_evsi)
     return {"voi_by_price": table}

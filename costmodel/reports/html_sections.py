@@ -282,7 +282,7 @@ def _weak_inputs(summary: dict, tables: Tables) -> str:
     parameters = tables.get("parameters")
     if parameters is None or "evidence_flags" not in parameters:
         return ""
-    flags = parameters.evidence_flags.fillna("")
+    flags = parameters.evidence_flags.astype("string").fillna("")
     counts = {f: int(flags.str.contains(f, regex=False).sum()) for f in ("[A]", "[R]", "[GAP]")}
     names = parameters[flags.str.contains(r"\[A\]|\[GAP\]")].name.tolist()
     return (
