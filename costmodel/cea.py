@@ -16,7 +16,6 @@ assessment. Med Decis Making 1994;14(3):259-265. doi:10.1177/0272989X9401400308
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,6 +27,7 @@ from costmodel.cea_icer import (
     STATUS_EXTENDED,
     STATUS_NON_DOMINATED,
     compute_icer_table,
+    name_problems,
     net_monetary_benefit,
 )
 from costmodel.cea_icer import compare_to_reference as compare_to_reference
@@ -556,15 +556,7 @@ def _validate_names(strategies: Sequence[str], n_strategies: int, caller: str) -
             f"{len(names)} strategy names for {n_strategies} columns of cost and effect; give "
             "one name per column."
         )
-    for i, name in enumerate(names):
-        if not isinstance(name, str):
-            problems.append(f"strategy name {i} must be a str; got {name!r}.")
-        elif not name.strip():
-            problems.append(f"strategy name {i} is blank; give every strategy a name.")
-    counts = Counter(n for n in names if isinstance(n, str))
-    duplicates = sorted(n for n, count in counts.items() if count > 1)
-    if duplicates:
-        problems.append(f"strategy names must be unique; repeated: {', '.join(duplicates)}.")
+    problems += name_problems(names)
     if problems:
         raise ValueError(f"{caller}: " + " ".join(problems))
     return names

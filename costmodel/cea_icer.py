@@ -288,15 +288,7 @@ def _validate_strategies(
     names = list(strategies)
     if not names:
         problems.append("at least one strategy is needed; got none.")
-    for i, name in enumerate(names):
-        if not isinstance(name, str):
-            problems.append(f"strategy name {i} must be a str; got {name!r}.")
-        elif not name.strip():
-            problems.append(f"strategy name {i} is blank; give every strategy a name.")
-    counts = Counter(n for n in names if isinstance(n, str))
-    duplicates = sorted(n for n, count in counts.items() if count > 1)
-    if duplicates:
-        problems.append(f"strategy names must be unique; repeated: {', '.join(duplicates)}.")
+    problems += name_problems(names)
 
     arrays: dict[str, np.ndarray] = {}
     for label, values in (("cost", cost), ("effect", effect)):
@@ -341,3 +333,18 @@ def _validate_wtp(wtp: Sequence[float]) -> tuple[np.ndarray, list[str]]:
 def _nmb_column(w: float) -> str:
     # tolist() gives Python floats, so repr is "2500.5", never "np.float64(2500.5)".
     return f"nmb_{int(w)}" if float(w).is_integer() else f"nmb_{w!r}"
+
+
+def name_problems(names: list) -> list[str]:
+    """What is wrong with a list of strategy names: non-strings, blanks, duplicates."""
+    problems: list[str] = []
+    for i, name in enumerate(names):
+        if not isinstance(name, str):
+            problems.append(f"strategy name {i} must be a str; got {name!r}.")
+        elif not name.strip():
+            problems.append(f"strategy name {i} is blank; give every strategy a name.")
+    counts = Counter(n for n in names if isinstance(n, str))
+    duplicates = sorted(n for n, count in counts.items() if count > 1)
+    if duplicates:
+        problems.append(f"strategy names must be unique; repeated: {', '.join(duplicates)}.")
+    return problems
