@@ -42,10 +42,12 @@ def test_run_writes_contract_files_and_prints_icer_table(tmp_path, capsys):
 def test_rerun_replaces_previous_output_and_refuses_foreign_folders(tmp_path):
     out = tmp_path / "hiv"
     assert main(["run", str(HIV_WORKBOOK), "--out", str(out), "--psa-samples", "0"]) == 0
-    (out / "stale.csv").write_text("old")
     assert main(["run", str(HIV_WORKBOOK), "--out", str(out), "--psa-samples", "0"]) == 0
-    assert not (out / "stale.csv").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".hiv")]  # no temp leftovers
+    # a file the user put there is not costmodel's to delete (issue #16): the run refuses
+    (out / "stale.csv").write_text("old")
+    assert main(["run", str(HIV_WORKBOOK), "--out", str(out), "--psa-samples", "0"]) == 1
+    assert (out / "stale.csv").read_text() == "old"
 
     foreign = tmp_path / "mine"
     foreign.mkdir()

@@ -2,7 +2,9 @@
 
 All files are written into a hidden temporary sibling folder, which then replaces the output
 folder in one rename, so a failed or interrupted run leaves the previous results intact. An
-existing folder is replaced only if it carries the marker file of a costmodel output.
+existing folder is replaced only if it carries the marker file of a costmodel output and
+holds nothing else than the files that marker lists: costmodel never deletes a file it did not
+write (an input workbook saved inside the output folder, a user's notes...).
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from costmodel.errors import CostModelError
 from costmodel.files import umask, write_csv, write_json
 
 MARKER = ".costmodel-output"
+MARKER_HEADER = "This folder was written by costmodel and may be replaced."
+MANIFEST_LINE = "Files written (only these are replaced):"
+# Folders marked by the first release list no files: these are the names it wrote.
+LEGACY_OUTPUTS = ("*.csv", "summary.json", "report.html", "results.xlsx", "figures/*", "tables/*")
 
 
 class OutputError(CostModelError):
@@ -45,7 +51,7 @@ def write_output_folder(
         write_json(tmp / "summary.json", summary)
         if extra is not None:
             extra(tmp)
-        (tmp / MARKER).write_text("This folder was written by costmodel and may be replaced.\n")
+        _write_marker(tmp)
         _swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -68,6 +74,24 @@ def _recover_interrupted_swap(out: Path) -> None:
             return
 
 
+def _write_marker(folder: Path) -> None:
+    """The marker, listing every file of the folder (relative paths, sorted)."""
+    written = sorted(_relative_files(folder))
+    (folder / MARKER).write_text("\n".join([MARKER_HEADER, MANIFEST_LINE, *written]) + "\n")
+
+
+def _relative_files(folder: Path) -> list[str]:
+    return [p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir()]
+
+
+def _listed(out: Path) -> set[str] | None:
+    """Files the marker says costmodel wrote (None: a first-release marker without a list)."""
+    lines = (out / MARKER).read_text(errors="replace").splitlines()
+    if MANIFEST_LINE not in lines:
+        return None
+    return set(lines[lines.index(MANIFEST_LINE) + 1 :])
+
+
 def _check_replaceable(out: Path) -> None:
     if not out.exists():
         return
@@ -77,6 +101,21 @@ def _check_replaceable(out: Path) -> None:
         raise OutputError(
             f"output folder {out} is not empty and was not written by costmodel (no {MARKER} "
             "file); refusing to replace it. Choose another --out or empty the folder."
+        )
+    if not (out / MARKER).exists():
+        return
+    listed = _listed(out)
+    present = [f for f in _relative_files(out) if f != MARKER]
+    if listed is None:
+        foreign = [f for f in present if not any(Path(f).match(p) for p in LEGACY_OUTPUTS)]
+    else:
+        foreign = [f for f in present if f not in listed]
+    if foreign:
+        shown = ", ".join(sorted(foreign)[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise OutputError(
+            f"output folder {out} holds files costmodel did not write ({shown}); refusing to "
+            "replace it, which would delete them. Move them out of the folder or choose "
+            "another --out."
         )
 
 
