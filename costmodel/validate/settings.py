@@ -24,27 +24,33 @@ from costmodel.validate.cells import (
 from costmodel.workbook import RawSheet
 
 
+def _setting_key(row, specs, values, cells, sheet: str, problems: _Problems) -> str | None:
+    """The row's setting key, or None (with a problem) when blank, unknown or repeated."""
+    if row.get("setting") is None:
+        problems.add(sheet, row.cell("setting"), "setting name is blank.")
+        return None
+    key = str(row.get("setting")).strip().lower().replace(" ", "_")
+    if key not in specs:
+        close = difflib.get_close_matches(key, specs, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        problems.add(sheet, row.cell("setting"), f"unknown setting '{key}'.{hint}")
+        return None
+    if key in values:
+        message = f"setting '{key}' is given twice ({cells[key]})."
+        problems.add(sheet, row.cell("setting"), message)
+        return None
+    return key
+
+
 def _read_settings(sheet: RawSheet, problems: _Problems) -> tuple[Settings | None, dict]:
     specs = schema.settings_by_key()
     values: dict[str, object] = {}
     cells: dict[str, str] = {}
     for row in sheet.rows:
-        if row.get("setting") is None:
-            problems.add(sheet.name, row.cell("setting"), "setting name is blank.")
-            continue
-        key = str(row.get("setting")).strip().lower().replace(" ", "_")
-        if key not in specs:
-            close = difflib.get_close_matches(key, specs, n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            problems.add(sheet.name, row.cell("setting"), f"unknown setting '{key}'.{hint}")
-            continue
-        if key in values:
-            problems.add(
-                sheet.name, row.cell("setting"), f"setting '{key}' is given twice ({cells[key]})."
-            )
-            continue
-        cells[key] = row.cell("value")
-        values[key] = row.get("value")
+        key = _setting_key(row, specs, values, cells, sheet.name, problems)
+        if key is not None:
+            cells[key] = row.cell("value")
+            values[key] = row.get("value")
 
     parsed: dict[str, object] = {}
     for spec in schema.SETTINGS:
