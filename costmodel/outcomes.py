@@ -57,6 +57,9 @@ class PsaResult:
     cost: np.ndarray
     qaly: np.ndarray
     ly: np.ndarray
+    # per entry state (models run by entry stratum): (cost, qaly, ly) of the cohort started
+    # entirely in that state, each (n_samples, n_strategies) over the modelled strategies
+    by_entry: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
     @property
     def n_samples(self) -> int:

@@ -41,6 +41,7 @@ class AnalysisContext:
     psa: PsaResult | None = None
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # of earlier steps
     all_inputs: ModelInputs | None = None  # with hypothetical strategies (default: inputs)
+    biomarker_runs: tuple[ModelOutcomes, ModelOutcomes] | None = None  # PSA at RR+ and RR-
 
     @property
     def workbook_inputs(self) -> ModelInputs:

@@ -42,10 +42,11 @@ def check_biomarker_inputs(inputs: ModelInputs) -> None:
 
 
 def biomarker_outcomes(
-    inputs: ModelInputs, values: dict[str, np.ndarray]
+    inputs: ModelInputs, values: dict[str, np.ndarray], runs: tuple | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cost and effect (n_samples, 3) of reference, treat-all and test-and-treat for the
-    parameter samples ``values`` (each (n_samples,))."""
+    parameter samples ``values`` (each (n_samples,)); ``runs`` are the whole-cohort runs at
+    RR+ and RR- for those samples when already computed (test-and-treat in the PSA)."""
     check_biomarker_inputs(inputs)
     n = len(next(iter(values.values())))
     effect_name = inputs.settings.effect_parameter
@@ -60,10 +61,12 @@ def biomarker_outcomes(
         draws[effect_name] = np.broadcast_to(rr, (n,))
         return run_model(inputs, evaluate_parameters(inputs, draws, n))
 
-    pos, neg = (
-        run_with(values["rr_death_biomarker_pos"]),
-        run_with(values["rr_death_biomarker_neg"]),
-    )
+    if runs is None:
+        runs = (
+            run_with(values["rr_death_biomarker_pos"]),
+            run_with(values["rr_death_biomarker_neg"]),
+        )
+    pos, neg = runs
     measure = inputs.settings.effect_measure
     pi = values["biomarker_prevalence"]
     se, sp = values["test_sensitivity"], values["test_specificity"]

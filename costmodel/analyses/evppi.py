@@ -54,7 +54,9 @@ def _evppi_or_note(cost, effect, wtp, x, names) -> tuple[voi.EvppiResult | None,
             return None, str(exc)
 
 
-def evppi_table(inputs: ModelInputs, psa: PsaResult, extra_groups=()) -> pd.DataFrame | None:
+def evppi_table(
+    inputs: ModelInputs, psa: PsaResult, extra_groups=(), biomarker_runs=None
+) -> pd.DataFrame | None:
     """evppi.csv: one row per group and WTP (per patient, population, SE, method); skipped
     groups carry the reason in ``method``. None when there is nothing to compute."""
     settings = inputs.settings
@@ -69,7 +71,7 @@ def evppi_table(inputs: ModelInputs, psa: PsaResult, extra_groups=()) -> pd.Data
         names = [n for n in BIOMARKER_PARAMETERS if n in sampled]
         if names:
             values = evaluate_parameters(inputs, sampled, psa.n_samples)
-            b_cost, b_effect = biomarker_outcomes(inputs, values)
+            b_cost, b_effect = biomarker_outcomes(inputs, values, biomarker_runs)
             tasks.append(("biomarker (test-and-treat decision)", b_cost, b_effect, names))
     results, skipped = [], []
     for label, cost, eff, names in tasks:
@@ -110,5 +112,6 @@ def run(ctx: AnalysisContext) -> dict[str, pd.DataFrame]:
     if ctx.psa is None or not ctx.options.voi:
         return {}
     with one_blas_thread():
-        table = evppi_table(ctx.inputs, ctx.psa, ctx.options.evppi_groups)
+        groups, runs = ctx.options.evppi_groups, ctx.biomarker_runs
+        table = evppi_table(ctx.inputs, ctx.psa, groups, runs)
     return {} if table is None else {"evppi": table}

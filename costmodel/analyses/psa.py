@@ -39,6 +39,7 @@ def run_psa(
     qaly = np.empty_like(cost)
     ly = np.empty_like(cost)
     sampled: dict[str, list[np.ndarray]] = {}
+    strata: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
     for start in range(0, n_samples, chunk_size):
         stop = min(start + chunk_size, n_samples)
         draws = sample_parameters(inputs, seed, start, stop)
@@ -49,10 +50,16 @@ def run_psa(
         ly[start:stop] = outcomes.ly
         for name, value in draws.items():
             sampled.setdefault(name, []).append(value)
+        for state, part in (outcomes.by_entry or {}).items():
+            strata.setdefault(state, []).append((part.cost, part.qaly, part.ly))
         if progress is not None:
             progress(stop, n_samples)
     parameters = {k: np.concatenate(v) for k, v in sampled.items()}
-    return PsaResult(seed, inputs.strategy_keys, parameters, cost, qaly, ly)
+    by_entry = {
+        state: tuple(np.concatenate([c[i] for c in chunks]) for i in range(3))
+        for state, chunks in strata.items()
+    }
+    return PsaResult(seed, inputs.strategy_keys, parameters, cost, qaly, ly, by_entry or None)
 
 
 CEAC_POINTS = 61  # WTP points of the acceptability curves, from 0 to twice the largest WTP

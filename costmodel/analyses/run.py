@@ -66,7 +66,8 @@ def run_analyses(inputs: ModelInputs, options: RunOptions) -> AnalysisResult:
         n, seed = options.psa_samples, options.seed
         ctx.psa = psa.run_psa(decision, n, seed, progress=options.progress)
         if decision.settings.run_biomarker:
-            ctx.psa = test_and_treat.extend_psa(decision, ctx.psa)
+            ctx.biomarker_runs = test_and_treat.psa_runs(decision, ctx.psa)
+            ctx.psa = test_and_treat.extend_psa(decision, ctx.psa, ctx.biomarker_runs)
     for _, step in STEPS:
         ctx.tables.update(step(ctx))
     result_summary = summary(decision, ctx.tables["base_case"], seed=options.seed)

@@ -72,7 +72,15 @@ def subgroup_threshold(
 
 
 def psa_arrays(inputs: ModelInputs, psa: PsaResult, subgroup: Subgroup) -> Arrays:
-    """The subgroup's PSA cost and effect, from the PSA's own parameter draws."""
+    """The subgroup's PSA cost and effect, from the PSA's own parameter draws (its per-entry
+    outcomes when the PSA kept them)."""
+    n = len(inputs.strategies)
+    kept = psa.by_entry or {}
+    if all(state in kept for state in subgroup.weights):
+        measure = 1 if inputs.settings.effect_measure == "qaly" else 2
+        cost = sum(w * kept[s][0][:, :n] for s, w in subgroup.weights.items())
+        effect = sum(w * kept[s][measure][:, :n] for s, w in subgroup.weights.items())
+        return cost, effect
     values = evaluate_parameters(inputs, psa.parameters, psa.n_samples)
     out = mix(subgroup, by_entry_state(inputs, set(subgroup.weights), values))
     return out.cost, _effect(inputs, out)

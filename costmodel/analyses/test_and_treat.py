@@ -110,10 +110,18 @@ def _trace_column(inputs, pos, neg, base, values, phase: int) -> np.ndarray:
     return a * pos.traces[phase][:, s] + b * neg.traces[phase][:, s] + c * base.traces[phase][:, r]
 
 
-def extend_psa(inputs: ModelInputs, psa: PsaResult) -> PsaResult:
-    """The PSA sample with a test_and_treat column (from the same parameter draws)."""
+def psa_runs(inputs: ModelInputs, psa: PsaResult) -> tuple[ModelOutcomes, ModelOutcomes]:
+    """Whole-cohort runs at RR+ and RR- for the PSA's parameter draws (shared by the
+    test-and-treat strategy and the biomarker EVPPI)."""
     values = evaluate_parameters(inputs, psa.parameters, psa.n_samples)
-    pos, neg = _runs(inputs, values, keep_trace=False)
+    return _runs(inputs, values, keep_trace=False)
+
+
+def extend_psa(inputs: ModelInputs, psa: PsaResult, runs: tuple | None = None) -> PsaResult:
+    """The PSA sample with a test_and_treat column (from the same parameter draws); ``runs``
+    as :func:`psa_runs` when already computed."""
+    values = evaluate_parameters(inputs, psa.parameters, psa.n_samples)
+    pos, neg = runs if runs is not None else _runs(inputs, values, keep_trace=False)
     _, r = _indices(inputs)
     columns = {
         name: _column(inputs, pos, neg, getattr(psa, name)[:, r], values, name)
