@@ -295,6 +295,7 @@ def msc_variants(calibrated: dict[str, dict[str, float]]) -> dict[str, msc.Varia
         calibration_correlations=_correlations(uncertainty.get("covid19", {})),
     )
     hr_era = calibrated.get("current_era_covid19")
+    stay = calibrated.get("shorter_stay", {})
     return {
         "msc_covid19": msc.Variant(
             key="msc_covid19",
@@ -310,7 +311,7 @@ def msc_variants(calibrated: dict[str, dict[str, float]]) -> dict[str, msc.Varia
             msc_price=msc.UK_MSC_PRICE,
             population=(20000, "[A] adults hospitalized with severe COVID-19 per year, England"),
             threshold_max=200000,
-            scenarios=msc.scenarios(RYONCIL_GBP, hr_era),
+            scenarios=msc.scenarios(RYONCIL_GBP, hr_era, stay.get("msc_covid19")),
             **common,
         ),
         "msc_covid19_us": msc.Variant(
@@ -334,6 +335,7 @@ def msc_variants(calibrated: dict[str, dict[str, float]]) -> dict[str, msc.Varia
                     "Academic GMP manufacturing cost, 1.18 USD/EUR, 2 bags",
                 ),
                 hr_era,
+                stay.get("msc_covid19"),
             ),
             **common,
         ),
@@ -452,7 +454,24 @@ def calibrate(calibrated: dict) -> dict:
             inputs, probabilities, TARGET_N[name]
         )
     calibrated["current_era_covid19"] = current_era_values(calibrated)
+    calibrated["shorter_stay"] = {
+        key: refit_effect(calibrated, key, "shorter_stay")
+        for key in ("msc_covid19", "msc_influenza_ards")
+    }
     return calibrated
+
+
+def refit_effect(calibrated: dict, key: str, scenario: str) -> dict[str, float]:
+    """The effect parameters re-fitted in one scenario of workbook ``key`` so its day-28 (and
+    day-90) RRs of death are still the trials'."""
+    from costmodel.analyses.calibration import fit_calibration
+
+    inputs = _inputs(calibrated, key)
+    variant = inputs.scenario_variants[[s.name for s in inputs.scenarios].index(scenario)]
+    fitted, table = fit_calibration(variant, ["effect_log_hr_scale", "delayed_death_exponent"])
+    print(f"{key} {scenario}:", fitted)
+    print(table[["key", "target", "model"]].tail(2).to_string(index=False))
+    return {k: round(v, 8) for k, v in fitted.items()}
 
 
 def current_era_values(calibrated: dict) -> dict[str, float]:

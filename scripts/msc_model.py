@@ -785,14 +785,28 @@ CURRENT_ERA = (
 )
 
 
-def scenarios(price_anchor: tuple[str, float, str], era_values: dict | None = None
-              ) -> tuple[tuple, ...]:  # fmt: skip
-    """Scenario rows shared by the MSC workbooks (price_anchor: name, value, description;
-    era_values: parameter values of the current-era baseline, when the workbook has one)."""
-    era = tuple(
-        ("current_era_baseline", CURRENT_ERA if i == 0 else "", name, value)
-        for i, (name, value) in enumerate((era_values or {}).items())
+SHORTER_STAY = (
+    "MSC shortens stays (HR 1.2 on discharge and liberation; Kirkham 2022 LOS -3.97 d) "
+    "without adding to the survival gain: the death effect is re-fitted so the day-28 and "
+    "day-90 RRs stay the trials' (their RR already holds any benefit of a shorter stay)"
+)
+
+
+def _rows(name: str, description: str, values: dict) -> tuple[tuple, ...]:
+    """Scenario rows setting ``values``, the description on the first."""
+    return tuple(
+        (name, description if i == 0 else "", target, value)
+        for i, (target, value) in enumerate(values.items())
     )
+
+
+def scenarios(price_anchor: tuple[str, float, str], era_values: dict | None = None,
+              stay_values: dict | None = None) -> tuple[tuple, ...]:  # fmt: skip
+    """Scenario rows shared by the MSC workbooks (price_anchor: name, value, description;
+    era_values: parameter values of the current-era baseline, when the workbook has one;
+    stay_values: the re-fitted effect of the shorter-stay scenario)."""
+    era = _rows("current_era_baseline", CURRENT_ERA, era_values or {})
+    stay = _rows("shorter_stay", SHORTER_STAY, {"hr_recovery_msc": 1.2, **(stay_values or {})})
     return (
         *era,
         ("permanent_effect", "Full effect for the whole 90-day stay and no delayed deaths",
@@ -820,8 +834,9 @@ def scenarios(price_anchor: tuple[str, float, str], era_values: dict | None = No
         ("conservative_effect", "", "rr_death_msc", 0.88),
         ("all_comparative_trials", "Pool all comparative COVID-19 studies, randomized or not",
          "synthesis_randomized_only", "no"),
-        ("prediction_interval", "Effect drawn from the prediction distribution of a new "
-         "setting", "synthesis_effect", "prediction"),
+        ("prediction_interval", "PSA only: the effect is drawn from the prediction "
+         "distribution of a new setting (the base case does not change; compare the PSA "
+         "outputs of a run with this setting)", "synthesis_effect", "prediction"),
         ("no_post_imv_excess_mortality", "General-population mortality after IMV",
          "smr_imv_y1", 1),
         ("no_post_imv_excess_mortality", "", "smr_imv_y2", 1),
@@ -829,7 +844,6 @@ def scenarios(price_anchor: tuple[str, float, str], era_values: dict | None = No
         ("discount_1_5", "NICE sensitivity: 1.5% for costs and outcomes",
          "discount_rate_costs", 0.015),
         ("discount_1_5", "", "discount_rate_outcomes", 0.015),
-        ("shorter_stay", "MSC shortens stays: HR 1.2 on discharge and liberation (Kirkham "
-         "2022 LOS -3.97 d)", "hr_recovery_msc", 1.2),
+        *stay,
         (price_anchor[0], price_anchor[2], "c_msc_infusion", price_anchor[1]),
     )  # fmt: skip
