@@ -101,3 +101,17 @@ def test_weak_inputs_are_flagged_in_the_msc_report(tmp_path):
     assert parameters.loc["weight_kg", "weak"]  # [A]
     assert not parameters.loc["smr_post_discharge_early", "weak"]  # [V] only
     assert parameters.loc["c_day_icu", "weak"]  # value [V] but its SE is [A]
+
+
+def test_report_opens_with_the_decision_summary(hiv_folder):
+    """The summary comes before the model and inputs (issue #15): its key results table has
+    every strategy, and its ICER is the base case's."""
+    text = (hiv_folder / "report.html").read_text()
+    assert text.index("Summary for decision makers") < text.index("<h2>Decision problem")
+    assert text.index("Summary for decision makers") < text.index("<h2>Inputs")
+    base = pd.read_csv(hiv_folder / "base_case.csv")
+    summary = text[text.index("Summary for decision makers") : text.index("<h2>Decision problem")]
+    for label in base.label:
+        assert label in summary
+    icer = base.icer.dropna().iloc[0]
+    assert f"{icer:,.0f}" in summary

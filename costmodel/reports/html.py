@@ -34,6 +34,7 @@ __all__ = [
 
 # The report's sections in order; a builder returns None when the run saved nothing for it.
 SECTIONS: tuple[sections.SectionBuilder, ...] = (
+    sections.decision_summary,
     sections.decision_problem,
     sections.model,
     sections.inputs,

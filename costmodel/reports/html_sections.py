@@ -21,6 +21,110 @@ Tables = dict[str, pd.DataFrame]
 SectionBuilder = Callable[[Path, dict, Tables], Section | None]
 
 
+def decision_summary(folder: Path, summary: dict, tables: Tables) -> Section | None:
+    """The decision first: one paragraph, the key results, threshold price, EVPI, drivers."""
+    base = tables.get("base_case")
+    if base is None or base.empty:
+        return None
+    settings = summary.get("settings", {})
+    currency = settings.get("currency", "")
+    wtps = [float(w) for w in settings.get("wtp", [])]
+    body = f"<p>{html.escape(_decision_sentence(base, tables, wtps, currency))}</p>"
+    body += _table(_key_results(base, tables.get("ceac"), wtps))
+    threshold = tables.get("threshold")
+    name = settings.get("threshold_parameter")
+    if threshold is not None and name:
+        rows = threshold[threshold.parameter == name]
+        parts = [
+            f"{currency} {r.threshold_value:,.0f} at {currency} {r.wtp:,.0f} per QALY"
+            if r.threshold_value == r.threshold_value
+            else f"none in the search range at {currency} {r.wtp:,.0f}"
+            for r in rows.itertuples()
+        ]
+        if parts:
+            body += (
+                f"<p><b>Threshold price</b> ({html.escape(name)}, base "
+                f"{currency} {rows.base_value.iloc[0]:,.0f}): {'; '.join(parts)}.</p>"
+            )
+    evpi = tables.get("evpi")
+    if evpi is not None:
+        at = evpi[evpi.wtp.isin(wtps)]
+        parts = [
+            f"{currency} {r.evpi_per_patient:,.0f} per patient "
+            f"({currency} {r.evpi_population:,.0f} population) at {currency} {r.wtp:,.0f}"
+            for r in at.itertuples()
+        ]
+        if parts:
+            body += f"<p><b>Expected value of perfect information:</b> {'; '.join(parts)}.</p>"
+    drivers = _drivers(tables.get("dsa_oneway"), settings.get("dsa_strategy") or "")
+    if drivers:
+        body += f"<p><b>Biggest drivers</b> (one-way, INMB range): {html.escape(drivers)}.</p>"
+    return ("summary", "Summary for decision makers", body)
+
+
+def _decision_sentence(base: pd.DataFrame, tables: Tables, wtps: list[float], cur: str) -> str:
+    if not wtps or "label" not in base:
+        return ""
+    column = f"nmb_{wtps[0]:g}"
+    if column not in base:
+        return ""
+    best = base.loc[base[column].idxmax()]
+    text = (
+        f"At {cur} {wtps[0]:,.0f} per QALY, {best.label} has the highest expected net benefit "
+        "in the base case"
+    )
+    ceac = tables.get("ceac")
+    if ceac is not None:
+        rows = ceac[(ceac.wtp == wtps[0]) & (ceac.strategy == best.strategy)]
+        if len(rows):
+            probability = rows.prob_ce.iloc[0]
+            text += f"; the probability that it is the most cost-effective is {probability:.2f}"
+    frontier = base[(base.status == "nd") & base.icer.notna()]
+    if len(frontier):
+        steps = ", ".join(f"{r.label} {cur} {r.icer:,.0f} per QALY" for r in frontier.itertuples())
+        text += f". Incremental cost-effectiveness ratios along the frontier: {steps}"
+    if "hypothetical" in tables:
+        text += ". Hypothetical strategies are reported separately, never in this decision"
+    return text + "."
+
+
+def _key_results(base: pd.DataFrame, ceac: pd.DataFrame | None, wtps: list[float]) -> pd.DataFrame:
+    columns = {
+        "label": "Strategy",
+        "cost": "Cost",
+        "qaly": "QALYs",
+        "ly": "Life-years",
+        "icer_per_qaly_vs_reference": "ICER vs reference",
+        "icer": "ICER along the frontier",
+        "status": "Status",
+    }
+    table = base[[c for c in columns if c in base]].rename(columns=columns)
+    for w in wtps:
+        if f"nmb_{w:g}" in base:
+            table[f"NMB at {w:,.0f}"] = base[f"nmb_{w:g}"].to_numpy()
+        if ceac is not None:
+            p = ceac[ceac.wtp == w].set_index("strategy").prob_ce
+            table[f"P(cost-effective) at {w:,.0f}"] = base.strategy.map(p).to_numpy()
+    return table
+
+
+def _drivers(oneway: pd.DataFrame | None, strategy: str) -> str:
+    """The three inputs whose range moves the DSA strategy's INMB most."""
+    if oneway is None or oneway.empty or "inmb_range" not in oneway:
+        return ""
+    strategy = strategy if strategy in set(oneway.strategy) else oneway.strategy.iloc[0]
+    top = oneway[oneway.strategy == strategy].nlargest(3, "inmb_range")
+
+    def number(v: float) -> str:
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+
+    return "; ".join(
+        f"{r.parameter} ({number(r.low_value)} to {number(r.high_value)}: INMB "
+        f"{r.inmb_low:,.0f} to {r.inmb_high:,.0f})"
+        for r in top.itertuples()
+    )
+
+
 def decision_problem(folder: Path, summary: dict, tables: Tables) -> Section:
     settings = summary.get("settings", {})
     currency = settings.get("currency", "")
