@@ -63,11 +63,12 @@ def run_inputs(
     progress: Callable[[int, int], None] | None = None,
     evppi_groups: list[list[str]] | None = None,
     voi: bool = True,
+    on_step: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Base case, deterministic sensitivity analyses, PSA and value of information, as the
     workbook asks. ``psa_samples`` and ``seed`` override the Settings values (0 samples
     disables the PSA); ``deterministic=False`` skips DSA/threshold/scenarios, ``voi=False``
-    EVPPI/EVSI."""
+    EVPPI/EVSI; ``progress(done, total)`` follows the PSA and ``on_step(name)`` each analysis."""
     settings = inputs.settings
     options = RunOptions(
         seed=normalize_seed(settings.seed if seed is None else seed),
@@ -76,6 +77,7 @@ def run_inputs(
         voi=voi,
         evppi_groups=tuple(tuple(g) for g in evppi_groups or ()),
         progress=progress,
+        on_step=on_step,
     )
     result = run_analyses(inputs, options)
     return RunResult(result.inputs, result.outcomes, result.tables, result.summary, result.psa)

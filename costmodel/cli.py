@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -40,17 +39,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _, inputs = load_workbook_inputs(args.workbook)
     for warning in inputs.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    console = ConsoleProgress(enabled=not args.quiet)
     result = run_inputs(
         inputs,
         seed=args.seed,
         psa_samples=args.psa_samples,
         deterministic=not args.no_dsa,
-        progress=console_progress("PSA"),
+        progress=console.psa,
         evppi_groups=[g.split(",") for g in args.evppi or []],
         voi=not args.no_voi,
+        on_step=console.step,
     )
     out = Path(args.out) if args.out else Path("results") / Path(args.workbook).stem
-    result.write(out)
+    console.step("writing tables, figures, report.html and results.xlsx")
+    try:
+        result.write(out)
+    finally:
+        console.close()
     settings = inputs.settings
     print(f"{settings.name}: ICER table (effect: {settings.effect_measure})")
     print(_format_table(result.tables["base_case"], settings.currency))
@@ -148,14 +153,57 @@ def _cmd_template(args: argparse.Namespace) -> int:
     return 0
 
 
-def console_progress(label: str) -> Callable[[int, int], None]:
-    """A progress callback printing 'label: 40% (4000/10000)' to stderr."""
+class ConsoleProgress:
+    """Progress on stderr: on a terminal, tqdm bars over the PSA samples and over the analysis
+    steps (named as they start); in a log (no terminal), one line per step and per quarter of
+    the PSA, so no stage of a long run is silent."""
 
-    def report(done: int, total: int) -> None:
-        end = "\n" if done >= total else "\r"
-        print(f"{label}: {100 * done // total:3d}% ({done}/{total})", end=end, file=sys.stderr)
+    def __init__(self, *, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.terminal = sys.stderr.isatty()
+        self._psa = None
+        self._steps = None
+        self._index = 0
+        self._quarter = 0
 
-    return report
+    def psa(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if not self.terminal:
+            while self._quarter < 4 and done >= total * (self._quarter + 1) / 4:
+                self._quarter += 1
+                print(f"PSA: {25 * self._quarter}% of {total:,} samples", file=sys.stderr)
+            return
+        from tqdm import tqdm
+
+        if self._psa is None:
+            self._psa = tqdm(total=total, desc="PSA", unit="sample", file=sys.stderr)
+        self._psa.update(done - self._psa.n)
+        if done >= total:
+            self._psa.close()
+
+    def step(self, name: str) -> None:
+        if not self.enabled:
+            return
+        from costmodel.analyses.run import STEPS
+
+        total = len(STEPS) + 1  # the analysis steps, then writing the outputs
+        self._index += 1
+        if not self.terminal:
+            print(f"[{self._index}/{total}] {name}", file=sys.stderr)
+            return
+        from tqdm import tqdm
+
+        if self._steps is None:
+            self._steps = tqdm(total=total, desc="analyses", unit="step", file=sys.stderr)
+        else:
+            self._steps.update(1)
+        self._steps.set_postfix_str(name)
+
+    def close(self) -> None:
+        if self._steps is not None:
+            self._steps.update(self._steps.total - self._steps.n)
+            self._steps.close()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--psa-samples", type=int, help="PSA samples (default: Settings psa_samples; 0 = none)"
     )
     run.add_argument("--no-dsa", action="store_true", help="skip deterministic analyses")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     run.add_argument("--no-voi", action="store_true", help="skip EVPPI and EVSI")
     run.add_argument(
         "--evppi",

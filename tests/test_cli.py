@@ -131,3 +131,19 @@ def test_python_api_runs_what_the_cli_runs_by_default(tmp_path):
     assert written == set(result.tables)
     cli_ceac = pd.read_csv(out / "ceac.csv")
     assert np.allclose(cli_ceac.prob_ce, result.ceac.prob_ce, rtol=0, atol=0)
+
+
+def test_run_reports_progress_for_every_stage_unless_quiet(tmp_path, capsys):
+    """In a log (no terminal) each analysis step and the writing of outputs get a line."""
+    from costmodel.analyses.run import STEPS
+
+    out = tmp_path / "hiv"
+    assert main(["run", str(HIV_WORKBOOK), "--out", str(out), "--psa-samples", "100"]) == 0
+    err = capsys.readouterr().err
+    total = len(STEPS) + 1
+    for i, (name, _) in enumerate(STEPS, start=1):
+        assert f"[{i}/{total}] {name}" in err
+    assert f"[{total}/{total}] writing" in err
+    assert "PSA: 100% of 100 samples" in err
+    assert main(["run", str(HIV_WORKBOOK), "--out", str(out), "--psa-samples", "100", "-q"]) == 0
+    assert capsys.readouterr().err == ""

@@ -29,6 +29,7 @@ class RunOptions:
     voi: bool = True  # EVPPI, EVSI
     evppi_groups: tuple[tuple[str, ...], ...] = ()  # extra EVPPI groups (command line)
     progress: Callable[[int, int], None] | None = None  # PSA progress (done, total)
+    on_step: Callable[[str], None] | None = None  # called as each analysis step starts
 
 
 @dataclass

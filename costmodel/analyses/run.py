@@ -68,7 +68,9 @@ def run_analyses(inputs: ModelInputs, options: RunOptions) -> AnalysisResult:
         if decision.settings.run_biomarker:
             ctx.biomarker_runs = test_and_treat.psa_runs(decision, ctx.psa)
             ctx.psa = test_and_treat.extend_psa(decision, ctx.psa, ctx.biomarker_runs)
-    for _, step in STEPS:
+    for name, step in STEPS:
+        if options.on_step is not None:
+            options.on_step(name)
         ctx.tables.update(step(ctx))
     result_summary = summary(decision, ctx.tables["base_case"], seed=options.seed)
     result_summary["psa_samples"] = options.psa_samples
