@@ -14,10 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from costmodel.analyses.base import RunOptions
 from costmodel.analyses.run import run_analyses
+from costmodel.errors import OptionError
 from costmodel.inputs import ModelInputs
 from costmodel.reports import write_reports, write_result
 from costmodel.results import AnalysisResult
@@ -71,8 +73,8 @@ def run_inputs(
     EVPPI/EVSI; ``progress(done, total)`` follows the PSA and ``on_step(name)`` each analysis."""
     settings = inputs.settings
     options = RunOptions(
-        seed=normalize_seed(settings.seed if seed is None else seed),
-        psa_samples=settings.psa_samples if psa_samples is None else psa_samples,
+        seed=_checked_seed(settings.seed if seed is None else seed),
+        psa_samples=_checked_samples(settings.psa_samples if psa_samples is None else psa_samples),
         deterministic=deterministic,
         voi=voi,
         evppi_groups=tuple(tuple(g) for g in evppi_groups or ()),
@@ -81,6 +83,37 @@ def run_inputs(
     )
     result = run_analyses(inputs, options)
     return RunResult(result.inputs, result.outcomes, result.tables, result.summary, result.psa)
+
+
+MAX_PSA_SAMPLES = 10_000_000  # beyond this a run takes hours and tens of GB of results
+
+
+def _checked_seed(seed: SeedLike) -> int:
+    """The run's seed, or OptionError: an int >= 0, a numpy Generator or None."""
+    try:
+        return normalize_seed(seed)
+    except ValueError as exc:
+        raise OptionError(f"seed: {exc}.") from None
+
+
+def _checked_samples(n: object) -> int:
+    """The number of PSA samples, or OptionError: an int from 0 (no PSA) to MAX_PSA_SAMPLES."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer):
+        raise OptionError(f"psa_samples must be a whole number >= 0; got {n!r}.")
+    if n < 0:
+        raise OptionError(f"psa_samples must be >= 0 (0 = no PSA); got {n}.")
+    if n > MAX_PSA_SAMPLES:
+        raise OptionError(
+            f"psa_samples {n:,} is more than {MAX_PSA_SAMPLES:,}: the run would take hours and "
+            "its outputs tens of GB. Use fewer samples (100,000 gives EVPI to about 1%)."
+        )
+    return int(n)
+
+
+def _checked_path(path: object) -> Path:
+    if not isinstance(path, str | Path) or not str(path):
+        raise OptionError(f"path must be a workbook path (str or Path); got {path!r}.")
+    return Path(path)
 
 
 def run_workbook(
@@ -94,7 +127,7 @@ def run_workbook(
     """Validate and run a workbook with the CLI's defaults: everything the workbook enables
     (its PSA sample size, DSA, scenarios, VOI). ``psa_samples=0``, ``deterministic=False`` and
     ``voi=False`` skip parts."""
-    _, inputs = load_workbook_inputs(path)
+    _, inputs = load_workbook_inputs(_checked_path(path))
     return run_inputs(
         inputs, seed=seed, psa_samples=psa_samples, deterministic=deterministic, voi=voi
     )

@@ -8,16 +8,22 @@ costmodel template PATH.xlsx [--force]
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from costmodel import __version__
 from costmodel.errors import CostModelError
 
+if TYPE_CHECKING:  # pandas is imported lazily, so that Ctrl-C at start-up is caught too
+    import pandas as pd
+
 
 def _format_table(table: pd.DataFrame, currency: str) -> str:
+    import pandas as pd
+
     shown = table[["strategy", "cost", "qaly", "ly", "inc_cost", "inc_qaly", "icer", "status"]]
     formats = {
         "cost": lambda v: f"{v:,.0f}",
@@ -34,8 +40,6 @@ def _format_table(table: pd.DataFrame, currency: str) -> str:
 def _cmd_run(args: argparse.Namespace) -> int:
     from costmodel.api import load_workbook_inputs, run_inputs
 
-    if args.psa_samples is not None and args.psa_samples < 0:
-        raise CostModelError("--psa-samples must be >= 0")
     _, inputs = load_workbook_inputs(args.workbook)
     for warning in inputs.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -269,8 +273,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum, frame) -> None:
+    """SIGTERM ends a run as Ctrl-C does: earlier results stay, temporary files go."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # not possible outside the main thread (e.g. called from a worker): keep the default there
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         return args.handler(args)
     except CostModelError as exc:

@@ -73,3 +73,9 @@ class ModelCheckError(CostModelError):
 
 class NumericalError(ModelCheckError):
     """NaN or infinity appeared in a computation; the message says where it came from."""
+
+
+class OptionError(CostModelError):
+    """A run option (seed, number of PSA samples, path...) is not valid."""
+
+    exit_code = 2

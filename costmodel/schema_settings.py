@@ -89,6 +89,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Probabilistic sensitivity analysis samples (0 disables PSA).",
         default=1000,
         minimum=0,
+        maximum=10_000_000,
     ),
     Setting("seed", INTEGER, "Random seed for PSA.", default=20231, minimum=0),
     Setting(

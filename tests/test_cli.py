@@ -147,3 +147,29 @@ def test_run_reports_progress_for_every_stage_unless_quiet(tmp_path, capsys):
     assert "PSA: 100% of 100 samples" in err
     assert main(["run", str(HIV_WORKBOOK), "--out", str(out), "--psa-samples", "100", "-q"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_run_options_are_checked_the_same_way_in_the_cli_and_the_api(tmp_path, capsys):
+    """Issue #16: one validation of seed and PSA size for both front doors (exit 2, no
+    traceback)."""
+    from costmodel.errors import OptionError
+
+    out = str(tmp_path / "x")
+    assert main(["run", str(HIV_WORKBOOK), "--out", out, "--seed", "-1"]) == 2
+    assert "seed must be an integer >= 0" in capsys.readouterr().err
+    assert main(["run", str(HIV_WORKBOOK), "--out", out, "--psa-samples", "-5"]) == 2
+    assert "psa_samples must be >= 0" in capsys.readouterr().err
+    for kwargs in ({"psa_samples": -5}, {"psa_samples": 2.5}, {"seed": -1}, {"seed": "7"}):
+        with pytest.raises(OptionError):
+            run_workbook(HIV_WORKBOOK, deterministic=False, **kwargs)
+    with pytest.raises(OptionError, match="path must be"):
+        run_workbook(None)
+
+
+def test_an_unwritable_output_location_is_a_clear_error(tmp_path, capsys):
+    """--out below an ordinary file: a message naming the path, exit 1, no traceback."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code = main(["run", str(HIV_WORKBOOK), "--out", str(blocker / "out"), "--psa-samples", "0"])
+    err = capsys.readouterr().err
+    assert code == 1 and "cannot write the results" in err and "Traceback" not in err

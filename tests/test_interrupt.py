@@ -226,3 +226,33 @@ def test_ctrl_c_while_swapping_folders_keeps_previous_results(hiv_results, monke
     assert interrupted
     assert snapshot(out) == before
     assert leftovers(out) == [], "hidden folders left next to OUT"
+
+
+def test_sigterm_is_handled_like_ctrl_c(previous_results, tmp_path):
+    """Issue #16: SIGTERM (a scheduler stopping the job) keeps earlier results, exit 130."""
+    out = previous_results
+    before = snapshot(out)
+    code, output = interrupt(out, signal.SIGTERM, tmp_path / "sigterm.log")
+    assert code == 130, output
+    assert "Traceback" not in output
+    assert snapshot(out) == before
+    assert leftovers(out) == []
+
+
+def test_temporary_folders_of_dead_runs_are_removed_and_live_ones_kept(tmp_path):
+    """A killed run's temporary folder carries its pid; the next run removes it when that
+    process is gone, and leaves folders it cannot attribute (or of live runs) alone."""
+    out = tmp_path / "hiv"
+    dead = tmp_path / ".hiv.tmp-dead"
+    dead.mkdir()
+    command = [sys.executable, "-c", "import os; print(os.getpid())"]
+    probe = subprocess.run(command, capture_output=True, text=True, check=True)
+    (dead / ".costmodel-pid").write_text(probe.stdout)  # that process has exited
+    live = tmp_path / ".hiv.tmp-live"
+    live.mkdir()
+    (live / ".costmodel-pid").write_text(f"{os.getpid()}\n")
+    foreign = tmp_path / ".hiv.tmp-unknown"
+    foreign.mkdir()
+    assert main(["run", str(HIV_WORKBOOK), "--out", str(out), *QUICK_RUN, "-q"]) == 0
+    assert not dead.exists()
+    assert live.exists() and foreign.exists()

@@ -21,6 +21,7 @@ from costmodel.errors import CostModelError
 from costmodel.files import umask, write_csv, write_json
 
 MARKER = ".costmodel-output"
+PID_FILE = ".costmodel-pid"  # in a temporary folder while its run is alive
 MARKER_HEADER = "This folder was written by costmodel and may be replaced."
 MANIFEST_LINE = "Files written (only these are replaced):"
 # Folders marked by the first release list no files: these are the names it wrote.
@@ -40,10 +41,25 @@ def write_output_folder(
     """Write ``<name>.csv`` for each table, ``summary.json`` and whatever ``extra`` writes,
     then swap the folder into place. Returns the output folder."""
     out = Path(out_dir)
+    try:
+        return _write(out, tables, summary, extra)
+    except OSError as exc:  # disk full, read-only, a file where a folder should be...
+        cause = exc.strerror or type(exc).__name__
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise OutputError(
+            f"cannot write the results to {out}: {cause}{where}. Nothing was replaced: earlier "
+            "results there are unchanged. Free space, fix the permissions or choose another "
+            "--out."
+        ) from None
+
+
+def _write(out: Path, tables, summary, extra) -> Path:
     _recover_interrupted_swap(out)
     _check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_dead_runs_temp_folders(out)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    (tmp / PID_FILE).write_text(f"{os.getpid()}\n")
     tmp.chmod(0o777 & ~umask())  # mkdtemp makes 0700; results are shared like other files
     try:
         for name, table in tables.items():
@@ -51,12 +67,36 @@ def write_output_folder(
         write_json(tmp / "summary.json", summary)
         if extra is not None:
             extra(tmp)
+        (tmp / PID_FILE).unlink()
         _write_marker(tmp)
         _swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _remove_dead_runs_temp_folders(out: Path) -> None:
+    """Temporary folders of runs killed outright (SIGKILL, power loss): costmodel's own only
+    (they carry its pid file) and only when that process is gone."""
+    for folder in out.parent.glob(f".{out.name}.tmp-*"):
+        pid_file = folder / PID_FILE
+        try:
+            pid = int(pid_file.read_text().strip())
+        except (OSError, ValueError):
+            continue  # not a folder this version of costmodel marked: leave it
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _recover_interrupted_swap(out: Path) -> None:
