@@ -50,9 +50,36 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection, OWASP)
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralised(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with every text cell that a spreadsheet would run as a formula prefixed with
+    a quote (OWASP CSV-injection rule); numbers are untouched."""
+    columns = [
+        c
+        for c in table.columns
+        if table[c].dtype == object or pd.api.types.is_string_dtype(table[c].dtype)
+    ]
+    if not columns:
+        return table
+
+    def safe(value: object) -> object:
+        if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+            return "'" + value
+        return value
+
+    out = table.copy()
+    for column in columns:
+        out[column] = out[column].map(safe)
+    return out
+
+
 def write_csv(path: Path, table: pd.DataFrame) -> None:
-    """CSV with full float precision (17 significant digits), no index."""
-    table.to_csv(path, index=False, float_format="%.17g", lineterminator="\n")
+    """CSV with full float precision (17 significant digits), no index; text that would run
+    as a formula in a spreadsheet is quoted (see :func:`neutralised`)."""
+    neutralised(table).to_csv(path, index=False, float_format="%.17g", lineterminator="\n")
 
 
 def _json_default(value: object) -> object:

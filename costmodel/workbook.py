@@ -7,6 +7,7 @@ bytes, so the recorded SHA-256 is exactly what was modelled. The file is never w
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import re
@@ -154,6 +155,18 @@ def _check_zip(data: bytes, file: str) -> None:
         )
 
 
+# what a cell may hold (openpyxl gives formula objects for array and data-table formulas)
+PLAIN_CELL_TYPES = (
+    int,
+    float,
+    bool,
+    datetime.datetime,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+)
+
+
 def _read_sheet(ws, file: str) -> RawSheet:
     headers: dict[str, str] = {}
     header_text: dict[str, str] = {}
@@ -186,6 +199,17 @@ def _read_sheet(ws, file: str) -> RawSheet:
                 continue
             if isinstance(value, str):
                 value = value.strip() or None
+            elif value is not None and not isinstance(value, PLAIN_CELL_TYPES):
+                where = f"{get_column_letter(c)}{r}"
+                raise InputError(
+                    Problem.at(
+                        file,
+                        ws.title,
+                        where,
+                        f"holds an array or data-table formula ({type(value).__name__}); "
+                        "costmodel reads values, not formulas: enter the value itself.",
+                    )
+                )
             cells[key] = f"{get_column_letter(c)}{r}"
             if value is not None:
                 record[key] = value

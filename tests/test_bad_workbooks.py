@@ -117,8 +117,15 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+PROGRESS = re.compile(r"^(\[\d+/\d+\] |PSA: \d+% of )")  # the run's progress lines
+
+
 def error_lines(err: str) -> list[str]:
-    return [line for line in err.splitlines() if line.strip() and not line.startswith("warning:")]
+    return [
+        line
+        for line in err.splitlines()
+        if line.strip() and not line.startswith("warning:") and not PROGRESS.match(line)
+    ]
 
 
 def assert_refused(

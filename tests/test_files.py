@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import pandas as pd
 import pytest
 
 from costmodel import files
@@ -93,3 +94,45 @@ def test_first_release_folders_are_replaced_only_when_they_hold_its_outputs(tmp_
     (old / "model.xlsx").write_bytes(b"a workbook")
     assert main(["run", str(HIV_WORKBOOK), "--out", str(old), "--psa-samples", "0"]) == 1
     assert (old / "model.xlsx").read_bytes() == b"a workbook"
+
+
+def test_text_a_spreadsheet_would_run_as_a_formula_is_quoted_in_csvs(tmp_path):
+    """OWASP CSV injection: a label such as '=HYPERLINK(...)' is written as text."""
+    from openpyxl import load_workbook
+
+    from costmodel.cli import main
+    from tests.conftest import HIV_WORKBOOK
+
+    wb = load_workbook(HIV_WORKBOOK)
+    ws = wb["Strategies"]
+    labels = {'=HYPERLINK("http://x")', "@SUM(1)", "+1", "-2"}
+    for row, label in zip(range(2, 4), ('=HYPERLINK("http://x")', "@SUM(1)"), strict=True):
+        ws.cell(row, 2).value = label  # column B: label
+    path = tmp_path / "labels.xlsx"
+    wb.save(path)
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "--psa-samples", "0", "-q"]) == 0
+    text = (out / "base_case.csv").read_text()
+    assert "'=HYPERLINK" in text and "'@SUM(1)" in text
+    assert ",=HYPERLINK" not in text and ",@SUM" not in text
+    assert labels  # documented triggers: = + - @ tab CR
+    frame = pd.DataFrame({"a": ["-x", "ok", 1.5], "b": [-1.0, 2.0, 3.0]})
+    out_frame = files.neutralised(frame)
+    assert out_frame.a.tolist() == ["'-x", "ok", 1.5] and out_frame.b.tolist() == [-1.0, 2.0, 3.0]
+
+
+def test_array_formula_cells_are_refused_at_their_cell(tmp_path):
+    from openpyxl import load_workbook
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    from costmodel.errors import InputError
+    from costmodel.workbook import read_workbook
+    from tests.conftest import HIV_WORKBOOK
+
+    wb = load_workbook(HIV_WORKBOOK)
+    ws = wb["Strategies"]
+    ws["B2"] = ArrayFormula("B2", "=UPPER(A2)")
+    path = tmp_path / "array.xlsx"
+    wb.save(path)
+    with pytest.raises(InputError, match=r"Strategies!B2: holds an array or data-table formula"):
+        read_workbook(path)
