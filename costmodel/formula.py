@@ -317,7 +317,8 @@ _REFUSED_NODES: dict[type[ast.AST], str] = {
     ast.Starred: "starred arguments (*args) are not allowed",
     ast.JoinedStr: "f-strings are not allowed",
     ast.List: "lists are not allowed",
-    ast.Tuple: "tuples (a, b) are not allowed",
+    ast.Tuple: "tuples (a, b) are not allowed (a thousands separator such as 1,701? write 1701;"
+    " a decimal comma such as 0,5? write 0.5)",
     ast.Set: "sets are not allowed",
     ast.Dict: "dictionaries are not allowed",
 }

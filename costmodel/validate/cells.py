@@ -93,16 +93,10 @@ def _read_number(
     if _is_number(value):
         number = float(value)
     elif isinstance(value, str):
-        try:
-            number = float(value.replace(",", "")) if not value.endswith("%") else math.nan
-        except ValueError:
-            problems.add(sheet, cell, f"{what} must be a number; got {_describe(value)}.")
+        parsed = _number_from_text(value.strip(), sheet, cell, what, problems)
+        if parsed is None:
             return None
-        if value.endswith("%"):
-            problems.add(
-                sheet, cell, f"{what} must be a number; got {value!r}. Write 0.17, not 17%."
-            )
-            return None
+        number = parsed
     else:
         problems.add(sheet, cell, f"{what} must be a number; got {_describe(value)}.")
         return None
@@ -110,6 +104,34 @@ def _read_number(
         problems.add(sheet, cell, f"{what} must be a finite number; got {_describe(value)}.")
         return None
     return number
+
+
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")  # 20,000 or 1,234,567.5
+
+
+def _number_from_text(
+    text: str, sheet: str, cell: str, what: str, problems: _Problems
+) -> float | None:
+    """A number typed as text: digits with a decimal point. An unambiguous thousands
+    separator (20,000) is read with a warning; anything else with a comma, space or
+    underscore is refused rather than guessed (is 1,5 one and a half or fifteen?)."""
+    if PLAIN_NUMBER.fullmatch(text) or text.lower() in ("inf", "-inf", "+inf", "nan"):
+        return float(text)
+    if THOUSANDS.fullmatch(text):
+        plain = text.replace(",", "")
+        problems.warn(sheet, cell, f"{what}: read {text!r} as {plain} (thousands separator).")
+        return float(plain)
+    if text.endswith("%"):
+        hint = " Write 0.17, not 17%."
+    elif "," in text:
+        hint = " Use a point for decimals (1.5) and no thousands separator (20000)."
+    elif "_" in text or " " in text:
+        hint = " Write the digits only (20000)."
+    else:
+        hint = ""
+    problems.add(sheet, cell, f"{what} must be a number; got {text!r}.{hint}")
+    return None
 
 
 def _read_integer(

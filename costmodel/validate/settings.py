@@ -133,6 +133,9 @@ def _read_settings(sheet: RawSheet, problems: _Problems) -> tuple[Settings | Non
     return settings, single_phase
 
 
+LIST_SEPARATOR = r"\s*;\s*|,\s+|\s+"
+
+
 def _parse_setting(
     spec: schema.Setting, value: object, sheet: str, cell: str, problems: _Problems
 ) -> object:
@@ -144,7 +147,9 @@ def _parse_setting(
     if spec.kind == schema.ENUM:
         return _read_choice(value, spec.choices, sheet, cell, what, problems)
     if spec.kind == schema.NUMBER_LIST:
-        parts = [value] if _is_number(value) else re.split(r"[;,\s]+", str(value).strip())
+        # items separated by ';' or by a comma and a space: '20000, 30000'; a comma between
+        # digits is a thousands separator (or refused), never a list separator
+        parts = [value] if _is_number(value) else re.split(LIST_SEPARATOR, str(value).strip())
         numbers = [_read_number(p, sheet, cell, what, problems) for p in parts if p != ""]
         if not numbers:
             problems.add(sheet, cell, f"{what} needs at least one number, e.g. 20000, 30000.")
