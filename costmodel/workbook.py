@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
 from costmodel.errors import InputError, Problem
+from costmodel.schema import ALL_SHEETS
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_UNCOMPRESSED_BYTES = 300 * 1024 * 1024
@@ -61,6 +62,7 @@ class RawWorkbook:
     file: str  # file name used in messages
     sha256: str
     sheets: dict[str, RawSheet]  # keyed by sheet name as written
+    notes: tuple[str, ...] = ()  # warnings about the file itself (e.g. hidden sheets left out)
 
     def sheet(self, name: str) -> RawSheet | None:
         """Case-insensitive lookup."""
@@ -83,13 +85,51 @@ def read_workbook(path: str | Path) -> RawWorkbook:
     _check_zip(data, file)
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-        sheets = {ws.title: _read_sheet(ws, file) for ws in wb.worksheets}
+        visible = _visible_worksheets(wb.worksheets, file)
+        sheets = {ws.title: _read_sheet(ws, file) for ws in visible}
+        hidden = [ws.title for ws in wb.worksheets if ws not in visible]
         wb.close()
     except InputError:
         raise
     except Exception as exc:  # openpyxl raises many types for corrupt or hostile files
         raise InputError(Problem.at(file, message=_describe_failure(exc))) from None
-    return RawWorkbook(path, file, hashlib.sha256(data).hexdigest(), sheets)
+    notes = tuple(
+        f"{file}: hidden sheet '{name}' is not read (costmodel reads visible sheets only)."
+        for name in hidden
+    )
+    return RawWorkbook(path, file, hashlib.sha256(data).hexdigest(), sheets, notes)
+
+
+def _visible_worksheets(worksheets: list, file: str) -> list:
+    """The visible worksheets. A hidden sheet named like a model sheet, or two sheets whose
+    names differ only in case or spaces, would be ambiguous: refused, never read silently."""
+    known = {s.name.lower() for s in ALL_SHEETS}
+    seen: dict[str, str] = {}
+    for ws in worksheets:
+        key = ws.title.strip().lower()
+        hidden = getattr(ws, "sheet_state", "visible") != "visible"
+        if hidden and key in known:
+            raise InputError(
+                Problem.at(
+                    file,
+                    ws.title,
+                    message=f"sheet '{ws.title}' is hidden and named like the {key} sheet; "
+                    "costmodel does not read hidden sheets. Unhide it (and remove any other "
+                    "sheet of that name) or rename it.",
+                )
+            )
+        if not hidden and key in seen:
+            raise InputError(
+                Problem.at(
+                    file,
+                    ws.title,
+                    message=f"sheets '{seen[key]}' and '{ws.title}' have the same name but for "
+                    "case or spaces; keep one of them.",
+                )
+            )
+        if not hidden:
+            seen[key] = ws.title
+    return [ws for ws in worksheets if getattr(ws, "sheet_state", "visible") == "visible"]
 
 
 def _describe_failure(exc: BaseException) -> str:

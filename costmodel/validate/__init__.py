@@ -66,6 +66,7 @@ def validate_workbook(raw: RawWorkbook, *, check_scenarios: bool = True) -> Mode
     are kept in ``scenario_variants`` for the scenario analysis.
     """
     problems = _Problems(raw.file)
+    problems.warnings.extend(raw.notes)
     sheets = _check_sheets(raw, problems)
     if any(sheets.get(s.name) is None for s in schema.ALL_SHEETS if s.required):
         raise InputError(problems.items)
