@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import platform
 from dataclasses import dataclass
 
@@ -113,6 +114,18 @@ PROVENANCE_KEYS = (
 """summary.json keys that identify how a result was produced (shown by every report)."""
 
 
+def created_utc() -> str:
+    """The run's timestamp: now, or SOURCE_DATE_EPOCH (seconds) when set, so that reruns of
+    the same inputs and seed are byte-identical (reproducible-builds convention)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    moment = (
+        _dt.datetime.fromtimestamp(int(epoch), _dt.UTC)
+        if epoch.isdigit()
+        else _dt.datetime.now(_dt.UTC)
+    )
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def provenance(inputs: ModelInputs, *, seed: int | None) -> dict[str, object]:
     """What a result was computed from: input hash, version, seed, time and platform."""
     return {
@@ -121,7 +134,7 @@ def provenance(inputs: ModelInputs, *, seed: int | None) -> dict[str, object]:
         "input_sha256": inputs.sha256,
         "costmodel_version": __version__,
         "seed": seed,
-        "created_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_utc": created_utc(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "pandas": pd.__version__,

@@ -4,6 +4,7 @@ report.html, cheers.csv and template workbooks as 0600)."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -136,3 +137,31 @@ def test_array_formula_cells_are_refused_at_their_cell(tmp_path):
     wb.save(path)
     with pytest.raises(InputError, match=r"Strategies!B2: holds an array or data-table formula"):
         read_workbook(path)
+
+
+def test_reruns_are_byte_identical_with_source_date_epoch(tmp_path, monkeypatch):
+    """Issue #16 item 11: same inputs and seed, and SOURCE_DATE_EPOCH, give the same bytes in
+    every file: tables, SVG/PNG figures, report.html, results.xlsx, summary.json."""
+    import time
+
+    from costmodel.cli import main
+    from tests.conftest import HIV_WORKBOOK
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    folders = []
+    for name in ("first", "second"):
+        out = tmp_path / name
+        assert (
+            main(["run", str(HIV_WORKBOOK), "--out", str(out), "--psa-samples", "200", "-q"]) == 0
+        )
+        folders.append(out)
+        time.sleep(1.1)  # a different wall-clock second for the second run
+    first = {
+        p.relative_to(folders[0]): p.read_bytes() for p in folders[0].rglob("*") if p.is_file()
+    }
+    second = {
+        p.relative_to(folders[1]): p.read_bytes() for p in folders[1].rglob("*") if p.is_file()
+    }
+    assert first.keys() == second.keys()
+    assert [name for name in first if first[name] != second[name]] == []
+    assert b"2026-01-01T00:00:00Z" in first[Path("summary.json")]

@@ -20,9 +20,11 @@ chart_data blocks and native charts) and ``excel_summary`` (the Summary sheet).
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -160,7 +162,9 @@ def write_results_workbook(
     tables, notes = _read_tables(folder)
     inputs = _read_input_sheets(inputs_workbook) if inputs_workbook is not None else []
     plan = _plan(folder, summary, tables, notes, inputs_workbook, inputs)
-    atomic_write(path, _build_workbook(plan).save)
+    workbook = _build_workbook(plan)
+    moment = _run_time(summary.get("created_utc"))
+    atomic_write(path, lambda tmp: _save_reproducibly(workbook, tmp, moment))
 
 
 # --------------------------------------------------------------------------------------------
@@ -370,3 +374,38 @@ def _read_first_samples(path: Path, n_samples: int) -> pd.DataFrame:
         if len(seen) > n_samples:
             break
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=wanted)
+
+
+def _run_time(created_utc: object) -> datetime | None:
+    if not isinstance(created_utc, str):
+        return None
+    try:
+        return datetime.strptime(created_utc, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return None
+
+
+def _save_reproducibly(workbook, path: Path, moment: datetime | None) -> None:
+    """Save ``workbook`` dated by the run, not by the writing: document properties and zip
+    entry times are the run's time, so rebuilding the report of one run (or rerunning with
+    SOURCE_DATE_EPOCH) gives the same bytes."""
+    if moment is None:
+        workbook.save(path)
+        return
+    workbook.properties.created = moment
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl sets 'modified' to now on save
+                data = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                    rb"\g<1>" + stamp.encode() + rb"\g<2>",
+                    data,
+                )
+            entry = zipfile.ZipInfo(info.filename, date_time=moment.timetuple()[:6])
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = info.external_attr
+            out.writestr(entry, data)

@@ -69,9 +69,11 @@ def plot_forest(synthesis: Synthesis, sensitivity=None, ax: Axes | None = None) 
 
 
 def save_figure(ax: Axes, stem) -> None:
-    """Write ``stem``.png (200 dpi) and ``stem``.svg, then close the figure."""
-    ax.figure.savefig(f"{stem}.png", dpi=200)
-    ax.figure.savefig(f"{stem}.svg")
+    """Write ``stem``.png (200 dpi) and ``stem``.svg, then close the figure. Both are the same
+    bytes for the same figure: no date in the metadata, SVG element ids from a fixed salt."""
+    with matplotlib.rc_context({"svg.hashsalt": "costmodel"}):
+        ax.figure.savefig(f"{stem}.png", dpi=200, metadata={"Software": None})
+        ax.figure.savefig(f"{stem}.svg", metadata={"Date": None, "Creator": None})
     plt.close(ax.figure)
 
 
