@@ -129,10 +129,6 @@ def validate_workbook(raw: RawWorkbook, *, check_scenarios: bool = True) -> Mode
     if problems.items:
         raise InputError(problems.items)
     assert settings is not None and ordered is not None  # guaranteed when no problems
-    categories = sorted(
-        {c for s in states for c in (*s.costs, *s.start_costs)}
-        | {c for t in transitions for c in t.costs}
-    )
     inputs = ModelInputs(
         source=raw.path,
         file=raw.file,
@@ -144,7 +140,7 @@ def validate_workbook(raw: RawWorkbook, *, check_scenarios: bool = True) -> Mode
         transitions=tuple(transitions),
         strategies=tuple(strategies),
         life_table=life_table,
-        cost_categories=tuple(categories),
+        cost_categories=_cost_categories(states, transitions),
         strategy_variables=tuple(variable_order),
         dynamic_parameters=dynamic,
         synthesis=synthesis,
@@ -159,6 +155,12 @@ def validate_workbook(raw: RawWorkbook, *, check_scenarios: bool = True) -> Mode
     if check_scenarios and inputs.scenarios:
         inputs = replace(inputs, scenario_variants=_validate_scenarios(raw, inputs))
     return inputs
+
+
+def _cost_categories(states, transitions) -> tuple[str, ...]:
+    """Every cost category any state or transition uses, sorted."""
+    used = {c for s in states for c in (*s.costs, *s.start_costs)}
+    return tuple(sorted(used | {c for t in transitions for c in t.costs}))
 
 
 def _validate_scenarios(raw: RawWorkbook, inputs: ModelInputs) -> tuple[ModelInputs, ...]:
