@@ -27,7 +27,14 @@ from costmodel.rng import SeedLike, normalize_seed
 from costmodel.validate import validate_workbook
 from costmodel.workbook import RawWorkbook, read_workbook
 
-__all__ = ["RunResult", "load_workbook_inputs", "run_inputs", "run_workbook", "write_reports"]
+__all__ = [
+    "RunResult",
+    "load_workbook_inputs",
+    "run_checks",
+    "run_inputs",
+    "run_workbook",
+    "write_reports",
+]
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,25 @@ class RunResult(AnalysisResult):
         """Write tables (also under tables/), figures, summary.json, report.html, cheers.csv
         and results.xlsx, atomically, into ``out_dir``."""
         return write_result(self, out_dir)
+
+
+def run_checks(inputs: ModelInputs) -> list[str]:
+    """What `costmodel run` would refuse before its PSA: the base case of every strategy
+    (hypothetical ones too) and of every scenario is built and run, and every model check
+    (probabilities, row sums, mass, finite rewards) applied. One message per failing case."""
+    from costmodel.errors import ModelCheckError
+    from costmodel.model import run_model
+
+    cases = [("base case", inputs)]
+    variants = zip(inputs.scenarios, inputs.scenario_variants, strict=True)
+    cases += [(f"scenario '{s.name}'", v) for s, v in variants]
+    problems = []
+    for name, case in cases:
+        try:
+            run_model(case, keep_trace=True)
+        except ModelCheckError as exc:
+            problems.append(str(exc) if name == "base case" else f"{exc} [{name}]")
+    return problems
 
 
 def load_workbook_inputs(path: str | Path) -> tuple[RawWorkbook, ModelInputs]:

@@ -134,11 +134,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from costmodel.api import run_checks
     from costmodel.validate import load_inputs
 
     inputs = load_inputs(args.workbook)
     for warning in inputs.warnings:
         print(f"warning: {warning}")
+    problems = run_checks(inputs)  # what `run` would refuse: built and run, not only read
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return 2
     print(
         f"{inputs.file}: valid ({len(inputs.parameters)} parameters, {len(inputs.states)} "
         f"states, {len(inputs.transitions)} transitions, {len(inputs.strategies)} strategies)."

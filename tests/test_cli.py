@@ -173,3 +173,22 @@ def test_an_unwritable_output_location_is_a_clear_error(tmp_path, capsys):
     code = main(["run", str(HIV_WORKBOOK), "--out", str(blocker / "out"), "--psa-samples", "0"])
     err = capsys.readouterr().err
     assert code == 1 and "cannot write the results" in err and "Traceback" not in err
+
+
+def test_validate_refuses_what_run_would_refuse(tmp_path, capsys):
+    """Issue #16 item 4: a probability of 17 in a transition and initial shares that do not
+    add up passed `validate` and failed `run`; `validate` now builds and runs the base case."""
+    from tests.conftest import edit_workbook
+
+    bad_probability = edit_workbook(
+        HIV_WORKBOOK, tmp_path / "p17.xlsx", {("Parameters", "rr_combination", "value"): 17}
+    )
+    assert main(["validate", str(bad_probability)]) == 2
+    err = capsys.readouterr().err
+    assert "Transitions!" in err and "outside [0, 1]" in err
+    no_start = edit_workbook(
+        HIV_WORKBOOK, tmp_path / "start.xlsx", {("States", "state_a", "initial"): 0}
+    )
+    assert main(["validate", str(no_start)]) == 2
+    assert "initial proportions" in capsys.readouterr().err
+    assert main(["validate", str(HIV_WORKBOOK)]) == 0
