@@ -66,20 +66,21 @@ def _psa_figures(result: AnalysisResult) -> dict[str, Callable]:
     effect = psa.effect(settings.effect_measure)
     currency = settings.currency
     label = "QALYs" if settings.effect_measure == "qaly" else "life-years"
+    labels = {key: inputs.strategy_label(key) for key in keys}
     figures: dict[str, Callable] = {
-        "ceac": lambda: plots.plot_ceac(tables["ceac"], currency),
+        "ceac": lambda: plots.plot_ceac(tables["ceac"], currency, labels=labels),
         "evpi": lambda: plots.plot_evpi(tables["evpi"], currency, settings.population_size > 0),
     }
     if others:
         inc_cost = psa.cost[:, others] - psa.cost[:, [r]]
         inc_effect = effect[:, others] - effect[:, [r]]
-        names = [keys[i] for i in others]
+        names = [labels[keys[i]] for i in others]
         figures["ce_plane"] = lambda: plots.plot_ce_plane(
             inc_cost, inc_effect, names, settings.wtp, currency, label
         )
         s = keys.index(inputs.dsa_strategy)
         inmb = settings.wtp[0] * (effect[:, s] - effect[:, r]) - (psa.cost[:, s] - psa.cost[:, r])
         figures["convergence"] = lambda: plots.plot_convergence(
-            inmb, f"{keys[s]} vs {keys[r]}", currency
+            inmb, f"{labels[keys[s]]} vs {labels[keys[r]]}", currency
         )
     return figures

@@ -78,9 +78,8 @@ def save_figure(ax: Axes, stem) -> None:
 
 
 def _money(currency: str):
-    from matplotlib.ticker import FuncFormatter
-
-    return FuncFormatter(lambda v, _: f"{currency} {v:,.0f}")
+    """Currency tick labels, compact (GBP 20k, GBP 1.2m) so that they never overlap."""
+    return _compact_money(currency)
 
 
 def _compact_money(currency: str):
@@ -135,13 +134,17 @@ def plot_ce_plane(
     return ax
 
 
-def plot_ceac(table, currency: str, ax: Axes | None = None) -> Axes:
+def plot_ceac(
+    table, currency: str, ax: Axes | None = None, labels: dict[str, str] | None = None
+) -> Axes:
     """CEAC per strategy (lines) and the CEAF (markers on the frontier strategy) from a
-    ceac table with columns wtp, strategy, prob_ce, on_frontier."""
+    ceac table with columns wtp, strategy, prob_ce, on_frontier; ``labels`` maps strategy keys
+    to the names shown."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4.5))
+    labels = labels or {}
     for strategy, group in table.groupby("strategy", sort=False):
-        line = ax.plot(group.wtp, group.prob_ce, label=strategy)[0]
+        line = ax.plot(group.wtp, group.prob_ce, label=labels.get(strategy, strategy))[0]
         frontier = group[group.on_frontier]
         ax.plot(frontier.wtp, frontier.prob_ce, "o", ms=3, color=line.get_color())
     ax.set_ylim(-0.02, 1.02)
