@@ -330,12 +330,13 @@ def common_parameters(v: Variant) -> list[list]:
           "log(1 - p28_death_control)) ** effect_log_hr_scale", "hazard ratio", "effect",
           "Hazard ratio of death for secretome/EV", "[D] assumption above"),
         param("hr_imv_msc", 1.0, "hazard ratio", "effect",
-          "Effect of MSC on intubation", "[A] data too sparse to pool (Shu 0/12 vs 4/29)",
-          None, None, None, 0.5, 1.0),
+          "Effect of MSC on intubation",
+          "[A] data too sparse to pool (Shu 0/12 vs 4/29); not varied one at a time: fewer "
+          "intubations also mean fewer deaths, which the trials' RR already holds"),
         param("hr_recovery_msc", 1.0, "hazard ratio", "effect",
           "Effect of MSC on discharge and liberation hazards",
-          "[A] no pooled estimate; Kirkham 2022 LOS -3.97 d as a scenario", None, None, None,
-          1.0, 1.3),
+          "[A] no pooled estimate; Kirkham 2022 LOS -3.97 d in the shorter_stay scenario, where "
+          "the death effect is re-fitted (varied alone it would double-count survival)"),
         param("biomarker_prevalence", 0.4, "proportion", "biomarker",
               "Share of patients who are biomarker-positive (responders)",
               "[A] ASSUMPTION: no validated responder biomarker exists (seed review)", "beta",
