@@ -248,22 +248,26 @@ def _starter_settings() -> _Sheet:
     return ["setting", "value", "description"], settings
 
 
+# The Parameters columns a workbook usually needs, in the order workbooks write them (the
+# starter template and the scripts that build the committed workbooks share it).
+PARAMETER_HEADERS = (
+    "name",
+    "value",
+    "distribution",
+    "param1",
+    "param2",
+    "param3",
+    "low",
+    "high",
+    "unit",
+    "group",
+    "description",
+    "source",
+)
+
+
 def _starter_parameters() -> _Sheet:
-    parameter_headers = [
-        "name",
-        "value",
-        "distribution",
-        "param1",
-        "param2",
-        "param3",
-        "low",
-        "high",
-        "unit",
-        "group",
-        "description",
-        "source",
-    ]
-    return parameter_headers, [list(row) for row in _STARTER_PARAMETERS]
+    return list(PARAMETER_HEADERS), [list(row) for row in _STARTER_PARAMETERS]
 
 
 def _starter_phases() -> _Sheet:

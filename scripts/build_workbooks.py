@@ -15,26 +15,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import msc_model as msc
 
-from costmodel.template import write_workbook
+from costmodel.template import PARAMETER_HEADERS, write_workbook
 
 ROOT = Path(__file__).resolve().parents[1]
 BCS = "Briggs, Claxton & Sculpher (2006) Decision Modelling for Health Economic Evaluation, "
 CHANCELLOR = "Chancellor JV et al. (1997) PharmacoEconomics 12(1):54-66; "
-
-PARAMETER_HEADERS = [
-    "name",
-    "value",
-    "distribution",
-    "param1",
-    "param2",
-    "param3",
-    "low",
-    "high",
-    "unit",
-    "group",
-    "description",
-    "source",
-]
 
 
 def _parameter(name, value, unit, group, description, source, *, low=None, high=None):

@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from costmodel.template import PARAMETER_HEADERS
+
 DATA = Path(__file__).resolve().parent / "data"
 
 RECOVERY_TOCI = (
@@ -26,11 +28,6 @@ CMAJ = "CMAJ Open 2022 model inputs (PMC9259387), general mechanically ventilate
 ARA_BRAZIER = "Ara & Brazier 2010 (HEDS DP 10/11) EQ-5D population norm regression"
 BOWDISH = "Bowdish et al. 2023 remestemcel-L COVID-ARDS RCT (PMC9896641)"
 GMP_COST = "Academic GMP MSC manufacturing cost, PMC8227789 Table 6"
-
-PARAMETER_HEADERS = [
-    "name", "value", "distribution", "param1", "param2", "param3", "low", "high", "unit",
-    "group", "description", "source",
-]  # fmt: skip
 
 
 def param(name, value, unit, group, description, source, dist=None, p1=None, p2=None, low=None,
@@ -578,7 +575,7 @@ def sheets(v: Variant) -> dict:
                            "target", "tolerance", "source"]  # fmt: skip
     return {
         "Settings": (["setting", "value", "description"], settings),
-        "Parameters": (PARAMETER_HEADERS, common_parameters(v)),
+        "Parameters": (list(PARAMETER_HEADERS), common_parameters(v)),
         "Phases": (["key", "label", "cycle_length", "cycle_unit", "n_cycles", "until_age"],
                    phases),
         "States": (state_headers, states),

@@ -18,10 +18,16 @@ from costmodel.outcomes import PsaResult
 from costmodel.parameters import evaluate_parameters
 
 
-def evsi_table(inputs: ModelInputs, psa: PsaResult, cost: np.ndarray | None = None) -> pd.DataFrame:
+def evsi_table(
+    inputs: ModelInputs,
+    psa: PsaResult,
+    cost: np.ndarray | None = None,
+    values: dict[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
     """evsi.csv: for every WTP in Settings and trial size: wtp, n_per_arm, evsi_per_patient,
     se (Monte Carlo SE), evsi_population, trial_cost, enbs, optimal [currency]. ``cost``
-    replaces the PSA costs (e.g. at another product price)."""
+    replaces the PSA costs (e.g. at another product price); ``values`` are the PSA's evaluated
+    parameters when already computed."""
     settings = inputs.settings
     rr_name, p_name = settings.effect_parameter, settings.trial_control_risk_parameter
     if not rr_name or not p_name or rr_name not in psa.parameters:
@@ -29,7 +35,8 @@ def evsi_table(inputs: ModelInputs, psa: PsaResult, cost: np.ndarray | None = No
             f"{inputs.file}: run_evsi needs effect_parameter (with a PSA distribution) and "
             "trial_control_risk_parameter in Settings."
         )
-    values = evaluate_parameters(inputs, psa.parameters, psa.n_samples)
+    if values is None:
+        values = evaluate_parameters(inputs, psa.parameters, psa.n_samples)
     sizes = [int(n) for n in settings.evsi_sample_sizes]
     effect = psa.effect(settings.effect_measure)
     cost = psa.cost if cost is None else cost

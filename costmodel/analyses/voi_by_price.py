@@ -80,12 +80,13 @@ def voi_by_price_table(
     effect = psa.effect(settings.effect_measure)
     wtp = np.asarray(settings.wtp, dtype=float)
     keys = list(psa.strategies)
+    values = evaluate_parameters(inputs, psa.parameters, psa.n_samples) if with_evsi else None
     rows = []
     for price, cost in zip(prices, costs, strict=True):
         evpi = cea.evpi(cost, effect, wtp)
         acceptability = cea.ceac(cost, effect, wtp)
         best = cea.ceaf(cost, effect, wtp)
-        evsi = evsi_table(inputs, psa, cost) if with_evsi else None
+        evsi = evsi_table(inputs, psa, cost, values) if with_evsi else None
         for w, value in enumerate(evpi):
             row = {
                 "parameter": name,
