@@ -66,12 +66,16 @@ class Expression:
         Variable names referenced (not function names).
     functions : frozenset of str
         Names of the functions called.
+    tree : ast.expr or None
+        The parsed syntax tree (None for a plain number), for analyses of how the value
+        depends on its names (e.g. which parts vary over time).
     """
 
     source: str
     names: frozenset[str]
     functions: frozenset[str]
     _evaluator: _Evaluator = field(repr=False, compare=False)
+    tree: ast.expr | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_constant(self) -> bool:
@@ -151,7 +155,8 @@ def parse_expression(
     _check_size(tree.body)
     compiler = _Compiler(stripped, functions)
     evaluator = compiler.compile(tree.body)
-    return Expression(text, frozenset(compiler.names), frozenset(compiler.called), evaluator)
+    names, called = frozenset(compiler.names), frozenset(compiler.called)
+    return Expression(text, names, called, evaluator, tree.body)
 
 
 def _number_expression(value: numbers.Real) -> Expression:

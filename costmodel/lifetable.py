@@ -12,6 +12,11 @@ from costmodel.formula import ExpressionError, FunctionSpec
 from costmodel.inputs import LifeTable
 
 
+# Functions that read the cohort's current age (the life-table row at floor(age)) without
+# taking it as an argument: their value can change wherever floor(age) does.
+IMPLICIT_AGE_FUNCTIONS = ("p_background_death",)
+
+
 def _needs_context(*_args: object) -> float:
     raise ExpressionError("life-table functions can only be used inside a model run")
 

@@ -12,10 +12,11 @@ import numpy as np
 
 from costmodel import engine
 from costmodel.errors import ModelCheckError
-from costmodel.formula import Expression, ExpressionError, FunctionSpec
+from costmodel.formula import BUILTIN_FUNCTIONS, Expression, ExpressionError, FunctionSpec
 from costmodel.inputs import ModelInputs, State
-from costmodel.lifetable import bind_life_table_functions
+from costmodel.lifetable import IMPLICIT_AGE_FUNCTIONS, bind_life_table_functions
 from costmodel.model.effect import effect_after, effect_weight
+from costmodel.model.segments import TimeDependence
 from costmodel.phases import ExpandedPhase
 
 Namespace = tuple[dict, dict]  # (names -> values, function specs)
@@ -47,7 +48,7 @@ class Chunk:
     total_samples: int
     entry: str | None = None
     categories: tuple[str, ...] = field(init=False)
-    _phase_cache: tuple | None = field(default=None, init=False, repr=False)
+    _phase_cache: tuple | None = field(default=None, init=False, repr=False)  # per phase
 
     def __post_init__(self) -> None:
         self.params = {k: np.asarray(v, dtype=float).reshape(-1, 1) for k, v in self.params.items()}
@@ -76,10 +77,9 @@ class Chunk:
             raise ModelCheckError(f"{self.inputs.file}: {where}: {what}: {exc}") from None
 
     def namespace(self, phase: ExpandedPhase, strategy_index: int) -> Namespace:
-        """Parameters, time variables and strategy variables for one strategy and phase."""
-        if self._phase_cache is None or self._phase_cache[0] is not phase:
-            self._phase_cache = (phase, *self._phase_namespace(phase))
-        _, base, functions = self._phase_cache
+        """Parameters, time variables and strategy variables for one strategy and phase,
+        on the phase's time segments (values are (n_samples or 1, n_segments or 1))."""
+        _, base, functions, _ = self._phase_context(phase)
         namespace = dict(base)
         strategy = self.inputs.strategies[strategy_index]
         for name in self.inputs.strategy_variables:
@@ -92,37 +92,56 @@ class Chunk:
             )
         return namespace, functions
 
-    def _phase_namespace(self, phase: ExpandedPhase) -> Namespace:
-        """Parameters, time variables, entry indicators and time-dependent parameters."""
+    def segments(self, phase: ExpandedPhase) -> tuple[np.ndarray, np.ndarray]:
+        """(starts, segment) of the phase: see :mod:`costmodel.model.segments`."""
+        return self._phase_context(phase)[3]
+
+    def _phase_context(self, phase: ExpandedPhase) -> tuple:
+        if self._phase_cache is None or self._phase_cache[0] is not phase:
+            self._phase_cache = (phase, *self._phase_namespace(phase))
+        return self._phase_cache
+
+    def _phase_namespace(self, phase: ExpandedPhase) -> tuple[dict, dict, tuple]:
+        """Namespace on the phase's time segments: parameters, time variables at the first
+        cycle of each segment, entry indicators and time-dependent parameters."""
         p = phase.phase
         settings = self.inputs.settings
         cycles = np.arange(1, p.n_cycles + 1, dtype=float).reshape(1, -1)
         time_years = phase.start_years + (cycles - 1.0) * p.cycle_years
-        age = settings.start_age + time_years
-        namespace: dict[str, object] = dict(self.params)
-        namespace.update(
-            cycle=cycles,
-            time_years=time_years,
-            time_days=time_years * engine.DAYS_PER_YEAR,
-            age=age,
-            cycle_years=p.cycle_years,
-            cycle_days=p.cycle_years * engine.DAYS_PER_YEAR,
-            time_in_state=1.0,
-        )
-        functions = bind_life_table_functions(
-            self.inputs.life_table,
-            start_age=settings.start_age,
-            prop_female=settings.prop_female,
-            age_now=age,
-            cycle_years=p.cycle_years,
-        )
         time_days = time_years * engine.DAYS_PER_YEAR
-        namespace["effect_weight"] = effect_weight(time_days, settings)
-        namespace["effect_after"] = effect_after(time_days, settings)
-        namespace["start_age"] = settings.start_age
-        namespace["prop_female"] = settings.prop_female
+        age = settings.start_age + time_years
+        over_cycles = {
+            "cycle": cycles,
+            "time_years": time_years,
+            "time_days": time_days,
+            "age": age,
+            "effect_weight": effect_weight(time_days, settings),
+            "effect_after": effect_after(time_days, settings),
+        }
+        constants: dict[str, float] = {
+            "cycle_years": p.cycle_years,
+            "cycle_days": p.cycle_years * engine.DAYS_PER_YEAR,
+            "time_in_state": 1.0,
+            "start_age": settings.start_age,
+            "prop_female": settings.prop_female,
+        }
         for s in self.inputs.states_in(self.inputs.phases[0].key):
-            namespace[f"entry_{s.key}"] = 1.0 if s.key == self.entry else 0.0
+            constants[f"entry_{s.key}"] = 1.0 if s.key == self.entry else 0.0
+        starts, segment = self._find_segments(phase, over_cycles, constants)
+
+        def life_table(age_now: np.ndarray) -> dict[str, FunctionSpec]:
+            return bind_life_table_functions(
+                self.inputs.life_table,
+                start_age=settings.start_age,
+                prop_female=settings.prop_female,
+                age_now=age_now,
+                cycle_years=p.cycle_years,
+            )
+
+        functions = life_table(age[:, starts])
+        namespace: dict[str, object] = dict(self.params)
+        namespace.update({name: value[:, starts] for name, value in over_cycles.items()})
+        namespace.update(constants)
         for name in self.inputs.dynamic_parameters:
             parameter = self.inputs.parameter(name)
             namespace[name] = self.evaluate(
@@ -132,7 +151,32 @@ class Chunk:
                 parameter.where,
                 f"parameter '{name}' in phase '{p.key}'",
             )
-        return namespace, functions
+        return namespace, functions, (starts, segment)
+
+    def _find_segments(
+        self, phase: ExpandedPhase, over_cycles: dict[str, np.ndarray], constants: dict
+    ) -> tuple[np.ndarray, np.ndarray]:
+        inputs = self.inputs
+        n = phase.phase.n_cycles
+        age = over_cycles["age"]
+        functions = bind_life_table_functions(
+            inputs.life_table,
+            start_age=inputs.settings.start_age,
+            prop_female=inputs.settings.prop_female,
+            age_now=age,
+            cycle_years=phase.phase.cycle_years,
+        )
+        derived: dict[str, list[Expression]] = {
+            name: [inputs.parameter(name).expression] for name in inputs.dynamic_parameters
+        }
+        for name in inputs.strategy_variables:
+            derived[name] = [s.variables[name] for s in inputs.strategies]
+        implicit = {name: np.floor(age) for name in IMPLICIT_AGE_FUNCTIONS if name in functions}
+        dependence = TimeDependence(
+            n, over_cycles, constants, derived, {**BUILTIN_FUNCTIONS, **functions}, implicit
+        )
+        dependence.add(phase_expressions(inputs, phase))
+        return dependence.segments()
 
     def by_position(
         self, expr: Expression | None, state: State, ns: Namespace, where: str, what: str
@@ -154,12 +198,26 @@ class Chunk:
     def stack(
         self, values: list[list[np.ndarray]], trailing: tuple[int, ...], starts: np.ndarray
     ) -> np.ndarray:
-        """values[strategy][item] 2-D arrays → (S*N, U, *trailing), one slice per segment."""
+        """values[strategy][item] 2-D arrays (samples or 1, segments or 1) → (S*N, U,
+        *trailing), U = starts.size."""
         n_samples, n_strategies = self.n_samples, self.n_strategies
         items = len(values[0]) if values else 0
         out = np.empty((items, n_samples, n_strategies, starts.size))  # item-major fills
         for n, row in enumerate(values):
             for i, v in enumerate(row):
-                out[i, :, n] = v[:, starts] if v.shape[1] > 1 else v
+                out[i, :, n] = v
         out = np.moveaxis(out, 0, -1)  # (S, N, U, items), one copy below
         return out.reshape((n_samples * n_strategies, starts.size, *trailing))
+
+
+def phase_expressions(inputs: ModelInputs, phase: ExpandedPhase) -> list[Expression | None]:
+    """Every expression evaluated for the phase: its states' and transitions' cells (all
+    strategies' rows); parameters and strategy variables enter through their names."""
+    keys = {s.key for s in phase.states}
+    expressions: list[Expression | None] = []
+    for s in phase.states:
+        expressions += [s.utility, s.initial, *s.costs.values(), *s.start_costs.values()]
+    for t in inputs.transitions:
+        if t.from_state in keys:
+            expressions += [t.probability, t.qaly, *t.costs.values()]
+    return expressions

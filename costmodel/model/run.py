@@ -178,7 +178,7 @@ def _run_phase(
     n_cycles, h, K = phase.phase.n_cycles, phase.phase.cycle_years, phase.n_states
     Z = len(chunk.categories)
     values = assemble.phase_values(chunk, phase, namespaces)
-    starts, segment = engine.segment_starts(values.arrays(), n_cycles)
+    starts, segment = chunk.segments(phase)
     sparse = assemble.sparse_transitions(chunk, phase, values, starts, segment)
     trace = engine.propagate(x0, sparse)
     checks.check_trace(chunk, trace, phase)
