@@ -210,16 +210,13 @@ def accumulate_state_rewards(occupied: np.ndarray, reward: np.ndarray) -> np.nda
 
 
 def accumulate_transition_rewards(
-    trace: np.ndarray,
-    transitions: SparseTransitions,
-    reward: np.ndarray,
-    weights: np.ndarray,
+    start: np.ndarray, transitions: SparseTransitions, reward: np.ndarray
 ) -> np.ndarray:
-    """One-off rewards: sum over cycles of flow × reward × discount, (B, ...); ``trace`` is
-    (n + 1, B, K).
+    """One-off rewards: sum over segments of flow × reward, (B, ...).
 
-    ``reward`` (B, U, E, ...) per unit of cohort making each transition; ``weights`` from
-    :func:`flow_weights`.
+    ``start`` (B, U, K): start-of-cycle occupancy per segment weighted by the discount factor
+    of each cycle's transitions (:func:`flow_weights`); ``reward`` (B, U, E, ...) per unit of
+    cohort making each of the ``transitions`` entries.
     """
-    start = occupancy(trace, weights)[:, :, transitions.rows]  # (B, U, E)
-    return np.einsum("bue,bue...->b...", start * transitions.values, reward)
+    flow = start[:, :, transitions.rows] * transitions.values  # (B, U, E)
+    return np.einsum("bue,bue...->b...", flow, reward)

@@ -269,6 +269,12 @@ class ModelInputs:
         """Transitions rows that apply to ``strategy`` (see :func:`transitions_for`)."""
         return transitions_for(self.transitions, strategy)
 
+    def with_strategies(self, keys: Iterable[str]) -> ModelInputs:
+        """The same model with only the strategies ``keys`` (in workbook order), for analyses
+        that need a few arms; outcomes then have one column per kept strategy."""
+        wanted = set(keys)
+        return replace(self, strategies=tuple(s for s in self.strategies if s.key in wanted))
+
     @property
     def strategy_keys(self) -> tuple[str, ...]:
         return tuple(s.key for s in self.strategies)

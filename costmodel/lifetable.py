@@ -11,7 +11,6 @@ import numpy as np
 from costmodel.formula import ExpressionError, FunctionSpec
 from costmodel.inputs import LifeTable
 
-
 # Functions that read the cohort's current age (the life-table row at floor(age)) without
 # taking it as an argument: their value can change wherever floor(age) does.
 IMPLICIT_AGE_FUNCTIONS = ("p_background_death",)

@@ -24,6 +24,7 @@ from costmodel.cea import compute_icer_table
 from costmodel.errors import CostModelError
 from costmodel.inputs import ModelInputs
 from costmodel.model import run_model
+from costmodel.outcomes import ModelOutcomes
 from costmodel.parameters import evaluate_parameters
 from costmodel.schema import BIOMARKER_PARAMETERS
 
@@ -41,40 +42,55 @@ def check_biomarker_inputs(inputs: ModelInputs) -> None:
         )
 
 
-def biomarker_outcomes(
-    inputs: ModelInputs, values: dict[str, np.ndarray], runs: tuple | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cost and effect (n_samples, 3) of reference, treat-all and test-and-treat for the
-    parameter samples ``values`` (each (n_samples,)); ``runs`` are the whole-cohort runs at
-    RR+ and RR- for those samples when already computed (test-and-treat in the PSA)."""
+def biomarker_strategy(inputs: ModelInputs) -> str:
+    """The strategy the biomarker selects patients for (treat-all)."""
+    return inputs.settings.biomarker_strategy or inputs.dsa_strategy
+
+
+def effect_runs(
+    inputs: ModelInputs, values: dict[str, np.ndarray], keep_trace: bool = False
+) -> tuple[ModelOutcomes, ModelOutcomes]:
+    """Whole-cohort runs of the biomarker strategy alone (one outcome column) with the effect
+    set to RR+ and to RR−, for the parameter samples ``values`` (each (n_samples,))."""
     check_biomarker_inputs(inputs)
     n = len(next(iter(values.values())))
-    effect_name = inputs.settings.effect_parameter
-    keys = list(inputs.strategy_keys)
-    s = keys.index(inputs.settings.biomarker_strategy or inputs.dsa_strategy)
-    r = keys.index(inputs.reference_strategy)
-    stochastic = [p.name for p in inputs.parameters if p.is_stochastic]
+    effect = inputs.settings.effect_parameter
+    arm = inputs.with_strategies([biomarker_strategy(inputs)])
+    draws = {p.name: values[p.name] for p in inputs.parameters if p.is_stochastic}
 
-    def run_with(rr: np.ndarray):
-        """Every sample at once: its stochastic draws, with the effect set to ``rr``."""
-        draws = {name: values[name] for name in stochastic if name in values}
-        draws[effect_name] = np.broadcast_to(rr, (n,))
-        return run_model(inputs, evaluate_parameters(inputs, draws, n))
+    def run_with(rr: np.ndarray) -> ModelOutcomes:
+        overrides = {**draws, effect: np.broadcast_to(rr, (n,))}
+        return run_model(arm, evaluate_parameters(arm, overrides, n), keep_trace=keep_trace)
 
-    if runs is None:
-        runs = (
-            run_with(values["rr_death_biomarker_pos"]),
-            run_with(values["rr_death_biomarker_neg"]),
-        )
-    pos, neg = runs
+    return run_with(values["rr_death_biomarker_pos"]), run_with(values["rr_death_biomarker_neg"])
+
+
+def biomarker_outcomes(
+    inputs: ModelInputs,
+    values: dict[str, np.ndarray],
+    runs: tuple[ModelOutcomes, ModelOutcomes] | None = None,
+    reference: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cost and effect (n_samples, 3) of reference, treat-all and test-and-treat for the
+    parameter samples ``values``; ``runs`` as :func:`effect_runs` and ``reference`` (cost,
+    effect) of the reference strategy when already computed (in the PSA)."""
+    check_biomarker_inputs(inputs)
+    n = len(next(iter(values.values())))
     measure = inputs.settings.effect_measure
+    if runs is None:
+        runs = effect_runs(inputs, values)
+    if reference is None:
+        alone = inputs.with_strategies([inputs.reference_strategy])
+        outcome = run_model(alone, values)
+        reference = outcome.cost[:, 0], getattr(outcome, measure)[:, 0]
+    pos, neg = runs
     pi = values["biomarker_prevalence"]
     se, sp = values["test_sensitivity"], values["test_specificity"]
     cost = np.empty((n, 3))
     effect = np.empty((n, 3))
-    ref_c, ref_e = pos.cost[:, r], getattr(pos, measure)[:, r]
-    pos_c, pos_e = pos.cost[:, s], getattr(pos, measure)[:, s]
-    neg_c, neg_e = neg.cost[:, s], getattr(neg, measure)[:, s]
+    ref_c, ref_e = reference
+    pos_c, pos_e = pos.cost[:, 0], getattr(pos, measure)[:, 0]
+    neg_c, neg_e = neg.cost[:, 0], getattr(neg, measure)[:, 0]
     cost[:, 0], effect[:, 0] = ref_c, ref_e
     cost[:, 1] = pi * pos_c + (1 - pi) * neg_c
     effect[:, 1] = pi * pos_e + (1 - pi) * neg_e

@@ -23,6 +23,8 @@ from costmodel.parameters import evaluate_parameters, parameter_range
 
 TWO_WAY_POINTS = 11
 
+RANGE_NOISE = 1e-9  # relative to the largest |INMB|: ranges below it are rounding
+
 
 def run_overrides(
     inputs: ModelInputs, overrides: list[Mapping[str, float]], **kwargs
@@ -95,9 +97,13 @@ def one_way(inputs: ModelInputs) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    return table.sort_values(["strategy", "inmb_range"], ascending=[True, False]).reset_index(
-        drop=True
-    )
+    # Ranges within rounding of zero (a parameter that moves both arms equally) are 0, so the
+    # order of the bars never depends on floating-point noise; ties keep the workbook order.
+    scale = table[["inmb_low", "inmb_high"]].abs().to_numpy().max(initial=0.0)
+    table.loc[table.inmb_range <= RANGE_NOISE * max(scale, 1.0), "inmb_range"] = 0.0
+    return table.sort_values(
+        ["strategy", "inmb_range"], ascending=[True, False], kind="stable"
+    ).reset_index(drop=True)
 
 
 def two_way_pairs(inputs: ModelInputs) -> list[tuple[str, str]]:

@@ -71,7 +71,9 @@ def evppi_table(
         names = [n for n in BIOMARKER_PARAMETERS if n in sampled]
         if names:
             values = evaluate_parameters(inputs, sampled, psa.n_samples)
-            b_cost, b_effect = biomarker_outcomes(inputs, values, biomarker_runs)
+            r = list(psa.strategies).index(inputs.reference_strategy)
+            reference = (psa.cost[:, r], effect[:, r]) if biomarker_runs is not None else None
+            b_cost, b_effect = biomarker_outcomes(inputs, values, biomarker_runs, reference)
             tasks.append(("biomarker (test-and-treat decision)", b_cost, b_effect, names))
     results, skipped = [], []
     for label, cost, eff, names in tasks:

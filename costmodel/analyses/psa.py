@@ -15,7 +15,7 @@ import pandas as pd
 from costmodel import cea
 from costmodel.analyses.base import AnalysisContext
 from costmodel.inputs import ModelInputs
-from costmodel.model import run_model
+from costmodel.model import run_model, use_compiled
 from costmodel.outcomes import PsaResult
 from costmodel.parameters import evaluate_parameters, sample_parameters
 from costmodel.results import psa_samples_table
@@ -40,11 +40,12 @@ def run_psa(
     ly = np.empty_like(cost)
     sampled: dict[str, list[np.ndarray]] = {}
     strata: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    compiled = use_compiled(inputs, n_samples)  # one choice for every chunk
     for start in range(0, n_samples, chunk_size):
         stop = min(start + chunk_size, n_samples)
         draws = sample_parameters(inputs, seed, start, stop)
         values = evaluate_parameters(inputs, draws, stop - start)
-        outcomes = run_model(inputs, values)
+        outcomes = run_model(inputs, values, compiled=compiled)
         cost[start:stop] = outcomes.cost
         qaly[start:stop] = outcomes.qaly
         ly[start:stop] = outcomes.ly

@@ -14,9 +14,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from costmodel.analyses.biomarker import check_biomarker_inputs
+from costmodel.analyses.biomarker import check_biomarker_inputs, effect_runs
 from costmodel.inputs import ModelInputs
-from costmodel.model import run_model
 from costmodel.outcomes import ModelOutcomes, PsaResult
 from costmodel.parameters import evaluate_parameters
 
@@ -24,20 +23,6 @@ KEY = "test_and_treat"
 LABEL = "Test and treat (responder biomarker)"
 TEST_CATEGORY = "biomarker_test"
 _PER_STRATEGY = ("cost", "qaly", "ly", "ly_undiscounted", "qaly_undiscounted")
-
-
-def _runs(inputs: ModelInputs, values: dict[str, np.ndarray], keep_trace: bool):
-    """Whole-cohort runs with the effect at RR+ and at RR−, for the parameter samples."""
-    n = len(next(iter(values.values())))
-    effect = inputs.settings.effect_parameter
-    stochastic = [p.name for p in inputs.parameters if p.is_stochastic]
-    draws = {name: values[name] for name in stochastic if name in values}
-
-    def run_with(rr: np.ndarray) -> ModelOutcomes:
-        overrides = {**draws, effect: np.broadcast_to(rr, (n,))}
-        return run_model(inputs, evaluate_parameters(inputs, overrides, n), keep_trace=keep_trace)
-
-    return run_with(values["rr_death_biomarker_pos"]), run_with(values["rr_death_biomarker_neg"])
 
 
 def _weights(values: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -48,19 +33,17 @@ def _weights(values: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.
     return positive, negative, 1 - positive - negative
 
 
-def _indices(inputs: ModelInputs) -> tuple[int, int]:
-    """Columns of the biomarker (treat-all) strategy and of the reference."""
-    keys = list(inputs.strategy_keys)
-    treat_all = keys.index(inputs.settings.biomarker_strategy or inputs.dsa_strategy)
-    return treat_all, keys.index(inputs.reference_strategy)
+def _reference(inputs: ModelInputs) -> int:
+    """Column of the reference strategy."""
+    return list(inputs.strategy_keys).index(inputs.reference_strategy)
 
 
-def _column(inputs: ModelInputs, pos, neg, reference: np.ndarray, values, name: str) -> np.ndarray:
-    """The test-and-treat column of one outcome array (n_samples, ...); ``reference`` is the
-    reference strategy's column of that array."""
-    s, _ = _indices(inputs)
+def _column(pos, neg, reference: np.ndarray, values, name: str) -> np.ndarray:
+    """The test-and-treat column of one outcome array (n_samples, ...); ``pos``/``neg`` are
+    the biomarker strategy's runs (:func:`effect_runs`), ``reference`` the reference
+    strategy's column of that array."""
     a, b, c = _weights(values)
-    pos_v, neg_v = getattr(pos, name)[:, s], getattr(neg, name)[:, s]
+    pos_v, neg_v = getattr(pos, name)[:, 0], getattr(neg, name)[:, 0]
     shape = (-1,) + (1,) * (pos_v.ndim - 1)
     return a.reshape(shape) * pos_v + b.reshape(shape) * neg_v + c.reshape(shape) * reference
 
@@ -71,13 +54,13 @@ def extend_outcomes(
     """``base`` with a test_and_treat column in every array (and a biomarker_test cost
     category, zero for the other strategies)."""
     check_biomarker_inputs(inputs)
-    pos, neg = _runs(inputs, values, keep_trace=base.traces is not None)
-    _, r = _indices(inputs)
+    pos, neg = effect_runs(inputs, values, keep_trace=base.traces is not None)
+    r = _reference(inputs)
     test = values["c_test"]
 
     def extended(name: str) -> np.ndarray:
         array = getattr(base, name)
-        column = _column(inputs, pos, neg, array[:, r], values, name)
+        column = _column(pos, neg, array[:, r], values, name)
         return np.concatenate([array, column[:, None]], axis=1)
 
     arrays = {name: extended(name) for name in (*_PER_STRATEGY, "state_time")}
@@ -105,26 +88,26 @@ def extend_outcomes(
 
 def _trace_column(inputs, pos, neg, base, values, phase: int) -> np.ndarray:
     """Test-and-treat trace of one phase, (n_samples, n_cycles + 1, n_states)."""
-    s, r = _indices(inputs)
+    r = _reference(inputs)
     a, b, c = (w[:, None, None] for w in _weights(values))
-    return a * pos.traces[phase][:, s] + b * neg.traces[phase][:, s] + c * base.traces[phase][:, r]
+    return a * pos.traces[phase][:, 0] + b * neg.traces[phase][:, 0] + c * base.traces[phase][:, r]
 
 
 def psa_runs(inputs: ModelInputs, psa: PsaResult) -> tuple[ModelOutcomes, ModelOutcomes]:
-    """Whole-cohort runs at RR+ and RR- for the PSA's parameter draws (shared by the
-    test-and-treat strategy and the biomarker EVPPI)."""
+    """Runs of the biomarker strategy at RR+ and RR- for the PSA's parameter draws (shared
+    by the test-and-treat strategy and the biomarker EVPPI)."""
     values = evaluate_parameters(inputs, psa.parameters, psa.n_samples)
-    return _runs(inputs, values, keep_trace=False)
+    return effect_runs(inputs, values)
 
 
 def extend_psa(inputs: ModelInputs, psa: PsaResult, runs: tuple | None = None) -> PsaResult:
     """The PSA sample with a test_and_treat column (from the same parameter draws); ``runs``
     as :func:`psa_runs` when already computed."""
     values = evaluate_parameters(inputs, psa.parameters, psa.n_samples)
-    pos, neg = runs if runs is not None else _runs(inputs, values, keep_trace=False)
-    _, r = _indices(inputs)
+    pos, neg = runs if runs is not None else effect_runs(inputs, values)
+    r = _reference(inputs)
     columns = {
-        name: _column(inputs, pos, neg, getattr(psa, name)[:, r], values, name)
+        name: _column(pos, neg, getattr(psa, name)[:, r], values, name)
         for name in ("cost", "qaly", "ly")
     }
     columns["cost"] = columns["cost"] + values["c_test"]
@@ -140,6 +123,5 @@ def extend_psa(inputs: ModelInputs, psa: PsaResult, runs: tuple | None = None) -
 def cost_column(inputs: ModelInputs, values: dict[str, np.ndarray], cost: np.ndarray) -> np.ndarray:
     """Test-and-treat cost per sample for parameter samples ``values``, given the modelled
     strategies' costs ``cost`` (n_samples, n_strategies) for the same samples."""
-    pos, neg = _runs(inputs, values, keep_trace=False)
-    _, r = _indices(inputs)
-    return _column(inputs, pos, neg, cost[:, r], values, "cost") + values["c_test"]
+    pos, neg = effect_runs(inputs, values)
+    return _column(pos, neg, cost[:, _reference(inputs)], values, "cost") + values["c_test"]

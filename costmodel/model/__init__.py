@@ -4,7 +4,7 @@
 :mod:`costmodel.outcomes`.
 """
 
-from costmodel.model.run import CHUNK_BYTES, entry_shares, run_model
+from costmodel.model.run import CHUNK_BYTES, entry_shares, run_model, use_compiled
 from costmodel.outcomes import ModelOutcomes
 from costmodel.phases import ExpandedPhase, expand_phases
 
@@ -15,4 +15,5 @@ __all__ = [
     "entry_shares",
     "expand_phases",
     "run_model",
+    "use_compiled",
 ]

@@ -6,6 +6,8 @@ outcomes finite. Samples are flattened with strategies as b = sample * n_strateg
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from costmodel import engine
@@ -105,11 +107,21 @@ def check_row_sums(
     )
 
 
+def check_final(
+    chunk: Chunk, final: np.ndarray, phase: ExpandedPhase, trace: Callable[[], np.ndarray]
+) -> None:
+    """The cohort at the end of the phase (S*N, K) is finite and its mass is 1; ``trace``
+    recomputes the whole trace (n_cycles + 1, S*N, K) to say where a problem started."""
+    # NaN and inf propagate to the end of the trace, and with rows summing to 1 the mass
+    # can only drift through rounding, so checking the final cycle suffices.
+    mass = final.sum(axis=1)
+    if np.isfinite(mass).all() and np.abs(mass - 1.0).max() <= ROW_SUM_TOLERANCE:
+        return
+    check_trace(chunk, trace(), phase)
+
+
 def check_trace(chunk: Chunk, trace: np.ndarray, phase: ExpandedPhase) -> None:
     """The cohort trace (n_cycles + 1, S*N, K) is finite and its mass stays 1."""
-    # NaN and inf propagate to the end of the trace, and with rows summing to 1 the mass
-    # can only drift through rounding, so checking the final cycle suffices; the full
-    # trace is searched only to say where a problem started.
     final = trace[-1].sum(axis=1)
     if np.isfinite(final).all() and np.abs(final - 1.0).max() <= ROW_SUM_TOLERANCE:
         return
@@ -133,12 +145,15 @@ def check_trace(chunk: Chunk, trace: np.ndarray, phase: ExpandedPhase) -> None:
         )
 
 
-def check_finite(chunk: Chunk, phase: ExpandedPhase, array: np.ndarray, what: str) -> None:
-    """A reward array (S*N, ...) has no NaN or inf."""
+def check_finite(
+    chunk: Chunk, phase: ExpandedPhase, array: np.ndarray, what: str, strategy: int | None = None
+) -> None:
+    """A reward array has no NaN or inf: (S*N, ...) flattened over samples and strategies,
+    or, for one ``strategy``, (samples or 1, ...)."""
     if np.isfinite(array).all():
         return
-    index = np.argwhere(~np.isfinite(array))[0]
-    s, n = divmod(int(index[0]), chunk.n_strategies)
+    index = int(np.argwhere(~np.isfinite(array))[0][0])
+    s, n = divmod(index, chunk.n_strategies) if strategy is None else (index, strategy)
     raise NumericalError(
         f"{chunk.inputs.file}: {what} is not finite in strategy "
         f"'{chunk.inputs.strategies[n].key}', phase '{phase.phase.key}'{chunk.where(s)}."

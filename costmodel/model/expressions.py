@@ -49,6 +49,7 @@ class Chunk:
     entry: str | None = None
     categories: tuple[str, ...] = field(init=False)
     _phase_cache: tuple | None = field(default=None, init=False, repr=False)  # per phase
+    _segments: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.params = {k: np.asarray(v, dtype=float).reshape(-1, 1) for k, v in self.params.items()}
@@ -79,7 +80,7 @@ class Chunk:
     def namespace(self, phase: ExpandedPhase, strategy_index: int) -> Namespace:
         """Parameters, time variables and strategy variables for one strategy and phase,
         on the phase's time segments (values are (n_samples or 1, n_segments or 1))."""
-        _, base, functions, _ = self._phase_context(phase)
+        base, functions = self._phase_context(phase)
         namespace = dict(base)
         strategy = self.inputs.strategies[strategy_index]
         for name in self.inputs.strategy_variables:
@@ -93,28 +94,33 @@ class Chunk:
         return namespace, functions
 
     def segments(self, phase: ExpandedPhase) -> tuple[np.ndarray, np.ndarray]:
-        """(starts, segment) of the phase: see :mod:`costmodel.model.segments`."""
-        return self._phase_context(phase)[3]
+        """(starts, segment) of the phase: the first cycle (0-based) of each time segment and
+        the segment of each cycle (see :mod:`costmodel.model.segments`); they depend on the
+        workbook and the entry state, never on the parameter values."""
+        found = self._segments.get(phase.phase.key)
+        if found is None:
+            found = self._find_segments(phase, *self._time_inputs(phase))
+            self._segments[phase.phase.key] = found
+        return found
 
-    def _phase_context(self, phase: ExpandedPhase) -> tuple:
+    def _phase_context(self, phase: ExpandedPhase) -> Namespace:
         if self._phase_cache is None or self._phase_cache[0] is not phase:
-            self._phase_cache = (phase, *self._phase_namespace(phase))
-        return self._phase_cache
+            self._phase_cache = (phase, self._phase_namespace(phase))
+        return self._phase_cache[1]
 
-    def _phase_namespace(self, phase: ExpandedPhase) -> tuple[dict, dict, tuple]:
-        """Namespace on the phase's time segments: parameters, time variables at the first
-        cycle of each segment, entry indicators and time-dependent parameters."""
+    def _time_inputs(self, phase: ExpandedPhase) -> tuple[dict[str, np.ndarray], dict]:
+        """Time variables over the phase's cycles, (1, n_cycles) each, and the names that
+        are constant over samples and cycles."""
         p = phase.phase
         settings = self.inputs.settings
         cycles = np.arange(1, p.n_cycles + 1, dtype=float).reshape(1, -1)
         time_years = phase.start_years + (cycles - 1.0) * p.cycle_years
         time_days = time_years * engine.DAYS_PER_YEAR
-        age = settings.start_age + time_years
         over_cycles = {
             "cycle": cycles,
             "time_years": time_years,
             "time_days": time_days,
-            "age": age,
+            "age": settings.start_age + time_years,
             "effect_weight": effect_weight(time_days, settings),
             "effect_after": effect_after(time_days, settings),
         }
@@ -127,18 +133,22 @@ class Chunk:
         }
         for s in self.inputs.states_in(self.inputs.phases[0].key):
             constants[f"entry_{s.key}"] = 1.0 if s.key == self.entry else 0.0
-        starts, segment = self._find_segments(phase, over_cycles, constants)
+        return over_cycles, constants
 
-        def life_table(age_now: np.ndarray) -> dict[str, FunctionSpec]:
-            return bind_life_table_functions(
-                self.inputs.life_table,
-                start_age=settings.start_age,
-                prop_female=settings.prop_female,
-                age_now=age_now,
-                cycle_years=p.cycle_years,
-            )
-
-        functions = life_table(age[:, starts])
+    def _phase_namespace(self, phase: ExpandedPhase) -> Namespace:
+        """Namespace on the phase's time segments: parameters, time variables at the first
+        cycle of each segment, entry indicators and time-dependent parameters."""
+        p = phase.phase
+        settings = self.inputs.settings
+        over_cycles, constants = self._time_inputs(phase)
+        starts, _ = self.segments(phase)
+        functions = bind_life_table_functions(
+            self.inputs.life_table,
+            start_age=settings.start_age,
+            prop_female=settings.prop_female,
+            age_now=over_cycles["age"][:, starts],
+            cycle_years=p.cycle_years,
+        )
         namespace: dict[str, object] = dict(self.params)
         namespace.update({name: value[:, starts] for name, value in over_cycles.items()})
         namespace.update(constants)
@@ -151,7 +161,7 @@ class Chunk:
                 parameter.where,
                 f"parameter '{name}' in phase '{p.key}'",
             )
-        return namespace, functions, (starts, segment)
+        return namespace, functions
 
     def _find_segments(
         self, phase: ExpandedPhase, over_cycles: dict[str, np.ndarray], constants: dict

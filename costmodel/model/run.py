@@ -12,15 +12,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from costmodel import engine
+from costmodel import engine, kernel
 from costmodel.inputs import ModelInputs
-from costmodel.model import assemble, checks
+from costmodel.model import assemble, checks, rewards
 from costmodel.model.expressions import Chunk
 from costmodel.outcomes import ModelOutcomes, combine_entries, concatenate_outcomes
 from costmodel.parameters import evaluate_parameters
 from costmodel.phases import ExpandedPhase, expand_phases, phase_map
 
 CHUNK_BYTES = 192 * 1024 * 1024  # memory bound of one chunk's largest arrays
+MAX_CHUNK = 8192  # samples per chunk at most (larger chunks gain nothing measurable)
 
 
 def run_model(
@@ -30,6 +31,7 @@ def run_model(
     keep_trace: bool = False,
     chunk_size: int | None = None,
     entry_state: str | None = None,
+    compiled: bool | None = None,
 ) -> ModelOutcomes:
     """Run every strategy for every parameter sample.
 
@@ -38,21 +40,26 @@ def run_model(
     subgroup run would). When expressions use ``entry_<state>`` indicators, the cohort is run
     once per entry state and the results are weighted by the initial shares (the model is
     linear in the starting distribution, so this equals one run when indicators play no
-    role); per-entry results are kept in ``by_entry``.
+    role); per-entry results are kept in ``by_entry``. ``compiled`` chooses the compiled
+    kernel (default: when the run is large enough, see :func:`costmodel.kernel.worth_compiling`);
+    callers that split one analysis into several runs pass one choice for all of them.
     """
     if parameters is None:
         parameters = evaluate_parameters(inputs)
+    if compiled is None:
+        compiled = use_compiled(inputs, _n_samples(parameters))
     if entry_state is not None:
         if entry_state not in inputs.entry_states and entry_state not in {
             s.key for s in inputs.states_in(inputs.phases[0].key)
         }:
             raise ValueError(f"{entry_state!r} is not a first-phase state")
-        return _run_chunks(inputs, parameters, keep_trace, chunk_size, entry_state)
+        return _run_chunks(inputs, parameters, keep_trace, chunk_size, entry_state, compiled)
     if not inputs.uses_entry_indicators():
-        return _run_chunks(inputs, parameters, keep_trace, chunk_size, None)
+        return _run_chunks(inputs, parameters, keep_trace, chunk_size, None, compiled)
     shares = entry_shares(inputs, parameters)  # (S, N, n_entries)
     by_entry = {
-        e: _run_chunks(inputs, parameters, keep_trace, chunk_size, e) for e in inputs.entry_states
+        e: _run_chunks(inputs, parameters, keep_trace, chunk_size, e, compiled)
+        for e in inputs.entry_states
     }
     return combine_entries(by_entry, shares)
 
@@ -78,36 +85,51 @@ def _run_chunks(
     keep_trace: bool,
     chunk_size: int | None,
     entry: str | None,
+    compiled: bool,
 ) -> ModelOutcomes:
     n_samples = _n_samples(parameters)
     phases = expand_phases(inputs)
     if chunk_size is None:
-        chunk_size = default_chunk_size(inputs, phases)
+        chunk_size = default_chunk_size(inputs, phases, compiled)
     parts = []
     for start in range(0, n_samples, chunk_size):
         values = {k: np.asarray(v)[start : start + chunk_size] for k, v in parameters.items()}
         size = min(chunk_size, n_samples - start)
         chunk = Chunk(inputs, phases, values, size, start, n_samples, entry)
-        parts.append(run_chunk(chunk, keep_trace))
+        parts.append(run_chunk(chunk, keep_trace, compiled))
     return concatenate_outcomes(parts)
 
 
-def default_chunk_size(inputs: ModelInputs, phases: tuple[ExpandedPhase, ...]) -> int:
-    """Samples per chunk so that the largest per-phase arrays (trace, occupancies, one dense
-    matrix per segment, rewards) stay within CHUNK_BYTES."""
+def model_work(inputs: ModelInputs, n_samples: int) -> int:
+    """Cohort × cycle × state updates of a run of ``n_samples`` (all strategies and entry
+    strata): the size that decides whether the compiled kernel pays for itself."""
+    cohorts = len(inputs.strategies) * max(len(inputs.entry_states), 1)
+    per_cohort = sum(p.n_cycles * len(inputs.states_in(p.key)) for p in inputs.phases)
+    return n_samples * cohorts * per_cohort
+
+
+def use_compiled(inputs: ModelInputs, n_samples: int) -> bool:
+    """Whether a run of ``n_samples`` is large enough for the compiled kernel."""
+    return kernel.worth_compiling(model_work(inputs, n_samples))
+
+
+def default_chunk_size(
+    inputs: ModelInputs, phases: tuple[ExpandedPhase, ...], compiled: bool
+) -> int:
+    """Samples per chunk so that the largest per-phase arrays stay within CHUNK_BYTES: per
+    cohort and time segment the transition entries, six occupancy sums and the rewards, and
+    the stored trace where the NumPy path needs one."""
     n_strategies = len(inputs.strategies)
     z = max(len(inputs.cost_categories), 1)
-    per_sample = max(
-        n_strategies
-        * 8
-        * (
-            6 * (p.phase.n_cycles + 1) * p.n_states
-            + 2 * p.n_states * p.n_states
-            + 8 * p.n_states * (z + 2)
-        )
-        for p in phases
-    )
-    return max(1, min(100_000, CHUNK_BYTES // max(per_sample, 1)))
+    probe = Chunk(inputs, phases, {}, 1, 0, 1)
+    per_sample = 0
+    for p in phases:
+        k, segments = p.n_states, probe.segments(p)[0].size
+        entries = k * k if not compiled else 4 * k  # dense matrices on the NumPy path
+        trace = 0 if compiled else 2 * (p.phase.n_cycles + 1) * k
+        cells = segments * (entries + k * (6 + z + 2)) + trace
+        per_sample = max(per_sample, n_strategies * 8 * cells)
+    return max(1, min(MAX_CHUNK, CHUNK_BYTES // max(per_sample, 1)))
 
 
 @dataclass
@@ -128,7 +150,7 @@ class _Totals:
         return cls(z((batch, n_categories)), z((batch, n_states)), *(z(batch) for _ in range(4)))
 
 
-def run_chunk(chunk: Chunk, keep_trace: bool) -> ModelOutcomes:
+def run_chunk(chunk: Chunk, keep_trace: bool, compiled: bool = False) -> ModelOutcomes:
     """One chunk of samples through every phase and strategy."""
     inputs = chunk.inputs
     S, N = chunk.n_samples, chunk.n_strategies
@@ -140,13 +162,15 @@ def run_chunk(chunk: Chunk, keep_trace: bool) -> ModelOutcomes:
         if x0 is None:
             x0 = assemble.initial_distribution(chunk, phase, namespaces)
             totals.cost_by_category += assemble.start_costs(chunk, phase, namespaces, x0)
-        trace = _run_phase(chunk, phase, namespaces, x0, totals, all_states)
-        if keep_trace:
+        final, trace = _run_phase(
+            chunk, phase, namespaces, x0, totals, all_states, keep_trace, compiled
+        )
+        if trace is not None:
             agg = phase.aggregation()
             shape = (S, N, phase.phase.n_cycles + 1, -1)
             totals.traces.append(np.einsum("cbk,kd->bcd", trace, agg).reshape(shape))
         if p_index + 1 < len(chunk.phases):
-            x0 = trace[-1] @ phase_map(phase, chunk.phases[p_index + 1])
+            x0 = final @ phase_map(phase, chunk.phases[p_index + 1])
     outcomes = ModelOutcomes(
         strategies=inputs.strategy_keys,
         categories=chunk.categories,
@@ -171,65 +195,62 @@ def _run_phase(
     x0: np.ndarray,
     totals: _Totals,
     all_states: list[str],
-) -> np.ndarray:
+    keep_trace: bool,
+    compiled: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Propagate the cohort through one phase and add its rewards to ``totals``; returns the
-    trace (n_cycles + 1, S*N, K)."""
+    final distribution (S*N, K) and, with ``keep_trace``, the trace (n_cycles + 1, S*N, K)."""
     settings = chunk.inputs.settings
-    n_cycles, h, K = phase.phase.n_cycles, phase.phase.cycle_years, phase.n_states
+    n_cycles, h = phase.phase.n_cycles, phase.phase.cycle_years
     Z = len(chunk.categories)
     values = assemble.phase_values(chunk, phase, namespaces)
     starts, segment = chunk.segments(phase)
     sparse = assemble.sparse_transitions(chunk, phase, values, starts, segment)
-    trace = engine.propagate(x0, sparse)
-    checks.check_trace(chunk, trace, phase)
-    costs = chunk.stack(values.costs, (K, Z), starts)
-    utility = chunk.stack(values.utilities, (K,), starts)
-    checks.check_finite(chunk, phase, costs, "cost")
-    checks.check_finite(chunk, phase, utility, "utility")
 
     times = phase.time_points()
     method = settings.within_cycle_correction
     a, b = engine.correction_weights(method, n_cycles)
-    d_cost = engine.discount_factors(settings.discount_rate_costs, times)
-    d_out = engine.discount_factors(settings.discount_rate_outcomes, times)
-    weights = np.concatenate(
-        [engine.occupancy_weights(a, b, d, segment) for d in (d_cost, d_out, 1.0 + 0 * d_out)]
-    )
-    occ_cost, occ_out, occ_u = np.split(engine.occupancy(trace, weights), 3, axis=1)
+    rates = (settings.discount_rate_costs, settings.discount_rate_outcomes, 0.0)
+    weights = [
+        engine.occupancy_weights(a, b, engine.discount_factors(r, times), segment) for r in rates
+    ]
+    rewarded = values.transition_costs is not None
+    if rewarded:  # one-off transition rewards: start-of-cycle flows, discounted when they occur
+        when = engine.transition_discount_times(method, times[:-1], times[1:])
+        weights += [engine.flow_weights(engine.discount_factors(r, when), segment) for r in rates]
+    stacked = np.stack(weights)
+    occupied, final, trace = kernel.phase_sums(x0, sparse, stacked, keep_trace, compiled)
+    checks.check_final(chunk, final, phase, lambda: engine.propagate(x0, sparse))
+    occ_cost, occ_out, occ_u = occupied[:3]
     alive = np.array([phase.states[i].alive for i in phase.state_of], dtype=float)
-    totals.cost_by_category += engine.accumulate_state_rewards(occ_cost, costs)
-    totals.qaly += engine.accumulate_state_rewards(occ_out, utility) * h
-    totals.qaly_u += engine.accumulate_state_rewards(occ_u, utility) * h
+    totals.cost_by_category += rewards.state_reward_sums(
+        chunk, phase, values.costs, occ_cost, Z, "cost"
+    )
+    for occ, total in ((occ_out, totals.qaly), (occ_u, totals.qaly_u)):
+        total += (
+            rewards.state_reward_sums(chunk, phase, values.utilities, occ, 1, "utility")[:, 0] * h
+        )
     totals.ly += occ_out.sum(axis=1) @ alive * h
     totals.ly_u += occ_u.sum(axis=1) @ alive * h
     columns = [all_states.index(s.key) for s in phase.states]
     totals.state_time[:, columns] += occ_u.sum(axis=1) @ phase.aggregation() * h
-    if values.transition_costs is not None:
-        _add_transition_rewards(chunk, phase, values, sparse, trace, starts, segment, totals)
-    return trace
+    if rewarded:
+        _add_transition_rewards(chunk, phase, values, sparse, occupied[3:], starts, totals)
+    return final, trace
 
 
-def _add_transition_rewards(chunk, phase, values, sparse, trace, starts, segment, totals) -> None:
-    """One-off transition costs and QALYs, discounted at the time of the transition."""
-    settings = chunk.inputs.settings
+def _add_transition_rewards(chunk, phase, values, sparse, flows, starts, totals) -> None:
+    """One-off transition costs and QALYs, discounted at the time of the transition;
+    ``flows`` (3, B, U, K): start-of-cycle occupancy weighted by the discount factors for
+    costs, for outcomes and undiscounted."""
     Z = len(chunk.categories)
     E = values.reward_entries.size
     t_cost = chunk.stack(values.transition_costs, (E, Z), starts)
     t_qaly = chunk.stack(values.transition_qalys, (E,), starts)
     checks.check_finite(chunk, phase, t_cost, "transition cost")
     checks.check_finite(chunk, phase, t_qaly, "transition qaly")
-    times = phase.time_points()
-    method = settings.within_cycle_correction
-    when = engine.transition_discount_times(method, times[:-1], times[1:])
-
-    def flows(rate: float) -> np.ndarray:
-        return engine.flow_weights(engine.discount_factors(rate, when), segment)
-
     rewarded = sparse.subset(values.reward_entries)
-    totals.cost_by_category += engine.accumulate_transition_rewards(
-        trace, rewarded, t_cost, flows(settings.discount_rate_costs)
-    )
-    totals.qaly += engine.accumulate_transition_rewards(
-        trace, rewarded, t_qaly, flows(settings.discount_rate_outcomes)
-    )
-    totals.qaly_u += engine.accumulate_transition_rewards(trace, rewarded, t_qaly, flows(0.0))
+    flow_cost, flow_out, flow_u = flows
+    totals.cost_by_category += engine.accumulate_transition_rewards(flow_cost, rewarded, t_cost)
+    totals.qaly += engine.accumulate_transition_rewards(flow_out, rewarded, t_qaly)
+    totals.qaly_u += engine.accumulate_transition_rewards(flow_u, rewarded, t_qaly)

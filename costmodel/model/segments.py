@@ -124,7 +124,7 @@ class TimeDependence:
             expr = parse_expression(ast.unparse(node), self.functions)
             namespace = {**self.constants, **self.time_values}
             value = np.asarray(expr.evaluate(namespace, self.functions), dtype=float)
-        except Exception:  # noqa: BLE001 - the full evaluation reports it with its cell
+        except Exception:  # the full evaluation reports it with its cell
             self.changed[:] = True
             return
         self._mark(value)

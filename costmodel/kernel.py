@@ -1,0 +1,137 @@
+"""Compiled cohort propagation and occupancy sums (numba), with the NumPy path as oracle.
+
+One phase of a batch of cohorts: propagate the start distribution x0 (B, K) through the
+sparse per-segment transition entries and sum the weighted occupancy of every time point
+into (segment, state) cells for M weight sets (discounted for costs, for outcomes,
+undiscounted, one-off flows...). The compiled kernel never stores the trace (unless asked),
+visits only the E non-zero entries of each matrix, and runs the cohorts of the batch on all
+cores; each cohort is computed independently, so results do not depend on the batch size,
+the chunking or the number of threads. :func:`phase_sums_numpy` computes the same with
+dense NumPy products (the tested oracle, and the path when numba is absent or the batch is
+small enough that compiling would cost more than it saves).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+import numpy as np
+
+from costmodel import engine
+
+# Below this much work (cohorts × cycles × states over a whole model run) the NumPy path is
+# used: it needs no compiled code (numba's import and cache load take ~0.5 s, more than a
+# small run). The choice is made once per run, never per chunk, so that results do not
+# depend on how the samples are chunked.
+KERNEL_MIN_WORK = 1_000_000
+ENGINE_ENV = "COSTMODEL_ENGINE"  # "numpy" forces the NumPy path (for checks and debugging)
+
+
+def worth_compiling(work: int) -> bool:
+    """Whether a model run of ``work`` cohort × cycle × state updates uses the kernel."""
+    return work >= KERNEL_MIN_WORK and _compiled() is not None
+
+
+def phase_sums(
+    x0: np.ndarray,
+    transitions: engine.SparseTransitions,
+    weights: np.ndarray,
+    keep_trace: bool = False,
+    compiled: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(occupancy (M, B, U, K), final distribution (B, K), trace (n + 1, B, K) or None).
+
+    ``weights`` (M, U, n + 1): weight of time point t in segment u for weight set m, as
+    :func:`costmodel.engine.occupancy_weights` and :func:`~costmodel.engine.flow_weights`
+    build them. ``compiled`` chooses the kernel (when numba is available) over NumPy.
+    """
+    kernel = _compiled() if compiled else None
+    if kernel is None:
+        return phase_sums_numpy(x0, transitions, weights, keep_trace)
+    return _phase_sums_compiled(kernel, x0, transitions, weights, keep_trace)
+
+
+def phase_sums_numpy(
+    x0: np.ndarray,
+    transitions: engine.SparseTransitions,
+    weights: np.ndarray,
+    keep_trace: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`phase_sums` with dense NumPy products over the stored trace."""
+    trace = engine.propagate(x0, transitions)
+    m, u, points = weights.shape
+    occupied = engine.occupancy(trace, weights.reshape(m * u, points))  # (B, M*U, K)
+    occupied = occupied.reshape(occupied.shape[0], m, u, -1).transpose(1, 0, 2, 3)
+    return occupied, trace[-1], trace if keep_trace else None
+
+
+def compiled_available() -> bool:
+    """True when the numba kernel can be used (numba installed, not switched off)."""
+    return _compiled() is not None
+
+
+def _phase_sums_compiled(kernel, x0, transitions, weights, keep_trace):
+    batch, k = x0.shape
+    m, u, points = weights.shape
+    # Non-zero (segment, time point) pairs, grouped by time point (usually two per point).
+    used = np.argwhere(np.any(weights != 0.0, axis=0).T)  # (pairs, 2): (t, u), t-major
+    pointer = np.searchsorted(used[:, 0], np.arange(points + 1)).astype(np.int64)
+    occupied = np.zeros((batch, m, u, k))
+    final = np.empty((batch, k))
+    trace = np.empty((points, batch, k)) if keep_trace else np.empty((1, 1, 1))
+    kernel(
+        np.ascontiguousarray(x0, dtype=np.float64),
+        transitions.rows.astype(np.int64),
+        transitions.cols.astype(np.int64),
+        np.ascontiguousarray(transitions.values, dtype=np.float64),
+        transitions.segment.astype(np.int64),
+        pointer,
+        used[:, 1].astype(np.int64),
+        np.ascontiguousarray(weights, dtype=np.float64),
+        occupied,
+        final,
+        trace,
+        keep_trace,
+    )
+    return occupied.transpose(1, 0, 2, 3), final, trace if keep_trace else None
+
+
+@cache
+def _compiled():
+    """The jitted kernel, or None without numba (or with COSTMODEL_ENGINE=numpy)."""
+    if os.environ.get(ENGINE_ENV, "").lower() == "numpy":
+        return None
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is a dependency; the fallback is tested
+        return None
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def kernel(x0, rows, cols, values, segment, pointer, used_u, weights, occ, final, trace, keep):
+        batch, k = x0.shape
+        n = segment.size
+        n_entries = rows.size
+        n_sets = weights.shape[0]
+        for b in numba.prange(batch):
+            x = x0[b].copy()
+            y = np.empty(k)
+            for t in range(n + 1):
+                if keep:
+                    trace[t, b, :] = x
+                for p in range(pointer[t], pointer[t + 1]):
+                    u = used_u[p]
+                    for m in range(n_sets):
+                        w = weights[m, u, t]
+                        if w != 0.0:
+                            for j in range(k):
+                                occ[b, m, u, j] += w * x[j]
+                if t < n:
+                    s = segment[t]
+                    y[:] = 0.0
+                    for e in range(n_entries):
+                        y[cols[e]] += x[rows[e]] * values[b, s, e]
+                    x, y = y, x
+            final[b, :] = x
+
+    return kernel

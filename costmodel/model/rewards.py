@@ -1,0 +1,48 @@
+"""State rewards summed from occupancy, item by item, without stacking the reward arrays.
+
+Most reward cells are constants (a state's cost in a category it does not incur is 0), so
+each evaluated reward is multiplied into the occupancy sums as it is, (samples or 1,
+segments or 1), and zero constants are skipped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from costmodel.model import checks
+from costmodel.model.expressions import Chunk
+from costmodel.phases import ExpandedPhase
+
+
+def state_reward_sums(
+    chunk: Chunk,
+    phase: ExpandedPhase,
+    per_strategy: list[list[np.ndarray]],
+    occupied: np.ndarray,
+    items_per_state: int,
+    what: str,
+) -> np.ndarray:
+    """Σ over segments and states of occupancy × reward, (S*N, items_per_state).
+
+    ``per_strategy[n][k * items_per_state + z]`` is the reward of expanded state k, item z
+    (a cost category, or the single utility), per cycle, shape (samples or 1, segments or 1);
+    ``occupied`` (S*N, U, K) the weighted occupancy of each segment and state.
+    """
+    S, N = chunk.n_samples, chunk.n_strategies
+    _, U, K = occupied.shape
+    occ = occupied.reshape(S, N, U, K)
+    over_segments = occ.sum(axis=2)  # (S, N, K) for rewards constant over time
+    out = np.zeros((S, N, items_per_state))
+    for n, items in enumerate(per_strategy):
+        for i, value in enumerate(items):
+            if value.size == 1 and value.flat[0] == 0.0:
+                continue
+            checks.check_finite(chunk, phase, value, what, strategy=n)
+            k, z = divmod(i, items_per_state)
+            if value.shape[1] == 1:
+                out[:, n, z] += over_segments[:, n, k] * value[:, 0]
+            else:
+                out[:, n, z] += np.einsum(
+                    "su,su->s", occ[:, n, :, k], np.broadcast_to(value, (S, U))
+                )
+    return out.reshape(S * N, items_per_state)

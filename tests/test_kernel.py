@@ -1,0 +1,158 @@
+"""The compiled kernel against the NumPy path (the oracle of the engine), and the time
+segments found before evaluation against evaluating every cycle."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from costmodel import kernel
+from costmodel.formula import BUILTIN_FUNCTIONS, parse_expression
+from costmodel.model import expand_phases, run_model
+from costmodel.model.expressions import Chunk
+from costmodel.model.segments import TimeDependence
+from costmodel.parameters import evaluate_parameters, sample_parameters
+from costmodel.validate import load_inputs
+
+ROOT = Path(__file__).resolve().parents[1]
+COVID = ROOT / "inputs" / "msc_covid19.xlsx"
+HIV = ROOT / "inputs" / "examples" / "chancellor_hiv.xlsx"
+ARRAYS = ("cost", "cost_by_category", "qaly", "ly", "ly_undiscounted", "qaly_undiscounted")
+
+needs_numba = pytest.mark.skipif(not kernel.compiled_available(), reason="numba not installed")
+
+
+@pytest.fixture(scope="module")
+def covid():
+    return load_inputs(COVID)
+
+
+def _psa_values(inputs, n, seed=5):
+    return evaluate_parameters(inputs, sample_parameters(inputs, seed, 0, n), n)
+
+
+def _assert_same(a, b, rtol):
+    for name in (*ARRAYS, "state_time"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=rtol, atol=1e-12)
+
+
+@needs_numba
+@pytest.mark.parametrize("path", [COVID, HIV])
+def test_kernel_equals_numpy_path(path):
+    inputs = load_inputs(path)
+    values = _psa_values(inputs, 40)
+    compiled = run_model(inputs, values, keep_trace=True, compiled=True)
+    numpy = run_model(inputs, values, keep_trace=True, compiled=False)
+    _assert_same(compiled, numpy, rtol=1e-12)
+    for a, b in zip(compiled.traces, numpy.traces, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    assert compiled.cost.shape == (40, len(inputs.strategies))
+
+
+@needs_numba
+def test_kernel_results_do_not_depend_on_chunking(covid):
+    values = _psa_values(covid, 30)
+    whole = run_model(covid, values, compiled=True)
+    pieces = run_model(covid, values, compiled=True, chunk_size=7)
+    for name in ARRAYS:
+        assert np.array_equal(getattr(whole, name), getattr(pieces, name)), name
+
+
+def test_numpy_fallback_when_switched_off(monkeypatch, covid):
+    """COSTMODEL_ENGINE=numpy (or numba missing) runs the NumPy path."""
+    kernel._compiled.cache_clear()
+    monkeypatch.setenv(kernel.ENGINE_ENV, "numpy")
+    try:
+        assert not kernel.compiled_available()
+        assert not kernel.worth_compiling(10**12)
+        values = _psa_values(covid, 3)
+        out = run_model(covid, values, compiled=True)  # asks for the kernel, gets NumPy
+        assert np.isfinite(out.cost).all()
+    finally:
+        kernel._compiled.cache_clear()
+
+
+def test_small_runs_stay_on_the_numpy_path(covid):
+    """The base case of a model is far below the kernel's threshold (no numba import for
+    small commands); a 10,000-sample PSA of the MSC model is far above it."""
+    from costmodel.model.run import model_work
+
+    assert model_work(covid, 1) < kernel.KERNEL_MIN_WORK
+    assert model_work(covid, 10_000) > kernel.KERNEL_MIN_WORK
+    # 5 strategies x 3 entry strata x (90 acute cycles x 7 states + 37 years x 3 states)
+    assert model_work(covid, 1) == 5 * 3 * (90 * 7 + 37 * 3)
+
+
+# -- time segments ------------------------------------------------------------------------------
+
+
+def _dependence(n=10, **time):
+    cycles = np.arange(1, n + 1, dtype=float).reshape(1, -1)
+    values = {"cycle": cycles, "age": 40.5 + (cycles - 1) * 0.25, **time}
+    return TimeDependence(n, values, {"cycle_years": 0.25}, {}, BUILTIN_FUNCTIONS, {})
+
+
+def _starts(dependence, *texts):
+    dependence.add(parse_expression(t) for t in texts)
+    return dependence.segments()[0].tolist()
+
+
+def test_segments_from_time_only_parts():
+    # age 40.5, 40.75, 41.0, ... : floor(age) changes at cycles 3 (41.0), 7 (42.0)
+    assert _starts(_dependence(), "p_a * floor(age)") == [0, 2, 6]
+    assert _starts(_dependence(), "p_a + p_b") == [0]
+    assert _starts(_dependence(), "where(cycle <= 4, p_a, p_b)") == [0, 4]
+    # a parameter compared with time: the change point depends on the sample -> every cycle
+    assert _starts(_dependence(), "where(cycle > p_a, 1, 0)") == list(range(10))
+    # constants do not split: the whole expression is time-only and constant
+    assert _starts(_dependence(), "cycle_years * 2") == [0]
+
+
+def test_segments_follow_names_defined_by_expressions():
+    dependence = _dependence()
+    dependence.derived = {"u_age": [parse_expression("u0 - 0.01 * floor(age)")]}
+    assert _starts(dependence, "u_age * p_a") == [0, 2, 6]
+
+
+def test_segments_of_implicit_age_functions():
+    """p_background_death reads the life-table row at floor(age) without an argument."""
+    n = 10
+    age = 40.5 + np.arange(n).reshape(1, -1) * 0.25
+    dependence = _dependence(n)
+    dependence.implicit = {"p_background_death": np.floor(age)}
+    spec = {"p_background_death": BUILTIN_FUNCTIONS["exp"]}  # arity 1, enough to parse
+    dependence.functions = {**BUILTIN_FUNCTIONS, **spec}
+    dependence.add([parse_expression("p_background_death(smr)", dependence.functions)])
+    assert dependence.segments()[0].tolist() == [0, 2, 6]
+
+
+def test_msc_acute_phase_has_two_segments(covid):
+    """The effect is in force to day 28 (cycles 1-29 start on days 0-28), then not."""
+    acute = expand_phases(covid)[0]
+    chunk = Chunk(covid, expand_phases(covid), {}, 1, 0, 1, "o2")
+    assert chunk.segments(acute)[0].tolist() == [0, 29]
+
+
+@pytest.mark.parametrize("waning", ["linear", "exponential"])
+def test_segments_equal_evaluating_every_cycle(covid, monkeypatch, waning):
+    """Exactness: the run on segments equals the run with one segment per cycle, with a
+    waning effect (a different weight every day from day 28 to 90)."""
+    settings = replace(
+        covid.settings, effect_waning=waning, effect_end_day=28.0, effect_waning_end_day=90.0
+    )
+    inputs = replace(covid, settings=settings)
+    values = _psa_values(inputs, 6)
+    segmented = run_model(inputs, values, compiled=False)
+    acute = expand_phases(inputs)[0]
+    assert Chunk(inputs, expand_phases(inputs), {}, 1, 0, 1, "o2").segments(acute)[0].size > 60
+
+    def every_cycle(self, phase):
+        n = phase.phase.n_cycles
+        return np.arange(n), np.arange(n)
+
+    monkeypatch.setattr(Chunk, "segments", every_cycle)
+    full = run_model(inputs, values, compiled=False)
+    _assert_same(segmented, full, rtol=1e-12)
