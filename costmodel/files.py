@@ -76,10 +76,17 @@ def neutralised(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+# Significant digits of numbers in CSV files: 0.985, not 0.98499999999999999 (binary noise),
+# and far beyond any model's precision (a relative 1e-10).
+CSV_DIGITS = 10
+
+
 def write_csv(path: Path, table: pd.DataFrame) -> None:
-    """CSV with full float precision (17 significant digits), no index; text that would run
-    as a formula in a spreadsheet is quoted (see :func:`neutralised`)."""
-    neutralised(table).to_csv(path, index=False, float_format="%.17g", lineterminator="\n")
+    """CSV with numbers to CSV_DIGITS significant digits, no index; text that would run as a
+    formula in a spreadsheet is quoted (see :func:`neutralised`)."""
+    neutralised(table).to_csv(
+        path, index=False, float_format=f"%.{CSV_DIGITS}g", lineterminator="\n"
+    )
 
 
 def _json_default(value: object) -> object:

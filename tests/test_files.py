@@ -165,3 +165,14 @@ def test_reruns_are_byte_identical_with_source_date_epoch(tmp_path, monkeypatch)
     assert first.keys() == second.keys()
     assert [name for name in first if first[name] != second[name]] == []
     assert b"2026-01-01T00:00:00Z" in first[Path("summary.json")]
+
+
+def test_csv_numbers_have_at_most_ten_significant_digits(tmp_path):
+    """0.985 is written as 0.985, not 0.98499999999999999 (issue #15); 1/3 to 10 digits."""
+    import pandas as pd
+
+    from costmodel.files import write_csv
+
+    path = tmp_path / "t.csv"
+    write_csv(path, pd.DataFrame({"x": [0.985, 1.0 / 3.0, 44670.04102946, 1e-300]}))
+    assert path.read_text().split("\n")[1:5] == ["0.985", "0.3333333333", "44670.04103", "1e-300"]

@@ -156,3 +156,12 @@ def test_segments_equal_evaluating_every_cycle(covid, monkeypatch, waning):
     monkeypatch.setattr(Chunk, "segments", every_cycle)
     full = run_model(inputs, values, compiled=False)
     _assert_same(segmented, full, rtol=1e-12)
+
+
+def test_few_states_stay_on_the_numpy_path(covid):
+    """A 4-state model (HIV) never uses the kernel; the 23-state MSC PSA does."""
+    from costmodel.model import use_compiled
+
+    assert not use_compiled(load_inputs(HIV), 1_000_000)
+    assert use_compiled(covid, 10_000) == kernel.compiled_available()
+    assert not use_compiled(covid, 1)

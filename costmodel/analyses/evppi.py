@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from costmodel import voi
-from costmodel.analyses.base import AnalysisContext, one_blas_thread
+from costmodel.analyses.base import AnalysisContext, map_on_cores, one_blas_thread
 from costmodel.analyses.biomarker import PARAMETERS as BIOMARKER_PARAMETERS
 from costmodel.analyses.biomarker import biomarker_outcomes
 from costmodel.analyses.psa import population
@@ -76,9 +76,14 @@ def evppi_table(
             b_cost, b_effect = biomarker_outcomes(inputs, values, biomarker_runs, reference)
             tasks.append(("biomarker (test-and-treat decision)", b_cost, b_effect, names))
     results, skipped = [], []
-    for label, cost, eff, names in tasks:
-        x = np.column_stack([sampled[n] for n in names])
-        result, reason = _evppi_or_note(cost, eff, wtp, x, names)
+
+    def estimate(task) -> tuple[voi.EvppiResult | None, str]:
+        _, cost, eff, names = task
+        return _evppi_or_note(cost, eff, wtp, np.column_stack([sampled[n] for n in names]), names)
+
+    for (label, _, _, names), (result, reason) in zip(
+        tasks, map_on_cores(estimate, tasks), strict=True
+    ):
         if result is not None:
             results.append((label, result))
         else:

@@ -15,7 +15,7 @@ import pandas as pd
 
 from costmodel import cea
 from costmodel.analyses import test_and_treat
-from costmodel.analyses.base import AnalysisContext, one_blas_thread
+from costmodel.analyses.base import AnalysisContext, map_on_cores, one_blas_thread
 from costmodel.analyses.evsi import evsi_table
 from costmodel.analyses.psa import population
 from costmodel.inputs import ModelInputs
@@ -82,11 +82,15 @@ def voi_by_price_table(
     keys = list(psa.strategies)
     values = evaluate_parameters(inputs, psa.parameters, psa.n_samples) if with_evsi else None
     rows = []
-    for price, cost in zip(prices, costs, strict=True):
+    evsi_by_price = (
+        map_on_cores(lambda cost: evsi_table(inputs, psa, cost, values), costs)
+        if with_evsi
+        else [None] * len(prices)
+    )
+    for price, cost, evsi in zip(prices, costs, evsi_by_price, strict=True):
         evpi = cea.evpi(cost, effect, wtp)
         acceptability = cea.ceac(cost, effect, wtp)
         best = cea.ceaf(cost, effect, wtp)
-        evsi = evsi_table(inputs, psa, cost, values) if with_evsi else None
         for w, value in enumerate(evpi):
             row = {
                 "parameter": name,

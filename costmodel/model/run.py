@@ -109,25 +109,29 @@ def model_work(inputs: ModelInputs, n_samples: int) -> int:
 
 
 def use_compiled(inputs: ModelInputs, n_samples: int) -> bool:
-    """Whether a run of ``n_samples`` is large enough for the compiled kernel."""
-    return kernel.worth_compiling(model_work(inputs, n_samples))
+    """Whether a run of ``n_samples`` is large enough for the compiled kernel, and its
+    matrices large enough (batched dense NumPy products win for a handful of states)."""
+    states = max(p.n_states for p in expand_phases(inputs))
+    return states >= kernel.KERNEL_MIN_STATES and kernel.worth_compiling(
+        model_work(inputs, n_samples)
+    )
 
 
 def default_chunk_size(
     inputs: ModelInputs, phases: tuple[ExpandedPhase, ...], compiled: bool
 ) -> int:
     """Samples per chunk so that the largest per-phase arrays stay within CHUNK_BYTES: per
-    cohort and time segment the transition entries, six occupancy sums and the rewards, and
-    the stored trace where the NumPy path needs one."""
+    cohort and time segment the transition entries (about 3 per state; a dense K × K matrix
+    on the NumPy path), six occupancy sums and two reward temporaries per state, and the
+    stored trace on the NumPy path."""
     n_strategies = len(inputs.strategies)
-    z = max(len(inputs.cost_categories), 1)
     probe = Chunk(inputs, phases, {}, 1, 0, 1)
     per_sample = 0
     for p in phases:
         k, segments = p.n_states, probe.segments(p)[0].size
-        entries = k * k if not compiled else 4 * k  # dense matrices on the NumPy path
+        entries = 3 * k if compiled else k * k
         trace = 0 if compiled else 2 * (p.phase.n_cycles + 1) * k
-        cells = segments * (entries + k * (6 + z + 2)) + trace
+        cells = segments * (entries + 8 * k) + trace
         per_sample = max(per_sample, n_strategies * 8 * cells)
     return max(1, min(MAX_CHUNK, CHUNK_BYTES // max(per_sample, 1)))
 

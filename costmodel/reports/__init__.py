@@ -4,9 +4,9 @@ cheers.csv, results.xlsx), written atomically. Reports are built only from a sav
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-from costmodel.files import write_csv
 from costmodel.reports import plots
 from costmodel.reports.excel import write_results_workbook
 from costmodel.reports.figures import figures_for
@@ -26,8 +26,8 @@ def write_result(result: AnalysisResult, out_dir: str | Path) -> Path:
         for name, draw in figures_for(result).items():
             save_figure(draw(), figures / name)
         (folder / "tables").mkdir()
-        for name, table in result.tables.items():
-            write_csv(folder / "tables" / f"{name}.csv", table)
+        for name in result.tables:  # the same bytes as the top-level CSVs, copied
+            shutil.copyfile(folder / f"{name}.csv", folder / "tables" / f"{name}.csv")
         write_reports(folder, inputs_workbook=result.inputs.source)
 
     return write_output_folder(out_dir, result.tables, result.summary, extras)

@@ -68,6 +68,9 @@ def plot_forest(synthesis: Synthesis, sensitivity=None, ax: Axes | None = None) 
     return ax
 
 
+CE_PLANE_POINTS = 2_000  # samples drawn per comparison on the CE plane (means use all)
+
+
 def save_figure(ax: Axes, stem) -> None:
     """Write ``stem``.png (200 dpi) and ``stem``.svg, then close the figure. Both are the same
     bytes for the same figure: no date in the metadata, SVG element ids from a fixed salt."""
@@ -108,8 +111,9 @@ def plot_ce_plane(
     reference, their means, and a line per WTP."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 5.0))
+    shown = min(len(inc_cost), CE_PLANE_POINTS)  # draws are independent: the first are a sample
     for j, label in enumerate(labels):
-        ax.scatter(inc_effect[:, j], inc_cost[:, j], s=3, alpha=0.25, label=label)
+        ax.scatter(inc_effect[:shown, j], inc_cost[:shown, j], s=3, alpha=0.25, label=label)
         ax.plot(inc_effect[:, j].mean(), inc_cost[:, j].mean(), "k+", ms=10)
     x = np.array(ax.get_xlim())
     for w in wtp:
@@ -129,7 +133,10 @@ def plot_ce_plane(
     ax.set_ylabel(f"Incremental cost ({currency})")
     ax.yaxis.set_major_formatter(_money(currency))
     ax.legend(fontsize=7, markerscale=3)
-    ax.set_title("Cost-effectiveness plane (PSA)", fontsize=10)
+    title = "Cost-effectiveness plane (PSA); +: mean"
+    if shown < len(inc_cost):
+        title += f"\n{shown:,} of {len(inc_cost):,} samples shown, means of all"
+    ax.set_title(title, fontsize=10)
     ax.figure.tight_layout()
     return ax
 
