@@ -51,10 +51,11 @@ class RunResult(AnalysisResult):
             return tables[aliases[name]]
         raise AttributeError(name)
 
-    def write(self, out_dir: str | Path) -> Path:
+    def write(self, out_dir: str | Path, *, reports: bool = True) -> Path:
         """Write tables (also under tables/), figures, summary.json, report.html, cheers.csv
-        and results.xlsx, atomically, into ``out_dir``."""
-        return write_result(self, out_dir)
+        and results.xlsx, atomically, into ``out_dir``; ``reports=False`` writes the tables
+        and summary.json only."""
+        return write_result(self, out_dir, reports=reports)
 
 
 def run_checks(inputs: ModelInputs) -> list[str]:
@@ -92,17 +93,22 @@ def run_inputs(
     evppi_groups: list[list[str]] | None = None,
     voi: bool = True,
     on_step: Callable[[str], None] | None = None,
+    fast: bool = False,
 ) -> RunResult:
     """Base case, deterministic sensitivity analyses, PSA and value of information, as the
     workbook asks. ``psa_samples`` and ``seed`` override the Settings values (0 samples
     disables the PSA); ``deterministic=False`` skips DSA/threshold/scenarios, ``voi=False``
-    EVPPI/EVSI; ``progress(done, total)`` follows the PSA and ``on_step(name)`` each analysis."""
+    EVPPI/EVSI; ``fast=True`` runs the base case and one-way DSA only (no PSA);
+    ``progress(done, total)`` follows the PSA and ``on_step(name)`` each analysis."""
     settings = inputs.settings
     options = RunOptions(
         seed=_checked_seed(settings.seed if seed is None else seed),
-        psa_samples=_checked_samples(settings.psa_samples if psa_samples is None else psa_samples),
+        psa_samples=0
+        if fast
+        else _checked_samples(settings.psa_samples if psa_samples is None else psa_samples),
         deterministic=deterministic,
-        voi=voi,
+        voi=voi and not fast,
+        fast=fast,
         evppi_groups=tuple(tuple(g) for g in evppi_groups or ()),
         progress=progress,
         on_step=on_step,

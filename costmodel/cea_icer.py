@@ -348,3 +348,37 @@ def name_problems(names: list) -> list[str]:
     if duplicates:
         problems.append(f"strategy names must be unique; repeated: {', '.join(duplicates)}.")
     return problems
+
+
+def add_reference_columns(
+    table: pd.DataFrame,
+    strategies: Sequence[str],
+    cost: ArrayLike,
+    effect: ArrayLike,
+    reference: str,
+    wtp: Sequence[float] = (),
+) -> pd.DataFrame:
+    """The ICER table with each strategy versus one chosen ``reference`` (BCEA's pairwise
+    convention) beside the frontier ICERs: ``reference``, ``inc_cost_vs_reference``,
+    ``inc_effect_vs_reference``, ``icer_vs_reference`` (NaN for the reference itself and
+    when |Δeffect| <= 1e-12), and the net health benefit ``nhb_<w>`` = effect − cost / w
+    [effect units] for each w > 0 in ``wtp``. ``cost``/``effect`` are the means per strategy,
+    in the order of ``strategies``."""
+    names = list(strategies)
+    if reference not in names:
+        raise ValueError(f"reference {reference!r} is not a strategy ({', '.join(names)})")
+    cost = np.asarray(cost, dtype=float)
+    effect = np.asarray(effect, dtype=float)
+    inc_cost, inc_effect, icer, _ = compare_to_reference(
+        cost[None, :], effect[None, :], names.index(reference), 0.0
+    )
+    row = [names.index(s) for s in table.strategy]
+    out = table.copy()
+    out["reference"] = reference
+    out["inc_cost_vs_reference"] = inc_cost[0, row]
+    out["inc_effect_vs_reference"] = inc_effect[0, row]
+    out["icer_vs_reference"] = icer[0, row]
+    for w in wtp:
+        if w > 0:
+            out["nhb_" + _nmb_column(float(w)).removeprefix("nmb_")] = effect[row] - cost[row] / w
+    return out

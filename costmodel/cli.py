@@ -1,9 +1,5 @@
-"""Command-line interface (argument parsing and printing only).
-
-costmodel run WORKBOOK [--out DIR] [--seed S]
-costmodel validate WORKBOOK
-costmodel template PATH.xlsx [--force]
-"""
+"""Command-line interface (argument parsing and printing only); ``costmodel --help`` and
+``costmodel COMMAND --help`` list every command and option (README "Commands")."""
 
 from __future__ import annotations
 
@@ -11,6 +7,7 @@ import argparse
 import contextlib
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,20 +18,23 @@ if TYPE_CHECKING:  # pandas is imported lazily, so that Ctrl-C at start-up is ca
     import pandas as pd
 
 
-def _format_table(table: pd.DataFrame, currency: str) -> str:
+def _format_table(table: pd.DataFrame, currency: str, effect: str = "qaly") -> str:
+    """The ICER table as printed: the increment shown is the one the ICER divides by."""
     import pandas as pd
 
-    shown = table[["strategy", "cost", "qaly", "ly", "inc_cost", "inc_qaly", "icer", "status"]]
+    increment = "inc_ly" if effect == "ly" else "inc_qaly"
+    shown = table[["strategy", "cost", "qaly", "ly", "inc_cost", increment, "icer", "status"]]
     formats = {
         "cost": lambda v: f"{v:,.0f}",
         "inc_cost": lambda v: "" if pd.isna(v) else f"{v:,.0f}",
         "qaly": lambda v: f"{v:.3f}",
         "ly": lambda v: f"{v:.3f}",
-        "inc_qaly": lambda v: "" if pd.isna(v) else f"{v:.3f}",
+        increment: lambda v: "" if pd.isna(v) else f"{v:.3f}",
         "icer": lambda v: "" if pd.isna(v) else f"{v:,.0f}",
     }
     text = shown.to_string(index=False, formatters=formats, na_rep="")
-    return f"Costs in {currency}.\n{text}"
+    unit = "LY" if effect == "ly" else "QALY"
+    return f"Costs in {currency}; ICER per {unit} gained.\n{text}"
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -43,7 +43,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _, inputs = load_workbook_inputs(args.workbook)
     for warning in inputs.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    console = ConsoleProgress(enabled=not args.quiet)
+    inputs = _with_command_line_settings(inputs, args)
+    console = ConsoleProgress(enabled=not args.quiet, verbose=args.verbose)
     result = run_inputs(
         inputs,
         seed=args.seed,
@@ -53,16 +54,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
         evppi_groups=[g.split(",") for g in args.evppi or []],
         voi=not args.no_voi,
         on_step=console.step,
+        fast=args.fast,
     )
+    if args.scenario:
+        result.summary["scenario"] = args.scenario
     out = Path(args.out) if args.out else Path("results") / Path(args.workbook).stem
-    console.step("writing tables, figures, report.html and results.xlsx")
+    console.step("writing tables" if args.no_report else "writing tables, figures and reports")
     try:
-        result.write(out)
+        result.write(out, reports=not args.no_report)
     finally:
         console.close()
     settings = inputs.settings
     print(f"{settings.name}: ICER table (effect: {settings.effect_measure})")
-    print(_format_table(result.tables["base_case"], settings.currency))
+    print(_format_table(result.tables["base_case"], settings.currency, settings.effect_measure))
     for wtp, probabilities in result.summary.get("prob_cost_effective", {}).items():
         shown = ", ".join(f"{k} {v:.2f}" for k, v in probabilities.items())
         print(f"Probability cost-effective at {settings.currency} {float(wtp):,.0f}: {shown}")
@@ -75,18 +79,58 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_command_line_settings(inputs, args: argparse.Namespace):
+    """The workbook's inputs as ``--scenario`` and ``--wtp`` change them."""
+    from costmodel.errors import OptionError
+
+    if args.scenario:
+        try:
+            inputs = inputs.scenario_inputs(args.scenario)
+        except KeyError:
+            names = ", ".join(s.name for s in inputs.scenarios) or "none in this workbook"
+            raise OptionError(f"--scenario {args.scenario}: no such scenario ({names}).") from None
+    if args.wtp:
+        bad = [w for w in args.wtp if not (w >= 0 and w < float("inf"))]
+        if bad:
+            raise OptionError(
+                f"--wtp {bad[0]:g}: willingness to pay must be a number >= 0 "
+                "(currency per unit of effect), e.g. --wtp 20000 30000."
+            )
+        inputs = inputs.with_settings(wtp=tuple(dict.fromkeys(args.wtp)))
+    return inputs
+
+
 def _cmd_icers(args: argparse.Namespace) -> int:
     from costmodel.cea import compute_icer_table
     from costmodel.csv_tables import read_strategy_table
 
     strategies, cost, effect = read_strategy_table(args.table)
     table = compute_icer_table(strategies, cost, effect, wtp=args.wtp or ())
+    table = _versus_reference(table, strategies, cost, effect, args.reference, args.wtp or ())
     print(table.to_string(index=False, na_rep=""))
     if args.out:
         from costmodel.files import atomic_write, write_csv
 
-        atomic_write(args.out, lambda tmp: write_csv(tmp, table))
+        target = Path(args.out)
+        if target.suffix.lower() != ".csv":  # a folder, as --out is for every command
+            target.mkdir(parents=True, exist_ok=True)
+            target = target / "icers.csv"
+        atomic_write(target, lambda tmp: write_csv(tmp, table))
+        print(f"Written to {target}")
     return 0
+
+
+def _versus_reference(table, strategies, cost, effect, reference, wtp):
+    """The ICER table plus each strategy versus ``reference`` (default: the first listed)."""
+    from costmodel.cea_icer import add_reference_columns
+    from costmodel.errors import OptionError
+
+    reference = reference or strategies[0]
+    if reference not in strategies:
+        raise OptionError(
+            f"--reference {reference}: not a strategy of the table ({', '.join(strategies)})."
+        )
+    return add_reference_columns(table, strategies, cost, effect, reference, wtp)
 
 
 def _cmd_cea(args: argparse.Namespace) -> int:
@@ -98,6 +142,9 @@ def _cmd_cea(args: argparse.Namespace) -> int:
     strategies, cost, effect = read_psa_samples(args.samples)
     wtp = args.wtp
     tables = user_cea_tables(strategies, cost, effect, wtp)
+    tables["icers"] = _versus_reference(
+        tables["icers"], strategies, cost.mean(axis=0), effect.mean(axis=0), args.reference, wtp
+    )
     groups = [g.split(",") for g in args.evppi or []]
     if groups:
         if args.parameters is None:
@@ -119,16 +166,13 @@ def _cmd_cea(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    import json
-
     from costmodel.reports import write_reports
     from costmodel.reports.folder import MARKER
 
     folder = Path(args.outdir)
     if not (folder / "summary.json").exists() or not (folder / MARKER).exists():
         raise CostModelError(f"{folder} is not a costmodel output folder (no summary.json).")
-    source = json.loads((folder / "summary.json").read_text()).get("input_path")
-    write_reports(folder, inputs_workbook=Path(source) if source else None)
+    write_reports(folder)  # never reopens the user's workbook: the run kept a hashed copy
     print(f"Report rebuilt: {folder / 'report.html'}")
     return 0
 
@@ -168,8 +212,10 @@ class ConsoleProgress:
     steps (named as they start); in a log (no terminal), one line per step and per quarter of
     the PSA, so no stage of a long run is silent."""
 
-    def __init__(self, *, enabled: bool = True) -> None:
+    def __init__(self, *, enabled: bool = True, verbose: bool = False) -> None:
         self.enabled = enabled
+        self.verbose = verbose
+        self._started: tuple[str, float] | None = None
         self.terminal = sys.stderr.isatty()
         self._psa = None
         self._steps = None
@@ -193,6 +239,8 @@ class ConsoleProgress:
             self._psa.close()
 
     def step(self, name: str) -> None:
+        self._report_duration()
+        self._started = (name, time.perf_counter())
         if not self.enabled:
             return
         from costmodel.analyses.run import STEPS
@@ -210,7 +258,15 @@ class ConsoleProgress:
             self._steps.update(1)
         self._steps.set_postfix_str(name)
 
+    def _report_duration(self) -> None:
+        """With --verbose, how long the step that just ended took."""
+        if self.verbose and self._started is not None:
+            name, start = self._started
+            print(f"  {name}: {time.perf_counter() - start:.1f} s", file=sys.stderr)
+
     def close(self) -> None:
+        self._report_duration()
+        self._started = None
         if self._steps is not None:
             self._steps.update(self._steps.total - self._steps.n)
             self._steps.close()
@@ -232,7 +288,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-dsa", action="store_true", help="skip deterministic analyses")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    run.add_argument("-v", "--verbose", action="store_true", help="print how long each stage took")
     run.add_argument("--no-voi", action="store_true", help="skip EVPPI and EVSI")
+    run.add_argument(
+        "--fast",
+        action="store_true",
+        help="base case and one-way DSA only (no PSA, two-way, scenarios or VoI): for editing",
+    )
+    run.add_argument(
+        "--no-report",
+        action="store_true",
+        help="write the CSV tables and summary.json only (no figures, report.html, xlsx)",
+    )
+    run.add_argument(
+        "--wtp",
+        type=float,
+        nargs="+",
+        metavar="W",
+        help="willingness-to-pay thresholds instead of Settings wtp (currency per unit effect)",
+    )
+    run.add_argument("--scenario", metavar="NAME", help="run a Scenarios row as the base case")
     run.add_argument(
         "--evppi",
         action="append",
@@ -244,7 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
     icers = sub.add_parser("icers", help="ICER table of a CSV with strategy, cost, effect")
     icers.add_argument("table")
     icers.add_argument("--wtp", type=float, nargs="*", help="add net monetary benefit columns")
-    icers.add_argument("--out", help="also write the table to this CSV file")
+    icers.add_argument(
+        "--out", help="also write icers.csv into this folder (a name ending .csv: that file)"
+    )
+    icers.add_argument(
+        "--reference", help="strategy the pairwise ICERs compare with (default: the first)"
+    )
     icers.set_defaults(handler=_cmd_icers)
 
     cea_cmd = sub.add_parser(
@@ -261,6 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="NAME[,NAME...]",
         help="EVPPI of a parameter or group (repeatable)",
+    )
+    cea_cmd.add_argument(
+        "--reference", help="strategy the pairwise ICERs compare with (default: the first)"
     )
     cea_cmd.set_defaults(handler=_cmd_cea)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from costmodel.inputs import ModelInputs
-from costmodel.outcomes import ModelOutcomes, share_at_day
+from costmodel.outcomes import ModelOutcomes, resolves_day, share_at_day
 
 DAYS_PER_YEAR = 365.25
 
@@ -34,6 +34,8 @@ def clinical_measures(
     table = pd.DataFrame({"strategy": keys})
     cost, qaly, ly = outcomes.cost[sample], outcomes.qaly[sample], outcomes.ly[sample]
     for day in inputs.settings.outcome_days:
+        if not resolves_day(inputs, day):  # e.g. day 28 in a model of yearly cycles
+            continue
         deaths = share_at_day(inputs, outcomes, dead, day)[sample]
         label = _day_label(day)
         table[f"deaths_day_{label}"] = deaths

@@ -245,6 +245,9 @@ class ModelInputs:
     # the validated inputs of each scenario, in Scenarios order (scenarios are validated once,
     # with the workbook; a scenario's own variants are empty)
     scenario_variants: tuple[ModelInputs, ...] = field(default=(), repr=False, compare=False)
+    # the workbook's bytes as hashed and validated (copied into the output folder, so that
+    # reports echo exactly what was modelled, never a file read again later)
+    source_data: bytes = field(default=b"", repr=False, compare=False)
 
     @property
     def hypothetical_strategies(self) -> tuple[Strategy, ...]:
@@ -268,6 +271,20 @@ class ModelInputs:
     def transitions_for(self, strategy: str) -> dict[tuple[str, str], Transition]:
         """Transitions rows that apply to ``strategy`` (see :func:`transitions_for`)."""
         return transitions_for(self.transitions, strategy)
+
+    def with_settings(self, **changes: object) -> ModelInputs:
+        """The same model with some Settings values replaced, in every scenario too (a
+        command-line override such as ``--wtp`` applies to the whole run)."""
+        variants = tuple(v.with_settings(**changes) for v in self.scenario_variants)
+        settings = replace(self.settings, **changes)
+        return replace(self, settings=settings, scenario_variants=variants)
+
+    def scenario_inputs(self, name: str) -> ModelInputs:
+        """The validated inputs of the scenario called ``name`` (KeyError if none)."""
+        for scenario, variant in zip(self.scenarios, self.scenario_variants, strict=True):
+            if scenario.name == name:
+                return variant
+        raise KeyError(name)
 
     def with_strategies(self, keys: Iterable[str]) -> ModelInputs:
         """The same model with only the strategies ``keys`` (in workbook order), for analyses

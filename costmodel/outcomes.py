@@ -23,9 +23,10 @@ class ModelOutcomes:
     """Per-patient outcomes, each (n_samples, n_strategies) unless stated.
 
     Costs in the workbook currency, discounted; QALYs and LYs discounted at the outcome rate;
-    ``state_time`` undiscounted years in each declared state (n_samples, n_strategies,
-    n_states); ``traces`` per phase (n_samples, n_strategies, n_cycles + 1, n_phase_states)
-    when kept.
+    the ``*_undiscounted`` arrays the same sums without discounting (life expectancy checks,
+    heemod's undiscounted category costs); ``state_time`` undiscounted years in each declared
+    state (n_samples, n_strategies, n_states); ``traces`` per phase (n_samples, n_strategies,
+    n_cycles + 1, n_phase_states) when kept.
     """
 
     strategies: tuple[str, ...]
@@ -38,6 +39,7 @@ class ModelOutcomes:
     ly_undiscounted: np.ndarray
     qaly_undiscounted: np.ndarray
     state_time: np.ndarray
+    cost_by_category_undiscounted: np.ndarray  # (n_samples, n_strategies, n_categories)
     traces: tuple[np.ndarray, ...] | None = None
     by_entry: dict[str, ModelOutcomes] | None = None  # per entry state, when stratified
     entry_shares: np.ndarray | None = None  # (n_samples, n_strategies, n_entry_states)
@@ -45,6 +47,11 @@ class ModelOutcomes:
     def effect(self, measure: str) -> np.ndarray:
         """QALYs for measure 'qaly', else life-years, (n_samples, n_strategies)."""
         return self.qaly if measure == "qaly" else self.ly
+
+    @property
+    def cost_undiscounted(self) -> np.ndarray:
+        """Undiscounted cost per patient, (n_samples, n_strategies)."""
+        return self.cost_by_category_undiscounted.sum(axis=2)
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,8 @@ class PsaResult:
     # per entry state (models run by entry stratum): (cost, qaly, ly) of the cohort started
     # entirely in that state, each (n_samples, n_strategies) over the modelled strategies
     by_entry: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+    # the same sums undiscounted: {"cost": ..., "qaly": ..., "ly": ...} (n_samples, n_strategies)
+    undiscounted: dict[str, np.ndarray] | None = None
 
     @property
     def n_samples(self) -> int:
@@ -78,6 +87,7 @@ _SUMMED = (
     "ly_undiscounted",
     "qaly_undiscounted",
     "state_time",
+    "cost_by_category_undiscounted",
 )
 
 
@@ -131,6 +141,22 @@ def combine_entries(by_entry: dict[str, ModelOutcomes], shares: np.ndarray) -> M
         by_entry=by_entry,
         entry_shares=shares,
     )
+
+
+def resolves_day(inputs: ModelInputs, day: float) -> bool:
+    """Whether the model's cycles resolve model time ``day`` [days]: the day is a cycle
+    boundary, or its phase's cycles are at most half as long as the day (so that a share at
+    that day is not an interpolation across most of one long cycle, as day 28 in a yearly
+    model would be)."""
+    years = day / DAYS_PER_YEAR
+    for phase in expand_phases(inputs):
+        length = phase.phase.cycle_years
+        end = phase.start_years + phase.phase.n_cycles * length
+        if years <= end + 1e-12:
+            position = (years - phase.start_years) / length
+            on_boundary = abs(position - round(position)) < 1e-9
+            return on_boundary or length * DAYS_PER_YEAR <= day / 2.0
+    return False
 
 
 def share_at_day(

@@ -43,6 +43,8 @@ def base_case_table(inputs: ModelInputs, outcomes: ModelOutcomes, sample: int = 
             "qaly": qaly,
             "ly": ly,
             "ly_undiscounted": outcomes.ly_undiscounted[sample][index],
+            "qaly_undiscounted": outcomes.qaly_undiscounted[sample][index],
+            "cost_undiscounted": outcomes.cost_undiscounted[sample][index],
             "inc_cost": table["inc_cost"],
             "inc_qaly": _increment(outcomes.qaly[sample], index, comparator_index),
             "inc_ly": _increment(outcomes.ly[sample], index, comparator_index),
@@ -56,6 +58,9 @@ def base_case_table(inputs: ModelInputs, outcomes: ModelOutcomes, sample: int = 
             out[column] = table[column].to_numpy()
     for z, category in enumerate(outcomes.categories):
         out[f"cost_{category}"] = outcomes.cost_by_category[sample][index, z]
+    for z, category in enumerate(outcomes.categories):
+        undiscounted = outcomes.cost_by_category_undiscounted[sample][index, z]
+        out[f"cost_{category}_undiscounted"] = undiscounted
     return out.reset_index(drop=True)
 
 
@@ -130,7 +135,6 @@ def provenance(inputs: ModelInputs, *, seed: int | None) -> dict[str, object]:
     """What a result was computed from: input hash, version, seed, time and platform."""
     return {
         "input_file": inputs.file,
-        "input_path": str(inputs.source.resolve()),
         "input_sha256": inputs.sha256,
         "costmodel_version": __version__,
         "seed": seed,
@@ -213,7 +217,8 @@ def evidence_tables(inputs: ModelInputs) -> tuple[pd.DataFrame | None, pd.DataFr
 
 
 def psa_samples_table(psa: PsaResult) -> pd.DataFrame:
-    """psa_samples.csv: sample, strategy, cost, qaly, ly and each sampled parameter."""
+    """psa_samples.csv: sample, strategy, cost, qaly, ly, their undiscounted values
+    (cost_undiscounted, qaly_undiscounted, ly_undiscounted) and each sampled parameter."""
     n, k = psa.cost.shape
     frame = pd.DataFrame(
         {
@@ -224,6 +229,8 @@ def psa_samples_table(psa: PsaResult) -> pd.DataFrame:
             "ly": psa.ly.ravel(),
         }
     )
+    for name, values in (psa.undiscounted or {}).items():
+        frame[f"{name}_undiscounted"] = values.ravel()
     for name, values in psa.parameters.items():
         frame[name] = np.repeat(values, k)
     return frame

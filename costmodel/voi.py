@@ -86,6 +86,9 @@ class EvppiResult:
         [currency per patient]; see :func:`evppi`.
     method : str
         ``"spline"`` or ``"gp"``.
+    clipped : numpy.ndarray of bool, shape (n_wtp,)
+        Whether the regression's estimate exceeded the EVPI beyond rounding and was clipped
+        to it (the regression over-fits the sample; default all False).
 
     Arrays are read-only.
     """
@@ -95,8 +98,14 @@ class EvppiResult:
     evppi: np.ndarray
     se: np.ndarray
     method: str
+    clipped: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if self.clipped is None:
+            object.__setattr__(self, "clipped", np.zeros(np.size(self.wtp), dtype=bool))
+        flags = np.array(self.clipped, dtype=bool)
+        flags.setflags(write=False)
+        object.__setattr__(self, "clipped", flags)
         for name in ("wtp", "evppi", "se"):
             array = np.array(getattr(self, name), dtype=float)
             array.setflags(write=False)
@@ -198,8 +207,27 @@ def evppi(
     cost_arr, effect_arr, wtp_arr, x, parameters, chosen = _validate_evppi(
         cost, effect, wtp, inputs, names, method, max_gp_samples
     )
-    value, se = _regression_voi(cost_arr, effect_arr, wtp_arr, x, chosen, max_gp_samples, "evppi")
-    return EvppiResult(parameters=parameters, wtp=wtp_arr, evppi=value, se=se, method=chosen)
+    value, se, clipped = _regression_voi(
+        cost_arr, effect_arr, wtp_arr, x, chosen, max_gp_samples, "evppi"
+    )
+    return EvppiResult(
+        parameters=parameters, wtp=wtp_arr, evppi=value, se=se, method=chosen, clipped=clipped
+    )
+
+
+def evppi_flags(result: EvppiResult) -> list[str]:
+    """Per threshold, why an estimate should not be read at face value ('' when it can):
+    clipped to the EVPI (the regression over-fits), or a standard error at least as large
+    as a positive estimate (indistinguishable from noise)."""
+    flags = []
+    for value, se, clipped in zip(result.evppi, result.se, result.clipped, strict=True):
+        if clipped:
+            flags.append("clipped to the EVPI: the regression over-fits; use more samples")
+        elif value > 0 and se >= value:
+            flags.append("standard error >= estimate: not distinguishable from 0")
+        else:
+            flags.append("")
+    return flags
 
 
 def evppi_table(results: list[EvppiResult], population_multiplier: float = 1.0) -> pd.DataFrame:
@@ -219,8 +247,9 @@ def evppi_table(results: list[EvppiResult], population_multiplier: float = 1.0) 
         Columns ``parameters`` (names joined by ``"+"``), ``wtp`` [currency per unit effect],
         ``evppi_per_patient`` [currency per patient], ``evppi_population =
         evppi_per_patient * population_multiplier`` [currency], ``se`` (standard error of
-        ``evppi_per_patient`` [currency per patient]) and ``method``. Rows by result in the
-        given order, then threshold.
+        ``evppi_per_patient`` [currency per patient]), ``method`` and ``flag`` (see
+        :func:`evppi_flags`; empty when the estimate can be read as it is). Rows by result in
+        the given order, then threshold.
 
     Raises
     ------
@@ -242,6 +271,7 @@ def evppi_table(results: list[EvppiResult], population_multiplier: float = 1.0) 
             f"evppi_table: results must be EvppiResult objects from evppi(); item(s) {bad} are not."
         )
     columns = ["parameters", "wtp", "evppi_per_patient", "evppi_population", "se", "method"]
+    columns.append("flag")
     frames = [
         pd.DataFrame(
             {
@@ -251,6 +281,7 @@ def evppi_table(results: list[EvppiResult], population_multiplier: float = 1.0) 
                 "evppi_population": r.evppi * float(multiplier),
                 "se": r.se,
                 "method": pd.Series([r.method] * r.wtp.size, dtype=object),
+                "flag": pd.Series(evppi_flags(r), dtype=object),
             },
             columns=columns,
         )
@@ -315,7 +346,9 @@ def evsi_regression(
     labels = tuple(f"summary[{j}]" for j in range(x.shape[1]))
     chosen = _choose_method("auto", x.shape[1], "evsi_regression")
     _check_group_size(x, chosen, 2000, labels, "evsi_regression")
-    value, se = _regression_voi(cost_arr, effect_arr, wtp_arr, x, chosen, 2000, "evsi_regression")
+    value, se, _ = _regression_voi(
+        cost_arr, effect_arr, wtp_arr, x, chosen, 2000, "evsi_regression"
+    )
     return (value, se) if with_se else value
 
 

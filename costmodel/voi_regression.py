@@ -116,11 +116,12 @@ def _regression_voi(
     method: str,
     max_gp_samples: int,
     caller: str,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean-max estimate and standard error per threshold: (n_wtp,), (n_wtp,)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean-max estimate, its standard error and whether the raw estimate exceeded the EVPI
+    beyond rounding (and was clipped to it) per threshold: (n_wtp,) each."""
     n_samples, n_strategies = cost.shape
     if n_strategies == 1:  # one option: nothing to learn
-        return np.zeros(wtp.size), np.zeros(wtp.size)
+        return np.zeros(wtp.size), np.zeros(wtp.size), np.zeros(wtp.size, dtype=bool)
     d_effect = effect[:, 1:] - effect[:, :1]  # (n, k - 1)
     d_cost = cost[:, 1:] - cost[:, :1]
     n_inc = n_strategies - 1
@@ -148,7 +149,8 @@ def _regression_voi(
             value[w] = _mean_max_gain(wtp[w] * fitted[:, :n_inc] - fitted[:, n_inc:])
             g_draws = wtp[w] * draws[:, :n_inc] - draws[:, n_inc:]  # (m, n_inc, B)
             se[w] = np.std(_mean_max_gain(g_draws), ddof=1)
-    return _clip_to_evpi(value, cost, effect, wtp, caller), se
+    clipped, beyond = _clip_to_evpi(value, cost, effect, wtp, caller)
+    return clipped, se, beyond
 
 
 def _mean_max_gain(g: np.ndarray) -> np.ndarray | float:
@@ -165,8 +167,9 @@ def _mean_max_gain(g: np.ndarray) -> np.ndarray | float:
 
 def _clip_to_evpi(
     value: np.ndarray, cost: np.ndarray, effect: np.ndarray, wtp: np.ndarray, caller: str
-) -> np.ndarray:
-    """Clip to [0, EVPI]; warn when the excess over the EVPI is beyond rounding."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Clip to [0, EVPI]; warn when the excess over the EVPI is beyond rounding. Returns the
+    clipped values and, per threshold, whether the excess was beyond rounding."""
     bound = _evpi(cost, effect, wtp)
     scale = np.abs(wtp[:, None] * effect.mean(axis=0) - cost.mean(axis=0)).max(axis=1)
     excess = value - bound
@@ -180,7 +183,7 @@ def _clip_to_evpi(
             RuntimeWarning,
             stacklevel=4,  # the caller of evppi / evsi_regression
         )
-    return np.clip(value, 0.0, bound)
+    return np.clip(value, 0.0, bound), excess > tolerance
 
 
 # --- Penalised regression splines ------------------------------------------------------------

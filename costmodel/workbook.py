@@ -12,7 +12,7 @@ import hashlib
 import io
 import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from openpyxl import load_workbook
@@ -63,6 +63,7 @@ class RawWorkbook:
     sha256: str
     sheets: dict[str, RawSheet]  # keyed by sheet name as written
     notes: tuple[str, ...] = ()  # warnings about the file itself (e.g. hidden sheets left out)
+    data: bytes = field(default=b"", repr=False, compare=False)  # the bytes hashed and parsed
 
     def sheet(self, name: str) -> RawSheet | None:
         """Case-insensitive lookup."""
@@ -97,7 +98,7 @@ def read_workbook(path: str | Path) -> RawWorkbook:
         f"{file}: hidden sheet '{name}' is not read (costmodel reads visible sheets only)."
         for name in hidden
     )
-    return RawWorkbook(path, file, hashlib.sha256(data).hexdigest(), sheets, notes)
+    return RawWorkbook(path, file, hashlib.sha256(data).hexdigest(), sheets, notes, data)
 
 
 def _visible_worksheets(worksheets: list, file: str) -> list:

@@ -985,3 +985,19 @@ def test_negative_state_cost_is_accepted_as_a_saving(tmp_path, capsys):
         run_workbook(HIV, psa_samples=0, deterministic=False).base_case.set_index("strategy").cost
     )
     assert (saving < usual).all()
+
+
+@pytest.mark.parametrize(
+    "value, expected, absent",
+    [
+        (17, "Enter 0.17, not 17.", None),
+        (1.7, "(if 1.7 is a percentage: 0.017)", "0.17"),
+        (250, "Enter a probability between 0 and 1.", "2.5"),
+    ],
+)
+def test_percentage_hints_match_the_value_typed(tmp_path, value, expected, absent):
+    from costmodel.validate.parameter_sheets import percentage_hint
+
+    hint = percentage_hint(value)
+    assert expected in hint
+    assert absent is None or absent not in hint.replace("0.017", "")

@@ -192,3 +192,130 @@ def test_validate_refuses_what_run_would_refuse(tmp_path, capsys):
     assert main(["validate", str(no_start)]) == 2
     assert "initial proportions" in capsys.readouterr().err
     assert main(["validate", str(HIV_WORKBOOK)]) == 0
+
+
+def test_python_dash_m_runs_the_command_line():
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "costmodel", "--version"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and out.stdout.startswith("costmodel ")
+
+
+def test_fast_no_report_and_wtp_options(tmp_path, capsys):
+    out = tmp_path / "fast"
+    args = ["run", str(HIV_WORKBOOK), "--out", str(out), "--fast", "--no-report", "-q"]
+    assert main([*args, "--wtp", "10000", "50000"]) == 0
+    written = {p.name for p in out.iterdir()}
+    assert {"base_case.csv", "dsa_oneway.csv", "summary.json", "tables"} <= written
+    # --fast: no PSA, two-way, threshold; --no-report: no figures, report or workbook
+    assert not written & {"ceac.csv", "twoway.csv", "threshold.csv", "psa_summary.csv"}
+    assert not written & {"figures", "report.html", "results.xlsx", "cheers.csv"}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["psa_samples"] == 0
+    base = pd.read_csv(out / "base_case.csv")
+    assert {"nmb_10000", "nmb_50000"} <= set(base.columns)
+    assert "nmb_20000" not in base.columns
+
+
+def test_bad_wtp_and_unknown_scenario_are_option_errors(tmp_path, capsys):
+    out = str(tmp_path / "x")
+    assert main(["run", str(HIV_WORKBOOK), "--out", out, "--wtp", "-5", "-q"]) == 2
+    assert "willingness to pay must be a number >= 0" in capsys.readouterr().err
+    assert main(["run", str(HIV_WORKBOOK), "--out", out, "--scenario", "nope", "-q"]) == 2
+    assert "no such scenario (none in this workbook)" in capsys.readouterr().err
+
+
+def test_verbose_prints_stage_durations(tmp_path, capsys):
+    out = str(tmp_path / "v")
+    assert main(["run", str(HIV_WORKBOOK), "--out", out, "--fast", "--no-report", "-v"]) == 0
+    err = capsys.readouterr().err
+    assert "base case:" in err and " s\n" in err
+
+
+def test_icers_out_is_a_folder(tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    table.write_text("strategy,cost,effect\nA,100,1\nB,300,2\n")
+    assert main(["icers", str(table), "--out", str(tmp_path / "folder")]) == 0
+    written = pd.read_csv(tmp_path / "folder" / "icers.csv")
+    assert written.icer.iloc[1] == pytest.approx(200.0)  # (300 - 100) / (2 - 1)
+
+
+def test_scenario_option_runs_a_scenario_as_the_base_case(tmp_path):
+    from tests.test_msc_model import COVID
+
+    runs = {}
+    for name in (None, "permanent_effect"):
+        out = tmp_path / str(name)
+        extra = ["--scenario", name] if name else []
+        args = ["run", str(COVID), "--out", str(out), "--fast", "--no-report", "-q", *extra]
+        assert main(args) == 0
+        runs[name] = pd.read_csv(out / "base_case.csv").set_index("strategy")
+    assert (
+        json.loads((tmp_path / "permanent_effect" / "summary.json").read_text())["scenario"]
+        == "permanent_effect"
+    )
+    # a lifelong effect gains more QALYs with the cells than one that ends at day 28
+    gain = {k: t.loc["msc_cells", "qaly"] - t.loc["standard_care", "qaly"] for k, t in runs.items()}
+    assert gain["permanent_effect"] > gain[None] > 0
+
+
+def test_no_absolute_path_in_any_output_and_report_uses_the_hashed_copy(tmp_path, capsys):
+    import shutil
+    import zipfile
+
+    from costmodel.reports import INPUT_COPY
+
+    source = tmp_path / "private" / "folder" / "hiv.xlsx"
+    source.parent.mkdir(parents=True)
+    shutil.copyfile(HIV_WORKBOOK, source)
+    out = tmp_path / "out"
+    assert main(["run", str(source), "--out", str(out), "--psa-samples", "50", "-q"]) == 0
+    secret = str(source.parent)
+    for path in out.rglob("*"):
+        if path.suffix in (".csv", ".json", ".html", ".svg"):
+            assert secret not in path.read_text(errors="replace"), path
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as archive:
+                for name in archive.namelist():
+                    assert secret.encode() not in archive.read(name), (path, name)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["input_file"] == "hiv.xlsx" and "input_path" not in summary
+    # `report` rebuilds from the folder's copy, even when the original is gone
+    source.unlink()
+    assert (out / INPUT_COPY).read_bytes() == HIV_WORKBOOK.read_bytes()
+    assert main(["report", str(out)]) == 0
+    # a copy that is not the workbook the run hashed is refused, not parsed
+    (out / INPUT_COPY).write_bytes(b"PK\x03\x04 not the modelled workbook")
+    capsys.readouterr()
+    assert main(["report", str(out)]) != 0
+    assert "not the workbook this run modelled" in capsys.readouterr().err
+
+
+def test_printed_table_shows_the_increment_the_icer_divides_by(tmp_path, capsys):
+    """The HIV workbook's effect measure is LY: the table shows inc_ly, and ICER = Δcost/ΔLY."""
+    out = tmp_path / "ly"
+    assert main(["run", str(HIV_WORKBOOK), "--out", str(out), "--fast", "--no-report", "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "ICER per LY gained" in printed and "inc_ly" in printed and "inc_qaly" not in printed
+    row = pd.read_csv(out / "base_case.csv").set_index("strategy").loc["combination"]
+    assert row.icer == pytest.approx(row.inc_cost / row.inc_ly, rel=1e-9)
+    assert f"{row.inc_ly:.3f}" in printed
+
+
+def test_icers_pairwise_versus_a_reference_and_net_health_benefit(tmp_path, capsys):
+    """BCEA's convention beside the frontier: every strategy against one reference."""
+    table = tmp_path / "t.csv"
+    table.write_text("strategy,cost,effect\nA,100,1\nB,300,2\nC,700,2.5\n")
+    args = ["icers", str(table), "--wtp", "400", "--reference", "A", "--out", str(tmp_path)]
+    assert main(args) == 0
+    out = pd.read_csv(tmp_path / "icers.csv").set_index("strategy")
+    # C vs A: (700 - 100) / (2.5 - 1) = 400; along the frontier C vs B: 400 / 0.5 = 800
+    assert out.loc["C", "icer_vs_reference"] == pytest.approx(400.0)
+    assert out.loc["C", "icer"] == pytest.approx(800.0)
+    assert np.isnan(out.loc["A", "icer_vs_reference"])
+    # net health benefit at 400 per unit: effect - cost / 400
+    assert out.loc["B", "nhb_400"] == pytest.approx(2 - 300 / 400)
+    assert main(["icers", str(table), "--reference", "Z"]) == 2

@@ -392,3 +392,16 @@ def test_libreoffice_opens_the_workbook(built, tmp_path):
     assert done.returncode == 0, done.stderr
     first_sheet = (tmp_path / "results.csv").read_text()
     assert "input_sha256" in first_sheet
+
+
+def test_every_sheet_prints_landscape_fitted_to_width_with_repeated_headers(tmp_path):
+    from openpyxl import load_workbook as _load
+
+    result = run_workbook(HIV_WORKBOOK, psa_samples=100, seed=1)
+    out = result.write(tmp_path / "print")
+    wb = _load(out / "results.xlsx")
+    for ws in wb.worksheets:
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0, ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+    assert wb["base_case"].print_title_rows == "1:1"

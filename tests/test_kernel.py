@@ -165,3 +165,19 @@ def test_few_states_stay_on_the_numpy_path(covid):
     assert not use_compiled(load_inputs(HIV), 1_000_000)
     assert use_compiled(covid, 10_000) == kernel.compiled_available()
     assert not use_compiled(covid, 1)
+
+
+def test_clinical_day_measures_only_where_the_cycles_resolve_them(covid):
+    """Day 28 and day 90 deaths are reported by the daily MSC model, not by the yearly HIV
+    model (where they would interpolate within the first year)."""
+    from costmodel.clinical import clinical_measures
+    from costmodel.outcomes import resolves_day
+
+    hiv = load_inputs(HIV)
+    assert not resolves_day(hiv, 28) and not resolves_day(hiv, 90)
+    assert resolves_day(hiv, 365.25)  # a cycle boundary
+    assert resolves_day(covid, 28) and resolves_day(covid, 90)
+    hiv_table = clinical_measures(hiv, run_model(hiv, keep_trace=True))
+    assert not [c for c in hiv_table.columns if "day_" in c]
+    covid_table = clinical_measures(covid, run_model(covid, keep_trace=True))
+    assert {"deaths_day_28", "nnt_day_90"} <= set(covid_table.columns)

@@ -492,3 +492,24 @@ def test_compiled_kernel_matches_oracle(tmp_path: Path, correction: str):
     inputs = load_inputs(path)
     outcomes = run_model(inputs, keep_trace=True, compiled=True)
     assert_agrees(_Result(outcomes, trace_table(inputs, outcomes)), oracle.run(oracle_model(spec)))
+
+
+@pytest.mark.parametrize("correction", ["half-cycle", "none-start", "simpson"])
+def test_undiscounted_costs_equal_the_oracle_without_discounting(tmp_path: Path, correction: str):
+    """cost_by_category_undiscounted of a discounted run = the oracle's costs at 0% (one-off
+    transition costs and start costs included)."""
+    spec = model_spec(correction=correction)
+    result, _ = run_both(tmp_path, spec)
+    zero = oracle.run(oracle_model({**spec, "rate_costs": 0.0}))
+    out = result.outcomes
+    for s, key in enumerate(out.strategies):
+        for z, category in enumerate(out.categories):
+            assert close(
+                out.cost_by_category_undiscounted[0, s, z], zero[key].cost_by_category[category]
+            ), (key, category)
+        assert close(out.cost_undiscounted[0, s], zero[key].cost)
+        assert out.cost_undiscounted[0, s] > out.cost[0, s]  # 3.5% discounting lowers costs
+    base = result.base_case.set_index("strategy")
+    assert base.loc[out.strategies[0], "cost_undiscounted"] == pytest.approx(
+        out.cost_undiscounted[0, 0], rel=1e-12
+    )

@@ -487,3 +487,21 @@ def test_evsi_of_uninformative_study_is_an_error_not_a_number():
     cost, effect, _, risk_ratio = _msc_like(500, seed=3)
     with pytest.raises(VoiError, match="carries no information"):
         evsi_curve(cost, effect, 20_000.0, np.zeros(500), risk_ratio, [100], seed=1)
+
+
+def test_evppi_flags_clipped_and_noisy_estimates():
+    """A clipped estimate and one whose SE is as large as itself are flagged in the table."""
+    from costmodel.voi import EvppiResult, evppi_flags, evppi_table
+
+    result = EvppiResult(
+        parameters=("a",),
+        wtp=np.array([1.0, 2.0, 3.0]),
+        evppi=np.array([5.0, 2.0, 4.0]),
+        se=np.array([0.1, 2.5, 0.5]),
+        method="spline",
+        clipped=np.array([True, False, False]),
+    )
+    flags = evppi_flags(result)
+    assert flags[0].startswith("clipped to the EVPI") and flags[1].startswith("standard error")
+    assert flags[2] == ""
+    assert evppi_table([result]).flag.tolist() == flags

@@ -32,6 +32,7 @@ class RunOptions:
     evppi_groups: tuple[tuple[str, ...], ...] = ()  # extra EVPPI groups (command line)
     progress: Callable[[int, int], None] | None = None  # PSA progress (done, total)
     on_step: Callable[[str], None] | None = None  # called as each analysis step starts
+    fast: bool = False  # base case and one-way DSA only (an iterate mode while editing)
 
 
 @dataclass

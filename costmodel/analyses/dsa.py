@@ -159,6 +159,8 @@ def run(ctx: AnalysisContext) -> dict[str, pd.DataFrame]:
     if not ctx.options.deterministic or len(inputs.strategies) < 2:
         return {}
     tables = {"dsa_oneway": one_way(inputs)}
+    if ctx.options.fast:
+        return tables
     for i, (a, b) in enumerate(two_way_pairs(inputs)):
         tables["twoway" if i == 0 else f"twoway_{i + 1}"] = two_way(inputs, a, b)
     return tables

@@ -7,6 +7,8 @@ large for the sample; else the group is reported as skipped, with the reason, in
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -94,6 +96,14 @@ def evppi_table(
     if results:
         table = voi.evppi_table([r for _, r in results], population_multiplier=population(inputs))
         table.insert(0, "group", np.repeat([label for label, _ in results], len(wtp)))
+        flagged = table[table.flag != ""]
+        if len(flagged):
+            warnings.warn(
+                f"evppi.csv: {len(flagged)} estimate(s) flagged ({flagged.group.iloc[0]}: "
+                f"{flagged.flag.iloc[0]}); see its flag column.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     if not skipped:
         return table
     notes = pd.DataFrame(

@@ -38,6 +38,7 @@ def run_psa(
     cost = np.empty((n_samples, n_strategies))
     qaly = np.empty_like(cost)
     ly = np.empty_like(cost)
+    undiscounted = {name: np.empty_like(cost) for name in ("cost", "qaly", "ly")}
     sampled: dict[str, list[np.ndarray]] = {}
     strata: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
     compiled = use_compiled(inputs, n_samples)  # one choice for every chunk
@@ -49,6 +50,9 @@ def run_psa(
         cost[start:stop] = outcomes.cost
         qaly[start:stop] = outcomes.qaly
         ly[start:stop] = outcomes.ly
+        undiscounted["cost"][start:stop] = outcomes.cost_undiscounted
+        undiscounted["qaly"][start:stop] = outcomes.qaly_undiscounted
+        undiscounted["ly"][start:stop] = outcomes.ly_undiscounted
         for name, value in draws.items():
             sampled.setdefault(name, []).append(value)
         for state, part in (outcomes.by_entry or {}).items():
@@ -60,7 +64,9 @@ def run_psa(
         state: tuple(np.concatenate([c[i] for c in chunks]) for i in range(3))
         for state, chunks in strata.items()
     }
-    return PsaResult(seed, inputs.strategy_keys, parameters, cost, qaly, ly, by_entry or None)
+    return PsaResult(
+        seed, inputs.strategy_keys, parameters, cost, qaly, ly, by_entry or None, undiscounted
+    )
 
 
 CEAC_POINTS = 61  # WTP points of the acceptability curves, from 0 to twice the largest WTP

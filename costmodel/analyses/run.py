@@ -54,6 +54,9 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("value of information by price", voi_by_price.run),
 )
 
+#: The steps of a fast run (``costmodel run --fast``): base case and one-way DSA.
+FAST_STEPS = frozenset({"base case", "one-way and two-way DSA"})
+
 
 def run_analyses(inputs: ModelInputs, options: RunOptions) -> AnalysisResult:
     """Base case, PSA and every analysis the workbook enables and ``options`` allow."""
@@ -69,6 +72,8 @@ def run_analyses(inputs: ModelInputs, options: RunOptions) -> AnalysisResult:
             ctx.biomarker_runs = test_and_treat.psa_runs(decision, ctx.psa)
             ctx.psa = test_and_treat.extend_psa(decision, ctx.psa, ctx.biomarker_runs)
     for name, step in STEPS:
+        if options.fast and name not in FAST_STEPS:
+            continue
         if options.on_step is not None:
             options.on_step(name)
         ctx.tables.update(step(ctx))

@@ -66,8 +66,9 @@ def extend_outcomes(
     arrays = {name: extended(name) for name in (*_PER_STRATEGY, "state_time")}
     arrays["cost"][:, -1] += test
     by_category = extended("cost_by_category")
+    by_category_u = extended("cost_by_category_undiscounted")
     test_column = np.zeros((*by_category.shape[:2], 1))
-    test_column[:, -1, 0] = test
+    test_column[:, -1, 0] = test  # paid at time 0: the same discounted or not
     traces = None
     if base.traces is not None:
         traces = tuple(
@@ -79,6 +80,7 @@ def extend_outcomes(
         strategies=(*base.strategies, KEY),
         categories=(*base.categories, TEST_CATEGORY),
         cost_by_category=np.concatenate([by_category, test_column], axis=2),
+        cost_by_category_undiscounted=np.concatenate([by_category_u, test_column], axis=2),
         traces=traces,
         by_entry=None,
         entry_shares=None,
@@ -111,12 +113,22 @@ def extend_psa(inputs: ModelInputs, psa: PsaResult, runs: tuple | None = None) -
         for name in ("cost", "qaly", "ly")
     }
     columns["cost"] = columns["cost"] + values["c_test"]
+    undiscounted = None
+    if psa.undiscounted is not None:
+        names = {"cost": "cost_undiscounted", "qaly": "qaly_undiscounted", "ly": "ly_undiscounted"}
+        undiscounted = {}
+        for key, array in psa.undiscounted.items():
+            column = _column(pos, neg, array[:, r], values, names[key])
+            if key == "cost":
+                column = column + values["c_test"]  # paid at time 0
+            undiscounted[key] = np.column_stack([array, column])
     return replace(
         psa,
         strategies=(*psa.strategies, KEY),
         cost=np.column_stack([psa.cost, columns["cost"]]),
         qaly=np.column_stack([psa.qaly, columns["qaly"]]),
         ly=np.column_stack([psa.ly, columns["ly"]]),
+        undiscounted=undiscounted,
     )
 
 

@@ -146,12 +146,18 @@ class _Totals:
     ly: np.ndarray
     ly_u: np.ndarray
     qaly_u: np.ndarray
+    cost_u: np.ndarray  # (S*N, n_categories) undiscounted
     traces: list[np.ndarray] = field(default_factory=list)
 
     @classmethod
     def zeros(cls, batch: int, n_categories: int, n_states: int) -> _Totals:
         z = np.zeros
-        return cls(z((batch, n_categories)), z((batch, n_states)), *(z(batch) for _ in range(4)))
+        return cls(
+            z((batch, n_categories)),
+            z((batch, n_states)),
+            *(z(batch) for _ in range(4)),
+            z((batch, n_categories)),
+        )
 
 
 def run_chunk(chunk: Chunk, keep_trace: bool, compiled: bool = False) -> ModelOutcomes:
@@ -165,7 +171,9 @@ def run_chunk(chunk: Chunk, keep_trace: bool, compiled: bool = False) -> ModelOu
         namespaces = [chunk.namespace(phase, n) for n in range(N)]
         if x0 is None:
             x0 = assemble.initial_distribution(chunk, phase, namespaces)
-            totals.cost_by_category += assemble.start_costs(chunk, phase, namespaces, x0)
+            start = assemble.start_costs(chunk, phase, namespaces, x0)  # at time 0
+            totals.cost_by_category += start
+            totals.cost_u += start
         final, trace = _run_phase(
             chunk, phase, namespaces, x0, totals, all_states, keep_trace, compiled
         )
@@ -186,6 +194,7 @@ def run_chunk(chunk: Chunk, keep_trace: bool, compiled: bool = False) -> ModelOu
         ly_undiscounted=totals.ly_u.reshape(S, N),
         qaly_undiscounted=totals.qaly_u.reshape(S, N),
         state_time=totals.state_time.reshape(S, N, -1),
+        cost_by_category_undiscounted=totals.cost_u.reshape(S, N, -1),
         traces=tuple(totals.traces) if keep_trace else None,
     )
     checks.check_outcomes(chunk, outcomes)
@@ -230,6 +239,7 @@ def _run_phase(
     totals.cost_by_category += rewards.state_reward_sums(
         chunk, phase, values.costs, occ_cost, Z, "cost"
     )
+    totals.cost_u += rewards.state_reward_sums(chunk, phase, values.costs, occ_u, Z, "cost")
     for occ, total in ((occ_out, totals.qaly), (occ_u, totals.qaly_u)):
         total += (
             rewards.state_reward_sums(chunk, phase, values.utilities, occ, 1, "utility")[:, 0] * h
@@ -258,3 +268,4 @@ def _add_transition_rewards(chunk, phase, values, sparse, flows, starts, totals)
     totals.cost_by_category += engine.accumulate_transition_rewards(flow_cost, rewarded, t_cost)
     totals.qaly += engine.accumulate_transition_rewards(flow_out, rewarded, t_qaly)
     totals.qaly_u += engine.accumulate_transition_rewards(flow_u, rewarded, t_qaly)
+    totals.cost_u += engine.accumulate_transition_rewards(flow_u, rewarded, t_cost)

@@ -318,7 +318,8 @@ def _plan(
             _GridSheet(CHART_DATA_SHEET, _blocks_rows(blocks), f"{names} (for charts)", "A3")
         )
     for sheet_name, rows in inputs:
-        source = f"{inputs_workbook.name}!{sheet_name} (values; formulas as text)"
+        name = summary.get("input_file") or inputs_workbook.name
+        source = f"{name}!{sheet_name} (values; formulas as text)"
         ordered.append(_GridSheet(titles.claim(INPUT_PREFIX + sheet_name), rows, source))
 
     sources = [(s.title, s.source) for s in ordered]

@@ -50,11 +50,25 @@ def _build_workbook(plan: list[_TableSheet | _GridSheet]) -> Workbook:
     cells = _Cells()
     for sheet in plan:
         ws = workbook.create_sheet(sheet.title)
+        _print_setup(ws, repeat_header=isinstance(sheet, _TableSheet))
         if isinstance(sheet, _TableSheet):
             _write_table(ws, sheet, cells)
         else:
             _write_grid(ws, sheet, cells)
     return workbook
+
+
+def _print_setup(ws, *, repeat_header: bool) -> None:
+    """Landscape A4, fitted to the page width (as many pages down as needed), the header
+    row repeated on every printed page of a table."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.gridLines = False
+    if repeat_header:
+        ws.print_title_rows = "1:1"
 
 
 def _write_table(ws, sheet: _TableSheet, cells: _Cells) -> None:

@@ -34,13 +34,23 @@ def figures_for(result: AnalysisResult) -> dict[str, Callable]:
     if inputs.synthesis is not None:
         sensitivity = tables.get("evidence_sensitivity")
         figures["forest"] = lambda: plots.plot_forest(inputs.synthesis, sensitivity)
+    names = {p.name: p.description or p.name for p in inputs.parameters}
+    label = inputs.strategy_label(inputs.dsa_strategy)
     if "dsa_oneway" in tables and not tables["dsa_oneway"].empty:
         oneway = tables["dsa_oneway"]
         main = oneway[oneway.strategy == inputs.dsa_strategy]
-        figures["tornado"] = lambda: plots.plot_tornado(main, currency)
+        figures["tornado"] = lambda: plots.plot_tornado(
+            main,
+            currency,
+            labels=names,
+            strategy_label=label,
+            effect_unit="LY" if settings.effect_measure == "ly" else "QALY",
+        )
     for name in [n for n in tables if n == "twoway" or n.startswith("twoway_")]:
         grid = tables[name]
-        figures[name] = lambda grid=grid: plots.plot_two_way(grid, currency)
+        figures[name] = lambda grid=grid: plots.plot_two_way(
+            grid, currency, labels=names, strategy_label=label
+        )
     if "budget_impact" in tables:
         figures["budget_impact"] = lambda: plots.plot_budget_impact(
             tables["budget_impact"], currency

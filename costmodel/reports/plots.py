@@ -199,41 +199,93 @@ def plot_convergence(inmb: np.ndarray, label: str, currency: str, ax: Axes | Non
     return ax
 
 
-def plot_tornado(table, currency: str, top: int = 15, ax: Axes | None = None) -> Axes:
-    """Tornado of INMB (one strategy vs the reference) from dsa_oneway rows."""
+def _short(text: str, limit: int = 48) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def plot_tornado(
+    table,
+    currency: str,
+    top: int = 15,
+    ax: Axes | None = None,
+    labels: dict[str, str] | None = None,
+    strategy_label: str | None = None,
+    effect_unit: str = "QALY",
+) -> Axes:
+    """Tornado of INMB (one strategy vs the reference) from dsa_oneway rows: parameters by
+    their labels (``labels``: name → description), each bar annotated with the input's low
+    and high value, ends marked so that a tiny range stays visible."""
+    labels = labels or {}
     rows = table.head(top).iloc[::-1]
     if ax is None:
-        _, ax = plt.subplots(figsize=(7.0, 0.35 * len(rows) + 1.5))
+        _, ax = plt.subplots(figsize=(8.0, 0.42 * len(rows) + 1.6))
     base = float(rows.inmb_base.iloc[0]) if len(rows) else 0.0
     y = np.arange(len(rows))
-    ax.barh(y, rows.inmb_low - base, left=base, color="tab:blue", label="low value")
-    ax.barh(y, rows.inmb_high - base, left=base, color="tab:orange", label="high value")
+    ax.barh(y, rows.inmb_low - base, left=base, color="tab:blue", label="at the low value")
+    ax.barh(y, rows.inmb_high - base, left=base, color="tab:orange", label="at the high value")
+    ax.plot(rows.inmb_low, y, "|", color="tab:blue", ms=9)
+    ax.plot(rows.inmb_high, y, "|", color="tab:orange", ms=9)
     ax.axvline(base, color="k", lw=0.8)
-    ax.set_yticks(y, rows.parameter, fontsize=8)
+    names = [_short(labels.get(p) or p) for p in rows.parameter]
+    ax.set_yticks(y, names, fontsize=7.5)
+    span = max(float(np.nanmax(np.abs(rows[["inmb_low", "inmb_high"]].to_numpy() - base))), 1.0)
+    ax.set_xlim(base - 1.45 * span, base + 1.45 * span)
+    for yi, row in zip(y, rows.itertuples(), strict=True):
+        for value, inmb in ((row.low_value, row.inmb_low), (row.high_value, row.inmb_high)):
+            right = inmb >= base
+            ax.annotate(
+                f"{value:.3g}",
+                (inmb, yi),
+                xytext=(4 if right else -4, 0),
+                textcoords="offset points",
+                ha="left" if right else "right",
+                va="center",
+                fontsize=6.5,
+                color="0.25",
+            )
     ax.xaxis.set_major_formatter(_money(currency))
-    strategy = rows.strategy.iloc[0] if len(rows) else ""
+    strategy = strategy_label or (rows.strategy.iloc[0] if len(rows) else "")
     wtp = rows.wtp.iloc[0] if len(rows) else 0
-    ax.set_xlabel(f"INMB of {strategy} vs reference at {currency} {wtp:,.0f} ({currency})")
-    ax.legend(fontsize=7)
-    ax.set_title("One-way sensitivity analysis", fontsize=10)
+    ax.set_xlabel(
+        f"Incremental net monetary benefit of {strategy} at {currency} {wtp:,.0f}/{effect_unit}"
+    )
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("One-way sensitivity analysis (numbers: the input value used)", fontsize=10)
     ax.figure.tight_layout()
     return ax
 
 
-def plot_two_way(table, currency: str, ax: Axes | None = None) -> Axes:
-    """Heat map of INMB over a two-way grid, with the INMB = 0 contour."""
+def plot_two_way(
+    table,
+    currency: str,
+    ax: Axes | None = None,
+    labels: dict[str, str] | None = None,
+    strategy_label: str | None = None,
+) -> Axes:
+    """Heat map of INMB over a two-way grid, diverging colours centred at INMB = 0 (blue:
+    cost-effective, red: not), with the INMB = 0 contour."""
+    from matplotlib.colors import CenteredNorm, TwoSlopeNorm
+
+    labels = labels or {}
     a, b = table.parameter_a.iloc[0], table.parameter_b.iloc[0]
     xs, ys = np.unique(table.value_a), np.unique(table.value_b)
     z = table.pivot(index="value_b", columns="value_a", values="inmb").to_numpy()
     if ax is None:
-        _, ax = plt.subplots(figsize=(6.0, 4.8))
-    mesh = ax.pcolormesh(xs, ys, z, shading="nearest", cmap="RdBu")
-    ax.figure.colorbar(mesh, ax=ax, label=f"INMB ({currency})")
+        _, ax = plt.subplots(figsize=(6.5, 5.0))
+    if z.min() < 0 < z.max():
+        norm = TwoSlopeNorm(vcenter=0.0, vmin=float(z.min()), vmax=float(z.max()))
+    else:
+        norm = CenteredNorm(vcenter=0.0)  # one sign only: still white at 0, never misleading
+    mesh = ax.pcolormesh(xs, ys, z, shading="nearest", cmap="RdBu", norm=norm)
+    bar = ax.figure.colorbar(mesh, ax=ax, label=f"INMB ({currency}); white = 0")
+    bar.formatter = _money(currency)
+    bar.update_ticks()
     if z.min() < 0 < z.max():
         ax.contour(xs, ys, z, levels=[0], colors="k", linewidths=1)
-    ax.set_xlabel(a)
-    ax.set_ylabel(b)
-    ax.set_title(f"Two-way: {table.strategy.iloc[0]} vs reference", fontsize=10)
+    ax.set_xlabel(_short(labels.get(a) or a, 60), fontsize=8)
+    ax.set_ylabel(_short(labels.get(b) or b, 60), fontsize=8)
+    strategy = strategy_label or table.strategy.iloc[0]
+    ax.set_title(f"Two-way: {strategy} vs reference; line: INMB = 0", fontsize=10)
     ax.figure.tight_layout()
     return ax
 

@@ -131,6 +131,7 @@ def validate_workbook(raw: RawWorkbook, *, check_scenarios: bool = True) -> Mode
     assert settings is not None and ordered is not None  # guaranteed when no problems
     inputs = ModelInputs(
         source=raw.path,
+        source_data=raw.data,
         file=raw.file,
         sha256=raw.sha256,
         settings=settings,

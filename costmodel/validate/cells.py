@@ -122,8 +122,10 @@ def _number_from_text(
         plain = text.replace(",", "")
         problems.warn(sheet, cell, f"{what}: read {text!r} as {plain} (thousands separator).")
         return float(plain)
-    if text.endswith("%"):
-        hint = " Write 0.17, not 17%."
+    if text.endswith("%") and PLAIN_NUMBER.fullmatch(text[:-1].strip()):
+        hint = f" Write {float(text[:-1]) / 100:g}, not {text}."
+    elif text.endswith("%"):
+        hint = " Write a proportion (0.17 for 17%)."
     elif "," in text:
         hint = " Use a point for decimals (1.5) and no thousands separator (20000)."
     elif "_" in text or " " in text:

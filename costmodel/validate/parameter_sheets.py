@@ -295,7 +295,7 @@ def _evaluate_base_parameters(parameters: list[Parameter], problems: _Problems) 
                 sheet,
                 cell,
                 f"parameter '{p.name}' has a beta distribution, so it is a probability, but "
-                f"its value is {value:g}. Enter 0.17, not 17.",
+                f"its value is {value:g}.{percentage_hint(value)}",
             )
         values[p.name] = value
     return values
@@ -358,3 +358,15 @@ def _check_names(
             f"strategy variable '{var}' clashes with a parameter or reserved name; rename the "
             "column.",
         )
+
+
+def percentage_hint(value: float) -> str:
+    """The fix for a probability typed as ``value``: ' Enter 0.17, not 17.' for a whole
+    percentage, the percentage reading as a question otherwise (1.7 may be a typo)."""
+    if 1.0 < value <= 100.0 and float(value).is_integer():
+        return f" Enter {value / 100:g}, not {value:g}."
+    if 1.0 < value <= 100.0:
+        return (
+            f" Enter a probability between 0 and 1 (if {value:g} is a percentage: {value / 100:g})."
+        )
+    return " Enter a probability between 0 and 1."
