@@ -46,6 +46,7 @@ STAGE_OF = {
     "costmodel.reports": "reports",
     "costmodel.api": "front",
     "costmodel.cli": "front",
+    "costmodel.__main__": "front",
 }
 # decision maths takes arrays only (hesim's cea(), dampack's PSA object)
 DECISION_MATHS = {

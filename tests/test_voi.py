@@ -407,6 +407,7 @@ def test_evppi_table_long_form_and_population():
         "evppi_population",
         "se",
         "method",
+        "flag",
     ]
     assert table["parameters"].tolist() == ["x", "x", "y+z"]
     assert table["evppi_population"].tolist() == [3000.0, 4000.0, 5000.0]

@@ -62,7 +62,7 @@ def _print_setup(ws, *, repeat_header: bool) -> None:
     """Landscape A4, fitted to the page width (as many pages down as needed), the header
     row repeated on every printed page of a table."""
     ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.paperSize = "9"  # A4 (ECMA-376 paper size code)
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True

@@ -199,6 +199,11 @@ def plot_convergence(inmb: np.ndarray, label: str, currency: str, ax: Axes | Non
     return ax
 
 
+def _value_text(value: float) -> str:
+    """An input value for a label: 22,900 or 0.0141 (three significant digits)."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
 def _short(text: str, limit: int = 48) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -213,12 +218,14 @@ def plot_tornado(
     effect_unit: str = "QALY",
 ) -> Axes:
     """Tornado of INMB (one strategy vs the reference) from dsa_oneway rows: parameters by
-    their labels (``labels``: name → description), each bar annotated with the input's low
-    and high value, ends marked so that a tiny range stays visible."""
+    their labels (``labels``: name → description) with the low and high input values, bar
+    ends marked so that a tiny range stays visible."""
+    from matplotlib.ticker import MaxNLocator
+
     labels = labels or {}
     rows = table.head(top).iloc[::-1]
     if ax is None:
-        _, ax = plt.subplots(figsize=(8.0, 0.42 * len(rows) + 1.6))
+        _, ax = plt.subplots(figsize=(8.0, 0.5 * len(rows) + 1.6))
     base = float(rows.inmb_base.iloc[0]) if len(rows) else 0.0
     y = np.arange(len(rows))
     ax.barh(y, rows.inmb_low - base, left=base, color="tab:blue", label="at the low value")
@@ -226,31 +233,23 @@ def plot_tornado(
     ax.plot(rows.inmb_low, y, "|", color="tab:blue", ms=9)
     ax.plot(rows.inmb_high, y, "|", color="tab:orange", ms=9)
     ax.axvline(base, color="k", lw=0.8)
-    names = [_short(labels.get(p) or p) for p in rows.parameter]
-    ax.set_yticks(y, names, fontsize=7.5)
+    names = [
+        f"{_short(labels.get(r.parameter) or r.parameter)}\n"
+        f"low {_value_text(r.low_value)}, high {_value_text(r.high_value)}"
+        for r in rows.itertuples()
+    ]
+    ax.set_yticks(y, names, fontsize=7)
     span = max(float(np.nanmax(np.abs(rows[["inmb_low", "inmb_high"]].to_numpy() - base))), 1.0)
-    ax.set_xlim(base - 1.45 * span, base + 1.45 * span)
-    for yi, row in zip(y, rows.itertuples(), strict=True):
-        for value, inmb in ((row.low_value, row.inmb_low), (row.high_value, row.inmb_high)):
-            right = inmb >= base
-            ax.annotate(
-                f"{value:.3g}",
-                (inmb, yi),
-                xytext=(4 if right else -4, 0),
-                textcoords="offset points",
-                ha="left" if right else "right",
-                va="center",
-                fontsize=6.5,
-                color="0.25",
-            )
+    ax.set_xlim(base - 1.1 * span, base + 1.1 * span)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # compact money labels need room
     ax.xaxis.set_major_formatter(_money(currency))
     strategy = strategy_label or (rows.strategy.iloc[0] if len(rows) else "")
     wtp = rows.wtp.iloc[0] if len(rows) else 0
     ax.set_xlabel(
-        f"Incremental net monetary benefit of {strategy} at {currency} {wtp:,.0f}/{effect_unit}"
+        f"INMB of {strategy} vs reference at {currency} {wtp:,.0f}/{effect_unit}", fontsize=9
     )
     ax.legend(fontsize=7, loc="lower right")
-    ax.set_title("One-way sensitivity analysis (numbers: the input value used)", fontsize=10)
+    ax.set_title(f"One-way sensitivity analysis: the {len(rows)} largest ranges", fontsize=10)
     ax.figure.tight_layout()
     return ax
 
@@ -264,7 +263,7 @@ def plot_two_way(
 ) -> Axes:
     """Heat map of INMB over a two-way grid, diverging colours centred at INMB = 0 (blue:
     cost-effective, red: not), with the INMB = 0 contour."""
-    from matplotlib.colors import CenteredNorm, TwoSlopeNorm
+    from matplotlib.colors import CenteredNorm
 
     labels = labels or {}
     a, b = table.parameter_a.iloc[0], table.parameter_b.iloc[0]
@@ -272,10 +271,8 @@ def plot_two_way(
     z = table.pivot(index="value_b", columns="value_a", values="inmb").to_numpy()
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 5.0))
-    if z.min() < 0 < z.max():
-        norm = TwoSlopeNorm(vcenter=0.0, vmin=float(z.min()), vmax=float(z.max()))
-    else:
-        norm = CenteredNorm(vcenter=0.0)  # one sign only: still white at 0, never misleading
+    # symmetric about 0: white is INMB = 0 and equal shades are equal amounts either side
+    norm = CenteredNorm(vcenter=0.0)
     mesh = ax.pcolormesh(xs, ys, z, shading="nearest", cmap="RdBu", norm=norm)
     bar = ax.figure.colorbar(mesh, ax=ax, label=f"INMB ({currency}); white = 0")
     bar.formatter = _money(currency)
