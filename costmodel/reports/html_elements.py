@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -52,14 +53,15 @@ FIGURE_TEXT = {
 def _table(frame: pd.DataFrame, *, max_rows: int = 60, weak_column: str | None = None) -> str:
     shown = frame.head(max_rows)
     header = "".join(f"<th scope='col'>{html.escape(str(c))}</th>" for c in shown.columns)
+    formats = [_column_format(shown[c]) for c in shown.columns]
     body = []
     for _, row in shown.iterrows():
         weak = weak_column is not None and bool(row.get(weak_column))
         cells = "".join(
-            f"<td class='num'>{html.escape(_format(v))}</td>"
+            f"<td class='num'>{html.escape(fmt(v))}</td>"
             if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
             else f"<td>{html.escape(_format(v))}</td>"
-            for v in row.to_numpy()
+            for v, fmt in zip(row.to_numpy(), formats, strict=True)
         )
         body.append(f"<tr class='weak'>{cells}</tr>" if weak else f"<tr>{cells}</tr>")
     note = (
@@ -68,6 +70,38 @@ def _table(frame: pd.DataFrame, *, max_rows: int = 60, weak_column: str | None =
         else ""
     )
     return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}"
+
+
+def _column_format(column: pd.Series) -> Callable[[object], str]:
+    """One number format for a whole column, so that its decimals line up (5.981 and 6.580,
+    0.980 and 0.011): whole numbers with thousands separators for columns of large values,
+    3 decimals below 100; a column mixing very different sizes keeps one format per value."""
+    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    finite = np.abs(values[np.isfinite(values)])
+    if finite.size == 0 or column.dtype == bool:
+        return _format
+    smallest = finite[finite > 0].min() if finite.any() else 0.0
+    if np.all(finite == np.round(finite)) or (finite.max() >= 100 and smallest >= 10):
+        decimals = 0
+    elif finite.max() < 100 and smallest >= 0.001:
+        decimals = 3
+    else:  # values of very different sizes (an inputs table): each by its own size
+        return _format
+
+    def format_number(value: object) -> str:
+        if not _is_number(value):
+            return _format(value)
+        return f"{float(value):,.{decimals}f}"
+
+    return format_number
+
+
+def _is_number(value: object) -> bool:
+    return (
+        isinstance(value, int | float | np.integer | np.floating)
+        and not isinstance(value, bool | np.bool_)
+        and bool(np.isfinite(float(value)))
+    )
 
 
 def _format(value: object) -> str:

@@ -29,21 +29,22 @@ def decision_summary(folder: Path, summary: dict, tables: Tables) -> Section | N
     settings = summary.get("settings", {})
     currency = settings.get("currency", "")
     wtps = [float(w) for w in settings.get("wtp", [])]
-    body = f"<p>{html.escape(_decision_sentence(base, tables, wtps, currency))}</p>"
+    unit = effect_unit(settings)
+    body = f"<p>{html.escape(_decision_sentence(base, tables, wtps, currency, unit))}</p>"
     body += _table(_key_results(base, tables.get("ceac"), wtps))
     threshold = tables.get("threshold")
     name = settings.get("threshold_parameter")
     if threshold is not None and name:
         rows = threshold[threshold.parameter == name]
         parts = [
-            f"{currency} {r.threshold_value:,.0f} at {currency} {r.wtp:,.0f} per QALY"
+            f"{currency} {r.threshold_value:,.0f} at {currency} {r.wtp:,.0f} per {unit}"
             if r.threshold_value == r.threshold_value
             else f"none in the search range at {currency} {r.wtp:,.0f}"
             for r in rows.itertuples()
         ]
         if parts:
             body += (
-                f"<p><b>Threshold price</b> ({html.escape(name)}, base "
+                f"<p><b>Threshold price</b> ({html.escape(_label(tables, name))}, base "
                 f"{currency} {rows.base_value.iloc[0]:,.0f}): {'; '.join(parts)}.</p>"
             )
     evpi = tables.get("evpi")
@@ -56,13 +57,20 @@ def decision_summary(folder: Path, summary: dict, tables: Tables) -> Section | N
         ]
         if parts:
             body += f"<p><b>Expected value of perfect information:</b> {'; '.join(parts)}.</p>"
-    drivers = _drivers(tables.get("dsa_oneway"), settings.get("dsa_strategy") or "")
+    drivers = _drivers(tables, settings.get("dsa_strategy") or "")
     if drivers:
         body += f"<p><b>Biggest drivers</b> (one-way, INMB range): {html.escape(drivers)}.</p>"
     return ("summary", "Summary for decision makers", body)
 
 
-def _decision_sentence(base: pd.DataFrame, tables: Tables, wtps: list[float], cur: str) -> str:
+def effect_unit(settings: dict) -> str:
+    """'QALY' or 'LY': what the ICERs and WTPs of the run are per (Settings effect_measure)."""
+    return "LY" if settings.get("effect_measure") == "ly" else "QALY"
+
+
+def _decision_sentence(
+    base: pd.DataFrame, tables: Tables, wtps: list[float], cur: str, unit: str = "QALY"
+) -> str:
     if not wtps or "label" not in base:
         return ""
     column = f"nmb_{wtps[0]:g}"
@@ -70,7 +78,7 @@ def _decision_sentence(base: pd.DataFrame, tables: Tables, wtps: list[float], cu
         return ""
     best = base.loc[base[column].idxmax()]
     text = (
-        f"At {cur} {wtps[0]:,.0f} per QALY, {best.label} has the highest expected net benefit "
+        f"At {cur} {wtps[0]:,.0f} per {unit}, {best.label} has the highest expected net benefit "
         "in the base case"
     )
     ceac = tables.get("ceac")
@@ -81,7 +89,9 @@ def _decision_sentence(base: pd.DataFrame, tables: Tables, wtps: list[float], cu
             text += f"; the probability that it is the most cost-effective is {probability:.2f}"
     frontier = base[(base.status == "nd") & base.icer.notna()]
     if len(frontier):
-        steps = ", ".join(f"{r.label} {cur} {r.icer:,.0f} per QALY" for r in frontier.itertuples())
+        steps = ", ".join(
+            f"{r.label} {cur} {r.icer:,.0f} per {unit}" for r in frontier.itertuples()
+        )
         text += f". Incremental cost-effectiveness ratios along the frontier: {steps}"
     if "hypothetical" in tables:
         text += ". Hypothetical strategies are reported separately, never in this decision"
@@ -108,8 +118,19 @@ def _key_results(base: pd.DataFrame, ceac: pd.DataFrame | None, wtps: list[float
     return table
 
 
-def _drivers(oneway: pd.DataFrame | None, strategy: str) -> str:
-    """The three inputs whose range moves the DSA strategy's INMB most."""
+def _label(tables: Tables, name: str) -> str:
+    """A parameter's description from parameters.csv (its name when it has none)."""
+    parameters = tables.get("parameters")
+    if parameters is not None and "description" in parameters:
+        found = parameters.loc[parameters.name == name, "description"]
+        if len(found) and isinstance(found.iloc[0], str) and found.iloc[0].strip():
+            return found.iloc[0].strip()
+    return name
+
+
+def _drivers(tables: Tables, strategy: str) -> str:
+    """The three inputs whose range moves the DSA strategy's INMB most, by their labels."""
+    oneway = tables.get("dsa_oneway")
     if oneway is None or oneway.empty or "inmb_range" not in oneway:
         return ""
     strategy = strategy if strategy in set(oneway.strategy) else oneway.strategy.iloc[0]
@@ -119,7 +140,7 @@ def _drivers(oneway: pd.DataFrame | None, strategy: str) -> str:
         return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
     return "; ".join(
-        f"{r.parameter} ({number(r.low_value)} to {number(r.high_value)}: INMB "
+        f"{_label(tables, r.parameter)} ({number(r.low_value)} to {number(r.high_value)}: INMB "
         f"{r.inmb_low:,.0f} to {r.inmb_high:,.0f})"
         for r in top.itertuples()
     )

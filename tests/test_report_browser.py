@@ -1,0 +1,56 @@
+"""report.html as a browser renders it (headless Chromium, the Debian package): the decision
+summary is the first thing a reader sees, every figure loads, nothing is fetched from outside.
+Slow (a browser start per test): run by `make test-all`; skipped where Chromium is absent."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from costmodel.api import run_workbook
+from tests.conftest import HIV_WORKBOOK
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed"),
+]
+
+
+def _chromium(*args: str) -> subprocess.CompletedProcess:
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("browser") / "hiv"
+    run_workbook(HIV_WORKBOOK, psa_samples=200, seed=1).write(out)
+    return out / "report.html"
+
+
+def test_rendered_report_opens_with_the_decision_summary(report):
+    dom = _chromium("--dump-dom", report.as_uri()).stdout
+    import re
+
+    headings = re.findall(r"<h2[^>]*>([^<]*)</h2>", dom)
+    assert headings[0] == "Summary for decision makers"
+    assert headings.index("Inputs") > headings.index("Model") > 0  # details after the decision
+    start = dom.index(f">{headings[0]}</h2>")
+    summary = dom[start : dom.index("<h2", start)]
+    # the HIV workbook's effect measure is LY: the summary speaks of LYs, not QALYs
+    assert "GBP 6,276 per LY" in summary and "per QALY" not in summary
+    # every figure is inline (data: URIs or SVG): nothing is fetched from elsewhere
+    assert not re.search(r"""(src|href)=["']https?:""", dom)
+
+
+def test_rendered_report_screenshot_is_not_blank(report, tmp_path):
+    shot = tmp_path / "shot.png"
+    _chromium(f"--screenshot={shot}", "--window-size=1280,1600", report.as_uri())
+    from matplotlib.image import imread
+
+    pixels = imread(shot)
+    assert pixels.shape[0] >= 1000 and pixels.std() > 0.05  # text and figures, not blank
