@@ -89,23 +89,6 @@ def transition_discount_times(method: str, start: np.ndarray, end: np.ndarray) -
     return (start + end) / 2.0
 
 
-def segment_starts(arrays: list[np.ndarray], n_cycles: int) -> tuple[np.ndarray, np.ndarray]:
-    """Split a phase's cycles into runs over which every array is constant.
-
-    ``arrays`` are 2-D (samples or 1, cycles or 1) values of the phase's expressions.
-    Returns (starts, segment): the first cycle (0-based) of each run, shape (U,), and the run
-    of each cycle, shape (n_cycles,). Piecewise-constant time dependence (a treatment effect
-    for two cycles, say) then costs U matrices instead of n_cycles.
-    """
-    changed = np.zeros(max(n_cycles - 1, 0), dtype=bool)
-    for v in arrays:
-        if v.shape[1] > 1:
-            changed |= np.any(v[:, 1:] != v[:, :-1], axis=0)
-    segment = np.concatenate([[0], np.cumsum(changed)]).astype(int)
-    starts = np.flatnonzero(np.concatenate([[True], changed]))
-    return starts, segment
-
-
 @dataclass(frozen=True)
 class SparseTransitions:
     """Per-cycle transition probabilities as entries of a K × K matrix, by segment."""
@@ -202,11 +185,6 @@ def occupancy(trace: np.ndarray, weights: np.ndarray) -> np.ndarray:
     points, batch, k = trace.shape
     product = weights @ trace.reshape(points, batch * k)  # (U, B*K)
     return product.reshape(-1, batch, k).transpose(1, 0, 2)
-
-
-def accumulate_state_rewards(occupied: np.ndarray, reward: np.ndarray) -> np.ndarray:
-    """Sum over segments and states of occupancy (B, U, K) × reward (B, U, K, ...) per cycle."""
-    return np.einsum("buk,buk...->b...", occupied, reward)
 
 
 def accumulate_transition_rewards(

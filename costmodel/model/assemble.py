@@ -32,11 +32,6 @@ class PhaseValues:
     transition_qalys: list[list[np.ndarray]] | None = None
     reward_entries: np.ndarray | None = None  # entries (indices into pairs) with rewards
 
-    def arrays(self) -> list[np.ndarray]:
-        groups = [list(p.values()) for p in self.probabilities] + self.costs + self.utilities
-        groups += (self.transition_costs or []) + (self.transition_qalys or [])
-        return [v for group in groups for v in group]
-
 
 def initial_distribution(
     chunk: Chunk, phase: ExpandedPhase, namespaces: list[Namespace]
