@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import html
 import io
 import re
 import zipfile
@@ -93,6 +94,9 @@ def read_workbook(path: str | Path) -> RawWorkbook:
     except InputError:
         raise
     except Exception as exc:  # openpyxl raises many types for corrupt or hostile files
+        located = _unreadable_numbers(data, file)
+        if located:
+            raise InputError(located) from None
         raise InputError(Problem.at(file, message=_describe_failure(exc))) from None
     notes = tuple(
         f"{file}: hidden sheet '{name}' is not read (costmodel reads visible sheets only)."
@@ -131,6 +135,63 @@ def _visible_worksheets(worksheets: list, file: str) -> list:
         if not hidden:
             seen[key] = ws.title
     return [ws for ws in worksheets if getattr(ws, "sheet_state", "visible") == "visible"]
+
+
+_NUMBER_CELL = re.compile(
+    rb"<c\b([^>]*)>\s*(?:<f\b[^>]*(?:/>|>.*?</f>)\s*)?<v>\s*([^<]*?)\s*</v>", re.DOTALL
+)
+_REFERENCE = re.compile(rb'\br="([A-Z]+[0-9]+)"')
+_TYPE = re.compile(rb'\bt="([^"]*)"')
+_TAG = {name: re.compile(rb"<" + name + rb"\b([^>]*)>") for name in (b"sheet", b"Relationship")}
+
+
+def _attribute(attributes: bytes, name: bytes) -> bytes:
+    found = re.search(rb"(?:^|\s)" + name + rb'="([^"]*)"', attributes)
+    return found.group(1) if found else b""
+
+
+_PLAIN_NUMBER = re.compile(rb"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _unreadable_numbers(data: bytes, file: str) -> list[Problem]:
+    """Number cells whose stored value is not a number (``<v>NaN</v>``, ``<v>inf</v>``, as
+    some non-Excel tools write), each located as Sheet!Cell; [] when there are none."""
+    problems = []
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            book = archive.read("xl/workbook.xml")
+            rels = {
+                _attribute(a, b"Id"): _attribute(a, b"Target")
+                for a in _TAG[b"Relationship"].findall(archive.read("xl/_rels/workbook.xml.rels"))
+            }
+            sheets = [
+                (_attribute(a, b"name"), _attribute(a, b"r:id"))
+                for a in _TAG[b"sheet"].findall(book)
+            ]
+            for name, rid in sheets:
+                target = rels.get(rid, b"").decode().lstrip("/")
+                part = target if target.startswith("xl/") else f"xl/{target}"
+                xml = archive.read(part)
+                for attributes, value in _NUMBER_CELL.findall(xml):
+                    kind = _TYPE.search(attributes)
+                    reference = _REFERENCE.search(attributes)
+                    if (kind is not None and kind.group(1) != b"n") or reference is None:
+                        continue  # text, boolean, error or shared-string cells
+                    cell = reference.group(1)
+                    if value and not _PLAIN_NUMBER.fullmatch(value):
+                        sheet = html.unescape(name.decode())
+                        problems.append(
+                            Problem.at(
+                                file,
+                                sheet,
+                                cell.decode(),
+                                f"the stored number is {value.decode()!r}, which is not a "
+                                "number; type the value again (or clear the cell) and save.",
+                            )
+                        )
+    except (KeyError, zipfile.BadZipFile, UnicodeDecodeError):
+        return []
+    return problems
 
 
 def _describe_failure(exc: BaseException) -> str:

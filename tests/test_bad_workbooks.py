@@ -617,6 +617,20 @@ CASES = [
         "is not positive definite",
     ),
     Case(
+        "contradicting correlations named at their cells, an unrelated one left out",
+        MSC,
+        _correlations(
+            [
+                ["p_niv_o2", "p_step_death", 0.9, "pearson"],
+                ["c_day_icu", "c_day_niv", 0.3, "pearson"],
+                ["p_niv_o2", "c_day_ward", 0.9, "pearson"],
+                ["p_step_death", "c_day_ward", -0.9, "pearson"],
+            ],
+            "Correlations!C2",
+        ),
+        "the correlations in C2, C4, C5 contradict each other",
+    ),
+    Case(
         "correlation 1.5",
         MSC,
         _correlations([["p_niv_o2", "p_step_death", 1.5, "rank"]], "Correlations!C2"),

@@ -445,3 +445,30 @@ def test_out_outside_the_working_tree_given_explicitly_is_allowed(tmp_path, caps
     assert code == 0, captured.err
     assert (out / "base_case.csv").exists() and (out / "summary.json").exists()
     assert list(here.iterdir()) == []  # nothing written to the working directory
+
+
+@pytest.mark.parametrize("stored", [b"NaN", b"inf", b"-Infinity", b"1,5"])
+def test_a_stored_number_that_is_not_a_number_is_located(tmp_path, stored):
+    """Some non-Excel tools write <v>NaN</v> into a number cell; openpyxl then fails with an
+    int() message. The problem is named as Sheet!Cell instead."""
+    import re
+    import zipfile
+
+    from costmodel.errors import InputError
+    from costmodel.workbook import read_workbook
+    from tests.conftest import HIV_WORKBOOK
+
+    target = tmp_path / "stored.xlsx"
+    with zipfile.ZipFile(HIV_WORKBOOK) as src, zipfile.ZipFile(target, "w") as out:
+        rels = src.read("xl/_rels/workbook.xml.rels").decode()
+        book = src.read("xl/workbook.xml").decode()
+        rid = re.search(r'<sheet [^>]*name="Parameters"[^>]*r:id="([^"]+)"', book).group(1)
+        part = re.search(rf'Target="/?(xl/[^"]+)"[^>]*Id="{rid}"', rels).group(1)
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == part:
+                data = re.sub(rb'(<c r="B3"[^>]*>)<v>[^<]*</v>', rb"\1<v>" + stored + rb"</v>", data)
+            out.writestr(item, data)
+    with pytest.raises(InputError) as error:
+        read_workbook(target)
+    assert "Parameters!B3" in str(error.value) and "not a number" in str(error.value)

@@ -144,11 +144,24 @@ def _read_correlations(
         for c in found:
             i, j = members.index(c.parameter_a), members.index(c.parameter_b)
             matrix[i, j] = matrix[j, i] = c.correlation
-        if np.linalg.eigvalsh(matrix).min() <= 1e-10:
+        values, vectors = np.linalg.eigh(matrix)
+        if values.min() <= 1e-10:
+            # The contradiction lives where the eigenvector of the smallest eigenvalue is
+            # large: name the correlations between those parameters, at their cells.
+            weight = np.abs(vectors[:, 0])
+            involved = {members[i] for i in np.flatnonzero(weight > 0.1 * weight.max())}
+            culprits = [
+                c for c in found if c.parameter_a in involved and c.parameter_b in involved
+            ] or found
+            cells = ", ".join(c.where.split("!")[-1] for c in culprits)
             problems.add(
                 sheet.name,
-                "",
-                "the correlation matrix of " + ", ".join(members) + " is not positive "
-                "definite (the correlations contradict each other); weaken some of them.",
+                culprits[0].where.split("!")[-1],
+                f"the correlations in {cells} contradict each other ("
+                + ", ".join(
+                    f"{c.parameter_a}~{c.parameter_b} {c.correlation:.2f}" for c in culprits
+                )
+                + "): no joint distribution has them (the matrix is not positive definite); "
+                "weaken some of them.",
             )
     return tuple(found)
