@@ -361,9 +361,11 @@ def ceac_table(
     -------
     pandas.DataFrame, n_wtp * n_strategies rows
         Columns ``wtp`` [currency per unit effect], ``strategy``, ``prob_ce`` (:func:`ceac`),
-        ``on_frontier`` (:func:`on_frontier`, bool) and ``expected_nmb``
-        (``wtp * mean(effect) - mean(cost)`` [currency]). Rows by threshold in the given
-        order, then strategies in declared order.
+        ``on_frontier`` (:func:`on_frontier`, bool), ``expected_nmb``
+        (``wtp * mean(effect) - mean(cost)`` [currency]) and ``expected_loss`` (mean over
+        samples of the best NMB minus the strategy's NMB [currency]: the expected-loss curve,
+        whose minimum over strategies is the EVPI). Rows by threshold in the given order,
+        then strategies in declared order.
 
     Raises
     ------
@@ -376,8 +378,11 @@ def ceac_table(
     names = _validate_names(strategies, n_strategies, "ceac_table")
     expected = _expected_nmb(cost_arr, effect_arr, wtp_arr)
     best = np.argmax(expected, axis=1)
-    wins, _ = _sample_statistics(cost_arr, effect_arr, wtp_arr, best)
+    wins, evpi_values = _sample_statistics(cost_arr, effect_arr, wtp_arr, best)
     frontier = best[:, None] == np.arange(n_strategies)[None, :]
+    # E[max_s NMB_s] - E[NMB_s]: the loss expected from choosing s; its minimum is the EVPI
+    best_expected = np.take_along_axis(expected, best[:, None], axis=1)
+    loss = (evpi_values[:, None] + best_expected) - expected
     return pd.DataFrame(
         {
             "wtp": np.repeat(wtp_arr, n_strategies),
@@ -385,6 +390,7 @@ def ceac_table(
             "prob_ce": (wins / cost_arr.shape[0]).ravel(),
             "on_frontier": frontier.ravel(),
             "expected_nmb": expected.ravel(),
+            "expected_loss": loss.ravel(),
         }
     )
 

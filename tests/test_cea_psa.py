@@ -104,6 +104,9 @@ def test_bcea_vaccine_summary_at_25000_reproduced():
     assert table["prob_ce"].tolist()[1] * 1000 == pytest.approx(529, abs=1e-9)
     assert table["on_frontier"].tolist() == [False, True]
     np.testing.assert_allclose(evpi(cost, effect, [25_000.0]), [2.4145], rtol=0, atol=5e-5)
+    # expected loss: the optimal option's is the EVPI; status quo's adds the gap in expected
+    # net benefit, 2.4145 + (-34.826 - -36.054) = 3.6425 (from BCEA's printed figures)
+    np.testing.assert_allclose(table["expected_loss"], [3.6425, 2.4145], rtol=0, atol=1e-3)
     icer = psa_summary(names, cost, effect)["icer_of_means"].iloc[1]
     assert icer == pytest.approx(20098, abs=0.5)
     assert ceaf(cost, effect, [20_000.0, 20_100.0]).tolist() == [0, 1]
@@ -436,7 +439,14 @@ def test_ceac_table_is_long_form_of_ceac_ceaf_and_expected_nmb():
     names = ["none", "self_help", "individual", "group"]  # declared order, not sorted
     wtp = np.array([0.0, 150.0, 400.0])
     table = ceac_table(names, cost, effect, wtp)
-    assert list(table.columns) == ["wtp", "strategy", "prob_ce", "on_frontier", "expected_nmb"]
+    assert list(table.columns) == [
+        "wtp",
+        "strategy",
+        "prob_ce",
+        "on_frontier",
+        "expected_nmb",
+        "expected_loss",
+    ]
     assert len(table) == wtp.size * len(names)
     assert table["wtp"].tolist() == np.repeat(wtp, 4).tolist()
     assert table["strategy"].tolist() == names * 3

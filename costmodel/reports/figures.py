@@ -51,6 +51,17 @@ def figures_for(result: AnalysisResult) -> dict[str, Callable]:
         figures[name] = lambda grid=grid: plots.plot_two_way(
             grid, currency, labels=names, strategy_label=label
         )
+    if "trace" in tables and not tables["trace"].empty:
+        figures["trace"] = lambda: plots.plot_trace_and_survival(
+            tables["trace"],
+            tables.get("calibration"),
+            [st.key for st in inputs.states if not st.alive],
+            inputs.reference_strategy,
+            labels={k: inputs.strategy_label(k) for k in tables["trace"].strategy.unique()},
+            state_labels={st.key: st.label for st in inputs.states},
+        )
+    if "calibration" in tables and not tables["calibration"].empty:
+        figures["calibration"] = lambda: plots.plot_calibration(tables["calibration"])
     if "budget_impact" in tables:
         figures["budget_impact"] = lambda: plots.plot_budget_impact(
             tables["budget_impact"], currency
@@ -79,6 +90,7 @@ def _psa_figures(result: AnalysisResult) -> dict[str, Callable]:
     labels = {key: inputs.strategy_label(key) for key in keys}
     figures: dict[str, Callable] = {
         "ceac": lambda: plots.plot_ceac(tables["ceac"], currency, labels=labels),
+        "expected_loss": lambda: plots.plot_expected_loss(tables["ceac"], currency, labels=labels),
         "evpi": lambda: plots.plot_evpi(tables["evpi"], currency, settings.population_size > 0),
     }
     if others:

@@ -40,7 +40,13 @@ FIGURE_TEXT = {
     "versus the reference in every PSA sample, with willingness-to-pay lines.",
     "ceac": "Cost-effectiveness acceptability curves of each strategy and the acceptability "
     "frontier over willingness to pay.",
+    "expected_loss": "Expected-loss curves: the net benefit per patient expected to be forgone "
+    "by choosing each strategy, over willingness to pay; the lowest curve is the optimal "
+    "choice and its height the EVPI.",
     "evpi": "Expected value of perfect information over willingness to pay.",
+    "trace": "Markov trace of the reference strategy in the first phase, and the share of the "
+    "cohort dead over time in every strategy with the calibration targets.",
+    "calibration": "Calibration targets with their tolerance beside the fitted model's values.",
     "convergence": "Running mean of incremental net monetary benefit over PSA samples with "
     "its 95% Monte Carlo band.",
     "evppi": "Expected value of partial perfect information of parameter groups.",

@@ -182,6 +182,7 @@ def model(folder: Path, summary: dict, tables: Tables) -> Section:
             f"correction: {html.escape(str(settings.get('within_cycle_correction', '')))}.</p>"
             + (_table(phases) if len(phases) else "")
             + _figure(folder, "state_diagram")
+            + _figure(folder, "trace")
         ),
     )
 
@@ -301,7 +302,8 @@ def subgroups(folder: Path, summary: dict, tables: Tables) -> Section | None:
 def calibration(folder: Path, summary: dict, tables: Tables) -> Section | None:
     if "calibration" not in tables:
         return None
-    return ("calibration", "Calibration", _table(tables["calibration"]))
+    body = _figure(folder, "calibration") + _table(tables["calibration"])
+    return ("calibration", "Calibration", body)
 
 
 def base_case(folder: Path, summary: dict, tables: Tables) -> Section:
@@ -359,7 +361,8 @@ def probabilistic_sensitivity(folder: Path, summary: dict, tables: Tables) -> Se
     if "ceac" not in tables:
         return None
     settings = summary.get("settings", {})
-    body = "".join(_figure(folder, f) for f in ("ce_plane", "ceac", "evpi", "convergence"))
+    figures = ("ce_plane", "ceac", "expected_loss", "evpi", "convergence")
+    body = "".join(_figure(folder, f) for f in figures)
     body += _table(tables.get("psa_summary", pd.DataFrame()))
     evpi = tables.get("evpi")
     if evpi is not None:

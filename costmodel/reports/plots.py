@@ -164,6 +164,30 @@ def plot_ceac(
     return ax
 
 
+def plot_expected_loss(
+    table, currency: str, ax: Axes | None = None, labels: dict[str, str] | None = None
+) -> Axes:
+    """Expected-loss curves (dampack, BCEA): per strategy and WTP, the net benefit expected to
+    be forgone by choosing it, from a ceac table with expected_loss; the lowest curve is the
+    optimal choice and its height the EVPI."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 4.5))
+    labels = labels or {}
+    for strategy, group in table.groupby("strategy", sort=False):
+        line = ax.plot(group.wtp, group.expected_loss, label=labels.get(strategy, strategy))[0]
+        best = group[group.on_frontier]
+        ax.plot(best.wtp, best.expected_loss, "o", ms=3, color=line.get_color())
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(f"Willingness to pay ({currency} per unit of effect)")
+    ax.set_ylabel(f"Expected loss per patient ({currency})")
+    ax.xaxis.set_major_formatter(_money(currency))
+    ax.yaxis.set_major_formatter(_money(currency))
+    ax.legend(fontsize=7)
+    ax.set_title("Expected loss; dots: the optimal strategy (its loss is the EVPI)", fontsize=10)
+    ax.figure.tight_layout()
+    return ax
+
+
 def plot_evpi(table, currency: str, population: bool, ax: Axes | None = None) -> Axes:
     """EVPI per patient (and per population when a population is set) against WTP."""
     if ax is None:
@@ -431,5 +455,79 @@ def plot_voi_by_price(table, currency: str, ax: Axes | None = None) -> Axes:
     ax.yaxis.set_major_formatter(_compact_money(currency))
     ax.legend(fontsize=7)
     ax.set_title("Value of research by product price", fontsize=10)
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_trace_and_survival(
+    trace,
+    calibration,
+    dead_states: list[str],
+    reference: str,
+    labels: dict[str, str] | None = None,
+    state_labels: dict[str, str] | None = None,
+) -> Axes:
+    """Left: the Markov trace of the reference strategy in the first phase (share of the
+    cohort in each state). Right: the share of the cohort dead over the same time for every
+    strategy, with the calibration targets on deaths of the whole cohort (target and its
+    tolerance) overlaid. ``trace`` as trace.csv, ``calibration`` as calibration.csv or None."""
+    labels, state_labels = labels or {}, state_labels or {}
+    first = trace[trace.phase == trace.phase.iloc[0]]
+    days = first.time_years.max() * 365.25 <= 400
+    unit, scale = ("days", 365.25) if days else ("years", 1.0)
+    states = [c for c in trace.columns[4:] if first[c].abs().sum() > 0]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11.0, 4.4))
+    ref = first[first.strategy == reference]
+    for state in states:
+        left.plot(ref.time_years * scale, ref[state], label=state_labels.get(state, state))
+    left.set_xlabel(f"Time ({unit})")
+    left.set_ylabel("Share of the cohort")
+    left.set_ylim(0, 1)
+    left.legend(fontsize=7, ncol=2)
+    left.set_title(f"Markov trace: {labels.get(reference, reference)}", fontsize=10)
+    dead = [s for s in dead_states if s in first.columns]
+    for strategy, group in first.groupby("strategy", sort=False):
+        right.plot(
+            group.time_years * scale, group[dead].sum(axis=1), label=labels.get(strategy, strategy)
+        )
+    title = "Mortality over time"
+    if calibration is not None and len(calibration):
+        whole = calibration[
+            (calibration.entry == "initial")
+            & calibration.relative_to.isna()
+            & calibration.outcome.isin([", ".join(dead), dead[0] if len(dead) == 1 else ""])
+        ]
+        if len(whole):
+            title += "; squares: calibration targets ± tolerance"
+        for row in whole.itertuples():
+            x = row.day if days else row.day / 365.25
+            right.errorbar(x, row.target, yerr=row.tolerance, fmt="ks", ms=5, capsize=3, label=None)
+            right.annotate(
+                row.key, (x, row.target), xytext=(5, -10), textcoords="offset points", fontsize=6.5
+            )
+    right.set_xlabel(f"Time ({unit})")
+    right.set_ylabel("Share dead (cumulative)")
+    right.set_ylim(bottom=0)
+    right.legend(fontsize=7)
+    right.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return left
+
+
+def plot_calibration(calibration) -> Axes:
+    """Every calibration target (square, with its tolerance) beside the model's value
+    (cross), one row per target: a glance shows which targets the model meets."""
+    rows = calibration.iloc[::-1]
+    _, ax = plt.subplots(figsize=(7.5, 0.45 * len(rows) + 1.4))
+    y = np.arange(len(rows))
+    ax.errorbar(
+        rows.target, y, xerr=rows.tolerance, fmt="ks", ms=5, capsize=3, label="target ± tolerance"
+    )
+    ax.plot(rows.model, y, "x", color="tab:red", ms=8, mew=2, label="model")
+    names = [f"{r.key} (day {r.day:g})" for r in rows.itertuples()]
+    ax.set_yticks(y, names, fontsize=7.5)
+    ax.set_xlabel("Share of the cohort (a ratio for targets relative to another strategy)")
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title("Calibration: targets and the fitted model", fontsize=10)
     ax.figure.tight_layout()
     return ax
