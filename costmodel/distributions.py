@@ -31,7 +31,7 @@ from types import MappingProxyType
 from typing import cast
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 __all__ = [
     "FAMILIES",
@@ -317,6 +317,8 @@ class Distribution:
 
     def _truncnorm(self):  # -> scipy frozen truncnorm
         mean, sd, lower, upper = self.params
+        from scipy import stats  # imported when needed: scipy.stats takes ~0.3 s to import
+
         return stats.truncnorm((lower - mean) / sd, (upper - mean) / sd, loc=mean, scale=sd)
 
 

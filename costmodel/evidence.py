@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import special
 
 CONTINUITY = 0.5
-Z95 = float(stats.norm.ppf(0.975))
+Z95 = float(special.ndtri(0.975))  # standard normal 97.5% quantile
 
 Tau2Method = Literal["DL", "REML", "PM"]
 Interval = Literal["wald", "HKSJ", "HKSJ-adhoc"]
@@ -107,7 +107,7 @@ def dersimonian_laird(log_rr: np.ndarray, variance: np.ndarray) -> Pooled:
     se = float(np.sqrt(1.0 / np.sum(w_star)))
     se_pred = float(np.sqrt(se**2 + tau2))
     if k >= 3:
-        t = float(stats.t.ppf(0.975, k - 2))
+        t = float(special.stdtrit(k - 2, 0.975))
         pi_low, pi_high = np.exp(mu - t * se_pred), np.exp(mu + t * se_pred)
     else:
         pi_low = pi_high = np.nan
@@ -210,6 +210,8 @@ def _tau2_pm(y: np.ndarray, v: np.ndarray, tol: float) -> float:
     upper = max(1.0, float(np.var(y)))
     for _ in range(200):
         if excess(upper) < 0.0:
+            from scipy import optimize  # imported when needed (start-up time)
+
             return float(optimize.brentq(excess, 0.0, upper, xtol=tol, rtol=1e-15))
         upper *= 2.0
     raise RuntimeError("Paule-Mandel: no upper bracket for tau² found")
@@ -308,7 +310,7 @@ def _mean_interval(
     scale = float(np.sum(w * (y - mu) ** 2)) / (k - 1)
     if interval == "HKSJ-adhoc":
         scale = max(1.0, scale)
-    crit = float(stats.t.ppf(0.975, k - 1))
+    crit = float(special.stdtrit(k - 1, 0.975))
     return mu, se * float(np.sqrt(scale)), crit, scale, k - 1
 
 
@@ -361,7 +363,7 @@ def random_effects(
     se_pred = float(np.sqrt(se**2 + tau2))
     pi_low = pi_high = float("nan")
     if pi_df >= 1:
-        t = float(stats.t.ppf(0.975, pi_df))
+        t = float(special.stdtrit(pi_df, 0.975))
         pi_low, pi_high = float(np.exp(mu - t * se_pred)), float(np.exp(mu + t * se_pred))
     return Pooled(
         method=tau2_method,
