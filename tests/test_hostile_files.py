@@ -467,7 +467,8 @@ def test_a_stored_number_that_is_not_a_number_is_located(tmp_path, stored):
         for item in src.infolist():
             data = src.read(item.filename)
             if item.filename == part:
-                data = re.sub(rb'(<c r="B3"[^>]*>)<v>[^<]*</v>', rb"\1<v>" + stored + rb"</v>", data)
+                cell = rb'(<c r="B3"[^>]*>)<v>[^<]*</v>'
+                data = re.sub(cell, rb"\1<v>" + stored + rb"</v>", data)
             out.writestr(item, data)
     with pytest.raises(InputError) as error:
         read_workbook(target)

@@ -181,3 +181,24 @@ def test_clinical_day_measures_only_where_the_cycles_resolve_them(covid):
     assert not [c for c in hiv_table.columns if "day_" in c]
     covid_table = clinical_measures(covid, run_model(covid, keep_trace=True))
     assert {"deaths_day_28", "nnt_day_90"} <= set(covid_table.columns)
+
+
+@needs_numba
+def test_parallel_and_serial_psa_are_identical(covid):
+    """The kernel spreads cohorts over threads; one thread or all give the same bits."""
+    import numba
+
+    from costmodel.analyses.psa import run_psa
+    from costmodel.model import use_compiled
+
+    assert use_compiled(covid.decision_inputs(), 300)  # the kernel path, not NumPy
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        serial = run_psa(covid.decision_inputs(), 300, 11)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        parallel = run_psa(covid.decision_inputs(), 300, 11)
+    finally:
+        numba.set_num_threads(threads)
+    for name in ("cost", "qaly", "ly"):
+        assert np.array_equal(getattr(serial, name), getattr(parallel, name)), name
