@@ -123,3 +123,26 @@ def test_not_an_xlsx_file_is_refused(tmp_path):
     fake.write_text("a,b\n1,2\n")
     (problem,) = _problems(fake)
     assert "not an .xlsx workbook" in problem
+
+
+def test_a_missing_column_does_not_hide_other_sheets_problems(tmp_path):
+    """Issue #16, item 4: Transitions without its probability column, and a bad parameter
+    cell: both are reported at once."""
+    from openpyxl import load_workbook as open_workbook
+
+    from costmodel.errors import InputError
+    from costmodel.validate import load_inputs
+    from tests.conftest import HIV_WORKBOOK
+
+    wb = open_workbook(HIV_WORKBOOK)
+    ws = wb["Transitions"]
+    header = [c.value for c in ws[1]]
+    ws.delete_cols(header.index("probability") + 1)
+    wb["Parameters"]["B3"] = "2,0"
+    path = tmp_path / "two_problems.xlsx"
+    wb.save(path)
+    with pytest.raises(InputError) as error:
+        load_inputs(path)
+    text = str(error.value)
+    assert "Transitions!1: required column 'probability' is missing" in text
+    assert "Parameters!B3" in text

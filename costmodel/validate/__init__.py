@@ -58,6 +58,18 @@ def load_inputs(path: str | Path) -> ModelInputs:
 load_model = load_inputs  # the first release's name (it returns inputs, not a model)
 
 
+def _read_intact_sheets(sheets: dict, problems: _Problems) -> None:
+    """With some sheet unreadable (a missing column), still read the sheets that do not
+    depend on another one, so that one missing column does not hide every other problem."""
+    broken = {p.sheet for p in problems.items}
+    if "Settings" not in broken:
+        _read_settings(sheets["Settings"], problems)
+    if "Strategies" not in broken:
+        _read_strategies(sheets["Strategies"], problems)
+    if "Parameters" not in broken:
+        _check_names(_read_parameters(sheets["Parameters"], problems), (), problems)
+
+
 def validate_workbook(raw: RawWorkbook, *, check_scenarios: bool = True) -> ModelInputs:
     """Turn raw tables into ModelInputs; raise InputError with all problems found.
 
@@ -71,6 +83,7 @@ def validate_workbook(raw: RawWorkbook, *, check_scenarios: bool = True) -> Mode
     if any(sheets.get(s.name) is None for s in schema.ALL_SHEETS if s.required):
         raise InputError(problems.items)
     if problems.items:  # missing required columns or duplicate headers: rows cannot be read
+        _read_intact_sheets(sheets, problems)  # ...but the other sheets' problems are listed too
         raise InputError(problems.items)
 
     settings, single_phase = _read_settings(sheets["Settings"], problems)
