@@ -134,17 +134,33 @@ def _versus_reference(table, strategies, cost, effect, reference, wtp):
 
 
 def _cmd_cea(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from costmodel.analyses.user_cea import evppi_tables, read_parameter_samples, user_cea_tables
     from costmodel.csv_tables import read_psa_samples
     from costmodel.errors import InputError
     from costmodel.reports import write_user_cea
 
-    strategies, cost, effect = read_psa_samples(args.samples)
     wtp = args.wtp
-    tables = user_cea_tables(strategies, cost, effect, wtp)
-    tables["icers"] = _versus_reference(
-        tables["icers"], strategies, cost.mean(axis=0), effect.mean(axis=0), args.reference, wtp
-    )
+    if args.net_benefit:
+        from costmodel.analyses.user_cea import net_benefit_tables
+        from costmodel.csv_tables import read_net_benefit
+        from costmodel.errors import OptionError
+
+        if len(wtp) != 1:
+            raise OptionError(
+                "--net-benefit: give the one --wtp at which the net benefits were computed."
+            )
+        strategies, net_benefit = read_net_benefit(args.samples)
+        cost, effect = -net_benefit, np.zeros(net_benefit.shape)  # NMB = NB at any threshold
+        tables = net_benefit_tables(strategies, net_benefit, wtp[0])
+        print(tables["ceac"].to_string(index=False))
+    else:
+        strategies, cost, effect = read_psa_samples(args.samples)
+        tables = user_cea_tables(strategies, cost, effect, wtp)
+        tables["icers"] = _versus_reference(
+            tables["icers"], strategies, cost.mean(axis=0), effect.mean(axis=0), args.reference, wtp
+        )
     groups = [g.split(",") for g in args.evppi or []]
     if groups:
         if args.parameters is None:
@@ -152,9 +168,13 @@ def _cmd_cea(args: argparse.Namespace) -> int:
         params = read_parameter_samples(args.parameters, cost.shape[0])
         tables["evppi"] = evppi_tables(cost, effect, sorted(set(wtp)), params, groups)
         print(tables["evppi"].to_string(index=False))
-    print(tables["icers"].to_string(index=False, na_rep=""))
+    if "icers" in tables:
+        print(tables["icers"].to_string(index=False, na_rep=""))
+    for row in tables["evpi"].itertuples():
+        print(f"EVPI at {row.wtp:,.0f}: {row.evpi_per_patient:,.6g} per patient")
     summary = {
-        "input_file": str(args.samples),
+        "input_file": Path(args.samples).name,
+        "net_benefit_matrix": bool(args.net_benefit),
         "n_samples": int(cost.shape[0]),
         "strategies": strategies,
         "wtp": list(wtp),
@@ -344,6 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cea_cmd.add_argument(
         "--reference", help="strategy the pairwise ICERs compare with (default: the first)"
+    )
+    cea_cmd.add_argument(
+        "--net-benefit",
+        action="store_true",
+        help="SAMPLES is a net-benefit matrix (one column per strategy, as voi's chemo_nb) "
+        "computed at the one --wtp given",
     )
     cea_cmd.set_defaults(handler=_cmd_cea)
 

@@ -145,6 +145,29 @@ def read_psa_samples(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarra
     )
 
 
+def read_net_benefit(path: str | Path) -> tuple[list[str], np.ndarray]:
+    """Read a net-benefit matrix: one column per strategy (its header is the strategy's name),
+    one row per PSA sample, each value the strategy's net benefit at one willingness to pay
+    [currency], as voi's ``chemo_nb``. Returns (strategies, net_benefit (n_samples,
+    n_strategies)); InputError lists every bad cell with its row and column."""
+    table = _read_csv(path)
+    problems: list[Problem] = []
+    keys = list(table.columns)
+    if len(keys) < 2:
+        raise InputError(
+            [
+                table.file_problem(
+                    "a net-benefit matrix needs one column per strategy (at least two); found "
+                    f"{table.found_columns()}."
+                )
+            ]
+        )
+    table.require_rows()
+    values = np.column_stack([table.numbers(key, problems) for key in keys])
+    _raise_if_any(problems, table.file)
+    return [table.header_text[key].strip() for key in keys], values
+
+
 def _read_wide(table: _CsvTable) -> tuple[list[str], np.ndarray, np.ndarray]:
     problems: list[Problem] = []
     pairs: dict[str, dict[str, str]] = {}  # strategy key -> {"e": column key, "c": column key}

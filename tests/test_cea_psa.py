@@ -518,3 +518,20 @@ def test_inputs_are_not_modified():
     psa_summary(["a", "b"], cost, effect, reference=1)
     np.testing.assert_array_equal(cost, cost_copy)
     np.testing.assert_array_equal(effect, effect_copy)
+
+
+def test_cea_command_on_voi_net_benefit_matrix_reproduces_the_published_evpi(tmp_path, capsys):
+    """voi's chemo_nb (net benefit at 20,000): EVPI 368.605096225918, the value voi publishes
+    for chemo_cea at 20,000 (tests/testthat/test_evpi.R); 10 significant digits in our copy
+    bound the difference by 2 * 5e-10 * max|NB|."""
+    from costmodel.cli import main
+
+    out = tmp_path / "nb"
+    path = DATA / "voi_chemo_nb.csv"
+    assert main(["cea", str(path), "--net-benefit", "--wtp", "20000", "--out", str(out)]) == 0
+    evpi_row = pd.read_csv(out / "evpi.csv").iloc[0]
+    bound = 2 * 5e-10 * pd.read_csv(path).abs().to_numpy().max()
+    assert abs(evpi_row.evpi_per_patient - 368.605096225918) <= bound
+    ceac = pd.read_csv(out / "ceac.csv").set_index("strategy")
+    assert ceac.loc["Novel", "expected_loss"] == pytest.approx(evpi_row.evpi_per_patient)
+    assert main(["cea", str(path), "--net-benefit", "--wtp", "1", "2"]) == 2

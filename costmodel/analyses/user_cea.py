@@ -26,6 +26,19 @@ def user_cea_tables(
     }
 
 
+def net_benefit_tables(strategies: list[str], net_benefit: np.ndarray, wtp: float) -> dict:
+    """CEAC/CEAF point, expected net benefit and loss, and EVPI of a net-benefit matrix
+    (n_samples, n_strategies) [currency] computed by another tool at willingness to pay
+    ``wtp``. A net benefit is a net monetary benefit with cost −NB and effect 0, so the
+    cost-effect functions apply unchanged; ``wtp`` only labels the rows."""
+    cost, effect = -np.asarray(net_benefit, dtype=float), np.zeros(np.shape(net_benefit))
+    grid = np.array([float(wtp)])
+    return {
+        "ceac": cea.ceac_table(strategies, cost, effect, grid),
+        "evpi": cea.evpi_table(cost, effect, grid),
+    }
+
+
 def read_parameter_samples(path: str | Path, n_samples: int) -> pd.DataFrame:
     """A CSV of sampled parameters, one column per parameter, one row per PSA sample in the
     order of the cost/effect sample."""
