@@ -388,16 +388,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _interrupt(signum, frame) -> None:
-    """SIGTERM ends a run as Ctrl-C does: earlier results stay, temporary files go."""
-    raise KeyboardInterrupt
+def _handle_interrupts() -> dict:
+    """SIGINT and SIGTERM end a run the same way at any moment (earlier results stay,
+    temporary files go), also while numba compiles (see :mod:`costmodel.interrupts`).
+    Returns the previous handlers, restored when the command ends."""
+    from costmodel import interrupts
+
+    previous = {}
+    for number in (signal.SIGINT, signal.SIGTERM):
+        # not possible outside the main thread (e.g. called from a worker): keep the default
+        with contextlib.suppress(ValueError):
+            previous[number] = signal.signal(number, interrupts.handler)
+    return previous
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # not possible outside the main thread (e.g. called from a worker): keep the default there
-    with contextlib.suppress(ValueError):
-        signal.signal(signal.SIGTERM, _interrupt)
+    previous = _handle_interrupts()
+    try:
+        return _run_command(args)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    """The command, with every error a user can act on turned into a message and exit code."""
     try:
         return args.handler(args)
     except CostModelError as exc:

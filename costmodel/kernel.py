@@ -18,7 +18,7 @@ from functools import cache
 
 import numpy as np
 
-from costmodel import engine
+from costmodel import engine, interrupts
 
 # Below this much work (cohorts × cycles × states over a whole model run) the NumPy path is
 # used: it needs no compiled code (numba's import and cache load take ~0.5 s, more than a
@@ -101,6 +101,7 @@ def _phase_sums_compiled(kernel, x0, transitions, weights, keep_trace):
         trace,
         keep_trace,
     )
+    interrupts.check()  # a Ctrl-C that arrived while numba compiled or loaded the kernel
     return occupied.transpose(1, 0, 2, 3), final, trace if keep_trace else None
 
 

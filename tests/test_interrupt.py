@@ -256,3 +256,44 @@ def test_temporary_folders_of_dead_runs_are_removed_and_live_ones_kept(tmp_path)
     assert main(["run", str(HIV_WORKBOOK), "--out", str(out), *QUICK_RUN, "-q"]) == 0
     assert not dead.exists()
     assert live.exists() and foreign.exists()
+
+
+def test_an_interrupt_inside_the_compiler_is_deferred_not_lost():
+    """Python ignores an exception raised in a ctypes callback (llvmlite calls back while
+    numba compiles or loads its cache), so a Ctrl-C there would be lost: it is deferred and
+    raised when the compiled call returns."""
+    import types
+
+    from costmodel import interrupts
+
+    def frame_in(filename: str):
+        code = compile("pass", filename, "exec")
+        return types.SimpleNamespace(f_code=code, f_back=None)
+
+    inside = frame_in(os.sep.join(["", "site-packages", "llvmlite", "binding", "ee.py"]))
+    interrupts.handler(signal.SIGINT, inside)  # deferred: no exception here
+    with pytest.raises(KeyboardInterrupt):
+        interrupts.check()
+    interrupts.check()  # raised once only
+    with pytest.raises(KeyboardInterrupt):
+        interrupts.handler(signal.SIGINT, frame_in(os.sep.join(["", "costmodel", "cli.py"])))
+
+
+def test_sigint_while_the_kernel_compiles_stops_the_run(tmp_path):
+    """With an empty numba cache the first PSA chunk compiles the kernel; SIGINT sent then
+    still ends the run with exit 130."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "costmodel.cli", "run", str(MSC_WORKBOOK), "--out", str(out)]
+    process = subprocess.Popen(
+        [*command, *LONG_RUN], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+    )
+    time.sleep(SECONDS_BEFORE_SIGNAL + 1.5)  # inside the first chunk: compiling or running
+    process.send_signal(signal.SIGINT)
+    try:
+        _, err = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("no exit within 60 s of SIGINT")
+    assert process.returncode == 130, err[-2000:]
+    assert not out.exists()

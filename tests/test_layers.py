@@ -21,6 +21,7 @@ STAGE_OF = {
     "costmodel": "foundation",
     "costmodel.errors": "foundation",
     "costmodel.files": "foundation",
+    "costmodel.interrupts": "foundation",
     "costmodel.rng": "foundation",
     "costmodel.formula": "foundation",
     "costmodel.distributions": "foundation",
