@@ -38,13 +38,36 @@ class Problem:
         return f"{self.file}: {where}: {self.message}" if where else f"{self.file}: {self.message}"
 
 
+# Sheets in the order the workbook is read, each depending on those before it: a problem in
+# an earlier sheet is often the cause of problems reported in later ones, so it comes first.
+SHEET_ORDER = (
+    "",
+    "Settings",
+    "Phases",
+    "Parameters",
+    "LifeTable",
+    "Strategies",
+    "States",
+    "Transitions",
+    "Trials",
+    "Correlations",
+    "Calibration",
+    "Scenarios",
+    "BudgetImpact",
+    "Subgroups",
+)
+MAX_LISTED_PROBLEMS = 25  # beyond this, the rest is summarised by sheet
+
+
 def cell_sort_key(sheet: str, cell: str) -> tuple:
+    """Sheets in reading order (SHEET_ORDER, then any other by name), then row, column."""
     letters = "".join(ch for ch in cell if ch.isalpha())
     digits = "".join(ch for ch in cell if ch.isdigit())
     column = 0
     for ch in letters.upper():
         column = column * 26 + (ord(ch) - 64)
-    return (sheet, int(digits) if digits else 0, column, cell)
+    rank = SHEET_ORDER.index(sheet) if sheet in SHEET_ORDER else len(SHEET_ORDER)
+    return (rank, sheet, int(digits) if digits else 0, column, cell)
 
 
 class InputError(CostModelError):
@@ -58,7 +81,29 @@ class InputError(CostModelError):
         elif isinstance(problems, Problem):
             problems = [problems]
         self.problems = sorted(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+        super().__init__(_listing(self.problems))
+
+
+def _listing(problems: list[Problem]) -> str:
+    """Every problem, one per line, in reading order; past MAX_LISTED_PROBLEMS the rest is
+    counted, one line per sheet (they are usually follow-ons of the first ones)."""
+    lines = [str(p) for p in problems[:MAX_LISTED_PROBLEMS]]
+    rest: dict[tuple[str, str], int] = {}
+    for p in problems[MAX_LISTED_PROBLEMS:]:
+        rest[(p.file, p.sheet)] = rest.get((p.file, p.sheet), 0) + 1
+    for (file, sheet), count in rest.items():
+        lines.append(
+            str(
+                Problem.at(
+                    file,
+                    sheet,
+                    message=f"{count} more problem(s) not listed, most likely follow-ons of "
+                    "those above (problems are listed in the order the sheets are read): fix "
+                    "those and validate again.",
+                )
+            )
+        )
+    return "\n".join(lines)
 
 
 class ModelCheckError(CostModelError):

@@ -949,6 +949,7 @@ def test_malformed_workbook_is_refused_with_a_located_message(case, tmp_path, ca
 
 
 def test_every_problem_is_reported_at_once_sorted_by_sheet_then_cell(tmp_path, capsys):
+    # sheets in reading order since issue #16 (a root cause before its follow-ons)
     wb = load_workbook(HIV)
     expected = [
         put(wb, "Transitions", "state_c", "probability", 17, nth=2),
@@ -973,13 +974,17 @@ def test_every_problem_is_reported_at_once_sorted_by_sheet_then_cell(tmp_path, c
 
 
 def _sheet_cell_key(location: str) -> tuple:
+    """Sheets in reading order (a root cause before its follow-ons, issue #16), then cell."""
+    from costmodel.errors import SHEET_ORDER
+
     sheet, _, cell = location.partition("!")
     letters = "".join(ch for ch in cell if ch.isalpha())
     column = 0
     for ch in letters:
         column = column * 26 + ord(ch) - 64
     digits = "".join(ch for ch in cell if ch.isdigit())
-    return (sheet, int(digits or 0), column)
+    rank = SHEET_ORDER.index(sheet) if sheet in SHEET_ORDER else len(SHEET_ORDER)
+    return (rank, sheet, int(digits or 0), column)
 
 
 def test_negative_state_cost_is_accepted_as_a_saving(tmp_path, capsys):

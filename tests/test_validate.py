@@ -146,3 +146,28 @@ def test_a_missing_column_does_not_hide_other_sheets_problems(tmp_path):
     text = str(error.value)
     assert "Transitions!1: required column 'probability' is missing" in text
     assert "Parameters!B3" in text
+
+
+def test_a_root_cause_comes_first_and_follow_ons_are_summarised(tmp_path):
+    """Issue #16, item 10: a broken phase key makes dozens of follow-on problems (states of an
+    unknown phase, calibration entries...). The Phases problem is listed first; past 25
+    problems the rest is counted by sheet."""
+    from openpyxl import load_workbook as open_workbook
+
+    from costmodel.errors import MAX_LISTED_PROBLEMS, InputError
+    from costmodel.validate import load_inputs
+    from tests.test_msc_model import COVID
+
+    wb = open_workbook(COVID)
+    wb["Phases"]["A2"] = "acute phase"
+    path = tmp_path / "broken_phase.xlsx"
+    wb.save(path)
+    with pytest.raises(InputError) as error:
+        load_inputs(path)
+    lines = str(error.value).splitlines()
+    assert "Phases!A2" in lines[0]
+    assert len(error.value.problems) > MAX_LISTED_PROBLEMS + 10
+    summaries = lines[MAX_LISTED_PROBLEMS:]
+    assert summaries and all("more problem(s) not listed" in line for line in summaries)
+    counted = sum(int(line.split(": ")[2].split()[0]) for line in summaries)
+    assert counted == len(error.value.problems) - MAX_LISTED_PROBLEMS
