@@ -53,7 +53,12 @@ SETTINGS_SHEET = Sheet(
 
 PARAMETERS_SHEET = Sheet(
     "Parameters",
-    "Named inputs; a value may be an expression of other parameters (any order, no cycles).",
+    "Named inputs; a value may be an expression of other parameters (any order, no cycles). "
+    "A parameter whose value uses a time variable (`cycle`, `time_years`, `time_days`, `age`, "
+    "`effect_weight`, `effect_after`), a life-table function, an `entry_<state>` indicator or "
+    "another such parameter is time-dependent: it is evaluated inside the model, once per "
+    "time segment of each phase (e.g. `un_const + un_age * floor(age)`), and cannot carry a "
+    "PSA distribution (put the distribution on its inputs).",
     (
         Column("name", KEY, "snake_case name used in expressions.", required=True, example="p_a_b"),
         Column(
@@ -507,10 +512,18 @@ def markdown_reference() -> str:
             lines += ["", sheet.extra_columns]
     lines += ["", "### Expressions", "", "Time variables:", ""]
     lines += [f"- `{k}`: {v}" for k, v in TIME_VARIABLES.items()]
+    lines += ["", OPERATORS]
     lines += ["", "Functions:", ""]
     lines += [f"- `{spec.doc}`" for spec in BUILTIN_FUNCTIONS.values()]
     lines += [f"- `{k}`: {v}" for k, v in LIFE_TABLE_FUNCTIONS.items()]
     return "\n".join(lines) + "\n"
+
+
+OPERATORS = (
+    "Operators: `+ - * /`, `**` (power), `%` (remainder: `7 % 3` is 1), comparisons "
+    "(`< <= > >= == !=`, giving 1 or 0) and `and`, `or`, `not`. A percentage sign after a "
+    "number is refused (`17%`: write 0.17), as are `^` (use `**`) and `//` (use `floor(a / b)`)."
+)
 
 
 BEGIN_MARKER = (

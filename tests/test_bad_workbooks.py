@@ -577,6 +577,14 @@ CASES = [
         "Enter 0.17, not 17",
     ),
     Case(
+        "distribution on a time-dependent parameter",
+        HIV,
+        lambda wb: add_parameter(
+            wb, name="p_age", value="0.001 * age", distribution="beta", param1=1, param2=99
+        ),
+        "changes over time (it uses time, age, the life table or entry indicators)",
+    ),
+    Case(
         "gamma without its parameters",
         HIV,
         _located(_set("Parameters", "c_dmed_a", "distribution", "gamma"), _value_cell("c_dmed_a")),

@@ -202,3 +202,26 @@ def test_parallel_and_serial_psa_are_identical(covid):
         numba.set_num_threads(threads)
     for name in ("cost", "qaly", "ly"):
         assert np.array_equal(getattr(serial, name), getattr(parallel, name)), name
+
+
+def test_a_time_dependent_parameter_is_evaluated_per_segment(covid):
+    """u_norm (general-population utility by age) uses floor(age): it is time-dependent and
+    takes, in each yearly segment of the long-term phase, the value of its formula at that
+    segment's age (hand formula from the workbook's expression)."""
+    assert covid.dynamic_parameters == ("u_norm",)
+    base = evaluate_parameters(covid)
+    phases = expand_phases(covid)
+    chunk = Chunk(covid, phases, base, 1, 0, 1, "o2")
+    longterm = phases[1]
+    starts, _ = chunk.segments(longterm)
+    namespace, _ = chunk.namespace(longterm, 0)
+    age = covid.settings.start_age + longterm.start_years + starts * longterm.phase.cycle_years
+    years = np.floor(age)
+    value = {k: float(base[k][0]) for k in ("un_const", "un_male", "un_age", "un_age2")}
+    expected = (
+        value["un_const"]
+        + value["un_male"] * (1 - covid.settings.prop_female)
+        + value["un_age"] * years
+        + value["un_age2"] * years**2
+    )
+    np.testing.assert_allclose(namespace["u_norm"][0], expected, rtol=1e-12)

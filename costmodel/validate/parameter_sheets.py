@@ -173,7 +173,7 @@ def _order_parameters(
 
     A parameter that uses a time variable, a life-table function, an entry indicator or
     another time-dependent parameter is itself time-dependent: it is evaluated inside the
-    model for every cycle and cannot carry a distribution (put it on its inputs).
+    model once per time segment and cannot carry a distribution (put it on its inputs).
     """
     by_name = {p.name: p for p in parameters}
     time_names = (set(schema.TIME_VARIABLES) - {"time_in_state"}) | entry_names
