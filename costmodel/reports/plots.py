@@ -141,6 +141,15 @@ def plot_ce_plane(
     return ax
 
 
+def _lines_with_frontier(ax: Axes, table, column: str, labels: dict[str, str]) -> None:
+    """One line of ``column`` over WTP per strategy of a ceac table, with dots where the
+    strategy is the optimal one (the acceptability frontier)."""
+    for strategy, group in table.groupby("strategy", sort=False):
+        line = ax.plot(group.wtp, group[column], label=labels.get(strategy, strategy))[0]
+        frontier = group[group.on_frontier]
+        ax.plot(frontier.wtp, frontier[column], "o", ms=3, color=line.get_color())
+
+
 def plot_ceac(
     table, currency: str, ax: Axes | None = None, labels: dict[str, str] | None = None
 ) -> Axes:
@@ -149,11 +158,7 @@ def plot_ceac(
     to the names shown."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4.5))
-    labels = labels or {}
-    for strategy, group in table.groupby("strategy", sort=False):
-        line = ax.plot(group.wtp, group.prob_ce, label=labels.get(strategy, strategy))[0]
-        frontier = group[group.on_frontier]
-        ax.plot(frontier.wtp, frontier.prob_ce, "o", ms=3, color=line.get_color())
+    _lines_with_frontier(ax, table, "prob_ce", labels or {})
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(f"Willingness to pay ({currency} per unit of effect)")
     ax.set_ylabel("Probability cost-effective")
@@ -172,11 +177,7 @@ def plot_expected_loss(
     optimal choice and its height the EVPI."""
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4.5))
-    labels = labels or {}
-    for strategy, group in table.groupby("strategy", sort=False):
-        line = ax.plot(group.wtp, group.expected_loss, label=labels.get(strategy, strategy))[0]
-        best = group[group.on_frontier]
-        ax.plot(best.wtp, best.expected_loss, "o", ms=3, color=line.get_color())
+    _lines_with_frontier(ax, table, "expected_loss", labels or {})
     ax.set_ylim(bottom=0)
     ax.set_xlabel(f"Willingness to pay ({currency} per unit of effect)")
     ax.set_ylabel(f"Expected loss per patient ({currency})")
