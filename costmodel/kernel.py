@@ -13,6 +13,7 @@ small enough that compiling would cost more than it saves).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from functools import cache
 
@@ -42,17 +43,23 @@ def phase_sums(
     weights: np.ndarray,
     keep_trace: bool = False,
     compiled: bool = True,
+    group: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(occupancy (M, B, U, K), final distribution (B, K), trace (n + 1, B, K) or None).
 
     ``weights`` (M, U, n + 1): weight of time point t in segment u for weight set m, as
     :func:`costmodel.engine.occupancy_weights` and :func:`~costmodel.engine.flow_weights`
     build them. ``compiled`` chooses the kernel (when numba is available) over NumPy.
+    ``group`` cohorts in a row share one row of ``transitions.values`` (B / group rows):
+    cohort b moves with row b // group (several start distributions, one set of matrices).
     """
     kernel = _compiled() if compiled else None
     if kernel is None:
+        if group > 1:
+            repeated = np.repeat(transitions.values, group, axis=0)
+            transitions = dataclasses.replace(transitions, values=repeated)
         return phase_sums_numpy(x0, transitions, weights, keep_trace)
-    return _phase_sums_compiled(kernel, x0, transitions, weights, keep_trace)
+    return _phase_sums_compiled(kernel, x0, transitions, weights, keep_trace, group)
 
 
 def phase_sums_numpy(
@@ -74,7 +81,7 @@ def compiled_available() -> bool:
     return _compiled() is not None
 
 
-def _phase_sums_compiled(kernel, x0, transitions, weights, keep_trace):
+def _phase_sums_compiled(kernel, x0, transitions, weights, keep_trace, group):
     batch, k = x0.shape
     m, u, points = weights.shape
     # Non-zero weights as flat (segment, set, weight) triples grouped by time point (usually
@@ -100,6 +107,7 @@ def _phase_sums_compiled(kernel, x0, transitions, weights, keep_trace):
         np.empty((batch, 2, k)),
         trace,
         keep_trace,
+        group,
     )
     interrupts.check()  # a Ctrl-C that arrived while numba compiled or loaded the kernel
     return occupied.transpose(1, 0, 2, 3), final, trace if keep_trace else None
@@ -131,11 +139,13 @@ def _compiled():
         scratch,
         trace,
         keep,
+        group,
     ):
         batch, k = x0.shape
         n = segment.size
         n_entries = rows.size
         for b in numba.prange(batch):
+            row = b // group
             x = scratch[b, 0]
             y = scratch[b, 1]
             x[:] = x0[b]
@@ -151,7 +161,7 @@ def _compiled():
                     s = segment[t]
                     y[:] = 0.0
                     for e in range(n_entries):
-                        y[cols[e]] += x[rows[e]] * values[b, s, e]
+                        y[cols[e]] += x[rows[e]] * values[row, s, e]
                     x, y = y, x
             final[b, :] = x
 

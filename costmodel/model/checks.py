@@ -114,10 +114,15 @@ def check_final(
     recomputes the whole trace (n_cycles + 1, S*N, K) to say where a problem started."""
     # NaN and inf propagate to the end of the trace, and with rows summing to 1 the mass
     # can only drift through rounding, so checking the final cycle suffices.
-    mass = final.sum(axis=1)
-    if np.isfinite(mass).all() and np.abs(mass - 1.0).max() <= ROW_SUM_TOLERANCE:
+    if mass_conserved(final):
         return
     check_trace(chunk, trace(), phase)
+
+
+def mass_conserved(final: np.ndarray) -> bool:
+    """Every cohort at the end of a phase (B, K) is finite and its mass is 1."""
+    mass = final.sum(axis=1)
+    return bool(np.isfinite(mass).all() and np.abs(mass - 1.0).max() <= ROW_SUM_TOLERANCE)
 
 
 def check_trace(chunk: Chunk, trace: np.ndarray, phase: ExpandedPhase) -> None:

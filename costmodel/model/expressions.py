@@ -59,6 +59,22 @@ class Chunk:
     def n_strategies(self) -> int:
         return len(self.inputs.strategies)
 
+    def first_strategy_only(self) -> Chunk:
+        """The same samples with only the first strategy (for a phase no strategy changes);
+        time segments are shared with this chunk."""
+        inputs = self.inputs.with_strategies([self.inputs.strategies[0].key])
+        chunk = Chunk(
+            inputs,
+            self.phases,
+            self.params,
+            self.n_samples,
+            self.sample_offset,
+            self.total_samples,
+            self.entry,
+        )
+        chunk._segments = self._segments
+        return chunk
+
     def where(self, sample: int) -> str:
         """' (PSA sample k)' for messages about sample ``sample`` of this chunk."""
         return f" (PSA sample {self.sample_offset + sample + 1})" if self.total_samples > 1 else ""

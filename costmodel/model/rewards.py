@@ -22,17 +22,19 @@ def state_reward_sums(
     items_per_state: int,
     what: str,
 ) -> np.ndarray:
-    """Σ over segments and states of occupancy × reward, (S*N, items_per_state).
+    """Σ over segments and states of occupancy × reward, (S*N*G, items_per_state).
 
     ``per_strategy[n][k * items_per_state + z]`` is the reward of expanded state k, item z
     (a cost category, or the single utility), per cycle, shape (samples or 1, segments or 1);
-    ``occupied`` (S*N, U, K) the weighted occupancy of each segment and state.
+    ``occupied`` (S*N*G, U, K) the weighted occupancy of each segment and state, G cohorts
+    per sample and strategy (G > 1: cohorts from different start states, one set of rewards).
     """
-    S, N = chunk.n_samples, chunk.n_strategies
+    S, N = chunk.n_samples, len(per_strategy)
     _, U, K = occupied.shape
-    occ = occupied.reshape(S, N, U, K)
-    over_segments = occ.sum(axis=2)  # (S, N, K) for rewards constant over time
-    out = np.zeros((S, N, items_per_state))
+    occ = occupied.reshape(S, N, -1, U, K)
+    G = occ.shape[2]
+    over_segments = occ.sum(axis=3)  # (S, N, G, K) for rewards constant over time
+    out = np.zeros((S, N, G, items_per_state))
     for n, items in enumerate(per_strategy):
         for i, value in enumerate(items):
             if value.size == 1 and value.flat[0] == 0.0:
@@ -40,9 +42,9 @@ def state_reward_sums(
             checks.check_finite(chunk, phase, value, what, strategy=n)
             k, z = divmod(i, items_per_state)
             if value.shape[1] == 1:
-                out[:, n, z] += over_segments[:, n, k] * value[:, 0]
+                out[:, n, :, z] += over_segments[:, n, :, k] * value[:, :1]
             else:
-                out[:, n, z] += np.einsum(
-                    "su,su->s", occ[:, n, :, k], np.broadcast_to(value, (S, U))
+                out[:, n, :, z] += np.einsum(
+                    "sgu,su->sg", occ[:, n, :, :, k], np.broadcast_to(value, (S, U))
                 )
-    return out.reshape(S * N, items_per_state)
+    return out.reshape(S * N * G, items_per_state)

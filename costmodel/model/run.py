@@ -14,7 +14,7 @@ import numpy as np
 
 from costmodel import engine, kernel
 from costmodel.inputs import ModelInputs
-from costmodel.model import assemble, checks, rewards
+from costmodel.model import assemble, checks, rewards, sharing
 from costmodel.model.expressions import Chunk
 from costmodel.outcomes import ModelOutcomes, combine_entries, concatenate_outcomes
 from costmodel.parameters import evaluate_parameters
@@ -53,15 +53,44 @@ def run_model(
             s.key for s in inputs.states_in(inputs.phases[0].key)
         }:
             raise ValueError(f"{entry_state!r} is not a first-phase state")
-        return _run_chunks(inputs, parameters, keep_trace, chunk_size, entry_state, compiled)
+        shared = SharedPhases.for_run(inputs, 1, keep_trace)
+        return _run_chunks(
+            inputs, parameters, keep_trace, chunk_size, entry_state, compiled, shared
+        )
     if not inputs.uses_entry_indicators():
-        return _run_chunks(inputs, parameters, keep_trace, chunk_size, None, compiled)
+        shared = SharedPhases.for_run(inputs, 1, keep_trace)
+        return _run_chunks(inputs, parameters, keep_trace, chunk_size, None, compiled, shared)
     shares = entry_shares(inputs, parameters)  # (S, N, n_entries)
+    shared = SharedPhases.for_run(inputs, len(inputs.entry_states), keep_trace)
     by_entry = {
-        e: _run_chunks(inputs, parameters, keep_trace, chunk_size, e, compiled)
+        e: _run_chunks(inputs, parameters, keep_trace, chunk_size, e, compiled, shared)
         for e in inputs.entry_states
     }
     return combine_entries(by_entry, shares)
+
+
+@dataclass
+class SharedPhases:
+    """Phases run once per sample from each of their K states and shared by every strategy
+    and entry stratum of a run (see :mod:`costmodel.model.sharing`): used where a sample has
+    more than K cohorts. ``responses`` caches each chunk's unit outcomes for the next entry
+    stratum (chunks are the same for every stratum)."""
+
+    keys: frozenset[str]
+    responses: dict = field(default_factory=dict)  # (phase, first sample, n) -> unit response
+
+    @classmethod
+    def for_run(cls, inputs: ModelInputs, n_entries: int, keep_trace: bool) -> SharedPhases:
+        """The phases worth sharing in a run of ``n_entries`` entry strata (none when the
+        trace is kept: a shared phase has no per-cohort trace)."""
+        if keep_trace or len(inputs.phases) < 2:
+            return cls(frozenset())
+        phases = expand_phases(inputs)
+        cohorts = len(inputs.strategies) * n_entries
+        free = sharing.strategy_free_phases(inputs, phases)
+        return cls(
+            frozenset(p.phase.key for p in phases if p.phase.key in free and cohorts > p.n_states)
+        )
 
 
 def entry_shares(inputs: ModelInputs, parameters: dict[str, np.ndarray]) -> np.ndarray:
@@ -86,17 +115,18 @@ def _run_chunks(
     chunk_size: int | None,
     entry: str | None,
     compiled: bool,
+    shared: SharedPhases,
 ) -> ModelOutcomes:
     n_samples = _n_samples(parameters)
     phases = expand_phases(inputs)
     if chunk_size is None:
-        chunk_size = default_chunk_size(inputs, phases, compiled)
+        chunk_size = default_chunk_size(inputs, phases, compiled, shared.keys)
     parts = []
     for start in range(0, n_samples, chunk_size):
         values = {k: np.asarray(v)[start : start + chunk_size] for k, v in parameters.items()}
         size = min(chunk_size, n_samples - start)
         chunk = Chunk(inputs, phases, values, size, start, n_samples, entry)
-        parts.append(run_chunk(chunk, keep_trace, compiled))
+        parts.append(run_chunk(chunk, keep_trace, compiled, shared))
     return concatenate_outcomes(parts)
 
 
@@ -118,12 +148,15 @@ def use_compiled(inputs: ModelInputs, n_samples: int) -> bool:
 
 
 def default_chunk_size(
-    inputs: ModelInputs, phases: tuple[ExpandedPhase, ...], compiled: bool
+    inputs: ModelInputs,
+    phases: tuple[ExpandedPhase, ...],
+    compiled: bool,
+    shared: frozenset[str] = frozenset(),
 ) -> int:
     """Samples per chunk so that the largest per-phase arrays stay within CHUNK_BYTES: per
     cohort and time segment the transition entries (about 3 per state; a dense K × K matrix
     on the NumPy path), six occupancy sums and two reward temporaries per state, and the
-    stored trace on the NumPy path."""
+    stored trace on the NumPy path. A ``shared`` phase runs K cohorts per sample."""
     n_strategies = len(inputs.strategies)
     probe = Chunk(inputs, phases, {}, 1, 0, 1)
     per_sample = 0
@@ -132,7 +165,8 @@ def default_chunk_size(
         entries = 3 * k if compiled else k * k
         trace = 0 if compiled else 2 * (p.phase.n_cycles + 1) * k
         cells = segments * (entries + 8 * k) + trace
-        per_sample = max(per_sample, n_strategies * 8 * cells)
+        cohorts = k if p.phase.key in shared else n_strategies
+        per_sample = max(per_sample, cohorts * 8 * cells)
     return max(1, min(MAX_CHUNK, CHUNK_BYTES // max(per_sample, 1)))
 
 
@@ -149,6 +183,8 @@ class _Totals:
     cost_u: np.ndarray  # (S*N, n_categories) undiscounted
     traces: list[np.ndarray] = field(default_factory=list)
 
+    SUMMED = ("cost_by_category", "state_time", "qaly", "ly", "ly_u", "qaly_u", "cost_u")
+
     @classmethod
     def zeros(cls, batch: int, n_categories: int, n_states: int) -> _Totals:
         z = np.zeros
@@ -160,7 +196,9 @@ class _Totals:
         )
 
 
-def run_chunk(chunk: Chunk, keep_trace: bool, compiled: bool = False) -> ModelOutcomes:
+def run_chunk(
+    chunk: Chunk, keep_trace: bool, compiled: bool = False, shared: SharedPhases | None = None
+) -> ModelOutcomes:
     """One chunk of samples through every phase and strategy."""
     inputs = chunk.inputs
     S, N = chunk.n_samples, chunk.n_strategies
@@ -168,15 +206,19 @@ def run_chunk(chunk: Chunk, keep_trace: bool, compiled: bool = False) -> ModelOu
     totals = _Totals.zeros(S * N, len(chunk.categories), len(all_states))
     x0 = None
     for p_index, phase in enumerate(chunk.phases):
-        namespaces = [chunk.namespace(phase, n) for n in range(N)]
-        if x0 is None:
-            x0 = assemble.initial_distribution(chunk, phase, namespaces)
-            start = assemble.start_costs(chunk, phase, namespaces, x0)  # at time 0
-            totals.cost_by_category += start
-            totals.cost_u += start
-        final, trace = _run_phase(
-            chunk, phase, namespaces, x0, totals, all_states, keep_trace, compiled
-        )
+        if x0 is not None and shared is not None and phase.phase.key in shared.keys:
+            final = _run_shared_phase(chunk, phase, x0, totals, all_states, compiled, shared)
+            trace = None
+        else:
+            namespaces = [chunk.namespace(phase, n) for n in range(N)]
+            if x0 is None:
+                x0 = assemble.initial_distribution(chunk, phase, namespaces)
+                start = assemble.start_costs(chunk, phase, namespaces, x0)  # at time 0
+                totals.cost_by_category += start
+                totals.cost_u += start
+            final, trace = _run_phase(
+                chunk, phase, namespaces, x0, totals, all_states, keep_trace, compiled
+            )
         if trace is not None:
             agg = phase.aggregation()
             shape = (S, N, phase.phase.n_cycles + 1, -1)
@@ -201,6 +243,56 @@ def run_chunk(chunk: Chunk, keep_trace: bool, compiled: bool = False) -> ModelOu
     return outcomes
 
 
+def _run_shared_phase(
+    chunk: Chunk,
+    phase: ExpandedPhase,
+    x0: np.ndarray,
+    totals: _Totals,
+    all_states: list[str],
+    compiled: bool,
+    shared: SharedPhases,
+) -> np.ndarray:
+    """A phase that no strategy or entry stratum changes: its outcomes from each state (once
+    per chunk of samples, cached for the other strata) weighted by the cohort's start
+    distribution x0 (S*N, K); returns the final distribution (S*N, K)."""
+    key = (phase.phase.key, chunk.sample_offset, chunk.n_samples)
+    if key not in shared.responses:
+        shared.responses[key] = _unit_response(chunk, phase, all_states, compiled)
+    unit, unit_final = shared.responses[key]
+    if unit is None:  # a problem in the phase: the direct run names the sample and strategy
+        N = chunk.n_strategies
+        namespaces = [chunk.namespace(phase, n) for n in range(N)]
+        return _run_phase(chunk, phase, namespaces, x0, totals, all_states, False, compiled)[0]
+    S, N, K = chunk.n_samples, chunk.n_strategies, phase.n_states
+    start = x0.reshape(S, N, K)
+    for name in _Totals.SUMMED:
+        target = getattr(totals, name)
+        outcome = getattr(unit, name).reshape(S, K, -1)
+        target += np.einsum("snk,skd->snd", start, outcome).reshape(target.shape)
+    return np.einsum("snk,skj->snj", start, unit_final.reshape(S, K, K)).reshape(S * N, K)
+
+
+def _unit_response(
+    chunk: Chunk, phase: ExpandedPhase, all_states: list[str], compiled: bool
+) -> tuple[_Totals | None, np.ndarray | None]:
+    """Outcomes (S*K rows) and final distributions (S*K, K) of unit cohorts starting in each
+    of the phase's K states, with the first strategy's inputs (the phase's inputs are the
+    same for all); (None, None) when the cohort's mass is not conserved."""
+    unit = chunk.first_strategy_only()
+    values = assemble.phase_values(unit, phase, [unit.namespace(phase, 0)])
+    starts, segment = unit.segments(phase)
+    sparse = assemble.sparse_transitions(unit, phase, values, starts, segment)
+    S, K = unit.n_samples, phase.n_states
+    x0 = np.tile(np.eye(K), (S, 1))
+    weights = phase_weights(unit, phase, segment, False)
+    occupied, final, _ = kernel.phase_sums(x0, sparse, weights, False, compiled, group=K)
+    if not checks.mass_conserved(final):
+        return None, None
+    totals = _Totals.zeros(S * K, len(unit.categories), len(all_states))
+    add_state_rewards(unit, phase, values, occupied, totals, all_states)
+    return totals, final
+
+
 def _run_phase(
     chunk: Chunk,
     phase: ExpandedPhase,
@@ -213,28 +305,51 @@ def _run_phase(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Propagate the cohort through one phase and add its rewards to ``totals``; returns the
     final distribution (S*N, K) and, with ``keep_trace``, the trace (n_cycles + 1, S*N, K)."""
-    settings = chunk.inputs.settings
-    n_cycles, h = phase.phase.n_cycles, phase.phase.cycle_years
-    Z = len(chunk.categories)
     values = assemble.phase_values(chunk, phase, namespaces)
     starts, segment = chunk.segments(phase)
     sparse = assemble.sparse_transitions(chunk, phase, values, starts, segment)
+    rewarded = values.transition_costs is not None
+    weights = phase_weights(chunk, phase, segment, rewarded)
+    occupied, final, trace = kernel.phase_sums(x0, sparse, weights, keep_trace, compiled)
+    checks.check_final(chunk, final, phase, lambda: engine.propagate(x0, sparse))
+    add_state_rewards(chunk, phase, values, occupied[:3], totals, all_states)
+    if rewarded:
+        _add_transition_rewards(chunk, phase, values, sparse, occupied[3:], starts, totals)
+    return final, trace
 
+
+def phase_weights(
+    chunk: Chunk, phase: ExpandedPhase, segment: np.ndarray, rewarded: bool
+) -> np.ndarray:
+    """(M, U, n_cycles + 1) weights of each time point in each segment: occupancy discounted
+    for costs, for outcomes and undiscounted, then (with one-off transition rewards) the
+    start-of-cycle flows discounted when they occur, in the same three ways."""
+    settings = chunk.inputs.settings
     times = phase.time_points()
     method = settings.within_cycle_correction
-    a, b = engine.correction_weights(method, n_cycles)
+    a, b = engine.correction_weights(method, phase.phase.n_cycles)
     rates = (settings.discount_rate_costs, settings.discount_rate_outcomes, 0.0)
     weights = [
         engine.occupancy_weights(a, b, engine.discount_factors(r, times), segment) for r in rates
     ]
-    rewarded = values.transition_costs is not None
     if rewarded:  # one-off transition rewards: start-of-cycle flows, discounted when they occur
         when = engine.transition_discount_times(method, times[:-1], times[1:])
         weights += [engine.flow_weights(engine.discount_factors(r, when), segment) for r in rates]
-    stacked = np.stack(weights)
-    occupied, final, trace = kernel.phase_sums(x0, sparse, stacked, keep_trace, compiled)
-    checks.check_final(chunk, final, phase, lambda: engine.propagate(x0, sparse))
-    occ_cost, occ_out, occ_u = occupied[:3]
+    return np.stack(weights)
+
+
+def add_state_rewards(
+    chunk: Chunk,
+    phase: ExpandedPhase,
+    values: assemble.PhaseValues,
+    occupied: np.ndarray,
+    totals: _Totals,
+    all_states: list[str],
+) -> None:
+    """Add costs, QALYs, LYs and time in state to ``totals`` from ``occupied`` (3, B, U, K):
+    occupancy discounted for costs, for outcomes, and undiscounted."""
+    Z, h = len(chunk.categories), phase.phase.cycle_years
+    occ_cost, occ_out, occ_u = occupied
     alive = np.array([phase.states[i].alive for i in phase.state_of], dtype=float)
     totals.cost_by_category += rewards.state_reward_sums(
         chunk, phase, values.costs, occ_cost, Z, "cost"
@@ -248,9 +363,6 @@ def _run_phase(
     totals.ly_u += occ_u.sum(axis=1) @ alive * h
     columns = [all_states.index(s.key) for s in phase.states]
     totals.state_time[:, columns] += occ_u.sum(axis=1) @ phase.aggregation() * h
-    if rewarded:
-        _add_transition_rewards(chunk, phase, values, sparse, occupied[3:], starts, totals)
-    return final, trace
 
 
 def _add_transition_rewards(chunk, phase, values, sparse, flows, starts, totals) -> None:

@@ -1,0 +1,127 @@
+"""A later phase that no strategy and no entry stratum changes is run once per sample from
+each of its states and shared (costmodel.model.sharing): the same outcomes as running every
+cohort through it, to rounding."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from costmodel import kernel
+from costmodel.formula import parse_expression
+from costmodel.model import expand_phases, run_model
+from costmodel.model import run as model_run
+from costmodel.model.sharing import strategy_free_phases
+from costmodel.parameters import evaluate_parameters, sample_parameters
+from costmodel.validate import load_inputs
+from tests.test_oracle import model_spec, workbook_sheets, write_workbook
+
+ROOT = Path(__file__).resolve().parents[1]
+COVID = ROOT / "inputs" / "msc_covid19.xlsx"
+HIV = ROOT / "inputs" / "examples" / "chancellor_hiv.xlsx"
+ARRAYS = (
+    "cost",
+    "cost_by_category",
+    "cost_by_category_undiscounted",
+    "qaly",
+    "qaly_undiscounted",
+    "ly",
+    "ly_undiscounted",
+    "state_time",
+)
+
+needs_numba = pytest.mark.skipif(not kernel.compiled_available(), reason="numba not installed")
+
+
+@pytest.fixture(scope="module")
+def covid():
+    return load_inputs(COVID)
+
+
+def _direct(monkeypatch):
+    """Switch sharing off: every cohort runs through every phase."""
+    monkeypatch.setattr(
+        model_run.SharedPhases, "for_run", classmethod(lambda cls, *a: cls(frozenset()))
+    )
+
+
+def test_msc_long_term_phase_is_shared_and_the_acute_phase_is_not(covid):
+    phases = expand_phases(covid)
+    assert strategy_free_phases(covid, phases) == {"longterm"}
+    # 4 strategies x 3 entry strata = 12 cohorts per sample > 7 long-term states
+    assert model_run.SharedPhases.for_run(covid, 3, keep_trace=False).keys == {"longterm"}
+    assert model_run.SharedPhases.for_run(covid, 1, keep_trace=False).keys == frozenset()
+    assert model_run.SharedPhases.for_run(covid, 3, keep_trace=True).keys == frozenset()
+    hiv = load_inputs(HIV)
+    assert strategy_free_phases(hiv, expand_phases(hiv)) == frozenset()  # one phase
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_shared_phase_equals_running_every_cohort(covid, monkeypatch, compiled):
+    # survivor costs are 0 in the NICE workbook: give post-IMV survivors a cost that varies
+    # with time, so that shared costs are checked too
+    inputs = _with_long_term_cost(covid, "1500 * exp(-0.1 * cycle) + c_survivor_year")
+    assert strategy_free_phases(inputs, expand_phases(inputs)) == {"longterm"}
+    values = evaluate_parameters(inputs, sample_parameters(inputs, 11, 0, 30), 30)
+    shared = run_model(inputs, values, compiled=compiled)
+    _direct(monkeypatch)
+    direct = run_model(inputs, values, compiled=compiled)
+    survivor = list(direct.categories).index("survivor")
+    assert direct.cost_by_category[..., survivor].min() > 100  # long-term costs counted
+    for name in ARRAYS:
+        np.testing.assert_allclose(
+            getattr(shared, name), getattr(direct, name), rtol=1e-12, atol=1e-12, err_msg=name
+        )
+    for entry in inputs.entry_states:
+        np.testing.assert_allclose(shared.by_entry[entry].qaly, direct.by_entry[entry].qaly, 1e-12)
+
+
+@needs_numba
+def test_shared_phase_does_not_depend_on_chunking(covid):
+    """Bit-identical whatever the chunking (the kernel computes each cohort on its own; the
+    NumPy path's BLAS products may round differently with the batch size)."""
+    values = evaluate_parameters(covid, sample_parameters(covid, 3, 0, 20), 20)
+    whole = run_model(covid, values, compiled=True)
+    pieces = run_model(covid, values, compiled=True, chunk_size=6)
+    for name in ARRAYS:
+        assert np.array_equal(getattr(whole, name), getattr(pieces, name)), name
+
+
+def _with_long_term_cost(inputs, source: str):
+    state = next(s for s in inputs.states if s.key == "post_imv")
+    costs = {**state.costs, "survivor": parse_expression(source)}
+    states = tuple(replace(s, costs=costs) if s is state else s for s in inputs.states)
+    return replace(inputs, states=states)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "c_survivor_year + c_course",  # a strategy variable
+        "c_survivor_year * (1 + entry_imv)",  # an entry indicator
+    ],
+)
+def test_a_phase_that_a_strategy_or_entry_changes_is_not_shared(covid, source):
+    inputs = _with_long_term_cost(covid, source)
+    assert strategy_free_phases(inputs, expand_phases(inputs)) == frozenset()
+
+
+def test_a_dynamic_parameter_that_uses_an_entry_indicator_stops_sharing(covid):
+    parameter = covid.parameter("u_norm")
+    changed = replace(parameter, expression=parse_expression("0.8 + 0.01 * entry_o2"))
+    parameters = tuple(changed if p is parameter else p for p in covid.parameters)
+    inputs = replace(covid, parameters=parameters)
+    assert strategy_free_phases(inputs, expand_phases(inputs)) == frozenset()
+
+
+def test_strategy_specific_rows_or_one_off_rewards_stop_sharing(tmp_path):
+    """The oracle model's chronic phase has a strategy-specific transition row, one-off
+    transition rewards and strategy variables in its costs: it is run cohort by cohort."""
+    spec = model_spec(n_acute=31, correction="half-cycle")
+    path = tmp_path / "model.xlsx"
+    write_workbook(path, workbook_sheets(spec))
+    inputs = load_inputs(path)
+    assert strategy_free_phases(inputs, expand_phases(inputs)) == frozenset()
