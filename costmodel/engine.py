@@ -31,22 +31,27 @@ def correction_weights(method: str, n_cycles: int) -> tuple[np.ndarray, np.ndarr
     - ``simpson``: composite Simpson's 1/3 rule over the phase's time points (3/8 rule on
       the last three cycles when n is odd, trapezoid when n = 1); each interior point's
       weight is split equally between the two cycles it bounds.
-    All methods integrate a constant occupancy exactly: sum(a + b) = n_cycles.
+    - ``darth-simpson``: the point weights of DARTH's ``gen_wcc(n, "Simpson1/3")``
+      (:func:`darth_simpson_point_weights`), split like ``simpson``.
+    - ``heemod-life-table``, ``heemod-beginning``, ``heemod-end``: heemod's counts of cycle
+      k (heemod >= 0.14): the mean of x_{k-1} and x_k, x_{k-1}, x_k.
+    All methods but ``darth-simpson`` (with odd n) integrate a constant occupancy exactly:
+    sum(a + b) = n_cycles.
     """
     n = n_cycles
     a, b = np.zeros(n), np.zeros(n)
-    if method == "none-start":
+    if method in ("none-start", "heemod-beginning"):
         a[:] = 1.0
-    elif method in ("none-end", "dmhee"):
+    elif method in ("none-end", "dmhee", "heemod-end"):
         b[:] = 1.0
     elif method == "half-cycle":
         b[:] = 1.0
         a[0] += 0.5
         b[-1] -= 0.5
-    elif method == "trapezoid":
+    elif method in ("trapezoid", "heemod-life-table"):
         a[:] = b[:] = 0.5
-    elif method == "simpson":
-        w = simpson_point_weights(n)
+    elif method in ("simpson", "darth-simpson"):
+        w = simpson_point_weights(n) if method == "simpson" else darth_simpson_point_weights(n)
         a[:] = w[:-1] / 2.0
         b[:] = w[1:] / 2.0
         a[0] = w[0]
@@ -74,19 +79,56 @@ def simpson_point_weights(n_cycles: int) -> np.ndarray:
     return w
 
 
+def darth_simpson_point_weights(n_cycles: int) -> np.ndarray:
+    """DARTH's ``gen_wcc(n, "Simpson1/3")`` weights on the time points t = 0..n: 1/3 at both
+    ends, 2/3 at odd and 4/3 at even interior t (Alarid-Escudero et al., Med Decis Making
+    2023). With odd n the weights do not sum to n (75 cycles: 74.667), as in the source."""
+    t = np.arange(n_cycles + 1)
+    w = np.where(t % 2 == 1, 2.0 / 3.0, 4.0 / 3.0)
+    w[0] = w[-1] = 1.0 / 3.0
+    return w
+
+
+DISCOUNT_TIMINGS = ("method", "time-point", "cycle-start", "cycle-end")  # Settings choices
+HEEMOD_METHODS = ("heemod-life-table", "heemod-beginning", "heemod-end")
+
+
+def discount_timing(method: str, timing: str) -> str:
+    """The discount timing used: ``timing`` unless it is ``method`` (the method's own: the
+    heemod methods discount each cycle's value at the cycle's start, heemod's
+    ``discount(first = FALSE)``; the others each time point at its own time)."""
+    if timing != "method":
+        return timing
+    return "cycle-start" if method in HEEMOD_METHODS else "time-point"
+
+
 def discount_factors(rate_per_year: float, times_years: np.ndarray) -> np.ndarray:
     """(1 + rate)^-t for elapsed times t in years (never by cycle index)."""
     return np.power(1.0 + rate_per_year, -np.asarray(times_years, dtype=float))
 
 
-def transition_discount_times(method: str, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """When one-off transition rewards of each cycle are discounted: the end of the cycle for
-    end-of-cycle counting, its start for ``none-start``, its middle otherwise."""
-    if method in ("none-end", "dmhee"):
-        return end
-    if method == "none-start":
+def transition_discount_times(
+    method: str, start: np.ndarray, end: np.ndarray, timing: str = "method"
+) -> np.ndarray:
+    """When one-off transition rewards of each cycle are discounted: at the cycle's start or
+    end when ``timing`` says so; else the end of the cycle for end-of-cycle counting and
+    ``darth-simpson`` (DARTH counts a cycle's flows at its end point), its start for
+    ``none-start``, its middle otherwise."""
+    timing = discount_timing(method, timing)
+    if timing == "cycle-start" or (timing == "time-point" and method == "none-start"):
         return start
+    if timing == "cycle-end" or method in ("none-end", "dmhee", "darth-simpson"):
+        return end
     return (start + end) / 2.0
+
+
+def transition_flow_factors(method: str, n_cycles: int) -> np.ndarray:
+    """(n_cycles,) factor on each cycle's one-off transition rewards: 1, except with
+    ``darth-simpson``, where DARTH weights the flows of the cycle ending at t by the
+    within-cycle weight of time point t."""
+    if method == "darth-simpson":
+        return darth_simpson_point_weights(n_cycles)[1:]
+    return np.ones(n_cycles)
 
 
 @dataclass(frozen=True)
@@ -156,17 +198,25 @@ def _step_matmul(x: np.ndarray, P: np.ndarray) -> np.ndarray:
 
 
 def occupancy_weights(
-    a: np.ndarray, b: np.ndarray, discount: np.ndarray, segment: np.ndarray
+    a: np.ndarray,
+    b: np.ndarray,
+    discount: np.ndarray,
+    segment: np.ndarray,
+    timing: str = "time-point",
 ) -> np.ndarray:
     """(U, n + 1) weights turning a trace into discounted cycles of occupancy per segment.
 
-    Row u sums, over the cycles k of segment u, a_k d_{k-1} on time point k-1 and b_k d_k on
-    time point k; ``discount`` holds the factors at the n + 1 time points.
+    Row u sums, over the cycles k of segment u, a_k d on time point k-1 and b_k d' on time
+    point k; ``discount`` holds the factors at the n + 1 time points. ``timing``
+    ``time-point``: d = d_{k-1}, d' = d_k (each point discounted at its own time);
+    ``cycle-start``: both d_{k-1}; ``cycle-end``: both d_k.
     """
     n = segment.size
+    at_start = discount[1:] if timing == "cycle-end" else discount[:-1]
+    at_end = discount[:-1] if timing == "cycle-start" else discount[1:]
     weights = np.zeros((int(segment[-1]) + 1, n + 1))
-    np.add.at(weights, (segment, np.arange(n)), a * discount[:-1])
-    np.add.at(weights, (segment, np.arange(1, n + 1)), b * discount[1:])
+    np.add.at(weights, (segment, np.arange(n)), a * at_start)
+    np.add.at(weights, (segment, np.arange(1, n + 1)), b * at_end)
     return weights
 
 

@@ -6,7 +6,7 @@ point a user at the cell behind a numerical problem.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -14,7 +14,7 @@ import numpy as np
 
 from costmodel.distributions import Distribution
 from costmodel.evidence import Synthesis, Trial
-from costmodel.formula import Expression
+from costmodel.formula import Expression, parse_expression
 
 # strategies the analyses derive from the modelled ones (not rows of the Strategies sheet)
 DERIVED_STRATEGY_LABELS = {"test_and_treat": "Test and treat (responder biomarker)"}
@@ -58,6 +58,7 @@ class Settings:
     trial_cost_per_patient: float = 0.0
     trial_control_risk_parameter: str = ""
     biomarker_strategy: str = ""
+    discount_timing: str = "method"  # see costmodel.engine.discount_timing
     budget_strategy: str = ""
     run_voi_by_price: bool = False
     voi_prices: tuple[float, ...] = ()
@@ -278,6 +279,40 @@ class ModelInputs:
         variants = tuple(v.with_settings(**changes) for v in self.scenario_variants)
         settings = replace(self.settings, **changes)
         return replace(self, settings=settings, scenario_variants=variants)
+
+    def with_parameter_values(self, values: Mapping[str, float]) -> ModelInputs:
+        """The same model with some parameters fixed at a number: the base case, the PSA
+        (no distribution, no correlation) and every scenario that does not set the
+        parameter itself; the DSA range is kept. Names must be parameters (KeyError)."""
+        known = {p.name: p for p in self.parameters}
+        for name in values:
+            if name not in known:
+                raise KeyError(name)
+        changed = {
+            name: replace(
+                known[name],
+                expression=parse_expression(repr(float(v))),
+                distribution="fixed",
+                dist_params=(None, None, None, None),
+                dist=None,
+            )
+            for name, v in values.items()
+        }
+
+        def fixed(inputs: ModelInputs) -> ModelInputs:
+            parameters = tuple(
+                changed[p.name] if p.name in changed and p == known[p.name] else p
+                for p in inputs.parameters
+            )
+            correlations = tuple(
+                c
+                for c in inputs.correlations
+                if c.parameter_a not in changed and c.parameter_b not in changed
+            )
+            return replace(inputs, parameters=parameters, correlations=correlations)
+
+        variants = tuple(fixed(v) for v in self.scenario_variants)
+        return replace(fixed(self), scenario_variants=variants)
 
     def scenario_inputs(self, name: str) -> ModelInputs:
         """The validated inputs of the scenario called ``name`` (KeyError if none)."""

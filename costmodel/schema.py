@@ -58,7 +58,10 @@ PARAMETERS_SHEET = Sheet(
     "`effect_weight`, `effect_after`), a life-table function, an `entry_<state>` indicator or "
     "another such parameter is time-dependent: it is evaluated inside the model, once per "
     "time segment of each phase (e.g. `un_const + un_age * floor(age)`), and cannot carry a "
-    "PSA distribution (put the distribution on its inputs).",
+    "PSA distribution (put the distribution on its inputs). A draw is fixed per PSA sample and "
+    "constant over time: time-varying uncertainty is written as an expression of sampled "
+    "parameters and time (e.g. `qx(age) * hr_background` with `hr_background` sampled); a "
+    "whole life-table row drawn per sample is not supported.",
     (
         Column("name", KEY, "snake_case name used in expressions.", required=True, example="p_a_b"),
         Column(
@@ -251,22 +254,41 @@ STRATEGIES_SHEET = Sheet(
 
 LIFE_TABLE_SHEET = Sheet(
     "LifeTable",
-    "Background mortality by single year of age (optional).",
+    "Background mortality by single year of age (optional). One set of value columns: "
+    "qx_male + qx_female, qx (both sexes), mx_male + mx_female, or mx (both sexes). A rate "
+    "mx becomes a probability with a constant hazard within the year: qx = 1 - exp(-mx).",
     (
         Column("age", INTEGER, "Age in whole years.", required=True, unit="years"),
         Column(
             "qx_male",
             NUMBER,
             "Probability of death within the year, males.",
-            required=True,
             unit="probability per year",
         ),
         Column(
             "qx_female",
             NUMBER,
             "Probability of death within the year, females.",
-            required=True,
             unit="probability per year",
+        ),
+        Column(
+            "qx",
+            NUMBER,
+            "Probability of death within the year, both sexes (instead of qx_male/qx_female).",
+            unit="probability per year",
+        ),
+        Column(
+            "mx_male",
+            NUMBER,
+            "Central death rate, males (instead of qx columns).",
+            unit="rate per year",
+        ),
+        Column("mx_female", NUMBER, "Central death rate, females.", unit="rate per year"),
+        Column(
+            "mx",
+            NUMBER,
+            "Central death rate, both sexes (e.g. a life table's Total column).",
+            unit="rate per year",
         ),
     ),
     required=False,

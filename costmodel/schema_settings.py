@@ -6,6 +6,7 @@ from costmodel.schema_types import (
     BOOL,
     CORRECTION_METHODS,
     CYCLE_UNITS,
+    DISCOUNT_TIMINGS,
     EFFECT_MEASURES,
     EFFECT_WANING,
     ENUM,
@@ -50,6 +51,15 @@ SETTINGS: tuple[Setting, ...] = (
         "How occupancy within a cycle is counted (see README 'Within-cycle correction').",
         default="half-cycle",
         choices=CORRECTION_METHODS,
+    ),
+    Setting(
+        "discount_timing",
+        ENUM,
+        "When a cycle's counted occupancy is discounted: 'method' (the method's own: each "
+        "time point at its time, the heemod methods at the cycle's start), 'time-point', "
+        "'cycle-start' (heemod's discount(first = FALSE)) or 'cycle-end' (first = TRUE).",
+        default="method",
+        choices=DISCOUNT_TIMINGS,
     ),
     Setting(
         "start_age",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from costmodel.distributions import FAMILIES
+from costmodel.engine import DISCOUNT_TIMINGS as DISCOUNT_TIMINGS
 
 CYCLE_UNITS: dict[str, float] = {
     "day": 1.0 / 365.25,
@@ -15,7 +16,10 @@ CYCLE_UNITS: dict[str, float] = {
 }
 """Length of one unit in years (a year is 365.25 days, a month 1/12 year)."""
 
-CORRECTION_METHODS = ("none-start", "none-end", "half-cycle", "trapezoid", "simpson", "dmhee")
+CORRECTION_METHODS = (
+    "none-start", "none-end", "half-cycle", "trapezoid", "simpson", "dmhee",
+    "darth-simpson", "heemod-life-table", "heemod-beginning", "heemod-end",
+)  # fmt: skip
 DISTRIBUTIONS = (*FAMILIES, "dirichlet")
 EFFECT_MEASURES = ("qaly", "ly")
 PRODUCT_TYPES = ("cells", "secretome", "ev", "cells+ev")

@@ -238,6 +238,7 @@ def _starter_settings() -> _Sheet:
         ["discount_rate_costs", 0.035, "NICE reference case"],
         ["discount_rate_outcomes", 0.035, "NICE reference case"],
         ["within_cycle_correction", "half-cycle", ""],
+        ["discount_timing", "method", "the correction method's own timing"],
         ["start_age", 60, ""],
         ["prop_female", 0.5, ""],
         ["wtp", "20000, 30000", "GBP per QALY"],

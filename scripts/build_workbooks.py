@@ -14,6 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import msc_model as msc
+import published_models as published
 
 from costmodel.template import PARAMETER_HEADERS, write_workbook
 
@@ -579,7 +580,12 @@ def main() -> int:
     if "--calibrate" in sys.argv or not calibrated:
         calibrated = calibrate(calibrated)
         CALIBRATED.write_text(json.dumps(calibrated, indent=2, sort_keys=True) + "\n")
-    workbooks = {"inputs/examples/chancellor_hiv.xlsx": chancellor_hiv()}
+    workbooks = {
+        "inputs/examples/chancellor_hiv.xlsx": chancellor_hiv(),
+        "inputs/examples/darth_sick_sicker.xlsx": published.darth_sick_sicker(),
+        "inputs/examples/darth_sick_sicker_age.xlsx": published.darth_sick_sicker_age(),
+        "inputs/examples/heemod_hiv.xlsx": published.heemod_hiv(),
+    }
     for key, variant in msc_variants(calibrated).items():
         workbooks[f"inputs/{key}.xlsx"] = msc.sheets(variant)
     for relative, sheets in workbooks.items():

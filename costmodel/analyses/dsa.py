@@ -50,6 +50,14 @@ def increments(inputs: ModelInputs, outcomes: ModelOutcomes, strategy: str) -> t
     return tuple(a[:, s] for a in compared)
 
 
+ONE_WAY_COLUMNS = (
+    "parameter", "description", "strategy", "comparator", "base_value", "low_value",
+    "high_value", "range_source", "inmb_base", "inmb_low", "inmb_high", "inmb_range",
+    "icer_base", "icer_low", "icer_high", "inc_cost_low", "inc_effect_low", "inc_cost_high",
+    "inc_effect_high", "wtp",
+)  # fmt: skip
+
+
 def one_way(inputs: ModelInputs) -> pd.DataFrame:
     """dsa_oneway.csv: every parameter with a range, low and high, for each strategy versus
     the reference; sorted by the INMB range (the tornado order)."""
@@ -94,8 +102,8 @@ def one_way(inputs: ModelInputs) -> pd.DataFrame:
                     "wtp": inputs.settings.wtp[0],
                 }
             )
-    table = pd.DataFrame(rows)
-    if table.empty:
+    table = pd.DataFrame(rows, columns=ONE_WAY_COLUMNS)
+    if table.empty:  # no parameter has a range: the columns alone (never an empty file)
         return table
     # Ranges within rounding of zero (a parameter that moves both arms equally) are 0, so the
     # order of the bars never depends on floating-point noise; ties keep the workbook order.

@@ -327,14 +327,20 @@ def phase_weights(
     settings = chunk.inputs.settings
     times = phase.time_points()
     method = settings.within_cycle_correction
-    a, b = engine.correction_weights(method, phase.phase.n_cycles)
+    timing = engine.discount_timing(method, settings.discount_timing)
+    n = phase.phase.n_cycles
+    a, b = engine.correction_weights(method, n)
     rates = (settings.discount_rate_costs, settings.discount_rate_outcomes, 0.0)
     weights = [
-        engine.occupancy_weights(a, b, engine.discount_factors(r, times), segment) for r in rates
+        engine.occupancy_weights(a, b, engine.discount_factors(r, times), segment, timing)
+        for r in rates
     ]
     if rewarded:  # one-off transition rewards: start-of-cycle flows, discounted when they occur
-        when = engine.transition_discount_times(method, times[:-1], times[1:])
-        weights += [engine.flow_weights(engine.discount_factors(r, when), segment) for r in rates]
+        when = engine.transition_discount_times(method, times[:-1], times[1:], timing)
+        factor = engine.transition_flow_factors(method, n)
+        weights += [
+            engine.flow_weights(factor * engine.discount_factors(r, when), segment) for r in rates
+        ]
     return np.stack(weights)
 
 

@@ -54,7 +54,14 @@ SECTIONS: tuple[sections.SectionBuilder, ...] = (
 
 
 def _read_tables(folder: Path) -> dict[str, pd.DataFrame]:
-    return {p.stem: pd.read_csv(p) for p in sorted(folder.glob("*.csv"))}
+    """Every CSV of the folder; a file without columns reads as an empty table."""
+    tables = {}
+    for path in sorted(folder.glob("*.csv")):
+        try:
+            tables[path.stem] = pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            tables[path.stem] = pd.DataFrame()
+    return tables
 
 
 def build_report(folder: Path) -> str:

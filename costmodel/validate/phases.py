@@ -220,24 +220,70 @@ def _read_phase_cycles(
 # ----------------------------------------------------------------------------- LifeTable
 
 
+LIFE_TABLE_COLUMN_SETS = (
+    ("qx_male", "qx_female"),
+    ("qx",),
+    ("mx_male", "mx_female"),
+    ("mx",),
+)
+"""The LifeTable's value columns: probabilities (qx) or central death rates (mx), by sex or
+one column for both sexes; exactly one set per workbook."""
+
+
+def _life_table_columns(sheet: RawSheet, problems: _Problems) -> tuple[str, ...] | None:
+    """The one set of value columns the sheet has, or None (with a problem)."""
+    present = [c for c in LIFE_TABLE_COLUMN_SETS if all(name in sheet.headers for name in c)]
+    if len(present) == 1:
+        return present[0]
+    sets = "; ".join(" + ".join(c) for c in LIFE_TABLE_COLUMN_SETS)
+    if not present:
+        problems.add(
+            sheet.name,
+            "A1",
+            f"the life table needs one set of value columns after 'age': {sets} "
+            "(qx: probability of death within the year; mx: central death rate per year).",
+        )
+    else:
+        found = ", ".join(" + ".join(c) for c in present)
+        problems.add(
+            sheet.name,
+            "A1",
+            f"the life table has several sets of value columns ({found}); keep one of: {sets}.",
+        )
+    return None
+
+
 def _read_life_table(sheet: RawSheet | None, problems: _Problems) -> LifeTable | None:
+    """Ages and annual probabilities of death by sex; a single column applies to both sexes
+    and rates (mx) become probabilities with a constant hazard within the year,
+    qx = 1 - exp(-mx)."""
     if sheet is None:
         return None
-    ages, male, female = [], [], []
+    columns = _life_table_columns(sheet, problems)
+    if columns is None:
+        return None
+    rates = columns[0].startswith("mx")
+    ages: list[int] = []
+    by_column: dict[str, list[float]] = {c: [] for c in columns}
     for row in sheet.rows:
         age = _read_integer(row.get("age"), sheet.name, row.cell("age"), "age", problems)
-        qm = _read_number(row.get("qx_male"), sheet.name, row.cell("qx_male"), "qx_male", problems)
-        qf = _read_number(
-            row.get("qx_female"), sheet.name, row.cell("qx_female"), "qx_female", problems
-        )
-        for q, column in ((qm, "qx_male"), (qf, "qx_female")):
-            if q is not None and not 0.0 <= q <= 1.0:
+        values = {
+            c: _read_number(row.get(c), sheet.name, row.cell(c), c, problems) for c in columns
+        }
+        for column, v in values.items():
+            if v is None:
+                continue
+            if rates and v < 0.0:
+                problems.add(
+                    sheet.name, row.cell(column), f"{column} must be a rate >= 0; got {v:g}."
+                )
+            elif not rates and not 0.0 <= v <= 1.0:
                 problems.add(
                     sheet.name,
                     row.cell(column),
-                    f"{column} must be a probability in [0, 1]; got {q:g}.",
+                    f"{column} must be a probability in [0, 1]; got {v:g}.",
                 )
-        if None in (age, qm, qf):
+        if age is None or None in values.values():
             continue
         if ages and age != ages[-1] + 1:
             problems.add(
@@ -247,9 +293,13 @@ def _read_life_table(sheet: RawSheet | None, problems: _Problems) -> LifeTable |
                 f"{ages[-1]}.",
             )
         ages.append(age)
-        male.append(qm)
-        female.append(qf)
+        for column, v in values.items():
+            by_column[column].append(v)  # type: ignore[arg-type]
     if not ages:
         problems.add(sheet.name, "A2", "the life table has no rows.")
         return None
-    return LifeTable(np.array(ages), np.array(male, float), np.array(female, float))
+    arrays = [np.array(by_column[c], float) for c in columns]
+    if rates:
+        arrays = [-np.expm1(-a) for a in arrays]
+    male, female = (arrays[0], arrays[-1])
+    return LifeTable(np.array(ages), male, female)

@@ -85,6 +85,7 @@ def _read_settings(sheet: RawSheet, problems: _Problems) -> tuple[Settings | Non
             discount_rate_costs=float(parsed["discount_rate_costs"]),  # type: ignore[arg-type]
             discount_rate_outcomes=float(parsed["discount_rate_outcomes"]),  # type: ignore[arg-type]
             within_cycle_correction=str(parsed["within_cycle_correction"]),
+            discount_timing=str(parsed["discount_timing"] or "method"),
             start_age=float(parsed["start_age"]),  # type: ignore[arg-type]
             prop_female=float(parsed["prop_female"]),  # type: ignore[arg-type]
             wtp=tuple(parsed["wtp"]),  # type: ignore[arg-type]

@@ -252,7 +252,8 @@ def _check_life_table(
             "LifeTable",
             "",
             f"expressions call {', '.join(sorted(used))}() but the workbook has no LifeTable "
-            "sheet; add one with columns age, qx_male, qx_female.",
+            "sheet; add one with columns age and qx_male + qx_female (or qx, mx_male + "
+            "mx_female, mx).",
         )
         return
     total_years = sum(p.n_cycles * p.cycle_years for p in phases)
