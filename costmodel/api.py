@@ -10,7 +10,8 @@ The steps are those of ``costmodel run``: read → validate → run_analyses →
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from costmodel.analyses.base import RunOptions
-from costmodel.analyses.run import run_analyses
+from costmodel.analyses.run import STEP_KEYS, run_analyses
+from costmodel.api_model import Model
 from costmodel.errors import OptionError
 from costmodel.inputs import ModelInputs
 from costmodel.reports import write_reports, write_result
@@ -28,11 +30,13 @@ from costmodel.validate import validate_workbook
 from costmodel.workbook import RawWorkbook, read_workbook
 
 __all__ = [
+    "Model",
     "RunResult",
     "load_workbook_inputs",
     "run_checks",
     "run_inputs",
     "run_workbook",
+    "with_overrides",
     "write_reports",
 ]
 
@@ -94,6 +98,7 @@ def run_inputs(
     voi: bool = True,
     on_step: Callable[[str], None] | None = None,
     fast: bool = False,
+    analyses: Iterable[str] | None = None,
 ) -> RunResult:
     """Base case, deterministic sensitivity analyses, PSA and value of information, as the
     workbook asks. ``psa_samples`` and ``seed`` override the Settings values (0 samples
@@ -112,9 +117,25 @@ def run_inputs(
         evppi_groups=tuple(tuple(g) for g in evppi_groups or ()),
         progress=progress,
         on_step=on_step,
+        analyses=_checked_analyses(analyses),
     )
     result = run_analyses(inputs, options)
     return RunResult(result.inputs, result.outcomes, result.tables, result.summary, result.psa)
+
+
+def _checked_analyses(analyses: Iterable[str] | None) -> frozenset[str] | None:
+    """The chosen analysis steps, or OptionError naming the unknown ones."""
+    if analyses is None:
+        return None
+    if isinstance(analyses, str):
+        analyses = [analyses]
+    chosen = frozenset(analyses)
+    unknown = sorted(chosen - set(STEP_KEYS))
+    if unknown:
+        raise OptionError(
+            f"analyses: unknown {', '.join(unknown)}; choose from {', '.join(STEP_KEYS)}."
+        )
+    return chosen
 
 
 MAX_PSA_SAMPLES = 10_000_000  # beyond this a run takes hours and tens of GB of results
@@ -151,15 +172,92 @@ def _checked_path(path: object) -> Path:
 def run_workbook(
     path: str | Path,
     *,
+    overrides: Mapping[str, float] | None = None,
     seed: SeedLike = None,
     psa_samples: int | None = None,
     deterministic: bool = True,
     voi: bool = True,
+    analyses: Iterable[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RunResult:
     """Validate and run a workbook with the CLI's defaults: everything the workbook enables
-    (its PSA sample size, DSA, scenarios, VOI). ``psa_samples=0``, ``deterministic=False`` and
-    ``voi=False`` skip parts."""
+    (its PSA sample size, DSA, scenarios, VOI).
+
+    ``overrides`` fixes parameters at numbers (workbook units, e.g. ``{"c_msc_course":
+    8000}``: base case, PSA without their distribution, scenarios that do not set them) or
+    sets Settings values (``{"discount_rate_costs": 0.0}``). ``analyses`` runs only these
+    steps besides the base case (keys of :data:`costmodel.analyses.run.STEP_KEYS`, e.g.
+    ``["dsa", "psa"]``). ``psa_samples=0``, ``deterministic=False`` and ``voi=False`` skip
+    parts; ``progress(done, total)`` follows the PSA samples. Tables are DataFrames named like
+    the CSV files (``result.base_case``, ``result.ceac``); nothing is written until
+    ``result.write(folder)``."""
     _, inputs = load_workbook_inputs(_checked_path(path))
-    return run_inputs(
-        inputs, seed=seed, psa_samples=psa_samples, deterministic=deterministic, voi=voi
+    inputs = with_overrides(inputs, overrides or {})
+    result = run_inputs(
+        inputs,
+        seed=seed,
+        psa_samples=psa_samples,
+        deterministic=deterministic,
+        voi=voi,
+        progress=progress,
+        analyses=analyses,
     )
+    if overrides:
+        result.summary["overrides"] = {k: _plain(v) for k, v in overrides.items()}
+    return result
+
+
+def with_overrides(inputs: ModelInputs, overrides: Mapping[str, object]) -> ModelInputs:
+    """``inputs`` with parameters fixed at numbers and Settings replaced; OptionError for an
+    unknown name, a Dirichlet member or a value of the wrong kind."""
+    parameters = {p.name: p for p in inputs.parameters}
+    settings = set(inputs.setting_names())
+    values: dict[str, float] = {}
+    changes: dict[str, object] = {}
+    for name, value in overrides.items():
+        if name in parameters:
+            if parameters[name].distribution == "dirichlet":
+                raise OptionError(
+                    f"overrides: '{name}' belongs to the Dirichlet set "
+                    f"'{parameters[name].dirichlet}'; change its count in the workbook."
+                )
+            if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+                raise OptionError(f"overrides: '{name}' needs a number; got {value!r}.")
+            if not np.isfinite(float(value)):
+                raise OptionError(f"overrides: '{name}' needs a finite number; got {value!r}.")
+            values[name] = float(value)
+        elif name in settings:
+            changes[name] = _setting_value(inputs, name, value)
+        else:
+            close = difflib.get_close_matches(name, [*parameters, *settings], n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise OptionError(
+                f"overrides: '{name}' is neither a parameter nor a setting of {inputs.file}.{hint}"
+            )
+    if values:
+        inputs = inputs.with_parameter_values(values)
+    return inputs.with_settings(**changes) if changes else inputs
+
+
+def _setting_value(inputs: ModelInputs, name: str, value: object) -> object:
+    """A Settings override of the same kind as the current value (tuples for lists)."""
+    current = getattr(inputs.settings, name)
+    if isinstance(current, tuple):
+        items = value if isinstance(value, list | tuple) else [value]
+        return tuple(float(v) for v in items)  # type: ignore[arg-type]
+    if isinstance(current, bool):
+        if not isinstance(value, bool):
+            raise OptionError(f"overrides: setting '{name}' needs True or False; got {value!r}.")
+        return value
+    if isinstance(current, int | float) and not isinstance(current, bool):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise OptionError(f"overrides: setting '{name}' needs a number; got {value!r}.")
+        return type(current)(value)
+    return str(value)
+
+
+def _plain(value: object) -> object:
+    """A JSON-friendly copy of an override value."""
+    if isinstance(value, list | tuple):
+        return [float(v) for v in value]
+    return value if isinstance(value, bool | str) else float(value)  # type: ignore[arg-type]

@@ -49,3 +49,18 @@ def test_readme_project_layout_names_only_modules_that_exist():
     }
     unnamed = sorted(m for m in modules if m not in named)
     assert unnamed == []
+
+
+def test_readme_python_examples_run_as_written(tmp_path, monkeypatch):
+    """Every ```python block of the README runs (in a temporary folder for its outputs, from
+    the repository root so that its workbook paths resolve)."""
+    text = (ROOT / "README.md").read_text()
+    blocks = text.split("```python")[1:]
+    assert blocks, "README has no Python example"
+    monkeypatch.chdir(ROOT)
+    for block in blocks:
+        code = block[: block.index("```")]
+        code = code.replace('"results/', f'"{tmp_path}/')  # outputs go to the temp folder
+        namespace: dict = {}
+        exec(compile(code, "README.md", "exec"), namespace)  # our own README
+    assert (tmp_path / "my_run" / "base_case.csv").exists()

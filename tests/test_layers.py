@@ -46,6 +46,7 @@ STAGE_OF = {
     "costmodel.analyses": "analyses",
     "costmodel.reports": "reports",
     "costmodel.api": "front",
+    "costmodel.api_model": "front",
     "costmodel.cli": "front",
     "costmodel.__main__": "front",
 }

@@ -33,6 +33,7 @@ class RunOptions:
     progress: Callable[[int, int], None] | None = None  # PSA progress (done, total)
     on_step: Callable[[str], None] | None = None  # called as each analysis step starts
     fast: bool = False  # base case and one-way DSA only (an iterate mode while editing)
+    analyses: frozenset[str] | None = None  # run only these steps (keys of run.STEP_KEYS)
 
 
 @dataclass

@@ -57,6 +57,36 @@ STEPS: tuple[tuple[str, Step], ...] = (
 #: The steps of a fast run (``costmodel run --fast``): base case and one-way DSA.
 FAST_STEPS = frozenset({"base case", "one-way and two-way DSA"})
 
+#: Short names of the steps, as the Python API's ``analyses=`` takes them.
+STEP_KEYS: dict[str, str] = {
+    "base_case": "base case",
+    "calibration": "calibration",
+    "dsa": "one-way and two-way DSA",
+    "threshold": "threshold",
+    "evidence_sensitivity": "evidence sensitivity",
+    "scenarios": "scenarios",
+    "hypothetical": "hypothetical strategies",
+    "budget_impact": "budget impact",
+    "biomarker": "biomarker",
+    "psa": "PSA tables",
+    "evppi": "EVPPI",
+    "evsi": "EVSI",
+    "subgroups": "subgroups",
+    "voi_by_price": "value of information by price",
+}
+#: Steps that use the PSA samples (the PSA is simulated only when one of them runs).
+PSA_STEP_KEYS = frozenset({"psa", "evppi", "evsi", "subgroups", "voi_by_price", "biomarker"})
+
+
+def _selected(name: str, options: RunOptions) -> bool:
+    """Whether step ``name`` runs: every step, the fast ones with ``fast``, the base case
+    and the chosen ones with ``analyses``."""
+    if options.fast and name not in FAST_STEPS:
+        return False
+    if options.analyses is None or name == "base case":
+        return True
+    return name in {STEP_KEYS[k] for k in options.analyses}
+
 
 def run_analyses(inputs: ModelInputs, options: RunOptions) -> AnalysisResult:
     """Base case, PSA and every analysis the workbook enables and ``options`` allow."""
@@ -65,20 +95,21 @@ def run_analyses(inputs: ModelInputs, options: RunOptions) -> AnalysisResult:
     if decision.settings.run_biomarker:  # test-and-treat joins the decision
         base = test_and_treat.extend_outcomes(decision, base, evaluate_parameters(decision))
     ctx = AnalysisContext(decision, options, base=base, all_inputs=inputs)
-    if options.psa_samples > 0:
+    wants_psa = options.analyses is None or bool(PSA_STEP_KEYS & set(options.analyses))
+    if options.psa_samples > 0 and wants_psa:
         n, seed = options.psa_samples, options.seed
         ctx.psa = psa.run_psa(decision, n, seed, progress=options.progress)
         if decision.settings.run_biomarker:
             ctx.biomarker_runs = test_and_treat.psa_runs(decision, ctx.psa)
             ctx.psa = test_and_treat.extend_psa(decision, ctx.psa, ctx.biomarker_runs)
     for name, step in STEPS:
-        if options.fast and name not in FAST_STEPS:
+        if not _selected(name, options):
             continue
         if options.on_step is not None:
             options.on_step(name)
         ctx.tables.update(step(ctx))
     result_summary = summary(decision, ctx.tables["base_case"], seed=options.seed)
-    result_summary["psa_samples"] = options.psa_samples
+    result_summary["psa_samples"] = options.psa_samples if ctx.psa is not None else 0
     if ctx.psa is not None:
         ceac = ctx.tables["ceac"]
         result_summary["prob_cost_effective"] = prob_ce_at_wtp(ceac, inputs.settings.wtp)

@@ -1,0 +1,97 @@
+"""The Python API: overrides, a choice of analyses, and the Model-level call (issue #17)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from costmodel.api import Model, run_workbook
+from costmodel.errors import OptionError
+
+ROOT = Path(__file__).resolve().parents[1]
+HIV = ROOT / "inputs" / "examples" / "chancellor_hiv.xlsx"
+QUICK = {"psa_samples": 0, "deterministic": False, "voi": False}
+
+
+def test_overrides_that_remove_the_treatment_give_zero_increments():
+    """With no risk reduction and a free lamivudine, combination therapy is monotherapy."""
+    result = run_workbook(HIV, overrides={"rr_combination": 1, "c_lamivudine": 0}, **QUICK)
+    table = result.base_case.set_index("strategy")
+    for column in ("cost", "ly", "qaly"):
+        assert table.loc["combination", column] == pytest.approx(
+            table.loc["monotherapy", column], rel=1e-12
+        )
+    assert result.summary["overrides"] == {"rr_combination": 1.0, "c_lamivudine": 0.0}
+
+
+def test_an_overridden_parameter_is_fixed_in_the_psa():
+    result = run_workbook(HIV, overrides={"rr_combination": 0.6}, psa_samples=50, voi=False)
+    assert np.all(result.psa.parameters.get("rr_combination", np.array([0.6])) == 0.6)
+    baseline = run_workbook(HIV, psa_samples=50, voi=False)
+    assert np.ptp(baseline.psa.parameters["rr_combination"]) > 0.05  # sampled without it
+
+
+def test_a_settings_override():
+    """At 0% the discounted costs are the undiscounted sums."""
+    result = run_workbook(HIV, overrides={"discount_rate_costs": 0.0}, **QUICK)
+    table = result.base_case
+    np.testing.assert_allclose(table["cost"], table["cost_undiscounted"], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"c_lamivudin": 1}, r"neither a parameter nor a setting.*Did you mean c_lamivudine"),
+        ({"n_ab": 300}, r"Dirichlet set 'from_a'"),
+        ({"c_lamivudine": "cheap"}, r"needs a number"),
+        ({"c_lamivudine": float("nan")}, r"finite"),
+    ],
+)
+def test_bad_overrides_are_refused(overrides, message):
+    with pytest.raises(OptionError, match=message):
+        run_workbook(HIV, overrides=overrides, **QUICK)
+
+
+def test_a_choice_of_analyses():
+    result = run_workbook(HIV, analyses=["dsa"], psa_samples=100)
+    assert "dsa_oneway" in result.tables and "ceac" not in result.tables
+    assert result.psa is None and result.summary["psa_samples"] == 0
+    with pytest.raises(OptionError, match="unknown tornado"):
+        run_workbook(HIV, analyses=["tornado"])
+
+
+def test_model_evaluate_base_case_is_the_published_model():
+    """Briggs et al. exercise 2.5: £44,663 and 7.991 LY (monotherapy), £50,602 and 8.937."""
+    model = Model(HIV)
+    out = model.evaluate().set_index("strategy")
+    assert abs(out.loc["monotherapy", "cost"] - 44_663) <= 0.5
+    assert abs(out.loc["combination", "cost"] - 50_602) <= 0.5
+    assert abs(out.loc["monotherapy", "ly"] - 7.991) <= 0.0005
+    assert abs(out.loc["combination", "ly"] - 8.937) <= 0.0005
+    assert "c_lamivudine" in set(model.parameters["name"])
+
+
+def test_model_evaluate_of_sampled_sets_equals_the_psa():
+    """The same seed gives the same draws and the same outcomes as the run's PSA."""
+    model = Model(HIV)
+    draws = model.sample(20, seed=7)
+    out = model.evaluate(draws)
+    psa = run_workbook(HIV, seed=7, psa_samples=20, deterministic=False, voi=False).psa
+    for s, key in enumerate(psa.strategies):
+        rows = out[out["strategy"] == key]
+        np.testing.assert_allclose(rows["cost"], psa.cost[:, s], rtol=1e-12)
+        np.testing.assert_allclose(rows["ly"], psa.ly[:, s], rtol=1e-12)
+
+
+def test_model_evaluate_vectors_and_errors():
+    model = Model(HIV)
+    out = model.evaluate({"rr_combination": [1.0, 0.509], "c_lamivudine": 0})
+    assert len(out) == 4
+    first = out[out["sample"] == 0].set_index("strategy")
+    assert first.loc["combination", "ly"] == pytest.approx(first.loc["monotherapy", "ly"])
+    with pytest.raises(OptionError, match="not a parameter"):
+        model.evaluate({"rr": 1})
+    with pytest.raises(OptionError, match="different lengths"):
+        model.evaluate({"rr_combination": [1, 2], "c_lamivudine": [1, 2, 3]})
