@@ -500,6 +500,58 @@ LIFE_TABLE_FUNCTIONS: dict[str, str] = {
 }
 
 
+CORRECTION_METHOD_DOCS: dict[str, tuple[str, str]] = {
+    # method: (weights a_k on x_{k-1}, b_k on x_k; meaning and source)
+    "none-start": ("a = 1, b = 0", "the state at the start of each cycle counts for the "
+                   "whole cycle"),
+    "none-end": ("a = 0, b = 1", "the state after each transition counts for the whole cycle"),
+    "dmhee": ("as `none-end`", "Briggs, Claxton & Sculpher's convention: rewards counted after "
+              "each transition and discounted at the end of the cycle (1/1.06 in year 1)"),
+    "half-cycle": ("b = 1 and a = 0, except a_1 = ½ and b_n = ½", "adds half a cycle of the "
+                   "starting cohort and removes half a cycle of the final cohort (Sonnenberg & "
+                   "Beck 1993)"),
+    "trapezoid": ("a = b = ½", "the trapezoidal rule on each cycle (Elbasha & Chhatwal 2016)"),
+    "simpson": ("composite Simpson 1/3", "Simpson's 1/3 rule over the phase's time points (3/8 "
+                "rule on the last three cycles when n is odd, trapezoid when n = 1); interior "
+                "point weights are split equally between the two cycles they bound"),
+    "darth-simpson": ("w_0 = w_n = 1/3; interior w_t = 2/3 (t odd), 4/3 (t even); split like "
+                      "`simpson`", "DARTH's `gen_wcc(n, \"Simpson1/3\")` (Alarid-Escudero et "
+                      "al., Med Decis Making 2023): the t = 0 cohort counts; with odd n the "
+                      "weights sum to less than n (75 cycles: 74⅔), as in the source; one-off "
+                      "transition rewards of the cycle ending at t are weighted by w_t and "
+                      "discounted at t"),
+    "heemod-life-table": ("a = b = ½", "heemod's default: cycle k counts (x_{k-1} + x_k)/2; "
+                          "discounted at the cycle's start (`discount_timing` `method`)"),
+    "heemod-beginning": ("a = 1, b = 0", "heemod ≥ 0.14 `method = \"beginning\"`: cycle k "
+                         "counts x_{k-1} (before 0.14 this was \"end\"); discounted at the "
+                         "cycle's start"),
+    "heemod-end": ("a = 0, b = 1", "heemod ≥ 0.14 `method = \"end\"`: cycle k counts x_k "
+                   "(before 0.14: \"beginning\"); discounted at the cycle's start"),
+}  # fmt: skip
+"""Every within_cycle_correction choice with its weights; cycle k of n counts
+r_k (a_k x_{k-1} d + b_k x_k d') with the discount factors d, d' of ``discount_timing``."""
+
+DISCOUNT_TIMING_DOCS: dict[str, str] = {
+    "time-point": "each time point at its own time: d = (1 + r)^-t_{k-1} on x_{k-1}, "
+    "d' = (1 + r)^-t_k on x_k (t in years; DARTH's 1/(1 + r)^(0:n) for yearly cycles)",
+    "cycle-start": "everything cycle k counts at the cycle's start, (1 + r)^-t_{k-1}: "
+    "heemod's discount(x, r, first = FALSE), (1 + r)^-(k-1) for yearly cycles",
+    "cycle-end": "at the cycle's end, (1 + r)^-t_k: heemod's first = TRUE",
+    "method": "the method's own: cycle-start for the heemod methods, time-point otherwise",
+}
+
+
+def _plain_default(value: object) -> str:
+    """A Settings default as a person writes it in the workbook (no Python reprs)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, tuple):
+        return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
 def settings_by_key() -> dict[str, Setting]:
     return {s.key: s for s in SETTINGS}
 
@@ -517,9 +569,24 @@ def markdown_reference() -> str:
     for s in SETTINGS:
         kind = s.kind + (f" ({', '.join(s.choices)})" if s.choices else "")
         default = (
-            "required" if s.required else ("" if s.default in (None, "") else f"`{s.default}`")
+            "required"
+            if s.required
+            else ("" if s.default in (None, "") else f"`{_plain_default(s.default)}`")
         )
         lines.append(f"| `{s.key}` | {kind} | {s.unit} | {default} | {s.description} |")
+    lines += [
+        "",
+        "`within_cycle_correction`: cycle k of a phase of n cycles (occupancy x_{k-1} at its "
+        "start, x_k at its end, reward r_k per cycle) counts r_k (a_k x_{k-1} d + b_k x_k d'), "
+        "with the discount factors d, d' set by `discount_timing`:",
+        "",
+        "| method | weights | meaning |",
+        "|---|---|---|",
+    ]
+    for method, (weights, meaning) in CORRECTION_METHOD_DOCS.items():
+        lines.append(f"| `{method}` | {weights} | {meaning} |")
+    lines += ["", "`discount_timing`:", ""]
+    lines += [f"- `{k}`: {v}" for k, v in DISCOUNT_TIMING_DOCS.items()]
     for sheet in TABLE_SHEETS:
         optional = "" if sheet.required else " (optional)"
         lines += ["", f"### {sheet.name}{optional}", "", sheet.description, ""]
