@@ -177,3 +177,23 @@ def test_example_without_any_range_runs_from_the_command_line(tmp_path, capsys):
     assert header[0].startswith("parameter,description,strategy") and len(header) == 1
     assert (out / "report.html").stat().st_size > 10_000
     assert "5,100" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "method, mono, comb",
+    [
+        ("heemod-beginning", (49_932.14571, 9.0858385), (93_936.08032, 17.7511080)),
+        ("heemod-end", (47_592.04038, 8.0858478), (92_033.61529, 16.7627663)),
+    ],
+)
+def test_heemod_other_counting_methods_on_c_homogeneous(tmp_path, method, mono, comb):
+    """heemod prints only life-table for this vignette; these per-person values were computed
+    independently from heemod's definitions (trace rows 0..n-1 for 'beginning', 1..n for
+    'end', each cycle discounted by 1.06^-(k-1)) in a separate NumPy script, not by costmodel."""
+    path = _with_settings(
+        EXAMPLES / "heemod_hiv.xlsx", tmp_path / "h.xlsx", {"within_cycle_correction": method}
+    )
+    base, _ = _base_case(path)
+    for strategy, (cost, ly) in (("mono", mono), ("comb", comb)):
+        assert base.loc[strategy, "cost"] == pytest.approx(cost, abs=5e-6)
+        assert base.loc[strategy, "ly"] == pytest.approx(ly, abs=5e-8)
