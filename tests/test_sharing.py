@@ -125,3 +125,26 @@ def test_strategy_specific_rows_or_one_off_rewards_stop_sharing(tmp_path):
     write_workbook(path, workbook_sheets(spec))
     inputs = load_inputs(path)
     assert strategy_free_phases(inputs, expand_phases(inputs)) == frozenset()
+
+
+@needs_numba
+def test_identical_cohorts_are_propagated_once(covid, monkeypatch):
+    """msc_early treats the oxygen and NIV strata, msc_late the ventilated one (Strategies
+    sheet): in each stratum one of them is standard care and the other MSC for all; the
+    kernel runs the distinct cohorts only and the results are bit-identical."""
+    inputs = covid.decision_inputs()
+    assert inputs.strategy_keys == ("standard_care", "msc_cells", "msc_early", "msc_late")
+    found = []
+    original = model_run.identical_strategies
+    monkeypatch.setattr(
+        model_run,
+        "identical_strategies",
+        lambda *a: found.append(original(*a)) or found[-1],
+    )
+    values = evaluate_parameters(inputs, sample_parameters(inputs, 5, 0, 16), 16)
+    deduplicated = run_model(inputs, values, compiled=True)
+    assert [list(f) for f in found if f is not None] == [[0, 1, 1, 0], [0, 1, 1, 0], [0, 1, 0, 1]]
+    monkeypatch.setattr(model_run, "identical_strategies", lambda *a: None)
+    every_cohort = run_model(inputs, values, compiled=True)
+    for name in ARRAYS:
+        assert np.array_equal(getattr(deduplicated, name), getattr(every_cohort, name)), name

@@ -8,6 +8,7 @@ simply one sample on the same path.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -310,12 +311,72 @@ def _run_phase(
     sparse = assemble.sparse_transitions(chunk, phase, values, starts, segment)
     rewarded = values.transition_costs is not None
     weights = phase_weights(chunk, phase, segment, rewarded)
-    occupied, final, trace = kernel.phase_sums(x0, sparse, weights, keep_trace, compiled)
+    occupied, final, trace = _propagate_distinct(
+        chunk, values, sparse, x0, weights, keep_trace, compiled
+    )
     checks.check_final(chunk, final, phase, lambda: engine.propagate(x0, sparse))
     add_state_rewards(chunk, phase, values, occupied[:3], totals, all_states)
     if rewarded:
         _add_transition_rewards(chunk, phase, values, sparse, occupied[3:], starts, totals)
     return final, trace
+
+
+def _propagate_distinct(
+    chunk: Chunk,
+    values: assemble.PhaseValues,
+    sparse: engine.SparseTransitions,
+    x0: np.ndarray,
+    weights: np.ndarray,
+    keep_trace: bool,
+    compiled: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`costmodel.kernel.phase_sums` on the distinct cohorts only: a strategy whose
+    cohort is identical in this phase to an earlier one's (the MSC arms that treat only
+    early patients are standard care in the ventilated stratum) is not propagated again; its
+    rows are copies of the earlier strategy's."""
+    same_as = identical_strategies(chunk, values, sparse, x0)
+    if same_as is None:
+        return kernel.phase_sums(x0, sparse, weights, keep_trace, compiled)
+    S, N = chunk.n_samples, chunk.n_strategies
+    kept = np.flatnonzero(same_as == np.arange(N))
+    rows = (np.arange(S)[:, None] * N + kept[None, :]).ravel()
+    distinct = dataclasses.replace(sparse, values=sparse.values[rows])
+    occupied, final, trace = kernel.phase_sums(x0[rows], distinct, weights, keep_trace, compiled)
+    back = (np.arange(S)[:, None] * kept.size + np.searchsorted(kept, same_as)[None, :]).ravel()
+    return occupied[:, back], final[back], (trace[:, back] if trace is not None else None)
+
+
+def identical_strategies(
+    chunk: Chunk, values: assemble.PhaseValues, sparse: engine.SparseTransitions, x0: np.ndarray
+) -> np.ndarray | None:
+    """For each strategy, the first strategy whose cohort in this phase is the same for every
+    sample of the chunk (start distribution, transition probabilities, state and transition
+    rewards all equal), or None when no two are the same. Exact: arrays compared as stored."""
+    S, N = chunk.n_samples, chunk.n_strategies
+    if N < 2:
+        return None
+    start = x0.reshape(S, N, -1)
+    probabilities = sparse.values.reshape(S, N, *sparse.values.shape[1:])
+    rewards = [values.costs, values.utilities]
+    if values.transition_costs is not None:
+        rewards += [values.transition_costs, values.transition_qalys]
+
+    def same(n: int, m: int) -> bool:
+        if not (
+            np.array_equal(start[:, n], start[:, m])
+            and np.array_equal(probabilities[:, n], probabilities[:, m])
+        ):
+            return False
+        return all(
+            len(items[n]) == len(items[m])
+            and all(np.array_equal(a, b) for a, b in zip(items[n], items[m], strict=True))
+            for items in rewards
+        )
+
+    same_as = np.arange(N)
+    for n in range(1, N):
+        same_as[n] = next((m for m in range(n) if same_as[m] == m and same(n, m)), n)
+    return same_as if (same_as != np.arange(N)).any() else None
 
 
 def phase_weights(
