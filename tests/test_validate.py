@@ -171,3 +171,33 @@ def test_a_root_cause_comes_first_and_follow_ons_are_summarised(tmp_path):
     assert summaries and all("more problem(s) not listed" in line for line in summaries)
     counted = sum(int(line.split(": ")[2].split()[0]) for line in summaries)
     assert counted == len(error.value.problems) - MAX_LISTED_PROBLEMS
+
+
+@pytest.mark.parametrize("sheet, column", [("States", "alive")])
+def test_a_missing_column_does_not_hide_problems_of_the_sheets_that_refer_to_it(
+    tmp_path, sheet, column
+):
+    """Issue #16, item 4: States without a required column and a broken transition
+    probability: both are reported, and no follow-on of the missing column."""
+    from openpyxl import load_workbook as open_workbook
+
+    from costmodel.errors import InputError
+    from costmodel.validate import load_inputs
+    from tests.conftest import HIV_WORKBOOK
+
+    wb = open_workbook(HIV_WORKBOOK)
+    ws = wb[sheet]
+    header = [c.value for c in ws[1]]
+    ws.delete_cols(header.index(column) + 1)
+    transitions = wb["Transitions"]
+    probability = [c.value for c in transitions[1]].index("probability") + 1
+    transitions.cell(row=3, column=probability).value = "p_ab *"
+    path = tmp_path / "two_sheets.xlsx"
+    wb.save(path)
+    with pytest.raises(InputError) as error:
+        load_inputs(path)
+    text = str(error.value)
+    assert f"{sheet}!1: required column '{column}' is missing" in text
+    cell = f"Transitions!{transitions.cell(row=3, column=probability).coordinate}"
+    assert cell in text
+    assert text.count(f"{sheet}!") == 1, text  # the missing column only, no follow-ons

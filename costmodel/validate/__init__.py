@@ -58,16 +58,47 @@ def load_inputs(path: str | Path) -> ModelInputs:
 load_model = load_inputs  # the first release's name (it returns inputs, not a model)
 
 
+# Columns without which a sheet's rows cannot stand in for the sheets that refer to them.
+IDENTITY_COLUMNS = {
+    "Settings": ("setting", "value"),
+    "Strategies": ("key",),
+    "Phases": ("key",),
+    "States": ("key",),  # and 'phase' when there is a Phases sheet
+}
+
+
 def _read_intact_sheets(sheets: dict, problems: _Problems) -> None:
-    """With some sheet unreadable (a missing column), still read the sheets that do not
-    depend on another one, so that one missing column does not hide every other problem."""
+    """With some sheet unreadable (a missing column), still read the other sheets so that one
+    missing column does not hide every other problem. A broken sheet whose identity columns
+    (its keys) are there is read into a scratch list (its own follow-on problems dropped) and
+    stands in for the sheets that refer to it: a States sheet without its 'alive' column
+    still lets Transitions be checked."""
     broken = {p.sheet for p in problems.items}
-    if "Settings" not in broken:
-        _read_settings(sheets["Settings"], problems)
-    if "Strategies" not in broken:
-        _read_strategies(sheets["Strategies"], problems)
+    scratch = _Problems(problems.file)
+
+    def usable(name: str) -> bool:
+        sheet = sheets.get(name)
+        if sheet is None or name not in broken:
+            return True
+        needed = IDENTITY_COLUMNS.get(name, ())
+        if name == "States" and sheets.get("Phases") is not None:
+            needed += ("phase",)
+        return all(c in sheet.headers for c in needed)
+
+    def target(name: str) -> _Problems:
+        return scratch if name in broken else problems
+
+    settings, single_phase = _read_settings(sheets["Settings"], target("Settings"))
+    strategies = _read_strategies(sheets["Strategies"], target("Strategies"))
+    parameters = _read_parameters(sheets["Parameters"], target("Parameters"))
     if "Parameters" not in broken:
-        _check_names(_read_parameters(sheets["Parameters"], problems), (), problems)
+        _check_names(parameters, (), problems)
+    if not (usable("Settings") and usable("Phases")):
+        return
+    phases = _read_phases(sheets.get("Phases"), single_phase, settings, target("Phases"))
+    states = _read_states(sheets["States"], phases, target("States"))
+    if usable("States") and usable("Strategies"):
+        _read_transitions(sheets["Transitions"], states, strategies, target("Transitions"))
 
 
 def validate_workbook(raw: RawWorkbook, *, check_scenarios: bool = True) -> ModelInputs:
