@@ -29,6 +29,7 @@ from costmodel.reports.excel import (
     MAX_COLUMN_WIDTH,
     PERCENT_FORMAT,
     number_format,
+    sheet_title,
     write_results_workbook,
 )
 
@@ -89,7 +90,7 @@ def test_every_csv_has_a_sheet_with_its_header_and_row_count(built, out_folder):
     assert {"base_case", "ceac", "dsa_oneway", "psa_samples"} <= {p.stem for p in csvs}
     for csv in csvs:
         table = _csv(out_folder, csv.stem)
-        ws = wb[csv.stem]
+        ws = wb[sheet_title(csv.stem)]
         assert _header(ws) == list(table.columns), csv.name
         assert ws.max_row - 1 == len(table), csv.name
 
@@ -98,11 +99,13 @@ def test_sheet_order_summary_first_psa_last_then_chart_data_and_inputs(built):
     _, wb, _, _ = built
     names = wb.sheetnames
     assert names[0] == "Summary"
-    assert names.index("base_case") < names.index("dsa_oneway") < names.index("psa_summary")
-    assert names.index("ceac") < names.index("ce_plane") < names.index("psa_samples")
+    order = [names.index(sheet_title(n)) for n in ("base_case", "dsa_oneway", "psa_summary")]
+    assert order == sorted(order)
+    order = [names.index(sheet_title(n)) for n in ("ceac", "ce_plane", "psa_samples")]
+    assert order == sorted(order)
     inputs = [n for n in names if n.startswith("input_")]
     assert names[-len(inputs) :] == inputs
-    assert names.index(CHART_DATA_SHEET) < names.index(inputs[0])
+    assert names.index(sheet_title(CHART_DATA_SHEET)) < names.index(inputs[0])
     assert all(len(n) <= 31 for n in names)
     assert len({n.casefold() for n in names}) == len(names)
 
@@ -128,7 +131,7 @@ def test_ceac_chart_has_one_smooth_series_per_strategy_from_ceac_csv(built, out_
     _, wb, _, _ = built
     ceac = _csv(out_folder, "ceac")
     strategies = list(dict.fromkeys(ceac.strategy))
-    charts = wb["ceac"]._charts
+    charts = wb[sheet_title("ceac")]._charts
     assert len(charts) == 1
     chart = charts[0]
     assert isinstance(chart, ScatterChart)
@@ -148,7 +151,7 @@ def test_ce_plane_is_difference_of_saved_columns_versus_reference(built, out_fol
     _, wb, _, _ = built
     samples = _csv(out_folder, "psa_samples")
     wide = samples.pivot(index="sample", columns="strategy", values=["cost", "ly"])
-    ws = wb["ce_plane"]
+    ws = wb[sheet_title("ce_plane")]
     assert _header(ws) == ["sample", "inc_ly_combination", "inc_cost_combination"]
     assert ws.max_row - 1 == samples["sample"].nunique() == 300
     sample_ids = _column(ws, "sample")
@@ -171,7 +174,7 @@ def test_ce_plane_is_difference_of_saved_columns_versus_reference(built, out_fol
 def test_tornado_is_a_clustered_horizontal_bar_chart_of_inmb_low_and_high(built, out_folder):
     _, wb, _, _ = built
     oneway = _csv(out_folder, "dsa_oneway")
-    (chart,) = wb["dsa_oneway"]._charts
+    (chart,) = wb[sheet_title("dsa_oneway")]._charts
     assert isinstance(chart, BarChart)
     assert (chart.type, chart.grouping) == ("bar", "clustered")
     assert len(chart.series) == 2
@@ -202,7 +205,7 @@ def test_budget_impact_bar_chart_plots_the_saved_columns(tmp_path, out_folder):
     path = tmp_path / "results.xlsx"
     write_results_workbook(folder, path)
     wb = load_workbook(path)
-    ws = wb["budget_impact"]
+    ws = wb[sheet_title("budget_impact")]
     assert ws.cell(2, 4).number_format == CURRENCY_FORMAT
     (chart,) = ws._charts
     assert isinstance(chart, BarChart) and chart.type == "col"
@@ -214,17 +217,17 @@ def test_budget_impact_bar_chart_plots_the_saved_columns(tmp_path, out_folder):
 
 def test_number_formats_freeze_panes_filter_and_widths(built):
     _, wb, _, _ = built
-    base = wb["base_case"]
+    base = wb[sheet_title("base_case")]
     header = _header(base)
     assert base.cell(2, header.index("cost") + 1).number_format == CURRENCY_FORMAT
     assert base.cell(2, header.index("ly") + 1).number_format == EFFECT_FORMAT
     # the yearly HIV model does not resolve day 28 or 90: no deaths-by-day columns (issue #15)
     assert not [h for h in header if h.startswith("deaths_day_")]
     assert number_format("base_case", "deaths_day_28") == PERCENT_FORMAT
-    ceac = wb["ceac"]
+    ceac = wb[sheet_title("ceac")]
     assert ceac.cell(2, _header(ceac).index("prob_ce") + 1).number_format == PERCENT_FORMAT
     for name in ("base_case", "ceac", "dsa_oneway", "psa_samples", "ce_plane"):
-        ws = wb[name]
+        ws = wb[sheet_title(name)]
         assert ws.freeze_panes == "A2"
         assert ws.auto_filter.ref.startswith("A1:")
         assert ws.cell(1, 1).font.b
@@ -236,8 +239,8 @@ def test_missing_values_are_empty_cells_and_booleans_stay_booleans(built, out_fo
     _, wb, _, _ = built
     base = _csv(out_folder, "base_case")
     assert math.isnan(base.inc_cost[0])  # the reference strategy has no increment
-    assert _column(wb["base_case"], "inc_cost")[0] is None
-    frontier = _column(wb["ceac"], "on_frontier")
+    assert _column(wb[sheet_title("base_case")], "inc_cost")[0] is None
+    frontier = _column(wb[sheet_title("ceac")], "on_frontier")
     assert set(map(type, frontier)) == {bool}
     assert frontier == _csv(out_folder, "ceac").on_frontier.tolist()
 
@@ -270,7 +273,7 @@ def test_strings_are_text_never_formulas_and_nan_inf_are_empty(tmp_path):
     table.to_csv(folder / "base_case.csv", index=False)
     path = tmp_path / "results.xlsx"
     write_results_workbook(folder, path)
-    ws = load_workbook(path)["base_case"]
+    ws = load_workbook(path)[sheet_title("base_case")]
     assert ws["A2"].value == "=cmd|' /C calc'!A0"
     assert ws["A2"].data_type == "s"
     assert ws["A3"].value == "#N/A" and ws["A3"].data_type == "s"
@@ -331,10 +334,10 @@ def test_large_psa_samples_is_left_out_but_the_ce_plane_stays(tmp_path, out_fold
     path = tmp_path / "results.xlsx"
     write_results_workbook(out_folder, path)
     wb = load_workbook(path)
-    assert "psa_samples" not in wb.sheetnames
+    assert sheet_title("psa_samples") not in wb.sheetnames
     notes = [r[0] for r in wb["Summary"].iter_rows(values_only=True) if r[0]]
     assert any("psa_samples.csv has 600 rows" in str(n) for n in notes)
-    assert wb["ce_plane"].max_row - 1 == 40
+    assert wb[sheet_title("ce_plane")].max_row - 1 == 40
 
 
 def test_sheet_titles_are_valid_unique_and_short(tmp_path):
@@ -346,9 +349,9 @@ def test_sheet_titles_are_valid_unique_and_short(tmp_path):
     path = tmp_path / "results.xlsx"
     write_results_workbook(folder, path)
     names = load_workbook(path).sheetnames
-    assert len(names) == 4
+    assert len(names) == 5  # Summary, Contents and the three tables
     assert all(len(n) <= 31 and not set(n) & set("[]:*?/\\") for n in names)
-    assert len({n.casefold() for n in names}) == 4
+    assert len({n.casefold() for n in names}) == 5
     assert "History" not in names  # reserved by Excel
 
 
@@ -406,4 +409,47 @@ def test_every_sheet_prints_landscape_fitted_to_width_with_repeated_headers(tmp_
         assert ws.page_setup.orientation == "landscape", ws.title
         assert ws.page_setup.fitToWidth == 1 and ws.page_setup.fitToHeight == 0, ws.title
         assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
-    assert wb["base_case"].print_title_rows == "$1:$1"
+    assert wb[sheet_title("base_case")].print_title_rows == "$1:$1"
+
+
+def test_contents_sheet_links_every_sheet_with_its_source(built):
+    """Readable titles (issue #15), each listed on Contents with a link and the CSV copied."""
+    _, wb, _, _ = built
+    assert wb.sheetnames[:3] == ["Summary", "Contents", "ICER table"]
+    rows = list(wb["Contents"].iter_rows(min_row=2))
+    listed = {r[0].value: (r[0].hyperlink, r[2].value) for r in rows}
+    assert set(listed) == set(wb.sheetnames) - {"Contents"}
+    link, source = listed["ICER table"]
+    assert link.location == "'ICER table'!A1" and source == "base_case.csv"
+    assert listed["One-way DSA"][1] == "dsa_oneway.csv"
+
+
+def test_value_of_information_charts_read_their_tables(tmp_path):
+    """EVPI (by WTP), EVPPI (by group) and EVSI (by trial size) charts, their series on the
+    Chart data sheet holding the saved numbers (issue #15)."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    pd.DataFrame({"wtp": [0, 10_000, 20_000], "evpi_per_patient": [0.0, 5.5, 12.0]}).to_csv(
+        folder / "evpi.csv", index=False
+    )
+    pd.DataFrame(
+        {
+            "group": ["costs", "costs", "effect", "effect"],
+            "wtp": [20_000, 30_000, 20_000, 30_000],
+            "evppi_per_patient": [1.0, 2.0, 3.0, 4.0],
+        }
+    ).to_csv(folder / "evppi.csv", index=False)
+    pd.DataFrame(
+        {"wtp": [20_000] * 3, "n_per_arm": [50, 100, 200], "evsi_per_patient": [1.0, 1.5, 1.8]}
+    ).to_csv(folder / "evsi.csv", index=False)
+    path = tmp_path / "results.xlsx"
+    write_results_workbook(folder, path)
+    wb = load_workbook(path)
+    data = wb[sheet_title(CHART_DATA_SHEET)]
+    for name in ("evpi", "evppi", "evsi"):
+        (chart,) = wb[sheet_title(name)]._charts
+        refs = [(s.val or s.yVal).numRef.f for s in chart.series]
+        assert refs and all(r.startswith("'Chart data'!") for r in refs), name
+    (evppi,) = wb[sheet_title("evppi")]._charts
+    assert [_cells(s.val.numRef.f, wb) for s in evppi.series] == [[1.0, 3.0], [2.0, 4.0]]
+    assert data["A1"].value.startswith("EVPI per patient")

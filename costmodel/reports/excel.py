@@ -41,11 +41,14 @@ from costmodel.reports.excel_cells import (
     MIN_COLUMN_WIDTH,
     PERCENT_FORMAT,
     _plain,
+    _Styled,
     number_format,
 )
 from costmodel.reports.excel_charts import (
     CE_PLANE_SHEET,
+    CE_PLANE_TITLE,
     CHART_DATA_SHEET,
+    CHART_DATA_TITLE,
     PALETTE,
     TORNADO_PARAMETERS,
     _blocks_rows,
@@ -57,6 +60,7 @@ from costmodel.reports.excel_sheets import (
     WIDTH_SAMPLE_ROWS,
     _build_workbook,
     _GridSheet,
+    _Link,
     _TableSheet,
 )
 from costmodel.reports.excel_summary import _summary_rows
@@ -65,6 +69,7 @@ __all__ = [
     "CE_PLANE_MAX_SAMPLES",
     "CE_PLANE_SHEET",
     "CHART_DATA_SHEET",
+    "CONTENTS_SHEET",
     "CURRENCY_FORMAT",
     "DAYS_FORMAT",
     "DETERMINISTIC_TABLES",
@@ -77,6 +82,7 @@ __all__ = [
     "PERCENT_FORMAT",
     "PSA_SAMPLES_MAX_ROWS",
     "PSA_TABLES",
+    "READABLE_TITLES",
     "RESULTS_WORKBOOK",
     "ROW_CHUNK",
     "SHEET_TITLE_MAX",
@@ -85,6 +91,7 @@ __all__ = [
     "WIDTH_SAMPLE_ROWS",
     "ExcelReportError",
     "number_format",
+    "sheet_title",
     "write_results_workbook",
 ]
 
@@ -115,6 +122,50 @@ DETERMINISTIC_TABLES = (
     "budget_impact",
 )
 PSA_TABLES = ("psa_summary", "ceac", CE_PLANE_SHEET, "evpi", "evppi", "evsi", "psa_samples")
+
+CONTENTS_SHEET = "Contents"
+# Sheet titles a reader understands (at most 31 characters); the CSV each sheet copies is
+# named on the Contents sheet. Tables not listed keep their file name.
+READABLE_TITLES = {
+    "base_case": "ICER table",
+    "outcomes": "Clinical outcomes",
+    "trace": "Markov trace",
+    "state_time": "Time in states",
+    "evidence": "Evidence synthesis",
+    "evidence_studies": "Pooled trials",
+    "evidence_sensitivity": "Evidence sensitivity",
+    "calibration": "Calibration",
+    "biomarker": "Biomarker",
+    "dsa_oneway": "One-way DSA",
+    "twoway": "Two-way DSA",
+    "threshold": "Threshold analysis",
+    "scenarios": "Scenarios",
+    "budget_impact": "Budget impact",
+    "hypothetical": "Hypothetical strategies",
+    "subgroups": "Subgroups",
+    "parameters": "Parameters",
+    "cheers": "CHEERS 2022 checklist",
+    "psa_summary": "PSA summary",
+    "ceac": "Acceptability curves",
+    CE_PLANE_SHEET: CE_PLANE_TITLE,
+    "evpi": "EVPI",
+    "evppi": "EVPPI",
+    "evsi": "EVSI and ENBS",
+    "voi_by_price": "Value of research by price",
+    "psa_samples": "PSA samples",
+    CHART_DATA_SHEET: CHART_DATA_TITLE,
+}
+
+
+def sheet_title(table_name: str) -> str:
+    """The results.xlsx sheet title of a table (``twoway_2`` -> ``Two-way DSA 2``)."""
+    if table_name in READABLE_TITLES:
+        return READABLE_TITLES[table_name]
+    numbered = re.fullmatch(r"(.+)_(\d+)", table_name)
+    if numbered and numbered.group(1) in READABLE_TITLES:
+        return f"{READABLE_TITLES[numbered.group(1)]} {numbered.group(2)}"
+    return table_name
+
 
 _INVALID_TITLE_CHARS = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
 
@@ -284,14 +335,14 @@ def _plan(
 ) -> list[_TableSheet | _GridSheet]:
     """Every sheet in workbook order, with its charts, before the first row is streamed."""
     titles = _Titles()
-    for reserved in (SUMMARY_SHEET, CE_PLANE_SHEET, CHART_DATA_SHEET):
-        titles.claim(reserved)
+    for reserved in (SUMMARY_SHEET, CONTENTS_SHEET, CE_PLANE_SHEET, CHART_DATA_SHEET):
+        titles.claim(sheet_title(reserved))
     settings = summary.get("settings") or {}
     currency = str(settings.get("currency") or "")
     effect = _effect_measure(settings)
     notes = list(notes)
     sheets = {
-        name: _TableSheet(titles.claim(name), name, table, f"{name}.csv")
+        name: _TableSheet(titles.claim(sheet_title(name)), name, table, f"{name}.csv")
         for name, table in tables.items()
         if table is not None
     }
@@ -302,7 +353,7 @@ def _plan(
     if ce_plane is not None:
         frame, reference, comparisons, effect_column = ce_plane
         source = f"psa_samples.csv: first {len(frame):,} samples, each strategy minus {reference}"
-        sheet = _TableSheet(CE_PLANE_SHEET, CE_PLANE_SHEET, frame, source)
+        sheet = _TableSheet(sheet_title(CE_PLANE_SHEET), CE_PLANE_SHEET, frame, source)
         sheet.charts.append(_ce_plane_chart(frame, reference, comparisons, effect_column, currency))
         ordered.append(sheet)
         notes.append(
@@ -315,7 +366,9 @@ def _plan(
         names = ", ".join(b.table_name for b in blocks)
         notes.append("Charts read their series from the chart_data sheet (copies, not formulas).")
         ordered.append(
-            _GridSheet(CHART_DATA_SHEET, _blocks_rows(blocks), f"{names} (for charts)", "A3")
+            _GridSheet(
+                sheet_title(CHART_DATA_SHEET), _blocks_rows(blocks), f"{names} (for charts)", "A3"
+            )
         )
     for sheet_name, rows in inputs:
         name = summary.get("input_file") or inputs_workbook.name
@@ -324,7 +377,20 @@ def _plan(
 
     sources = [(s.title, s.source) for s in ordered]
     summary_sheet = _GridSheet(SUMMARY_SHEET, _summary_rows(summary, notes, sources), "")
-    return [summary_sheet, *ordered]
+    contents = _GridSheet(CONTENTS_SHEET, _contents_rows([summary_sheet, *ordered]), "", "A2")
+    return [summary_sheet, contents, *ordered]
+
+
+def _contents_rows(sheets: list[_TableSheet | _GridSheet]) -> list[list[object]]:
+    """One row per sheet: its title (a link to it), what it holds and where it comes from."""
+    rows: list[list[object]] = [
+        [_Styled("sheet", bold=True), _Styled("rows", bold=True), _Styled("source", bold=True)]
+    ]
+    for sheet in sheets:
+        n = len(sheet.table) if isinstance(sheet, _TableSheet) else len(sheet.rows)
+        source = sheet.source or "summary.json: provenance, settings, ICER table, notes"
+        rows.append([_Link(sheet.title, f"'{sheet.title}'!A1"), n, source])
+    return rows
 
 
 def _effect_measure(settings: dict) -> str:

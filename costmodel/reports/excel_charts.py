@@ -29,8 +29,10 @@ TORNADO_PARAMETERS = 15
 
 PALETTE = ("4472C4", "ED7D31", "70AD47", "FFC000", "5B9BD5", "A5A5A5", "264478", "9E480E")
 
-CE_PLANE_SHEET = "ce_plane"
+CE_PLANE_SHEET = "ce_plane"  # table names (as CSV stems would be)
 CHART_DATA_SHEET = "chart_data"
+CE_PLANE_TITLE = "CE plane"  # their sheet titles, which the charts' series refer to
+CHART_DATA_TITLE = "Chart data"
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class _Block:
         first = 2 if header else 3
         last = max(first, 2 + len(self.table))
         return Reference(
-            range_string=f"{quote_sheetname(CHART_DATA_SHEET)}!${col}${first}:${col}${last}"
+            range_string=f"{quote_sheetname(CHART_DATA_TITLE)}!${col}${first}:${col}${last}"
         )
 
     def cols(self, first: str, last: str) -> Reference:
@@ -55,7 +57,7 @@ class _Block:
         a = get_column_letter(self.first_col + columns.index(first))
         b = get_column_letter(self.first_col + columns.index(last))
         return Reference(
-            range_string=f"{quote_sheetname(CHART_DATA_SHEET)}!${a}$2:${b}${2 + len(self.table)}"
+            range_string=f"{quote_sheetname(CHART_DATA_TITLE)}!${a}$2:${b}${2 + len(self.table)}"
         )
 
 
@@ -74,6 +76,18 @@ def _chart_blocks(sheets: dict[str, _TableSheet], currency: str, effect: str) ->
     budget = sheets.get("budget_impact")
     if budget is not None and (block := _budget_block(budget.table)) is not None:
         specs.append((block, "budget_impact", lambda b: _budget_chart(b, currency)))
+    evpi = sheets.get("evpi")
+    if evpi is not None and {"wtp", "evpi_per_patient"} <= set(evpi.table.columns):
+        block = _Block(
+            "EVPI per patient (evpi.csv)", evpi.table[["wtp", "evpi_per_patient"]], "evpi"
+        )
+        specs.append((block, "evpi", lambda b: _evpi_chart(b, currency, effect)))
+    evppi = sheets.get("evppi")
+    if evppi is not None and (block := _evppi_block(evppi.table)) is not None:
+        specs.append((block, "evppi", lambda b: _evppi_chart(b, currency)))
+    evsi = sheets.get("evsi")
+    if evsi is not None and (block := _evsi_block(evsi.table)) is not None:
+        specs.append((block, "evsi", lambda b: _evsi_chart(b, currency)))
     placed, column = [], 1
     for block, name, make_chart in specs:
         block = replace(block, first_col=column)
@@ -142,6 +156,27 @@ def _budget_block(budget: pd.DataFrame) -> _Block | None:
     category = "year" if "year" in budget.columns else str(budget.columns[0])
     table = budget[[category, *values]].reset_index(drop=True)
     return _Block("Budget impact per year (budget_impact.csv)", table, "budget_impact")
+
+
+def _evppi_block(evppi: pd.DataFrame) -> _Block | None:
+    """EVPPI per patient of each group (rows) at each WTP (columns)."""
+    if not {"group", "wtp", "evppi_per_patient"} <= set(evppi.columns) or evppi.empty:
+        return None
+    groups = list(dict.fromkeys(evppi["group"].astype(str)))
+    table = evppi.assign(group=evppi["group"].astype(str)).drop_duplicates(["group", "wtp"])
+    wide = table.pivot(index="group", columns="wtp", values="evppi_per_patient").loc[groups]
+    wide.columns = [f"wtp {w:,.0f}" for w in wide.columns]
+    return _Block("EVPPI per patient by group (evppi.csv)", wide.reset_index(), "evppi")
+
+
+def _evsi_block(evsi: pd.DataFrame) -> _Block | None:
+    """EVSI per patient by trial size (rows) at each WTP (columns)."""
+    if not {"n_per_arm", "wtp", "evsi_per_patient"} <= set(evsi.columns) or evsi.empty:
+        return None
+    table = evsi.drop_duplicates(["n_per_arm", "wtp"])
+    wide = table.pivot(index="n_per_arm", columns="wtp", values="evsi_per_patient")
+    wide.columns = [f"wtp {w:,.0f}" for w in wide.columns]
+    return _Block("EVSI per patient by trial size (evsi.csv)", wide.reset_index(), "evsi")
 
 
 def _blocks_rows(blocks: Sequence[_Block]) -> list[list[object]]:
@@ -227,7 +262,7 @@ def _ce_plane_chart(
     chart.x_axis.tickLblPos = chart.y_axis.tickLblPos = "low"
     columns = list(frame.columns)
     last = len(frame) + 1
-    sheet = quote_sheetname(CE_PLANE_SHEET)
+    sheet = quote_sheetname(CE_PLANE_TITLE)
     for s in comparisons:
         x = get_column_letter(columns.index(f"inc_{effect}_{s}") + 1)
         y = get_column_letter(columns.index(f"inc_cost_{s}") + 1)
@@ -280,6 +315,53 @@ def _tornado_chart(
     chart.height = max(chart.height, 4 + 0.7 * len(block.table))
     chart.add_data(block.cols("inmb_low", "inmb_high"), titles_from_data=True)
     _set_categories(chart, block, "parameter")
+    return chart
+
+
+def _evpi_chart(block: _Block, currency: str, effect: str) -> ScatterChart:
+    chart = ScatterChart()
+    chart.title = "Expected value of perfect information per patient"
+    chart.scatterStyle = "lineMarker"
+    _style_axes(
+        chart,
+        f"Willingness to pay ({currency + ' ' if currency else ''}per {_effect_unit(effect)})",
+        f"EVPI per patient{_money(currency)}",
+    )
+    chart.x_axis.number_format = chart.y_axis.number_format = CURRENCY_FORMAT
+    series = Series(
+        block.ref("evpi_per_patient", header=True), block.ref("wtp"), title_from_data=True
+    )
+    series.marker = Marker(symbol="none")
+    chart.series.append(series)
+    chart.legend = None
+    return chart
+
+
+def _evppi_chart(block: _Block, currency: str) -> BarChart:
+    chart = BarChart()
+    chart.type = "bar"
+    chart.grouping = "clustered"
+    chart.title = "EVPPI per patient by parameter group"
+    columns = list(block.table.columns)
+    _style_axes(chart, "Parameter group", f"EVPPI per patient{_money(currency)}")
+    chart.y_axis.number_format = CURRENCY_FORMAT
+    chart.x_axis.tickLblSkip = 1
+    chart.add_data(block.cols(columns[1], columns[-1]), titles_from_data=True)
+    _set_categories(chart, block, "group")
+    return chart
+
+
+def _evsi_chart(block: _Block, currency: str) -> ScatterChart:
+    chart = ScatterChart()
+    chart.title = "Expected value of sample information per patient"
+    chart.scatterStyle = "lineMarker"
+    _style_axes(chart, "Patients per arm", f"EVSI per patient{_money(currency)}")
+    chart.y_axis.number_format = CURRENCY_FORMAT
+    x = block.ref("n_per_arm")
+    for column in list(block.table.columns)[1:]:
+        series = Series(block.ref(column, header=True), x, title_from_data=True)
+        series.marker = Marker(symbol="circle", size=5)
+        chart.series.append(series)
     return chart
 
 

@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.hyperlink import Hyperlink
 
 from costmodel.reports.excel_cells import (
     _Cells,
@@ -32,6 +35,14 @@ class _TableSheet:
     table: pd.DataFrame
     source: str
     charts: list[object] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Link:
+    """A grid cell showing ``text`` that links to ``location`` in the workbook ('Sheet'!A1)."""
+
+    text: str
+    location: str
 
 
 @dataclass
@@ -105,7 +116,9 @@ def _write_grid(ws, sheet: _GridSheet, cells: _Cells) -> None:
     lengths: list[list[int]] = [[] for _ in range(width)]
     for row in sheet.rows:
         for j, item in enumerate(row):
-            if not isinstance(item, _Styled):
+            if isinstance(item, _Link):
+                lengths[j].append(len(item.text) + 1)
+            elif not isinstance(item, _Styled):
                 lengths[j].append(_display_length(item, None))
             elif item.fit:
                 lengths[j].append(_display_length(item.value, item.fmt))
@@ -119,6 +132,11 @@ def _write_grid(ws, sheet: _GridSheet, cells: _Cells) -> None:
 
 
 def _grid_cell(ws, item: object, cells: _Cells) -> object:
+    if isinstance(item, _Link):
+        cell = WriteOnlyCell(ws, value=item.text)
+        cell.hyperlink = Hyperlink(ref="", location=item.location, display=item.text)
+        cell.font = Font(color="1F4E9A", underline="single")
+        return cell
     if isinstance(item, _Styled):
         return cells.make(ws, _plain(item.value), item.fmt, item.bold)
     return cells.make(ws, _plain(item))

@@ -23,8 +23,11 @@ tr.weak td{background:#fff4d6}.note{color:#555;font-size:.9rem}
 figure{margin:1rem 0;page-break-inside:avoid}figure img{max-width:100%}
 figcaption{font-size:.85rem;color:#444}
 nav ol{columns:2;font-size:.9rem}
-@media print{nav{display:none}h2{page-break-before:auto}table{page-break-inside:auto}
-tr{page-break-inside:avoid}body{max-width:none;margin:0}}
+@media print{@page{margin:14mm 12mm}nav{display:none}h2{page-break-before:auto}
+h2,h3{page-break-after:avoid}table{page-break-inside:auto;font-size:.66rem;max-width:100%}
+thead{display:table-header-group}tr{page-break-inside:avoid}th,td{padding:.1rem .25rem}
+td{max-width:14rem}td.num{white-space:normal}figure img{max-height:23cm}
+body{max-width:none;margin:0;font-size:.9rem}}
 """
 
 FIGURE_TEXT = {
