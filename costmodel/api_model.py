@@ -21,6 +21,8 @@ from costmodel.model import run_model
 from costmodel.parameters import evaluate_parameters, sample_parameters
 from costmodel.validate import load_inputs
 
+MAX_SETS = 10_000_000  # the PSA's bound (costmodel.api.MAX_PSA_SAMPLES)
+
 
 class Model:
     """The model of one workbook (its comparator strategies), validated once.
@@ -56,8 +58,10 @@ class Model:
     def sample(self, n: int, seed: int = 1) -> pd.DataFrame:
         """``n`` draws of the workbook's PSA distributions (one column per sampled
         parameter), the same draws as a PSA with this seed."""
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise OptionError(f"n must be a whole number >= 1; got {n!r}.")
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_SETS:
+            raise OptionError(f"n must be a whole number from 1 to {MAX_SETS:,}; got {n!r}.")
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise OptionError(f"seed must be a whole number >= 0; got {seed!r}.")
         return pd.DataFrame(sample_parameters(self.inputs, seed, 0, n))
 
     def evaluate(
@@ -95,6 +99,11 @@ class Model:
             return {}, 1
         if isinstance(values, pd.DataFrame):
             values = {c: values[c].to_numpy() for c in values.columns}
+        if not isinstance(values, Mapping):
+            raise OptionError(
+                "values must map parameter names to numbers (a dict or a DataFrame); got "
+                f"{type(values).__name__}."
+            )
         names = {p.name for p in self.inputs.parameters}
         arrays: dict[str, np.ndarray] = {}
         for name, value in values.items():
@@ -114,4 +123,8 @@ class Model:
         if len(sizes) > 1:
             raise OptionError(f"parameter sets of different lengths: {sorted(sizes)}.")
         n = sizes.pop() if sizes else 1
+        if n == 0:
+            raise OptionError("no parameter sets: give at least one value per parameter.")
+        if n > MAX_SETS:
+            raise OptionError(f"{n:,} parameter sets: at most {MAX_SETS:,} per call.")
         return {k: np.broadcast_to(a, (n,)) for k, a in arrays.items()}, n

@@ -95,3 +95,18 @@ def test_model_evaluate_vectors_and_errors():
         model.evaluate({"rr": 1})
     with pytest.raises(OptionError, match="different lengths"):
         model.evaluate({"rr_combination": [1, 2], "c_lamivudine": [1, 2, 3]})
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"c_lamivudine": []}, "no parameter sets"),
+        ([1, 2, 3], "must map parameter names"),
+        ("c_lamivudine", "must map parameter names"),
+        ({"c_lamivudine": [[1, 2], [3, 4]]}, "one dimension"),
+        ({"c_lamivudine": "abc"}, "needs numbers"),
+    ],
+)
+def test_model_evaluate_refuses_what_is_not_parameter_sets(values, message):
+    with pytest.raises(OptionError, match=message):
+        Model(HIV).evaluate(values)

@@ -115,3 +115,26 @@ def test_report_opens_with_the_decision_summary(hiv_folder):
         assert label in summary
     icer = base.icer.dropna().iloc[0]
     assert f"{icer:,.0f}" in summary
+
+
+def test_summary_shows_net_health_benefit_and_clinical_results(hiv_folder, tmp_path):
+    """Issue #15: NHB at each WTP beside NMB (HIV, per life-year: NHB = LY - cost / WTP, by
+    hand from base_case.csv); the yearly HIV model resolves no day, so no clinical table."""
+    text = (hiv_folder / "report.html").read_text(encoding="utf-8")
+    summary = text[text.index("<section id='summary'") : text.index("<section id='problem'")]
+    base = pd.read_csv(hiv_folder / "base_case.csv").set_index("strategy")
+    assert "NHB at 20,000 (LYs)" in summary
+    nhb = base.loc["combination", "ly"] - base.loc["combination", "cost"] / 20_000
+    assert f"{nhb:,.3f}" in summary
+    assert "Clinical results versus" not in summary
+    out = tmp_path / "msc"
+    assert (
+        main(["run", str(ROOT / "inputs" / "msc_covid19.xlsx"), "--fast", "--out", str(out)]) == 0
+    )
+    text = (out / "report.html").read_text(encoding="utf-8")
+    summary = text[text.index("<section id='summary'") : text.index("<section id='problem'")]
+    msc = pd.read_csv(out / "base_case.csv").set_index("strategy").loc["msc_cells"]
+    assert "Clinical results versus Standard care" in summary
+    assert (
+        f"{msc.nnt_day_28:.1f}" in summary and f"{1000 * msc.deaths_averted_day_28:.1f}" in summary
+    )

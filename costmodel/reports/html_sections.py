@@ -31,7 +31,13 @@ def decision_summary(folder: Path, summary: dict, tables: Tables) -> Section | N
     wtps = [float(w) for w in settings.get("wtp", [])]
     unit = effect_unit(settings)
     body = f"<p>{html.escape(_decision_sentence(base, tables, wtps, currency, unit))}</p>"
-    body += _table(_key_results(base, tables.get("ceac"), wtps))
+    body += _table(_key_results(base, tables.get("ceac"), wtps, settings))
+    clinical = _clinical_results(base, settings)
+    if clinical is not None:
+        reference = base.loc[base.strategy == _reference(base, settings), "label"]
+        name = reference.iloc[0] if len(reference) else "the reference"
+        body += f"<p><b>Clinical results versus {html.escape(str(name))}</b> (per 1,000 patients; "
+        body += "NNT: patients treated per death averted).</p>" + _table(clinical)
     threshold = tables.get("threshold")
     name = settings.get("threshold_parameter")
     if threshold is not None and name:
@@ -98,7 +104,39 @@ def _decision_sentence(
     return text + "."
 
 
-def _key_results(base: pd.DataFrame, ceac: pd.DataFrame | None, wtps: list[float]) -> pd.DataFrame:
+def _reference(base: pd.DataFrame, settings: dict) -> str:
+    """The strategy increments are measured against (Settings reference_strategy or the
+    first strategy of the table)."""
+    reference = settings.get("reference_strategy") or ""
+    return reference if reference in set(base.strategy) else str(base.strategy.iloc[0])
+
+
+def _clinical_results(base: pd.DataFrame, settings: dict) -> pd.DataFrame | None:
+    """Deaths, deaths averted, NNT and cost per death averted at each reported day, and the
+    ICER per life-year, for each strategy versus the reference (None without day measures)."""
+    days = [int(c.rsplit("_", 1)[1]) for c in base.columns if c.startswith("deaths_day_")]
+    if not days or "label" not in base:
+        return None
+    others = base[base.strategy != _reference(base, settings)]
+    table = pd.DataFrame({"Strategy": others.label.to_numpy()})
+    for d in days:  # one decimal for counts per 1,000 and NNTs, whole currency units
+        table[f"Deaths by day {d}"] = (others[f"deaths_day_{d}"] * 1000).round(1).to_numpy()
+        averted = others[f"deaths_averted_day_{d}"] * 1000
+        table[f"Deaths averted by day {d}"] = averted.round(1).to_numpy()
+        table[f"NNT (day {d})"] = others[f"nnt_day_{d}"].round(1).to_numpy()
+        table[f"Cost per death averted (day {d})"] = (
+            others[f"cost_per_death_averted_day_{d}"].round(0).to_numpy()
+        )
+    if "icer_per_ly_vs_reference" in others:
+        table["ICER per LY vs reference"] = others.icer_per_ly_vs_reference.round(0).to_numpy()
+    return table
+
+
+def _key_results(
+    base: pd.DataFrame, ceac: pd.DataFrame | None, wtps: list[float], settings: dict
+) -> pd.DataFrame:
+    effect = "ly" if settings.get("effect_measure") == "ly" else "qaly"
+    unit = effect_unit(settings)
     columns = {
         "label": "Strategy",
         "cost": "Cost",
@@ -112,6 +150,8 @@ def _key_results(base: pd.DataFrame, ceac: pd.DataFrame | None, wtps: list[float
     for w in wtps:
         if f"nmb_{w:g}" in base:
             table[f"NMB at {w:,.0f}"] = base[f"nmb_{w:g}"].to_numpy()
+        if w > 0 and {effect, "cost"} <= set(base.columns):
+            table[f"NHB at {w:,.0f} ({unit}s)"] = (base[effect] - base.cost / w).to_numpy()
         if ceac is not None:
             p = ceac[ceac.wtp == w].set_index("strategy").prob_ce
             table[f"P(cost-effective) at {w:,.0f}"] = base.strategy.map(p).to_numpy()
@@ -180,39 +220,59 @@ def model(folder: Path, summary: dict, tables: Tables) -> Section:
             f"{100 * float(settings.get('discount_rate_costs', 0)):.1f}%, outcomes "
             f"{100 * float(settings.get('discount_rate_outcomes', 0)):.1f}% per year; within-cycle "
             f"correction: {html.escape(str(settings.get('within_cycle_correction', '')))}.</p>"
-            + (_table(phases) if len(phases) else "")
+            + (_table(_labelled(phases, PHASE_COLUMNS)) if len(phases) else "")
             + _figure(folder, "state_diagram")
             + _figure(folder, "trace")
         ),
     )
 
 
+PHASE_COLUMNS = {
+    "key": "Phase",
+    "label": "Label",
+    "cycle_length": "Cycle length",
+    "cycle_unit": "Cycle unit",
+    "n_cycles": "Cycles",
+}
+INPUT_COLUMNS = {
+    "name": "Parameter",
+    "description": "Description",
+    "value": "Base value",
+    "distribution": "Distribution",
+    "low": "Low",
+    "high": "High",
+    "unit": "Unit",
+    "source": "Source",
+    "evidence_flags": "Evidence flags",
+    "weak": "Weak evidence",
+}
+CALIBRATION_COLUMNS = {
+    "key": "Target",
+    "entry": "Cohort (entry mix)",
+    "strategy": "Strategy",
+    "relative_to": "Relative to",
+    "outcome": "Outcome",
+    "day": "Day",
+    "target": "Target value",
+    "model": "Model value",
+    "difference": "Difference",
+    "tolerance": "Tolerance",
+    "within_tolerance": "Within tolerance",
+    "source": "Source",
+}
+
+
 def inputs(folder: Path, summary: dict, tables: Tables) -> Section | None:
     if "parameters" not in tables:
         return None
-    params = tables["parameters"]
-    columns = [
-        c
-        for c in (
-            "name",
-            "value",
-            "distribution",
-            "low",
-            "high",
-            "unit",
-            "source",
-            "evidence_flags",
-            "weak",
-        )
-        if c in params.columns
-    ]
+    params = _labelled(tables["parameters"], INPUT_COLUMNS)
     return (
         "inputs",
         "Inputs",
         (
             "<p>Rows shaded yellow rest on weak evidence ([R] recalled, [A] assumption or "
             "[GAP]). Flags: [V] seen in the source, [S] secondary source, [D] derived.</p>"
-            + _table(params[columns], max_rows=500, weak_column="weak")
+            + _table(params, max_rows=500, weak_column="Weak evidence")
         ),
     )
 
@@ -302,7 +362,9 @@ def subgroups(folder: Path, summary: dict, tables: Tables) -> Section | None:
 def calibration(folder: Path, summary: dict, tables: Tables) -> Section | None:
     if "calibration" not in tables:
         return None
-    body = _figure(folder, "calibration") + _table(tables["calibration"])
+    body = _figure(folder, "calibration") + _table(
+        _labelled(tables["calibration"], CALIBRATION_COLUMNS)
+    )
     return ("calibration", "Calibration", body)
 
 
