@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +21,14 @@ import pandas as pd
 from costmodel.analyses.base import RunOptions
 from costmodel.analyses.run import STEP_KEYS, run_analyses
 from costmodel.api_model import Model
-from costmodel.errors import OptionError
+from costmodel.errors import InputError, OptionError
 from costmodel.inputs import ModelInputs
 from costmodel.reports import write_reports, write_result
 from costmodel.results import AnalysisResult
 from costmodel.rng import SeedLike, normalize_seed
+from costmodel.schema import SETTINGS
 from costmodel.validate import validate_workbook
-from costmodel.workbook import RawWorkbook, read_workbook
+from costmodel.workbook import RawRow, RawWorkbook, read_workbook
 
 __all__ = [
     "Model",
@@ -114,7 +115,7 @@ def run_inputs(
         deterministic=deterministic,
         voi=voi and not fast,
         fast=fast,
-        evppi_groups=tuple(tuple(g) for g in evppi_groups or ()),
+        evppi_groups=_checked_evppi_groups(inputs, evppi_groups),
         progress=progress,
         on_step=on_step,
         analyses=_checked_analyses(analyses),
@@ -123,13 +124,44 @@ def run_inputs(
     return RunResult(result.inputs, result.outcomes, result.tables, result.summary, result.psa)
 
 
+def _checked_evppi_groups(
+    inputs: ModelInputs, groups: Iterable[Iterable[str]] | None
+) -> tuple[tuple[str, ...], ...]:
+    """EVPPI groups of parameter names, or OptionError for an empty name, an unknown name
+    (with suggestions) or a parameter without a PSA distribution."""
+    parameters = {p.name: p for p in inputs.parameters}
+    checked = []
+    for group in groups or ():
+        names = tuple(n.strip() for n in group)
+        if not names or any(not n for n in names):
+            raise OptionError(f"--evppi {','.join(names)}: an empty parameter name.")
+        for name in names:
+            if name not in parameters:
+                close = difflib.get_close_matches(name, parameters, n=3)
+                hint = f" Did you mean {', '.join(close)}?" if close else ""
+                raise OptionError(f"--evppi: '{name}' is not a parameter of {inputs.file}.{hint}")
+            if not parameters[name].is_stochastic:
+                raise OptionError(
+                    f"--evppi: '{name}' has no PSA distribution (only sampled parameters carry "
+                    "EVPPI)."
+                )
+        checked.append(names)
+    return tuple(checked)
+
+
 def _checked_analyses(analyses: Iterable[str] | None) -> frozenset[str] | None:
     """The chosen analysis steps, or OptionError naming the unknown ones."""
     if analyses is None:
         return None
     if isinstance(analyses, str):
         analyses = [analyses]
-    chosen = frozenset(analyses)
+    try:
+        chosen = frozenset(analyses)
+    except TypeError:
+        raise OptionError(
+            f"analyses: a list of analysis names; got {analyses!r}. Choose from "
+            f"{', '.join(STEP_KEYS)}."
+        ) from None
     unknown = sorted(chosen - set(STEP_KEYS))
     if unknown:
         raise OptionError(
@@ -191,8 +223,8 @@ def run_workbook(
     parts; ``progress(done, total)`` follows the PSA samples. Tables are DataFrames named like
     the CSV files (``result.base_case``, ``result.ceac``); nothing is written until
     ``result.write(folder)``."""
-    _, inputs = load_workbook_inputs(_checked_path(path))
-    inputs = with_overrides(inputs, overrides or {})
+    raw, inputs = load_workbook_inputs(_checked_path(path))
+    inputs = with_overrides(raw, inputs, overrides or {})
     result = run_inputs(
         inputs,
         seed=seed,
@@ -207,53 +239,77 @@ def run_workbook(
     return result
 
 
-def with_overrides(inputs: ModelInputs, overrides: Mapping[str, object]) -> ModelInputs:
-    """``inputs`` with parameters fixed at numbers and Settings replaced; OptionError for an
-    unknown name, a Dirichlet member or a value of the wrong kind."""
+def with_overrides(
+    raw: RawWorkbook, inputs: ModelInputs, overrides: Mapping[str, object]
+) -> ModelInputs:
+    """``inputs`` with Settings replaced and parameters fixed at numbers; OptionError for an
+    unknown name, a Dirichlet member or a value the workbook itself would refuse.
+
+    Settings values are written into the Settings sheet of the workbook as read and the whole
+    workbook is validated again, so an override gets exactly the checks (kinds, bounds,
+    references to strategies and parameters) and the meaning a typed cell gets."""
     parameters = {p.name: p for p in inputs.parameters}
-    settings = set(inputs.setting_names())
+    settings = {s.key for s in SETTINGS}
     values: dict[str, float] = {}
     changes: dict[str, object] = {}
     for name, value in overrides.items():
         if name in parameters:
-            if parameters[name].distribution == "dirichlet":
-                raise OptionError(
-                    f"overrides: '{name}' belongs to the Dirichlet set "
-                    f"'{parameters[name].dirichlet}'; change its count in the workbook."
-                )
-            if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-                raise OptionError(f"overrides: '{name}' needs a number; got {value!r}.")
-            if not np.isfinite(float(value)):
-                raise OptionError(f"overrides: '{name}' needs a finite number; got {value!r}.")
-            values[name] = float(value)
+            values[name] = _parameter_value(parameters[name], value)
         elif name in settings:
-            changes[name] = _setting_value(inputs, name, value)
+            changes[name] = value
         else:
             close = difflib.get_close_matches(name, [*parameters, *settings], n=3)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
             raise OptionError(
                 f"overrides: '{name}' is neither a parameter nor a setting of {inputs.file}.{hint}"
             )
-    if values:
-        inputs = inputs.with_parameter_values(values)
-    return inputs.with_settings(**changes) if changes else inputs
+    if changes:
+        try:
+            inputs = validate_workbook(_with_settings_cells(raw, changes))
+        except InputError as exc:
+            raise OptionError(f"overrides: {exc}") from None
+    return inputs.with_parameter_values(values) if values else inputs
 
 
-def _setting_value(inputs: ModelInputs, name: str, value: object) -> object:
-    """A Settings override of the same kind as the current value (tuples for lists)."""
-    current = getattr(inputs.settings, name)
-    if isinstance(current, tuple):
-        items = value if isinstance(value, list | tuple) else [value]
-        return tuple(float(v) for v in items)  # type: ignore[arg-type]
-    if isinstance(current, bool):
-        if not isinstance(value, bool):
-            raise OptionError(f"overrides: setting '{name}' needs True or False; got {value!r}.")
-        return value
-    if isinstance(current, int | float) and not isinstance(current, bool):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise OptionError(f"overrides: setting '{name}' needs a number; got {value!r}.")
-        return type(current)(value)
-    return str(value)
+def _parameter_value(parameter, value: object) -> float:
+    """A parameter override as a float, or OptionError (Dirichlet member, not a number)."""
+    name = parameter.name
+    if parameter.distribution == "dirichlet":
+        raise OptionError(
+            f"overrides: '{name}' belongs to the Dirichlet set '{parameter.dirichlet}'; "
+            "change its count in the workbook."
+        )
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise OptionError(f"overrides: '{name}' needs a number; got {value!r}.")
+    if not np.isfinite(float(value)):
+        raise OptionError(f"overrides: '{name}' needs a finite number; got {value!r}.")
+    return float(value)
+
+
+def _with_settings_cells(raw: RawWorkbook, changes: Mapping[str, object]) -> RawWorkbook:
+    """The workbook as read with some Settings values replaced (or added as new rows), as if
+    typed in the Settings sheet's value column; a list becomes '20000; 30000'."""
+    sheet = raw.sheet("Settings")
+    if sheet is None:  # validation reports the missing sheet
+        return raw
+    rows = list(sheet.rows)
+    value_column = sheet.headers.get("value", "B")
+    by_key = {str(r.get("setting")).strip(): i for i, r in enumerate(rows)}
+    last = max((r.row for r in rows), default=1)
+    for key, value in changes.items():
+        if isinstance(value, list | tuple):
+            value = "; ".join(str(v) for v in value)
+        if key in by_key:
+            row = rows[by_key[key]]
+            rows[by_key[key]] = replace(row, values={**row.values, "value": value})
+        else:
+            last += 1
+            cells = {"setting": f"A{last}", "value": f"{value_column}{last}"}
+            rows.append(RawRow(last, {"setting": key, "value": value}, cells))
+    sheets = {
+        name: (replace(s, rows=tuple(rows)) if s is sheet else s) for name, s in raw.sheets.items()
+    }
+    return replace(raw, sheets=sheets)
 
 
 def _plain(value: object) -> object:

@@ -104,21 +104,22 @@ class Model:
                 "values must map parameter names to numbers (a dict or a DataFrame); got "
                 f"{type(values).__name__}."
             )
-        names = {p.name for p in self.inputs.parameters}
+        parameters = {p.name: p for p in self.inputs.parameters}
         arrays: dict[str, np.ndarray] = {}
         for name, value in values.items():
-            if name not in names:
+            if name not in parameters:
                 raise OptionError(f"'{name}' is not a parameter of {self.inputs.file}.")
             if name in self.inputs.dynamic_parameters:
                 raise OptionError(
                     f"'{name}' depends on time; set the parameters it is computed from."
                 )
-            try:
-                arrays[name] = np.atleast_1d(np.asarray(value, dtype=float))
-            except (TypeError, ValueError):
-                raise OptionError(f"'{name}' needs numbers; got {value!r}.") from None
+            raw = np.atleast_1d(np.asarray(value))
+            if raw.dtype.kind not in "iuf":  # booleans, text, objects: not numbers
+                raise OptionError(f"'{name}' needs numbers; got {value!r}.")
+            arrays[name] = raw.astype(float)
             if arrays[name].ndim != 1 or not np.isfinite(arrays[name]).all():
                 raise OptionError(f"'{name}' needs finite numbers in one dimension.")
+        _check_dirichlet_sets(parameters, arrays)
         sizes = {a.size for a in arrays.values()} - {1}
         if len(sizes) > 1:
             raise OptionError(f"parameter sets of different lengths: {sorted(sizes)}.")
@@ -128,3 +129,20 @@ class Model:
         if n > MAX_SETS:
             raise OptionError(f"{n:,} parameter sets: at most {MAX_SETS:,} per call.")
         return {k: np.broadcast_to(a, (n,)) for k, a in arrays.items()}, n
+
+
+def _check_dirichlet_sets(parameters: dict, arrays: dict[str, np.ndarray]) -> None:
+    """A Dirichlet set is given whole (as :meth:`Model.sample` draws it: proportions) or not
+    at all: one member alone would mix a proportion with the other members' counts."""
+    sets: dict[str, list[str]] = {}
+    for p in parameters.values():
+        if p.distribution == "dirichlet":
+            sets.setdefault(p.dirichlet, []).append(p.name)
+    for name, members in sets.items():
+        given = [m for m in members if m in arrays]
+        if given and len(given) < len(members):
+            missing = ", ".join(m for m in members if m not in arrays)
+            raise OptionError(
+                f"Dirichlet set '{name}' is given in part ({', '.join(given)}): give all its "
+                f"members (missing {missing}) as proportions, e.g. from Model.sample."
+            )

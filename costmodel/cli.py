@@ -58,7 +58,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     if args.scenario:
         result.summary["scenario"] = args.scenario
-    out = Path(args.out) if args.out else Path("results") / Path(args.workbook).stem
+    out = _out_folder(args.out, Path(args.workbook).stem)
     console.step("writing tables" if args.no_report else "writing tables, figures and reports")
     try:
         result.write(out, reports=not args.no_report)
@@ -75,7 +75,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if len(missed):
             message = f"{len(missed)} calibration target(s) missed: see calibration.csv"
             print(f"warning: {message}", file=sys.stderr)
-    print(f"Results written to {out}/ (report: {out / 'report.html'})")
+    if args.no_report:
+        print(f"Results written to {out}/ (tables only; `costmodel report {out}` adds reports)")
+    else:
+        print(f"Results written to {out}/ (report: {out / 'report.html'})")
     return 0
 
 
@@ -83,33 +86,54 @@ def _with_command_line_settings(inputs, args: argparse.Namespace):
     """The workbook's inputs as ``--scenario`` and ``--wtp`` change them."""
     from costmodel.errors import OptionError
 
-    if args.scenario:
+    if args.scenario is not None:
         try:
             inputs = inputs.scenario_inputs(args.scenario)
         except KeyError:
             names = ", ".join(s.name for s in inputs.scenarios) or "none in this workbook"
             raise OptionError(f"--scenario {args.scenario}: no such scenario ({names}).") from None
     if args.wtp:
-        bad = [w for w in args.wtp if not (w >= 0 and w < float("inf"))]
-        if bad:
-            raise OptionError(
-                f"--wtp {bad[0]:g}: willingness to pay must be a number >= 0 "
-                "(currency per unit of effect), e.g. --wtp 20000 30000."
-            )
-        inputs = inputs.with_settings(wtp=tuple(dict.fromkeys(args.wtp)))
+        inputs = inputs.with_settings(wtp=tuple(dict.fromkeys(_checked_wtp(args.wtp))))
     return inputs
+
+
+def _out_folder(out: str | None, stem: str) -> Path:
+    """``--out`` as a path (default results/<stem>); OptionError for an empty name."""
+    from costmodel.errors import OptionError
+
+    if out is None:
+        return Path("results") / stem
+    if not out.strip():
+        raise OptionError("--out: an empty folder name; give a folder, e.g. --out results/run1.")
+    return Path(out)
+
+
+def _checked_wtp(values: list[float] | None) -> list[float]:
+    """``--wtp`` values, or OptionError: numbers >= 0 (the same rule for every command)."""
+    from costmodel.errors import OptionError
+
+    bad = [w for w in values or [] if not (w >= 0 and w < float("inf"))]
+    if bad:
+        raise OptionError(
+            f"--wtp {bad[0]:g}: willingness to pay must be a number >= 0 "
+            "(currency per unit of effect), e.g. --wtp 20000 30000."
+        )
+    return list(values or [])
 
 
 def _cmd_icers(args: argparse.Namespace) -> int:
     from costmodel.cea import compute_icer_table
     from costmodel.csv_tables import read_strategy_table
 
+    wtp = _checked_wtp(args.wtp)
     strategies, cost, effect = read_strategy_table(args.table)
-    table = compute_icer_table(strategies, cost, effect, wtp=args.wtp or ())
-    table = _versus_reference(table, strategies, cost, effect, args.reference, args.wtp or ())
+    table = compute_icer_table(strategies, cost, effect, wtp=wtp)
+    table = _versus_reference(table, strategies, cost, effect, args.reference, wtp)
     print(table.to_string(index=False, na_rep=""))
-    if args.out:
+    if args.out is not None:
         from costmodel.files import atomic_write, write_csv
+
+        _out_folder(args.out, "")  # an empty name is refused
 
         target = Path(args.out)
         if target.suffix.lower() != ".csv":  # a folder, as --out is for every command
@@ -138,10 +162,9 @@ def _cmd_cea(args: argparse.Namespace) -> int:
 
     from costmodel.analyses.user_cea import evppi_tables, read_parameter_samples, user_cea_tables
     from costmodel.csv_tables import read_psa_samples
-    from costmodel.errors import InputError
     from costmodel.reports import write_user_cea
 
-    wtp = args.wtp
+    wtp = _checked_wtp(args.wtp)
     if args.net_benefit:
         from costmodel.analyses.user_cea import net_benefit_tables
         from costmodel.csv_tables import read_net_benefit
@@ -164,7 +187,9 @@ def _cmd_cea(args: argparse.Namespace) -> int:
     groups = [g.split(",") for g in args.evppi or []]
     if groups:
         if args.parameters is None:
-            raise InputError("--evppi needs --parameters PARAMS.csv (the sampled parameters)")
+            from costmodel.errors import OptionError
+
+            raise OptionError("--evppi needs --parameters PARAMS.csv (the sampled parameters).")
         params = read_parameter_samples(args.parameters, cost.shape[0])
         tables["evppi"] = evppi_tables(cost, effect, sorted(set(wtp)), params, groups)
         print(tables["evppi"].to_string(index=False))
@@ -179,20 +204,21 @@ def _cmd_cea(args: argparse.Namespace) -> int:
         "strategies": strategies,
         "wtp": list(wtp),
     }
-    out = Path(args.out) if args.out else Path("results") / Path(args.samples).stem
+    out = _out_folder(args.out, Path(args.samples).stem)
     write_user_cea(out, tables, summary)
     print(f"Results written to {out}/")
     return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from costmodel.reports import write_reports
-    from costmodel.reports.folder import MARKER
+    from costmodel.reports import REPORT_FILES, write_reports
+    from costmodel.reports.folder import MARKER, add_to_marker
 
     folder = Path(args.outdir)
     if not (folder / "summary.json").exists() or not (folder / MARKER).exists():
         raise CostModelError(f"{folder} is not a costmodel output folder (no summary.json).")
     write_reports(folder)  # never reopens the user's workbook: the run kept a hashed copy
+    add_to_marker(folder, REPORT_FILES)  # so that the next run may replace the folder
     print(f"Report rebuilt: {folder / 'report.html'}")
     return 0
 

@@ -149,6 +149,11 @@ def parse_expression(
         tree = ast.parse(stripped, mode="eval")
     except (SyntaxError, ValueError) as exc:
         reason = getattr(exc, "msg", None) or str(exc)
+        if _SPACED_DIGITS.search(stripped):  # '2 086,5': Python's tokenizer talks of octals
+            reason = (
+                "digits separated by a space; write numbers without thousands separators and "
+                "with a point for decimals, e.g. 20000 or 1.5"
+            )
         raise ExpressionError(f"cannot parse '{_shorten(stripped)}': {reason}") from None
     except (RecursionError, MemoryError):
         raise ExpressionError(_TOO_DEEP) from None
@@ -157,6 +162,9 @@ def parse_expression(
     evaluator = compiler.compile(tree.body)
     names, called = frozenset(compiler.names), frozenset(compiler.called)
     return Expression(text, names, called, evaluator, tree.body)
+
+
+_SPACED_DIGITS = re.compile(r"\d\s+\d")
 
 
 def _number_expression(value: numbers.Real) -> Expression:

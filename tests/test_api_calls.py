@@ -110,3 +110,47 @@ def test_model_evaluate_vectors_and_errors():
 def test_model_evaluate_refuses_what_is_not_parameter_sets(values, message):
     with pytest.raises(OptionError, match=message):
         Model(HIV).evaluate(values)
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"c_lamivudine": True}, "needs numbers"),
+        ({"c_lamivudine": "1500"}, "needs numbers"),
+        ({"n_aa": 2500}, r"Dirichlet set 'from_a' is given in part .*missing n_ab"),
+    ],
+)
+def test_model_evaluate_refuses_booleans_text_and_part_of_a_dirichlet_set(values, message):
+    with pytest.raises(OptionError, match=message):
+        Model(HIV).evaluate(values)
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"effect_measure": "bogus"}, r"Settings!B\d+: setting 'effect_measure' must be one of"),
+        ({"discount_timing": "bogus"}, "must be one of method, time-point"),
+        ({"discount_rate_costs": -0.99}, "must be >= 0"),
+        ({"wtp": "abc"}, "must be a number"),
+        ({"wtp": []}, "needs at least one number"),
+        ({"reference_strategy": "nope"}, "is not a strategy"),
+        ({"psa_samples": 5.5}, "must be a whole number"),
+    ],
+)
+def test_settings_overrides_get_the_workbook_checks(overrides, message):
+    """A Settings override is validated as if typed into the Settings sheet (helper-found
+    defects: effect_measure 'QALY' silently became LY, bad values gave tracebacks)."""
+    with pytest.raises(OptionError, match=message):
+        run_workbook(HIV, overrides=overrides, **QUICK)
+
+
+def test_settings_overrides_mean_what_the_cell_would_mean():
+    """'QALY' in a cell means qaly, 'Cycle-Start' cycle-start; n_cycles is a setting too."""
+    darth = ROOT / "inputs" / "examples" / "darth_sick_sicker.xlsx"
+    base = run_workbook(darth, overrides={"effect_measure": "QALY"}, **QUICK).base_case
+    assert base.set_index("strategy").loc["B", "icer"] == pytest.approx(72_988, abs=0.5)
+    shorter = run_workbook(HIV, overrides={"n_cycles": 10}, **QUICK).base_case
+    full = run_workbook(HIV, **QUICK).base_case
+    assert (shorter.cost < full.cost).all()
+    with pytest.raises(OptionError, match="a list of analysis names"):
+        run_workbook(HIV, analyses=42)

@@ -319,3 +319,56 @@ def test_icers_pairwise_versus_a_reference_and_net_health_benefit(tmp_path, caps
     # net health benefit at 400 per unit: effect - cost / 400
     assert out.loc["B", "nhb_400"] == pytest.approx(2 - 300 / 400)
     assert main(["icers", str(table), "--reference", "Z"]) == 2
+
+
+def test_reports_added_later_do_not_block_the_next_run(tmp_path, capsys):
+    """run --no-report, then `costmodel report`, then run again into the same folder: the
+    report files are listed in the folder's marker, so the folder stays replaceable."""
+    out = tmp_path / "out"
+    assert (
+        main(["run", str(HIV_WORKBOOK), "--out", str(out), "--psa-samples", "0", "--no-report"])
+        == 0
+    )
+    assert "tables only" in capsys.readouterr().out
+    assert not (out / "report.html").exists()
+    assert main(["report", str(out)]) == 0
+    assert (out / "report.html").exists()
+    assert "report.html" in (out / ".costmodel-output").read_text()
+    assert main(["run", str(HIV_WORKBOOK), "--out", str(out), "--psa-samples", "0"]) == 0
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--evppi", "nope"], "'nope' is not a parameter"),
+        (["--evppi", "rr_combination,,c_lamivudine"], "an empty parameter name"),
+        (["--evppi", "n_a"], "'n_a' has no PSA distribution"),
+        (["--scenario", ""], "--scenario : no such scenario"),
+        (["--out", ""], "--out: an empty folder name"),
+    ],
+)
+def test_run_options_are_checked_before_running(args, message, capsys):
+    """Found by an adversarial pass: these ran (or failed late with exit 1)."""
+    argv = ["run", str(HIV_WORKBOOK), "--psa-samples", "50", *args]
+    if "--out" not in args:
+        argv += ["--out", "/nonexistent-never-written"]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cea_and_icers_refuse_a_negative_wtp(tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    table.write_text("strategy,cost,effect\nA,1,1\nB,2,2\n")
+    assert main(["icers", str(table), "--wtp", "-1"]) == 2
+    assert "willingness to pay must be a number >= 0" in capsys.readouterr().err
+
+
+def test_an_empty_optional_sheet_is_left_out_with_a_warning(tmp_path, capsys):
+    from openpyxl import load_workbook as open_workbook
+
+    wb = open_workbook(HIV_WORKBOOK)
+    wb.create_sheet("Scenarios")
+    path = tmp_path / "empty_scenarios.xlsx"
+    wb.save(path)
+    assert main(["validate", str(path)]) == 0
+    assert "Scenarios!A1: the sheet is empty: it is left out." in capsys.readouterr().out

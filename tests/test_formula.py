@@ -554,3 +554,10 @@ def test_expression_is_frozen_and_comparable() -> None:
     assert isinstance(a, Expression)
     with pytest.raises(AttributeError):
         a.source = "b"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("text", ["2 086,5", "20 000"])
+def test_digits_separated_by_spaces_get_a_number_hint(text):
+    """Python's tokenizer would speak of octal literals (found by an adversarial pass)."""
+    with pytest.raises(ExpressionError, match="digits separated by a space"):
+        parse_expression(text)

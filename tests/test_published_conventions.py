@@ -197,3 +197,44 @@ def test_heemod_other_counting_methods_on_c_homogeneous(tmp_path, method, mono, 
     for strategy, (cost, ly) in (("mono", mono), ("comb", comb)):
         assert base.loc[strategy, "cost"] == pytest.approx(cost, abs=5e-6)
         assert base.loc[strategy, "ly"] == pytest.approx(ly, abs=5e-8)
+
+
+def _life_table_variant(tmp_path, edit) -> Path:
+    wb = load_workbook(EXAMPLES / "darth_sick_sicker_age.xlsx")
+    edit(wb["LifeTable"])
+    path = tmp_path / "variant.xlsx"
+    wb.save(path)
+    return path
+
+
+def _problems(path) -> str:
+    from costmodel.errors import InputError
+
+    with pytest.raises(InputError) as error:
+        load_inputs(path)
+    return str(error.value)
+
+
+def test_life_table_problems_are_named_at_the_sheet_not_as_a_missing_sheet(tmp_path):
+    """An unreadable LifeTable is not also reported as absent, a bad value cell does not
+    make the next age look out of order, and a stray column of another kind is refused
+    (found by an adversarial pass)."""
+
+    def only_male_rates(ws):
+        ws.cell(row=1, column=2).value = "mx_male"
+
+    text = _problems(_life_table_variant(tmp_path, only_male_rates))
+    assert "needs one set of value columns" in text and "no LifeTable sheet" not in text
+
+    def bad_value(ws):
+        ws["B40"] = "abc"
+
+    text = _problems(_life_table_variant(tmp_path, bad_value))
+    assert "LifeTable!B40" in text and "consecutive" not in text
+
+    def stray_column(ws):
+        ws.cell(row=1, column=3).value = "qx_male"
+        ws.cell(row=2, column=3).value = 0.01
+
+    text = _problems(_life_table_variant(tmp_path, stray_column))
+    assert "has mx and also qx_male" in text

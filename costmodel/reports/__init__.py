@@ -42,6 +42,9 @@ def write_result(result: AnalysisResult, out_dir: str | Path, *, reports: bool =
     return write_output_folder(out_dir, result.tables, result.summary, extras)
 
 
+REPORT_FILES = ("report.html", "cheers.csv", "results.xlsx")  # what write_reports writes
+
+
 def write_reports(folder: Path) -> None:
     """report.html, cheers.csv and results.xlsx from a folder of saved results; the input
     sheets echoed in results.xlsx come from the folder's copy of the workbook, used only if

@@ -12,13 +12,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from costmodel.errors import CostModelError
-from costmodel.files import umask, write_csv, write_json
+from costmodel.files import atomic_write, umask, write_csv, write_json
 
 MARKER = ".costmodel-output"
 PID_FILE = ".costmodel-pid"  # in a temporary folder while its run is alive
@@ -118,6 +118,19 @@ def _write_marker(folder: Path) -> None:
     """The marker, listing every file of the folder (relative paths, sorted)."""
     written = sorted(_relative_files(folder))
     (folder / MARKER).write_text("\n".join([MARKER_HEADER, MANIFEST_LINE, *written]) + "\n")
+
+
+def add_to_marker(folder: Path, names: Iterable[str]) -> None:
+    """List files costmodel has just written into an existing output folder (the reports
+    `costmodel report` adds) in its marker, so that a later run may replace them."""
+    listed = _listed(folder)
+    if listed is None:
+        return  # a first-release marker lists nothing: the folder is replaceable as is
+    added = {n for n in names if (folder / n).is_file()} - listed
+    if added:
+        written = sorted(listed | added)
+        text = "\n".join([MARKER_HEADER, MANIFEST_LINE, *written]) + "\n"
+        atomic_write(folder / MARKER, lambda tmp: tmp.write_text(text))
 
 
 def _relative_files(folder: Path) -> list[str]:

@@ -143,7 +143,8 @@ def validate_workbook(raw: RawWorkbook, *, check_scenarios: bool = True) -> Mode
         base_values = _evaluate_base_parameters(
             [p for p in ordered if p.name not in dynamic], problems
         )
-    if settings is not None and phases:
+    unreadable_table = sheets.get("LifeTable") is not None and life_table is None
+    if settings is not None and phases and not unreadable_table:  # else reported at the sheet
         _check_life_table(
             states, transitions, strategies, parameters, settings, phases, life_table, problems
         )

@@ -52,6 +52,10 @@ def _check_sheets(raw: RawWorkbook, problems: _Problems) -> dict[str, RawSheet |
                     "the layout.",
                 )
             continue
+        if not spec.required and not sheet.headers and not sheet.rows:
+            problems.warn(sheet.name, "A1", "the sheet is empty: it is left out.")
+            found[spec.name] = None  # an empty optional sheet is no sheet, not a broken one
+            continue
         for cell in sheet.duplicate_headers:
             problems.add(sheet.name, cell, "duplicate column header; keep one of the columns.")
         for column in spec.columns:

@@ -233,6 +233,16 @@ one column for both sexes; exactly one set per workbook."""
 def _life_table_columns(sheet: RawSheet, problems: _Problems) -> tuple[str, ...] | None:
     """The one set of value columns the sheet has, or None (with a problem)."""
     present = [c for c in LIFE_TABLE_COLUMN_SETS if all(name in sheet.headers for name in c)]
+    value_columns = {name for c in LIFE_TABLE_COLUMN_SETS for name in c}
+    stray = sorted(value_columns & set(sheet.headers) - set(present[0] if present else ()))
+    if len(present) == 1 and stray:
+        problems.add(
+            sheet.name,
+            "A1",
+            f"the life table has {' + '.join(present[0])} and also {', '.join(stray)}: keep "
+            "one set of value columns (remove or rename the others).",
+        )
+        return None
     if len(present) == 1:
         return present[0]
     sets = "; ".join(" + ".join(c) for c in LIFE_TABLE_COLUMN_SETS)
@@ -264,6 +274,7 @@ def _read_life_table(sheet: RawSheet | None, problems: _Problems) -> LifeTable |
         return None
     rates = columns[0].startswith("mx")
     ages: list[int] = []
+    previous: int | None = None
     by_column: dict[str, list[float]] = {c: [] for c in columns}
     for row in sheet.rows:
         age = _read_integer(row.get("age"), sheet.name, row.cell("age"), "age", problems)
@@ -283,15 +294,18 @@ def _read_life_table(sheet: RawSheet | None, problems: _Problems) -> LifeTable |
                     row.cell(column),
                     f"{column} must be a probability in [0, 1]; got {v:g}.",
                 )
-        if age is None or None in values.values():
+        if age is None:
             continue
-        if ages and age != ages[-1] + 1:
+        if previous is not None and age != previous + 1:
             problems.add(
                 sheet.name,
                 row.cell("age"),
                 f"ages must be consecutive whole years in increasing order; got {age} after "
-                f"{ages[-1]}.",
+                f"{previous}.",
             )
+        previous = age  # a row with a bad value still counts for the order of ages
+        if None in values.values():
+            continue
         ages.append(age)
         for column, v in values.items():
             by_column[column].append(v)  # type: ignore[arg-type]
