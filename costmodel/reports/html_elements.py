@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,9 +60,41 @@ FIGURE_TEXT = {
 }
 
 
+# Words spelled out or capitalised in report headers: a column name a reader sees is never a
+# snake_case key (issue #15); the CSV files keep their column names.
+HEADER_WORDS = {
+    "icer": "ICER", "nmb": "NMB", "nhb": "NHB", "inmb": "INMB", "evpi": "EVPI",
+    "evppi": "EVPPI", "evsi": "EVSI", "enbs": "ENBS", "qaly": "QALY", "qalys": "QALYs",
+    "ly": "LY", "lys": "LYs", "ci": "CI", "pi": "PI", "se": "SE", "rr": "RR", "wtp": "WTP",
+    "dl": "DL", "inc": "incremental", "prob": "probability", "msc": "MSC", "imv": "IMV",
+    "niv": "NIV", "icu": "ICU", "nnt": "NNT", "id": "ID", "tau2": "τ²", "i2": "I²",
+    "psa": "PSA", "dsa": "DSA", "n": "n", "log": "log", "hfno": "HFNO", "o2": "O2",
+    "hr": "HR", "mh": "MH", "gp": "GP",
+}  # fmt: skip
+
+
+def header_label(name: object) -> str:
+    """A table header as a reader sees it: ``inc_cost`` -> 'Incremental cost', ``nmb_20000``
+    -> 'NMB 20,000', ``ci_low`` -> 'CI low'; headers already written for readers (with
+    spaces or capitals) are kept."""
+    text = str(name)
+    if not re.fullmatch(r"[a-z0-9_]+", text):
+        return text
+    words = []
+    for word in text.split("_"):
+        if word.isdigit() and len(word) > 3:
+            words.append(f"{int(word):,}")
+        else:
+            words.append(HEADER_WORDS.get(word, word))
+    label = " ".join(w for w in words if w)
+    if words[0] in ("n", "τ²") or not ("a" <= label[:1] <= "z"):
+        return label  # n per arm, τ²: symbols keep their case
+    return label[:1].upper() + label[1:]
+
+
 def _table(frame: pd.DataFrame, *, max_rows: int = 60, weak_column: str | None = None) -> str:
     shown = frame.head(max_rows)
-    header = "".join(f"<th scope='col'>{html.escape(str(c))}</th>" for c in shown.columns)
+    header = "".join(f"<th scope='col'>{html.escape(header_label(c))}</th>" for c in shown.columns)
     formats = [_column_format(shown[c]) for c in shown.columns]
     body = []
     for _, row in shown.iterrows():
