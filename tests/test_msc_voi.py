@@ -101,3 +101,37 @@ def test_budget_impact_matches_hand_calculation():
     assert table.cumulative_budget_impact.iloc[-1] == pytest.approx(
         20000 * (0.1 + 0.2 + 0.3 + 0.4 + 0.5) * per_patient, rel=1e-12
     )
+
+
+def test_voi_by_price_when_the_price_is_computed_from_sampled_inputs(tmp_path):
+    """The PSA's own costs are not at the base price when the price follows a sampled input
+    (here lamivudine's price scaled by the sampled relative risk): EVPI at every grid price,
+    the base price included, equals a PSA re-run with the price fixed there."""
+    from openpyxl import load_workbook
+
+    from costmodel import cea
+    from costmodel.api import run_workbook
+    from costmodel.model import run_model
+    from costmodel.parameters import evaluate_parameters
+    from costmodel.validate import load_inputs
+    from tests.conftest import HIV_WORKBOOK, edit_workbook
+
+    path = edit_workbook(
+        HIV_WORKBOOK,
+        tmp_path / "derived_price.xlsx",
+        {("Parameters", "c_lamivudine", "value"): "2086.5 * rr_combination / 0.509"},
+    )
+    wb = load_workbook(path)
+    wb["Settings"].append(["run_voi_by_price", "yes", ""])
+    wb.save(path)
+    result = run_workbook(path, psa_samples=200, seed=3, deterministic=True, voi=True)
+    table = result.voi_by_price
+    inputs = load_inputs(path)
+    psa = result.psa
+    for _, row in table[table.wtp == table.wtp.iloc[0]].iterrows():
+        values = evaluate_parameters(
+            inputs, {**psa.parameters, "c_lamivudine": np.full(200, row.price)}, 200
+        )
+        cost = run_model(inputs, values).cost
+        evpi = cea.evpi(cost, psa.ly, [row.wtp])[0]
+        assert row.evpi_per_patient == pytest.approx(evpi, rel=1e-9, abs=1e-6), row.price

@@ -56,8 +56,13 @@ def costs_at_prices(inputs: ModelInputs, psa: PsaResult, prices: np.ndarray) -> 
 
     base = float(evaluate_parameters(inputs)[name][0])
     step = max(abs(base), 1.0)
-    # the PSA's own costs are at the base price unless the price itself was sampled
-    low = cost_at(base) if name in psa.parameters else psa.cost
+    # the PSA's own costs are at the base price only when every sample has that price (not
+    # when the price is sampled or computed from sampled inputs, e.g. bags by body weight:
+    # then the linearity check below failed and every price was re-run; now the slope comes
+    # from two runs at fixed prices)
+    sampled_price = evaluate_parameters(inputs, psa.parameters, psa.n_samples).get(name)
+    at_base = sampled_price is not None and bool(np.all(sampled_price == base))
+    low = psa.cost if at_base else cost_at(base)
     slope = (cost_at(base + step) - low) / step
     check = slice(0, LINEARITY_CHECK_SAMPLES)  # linearity checked on a subsample
     expected = low[check] + 2 * step * slope[check]
