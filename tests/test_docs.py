@@ -64,3 +64,42 @@ def test_readme_python_examples_run_as_written(tmp_path, monkeypatch):
         namespace: dict = {}
         exec(compile(code, "README.md", "exec"), namespace)  # our own README
     assert (tmp_path / "my_run" / "base_case.csv").exists()
+
+
+def test_readme_first_ten_minutes_walkthrough_holds(tmp_path):
+    """The walk-through's facts about the default workbook (cells, values, names) and its
+    steps: lowering the bag price in B53 and re-running with --fast lowers the ICER of
+    msc_cells; the scenario and validate commands it names work."""
+    import shutil
+
+    import pandas as pd
+    from openpyxl import load_workbook
+
+    from costmodel.cli import main
+    from costmodel.parameters import evaluate_parameters
+    from costmodel.validate import load_inputs
+
+    text = (ROOT / "README.md").read_text()
+    walkthrough = text[text.index("### The first ten minutes") : text.index("**Dependencies**")]
+    default = ROOT / "inputs" / "msc_covid19.xlsx"
+    sheet = load_workbook(default)["Parameters"]
+    assert (sheet["A53"].value, sheet["B53"].value) == ("c_bag_eur", 6647)
+    assert sheet["A55"].value == "c_msc_infusion"
+    assert "row 53" in walkthrough and "B53" in walkthrough and "row 55" in walkthrough
+    inputs = load_inputs(default)
+    assert round(float(evaluate_parameters(inputs)["c_msc_infusion"][0])) == 6775  # £6,775
+    assert "6,775" in walkthrough
+    assert inputs.scenario_inputs("permanent_effect") is not None
+    icers = {}
+    for price in (6647, 3000):
+        copy = tmp_path / f"msc_{price}.xlsx"
+        shutil.copyfile(default, copy)
+        wb = load_workbook(copy)
+        wb["Parameters"]["B53"] = price
+        wb.save(copy)
+        out = tmp_path / f"out_{price}"
+        assert main(["run", str(copy), "--fast", "--out", str(out), "-q"]) == 0
+        base = pd.read_csv(out / "base_case.csv").set_index("strategy")
+        icers[price] = base.loc["msc_cells", "icer_per_qaly_vs_reference"]
+    assert icers[3000] < icers[6647]
+    assert main(["validate", str(default)]) == 0
