@@ -27,6 +27,7 @@ STAGE_OF = {
     "costmodel.distributions": "foundation",
     "costmodel.evidence": "foundation",
     "costmodel.engine": "foundation",
+    "costmodel.roots": "foundation",
     "costmodel.cea": "foundation",
     "costmodel.voi": "foundation",
     # read: workbook and CSV readers, the schema, the validated-inputs types

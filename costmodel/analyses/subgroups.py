@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 
 from costmodel import cea
 from costmodel.analyses.base import AnalysisContext
@@ -20,6 +19,7 @@ from costmodel.model import run_model
 from costmodel.outcomes import ModelOutcomes, PsaResult, combine_entries
 from costmodel.parameters import evaluate_parameters
 from costmodel.results import base_case_table
+from costmodel.roots import bracketed_root
 
 Arrays = tuple[np.ndarray, np.ndarray]  # cost, effect: (n_samples, n_strategies)
 
@@ -66,9 +66,7 @@ def subgroup_threshold(
     if changes.size == 0:
         return float("nan")
     i = int(changes[0])
-    if values[i] == 0:
-        return float(grid[i])
-    return float(brentq(lambda x: inmb(np.array([x]))[0], grid[i], grid[i + 1], xtol=1e-8))
+    return bracketed_root(inmb, grid[i], grid[i + 1], values[i], values[i + 1], xtol=1e-8)
 
 
 def psa_arrays(inputs: ModelInputs, psa: PsaResult, subgroup: Subgroup) -> Arrays:

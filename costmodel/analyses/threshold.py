@@ -1,16 +1,17 @@
 """Threshold analysis: the value of a parameter (price, effect) at which the ICER of the DSA
-strategy versus the reference equals each WTP, by a batched grid then Brent's method."""
+strategy versus the reference equals each WTP, by a batched grid then a bracketed root search
+with several points per model run (:mod:`costmodel.roots`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 
 from costmodel.analyses.base import AnalysisContext
 from costmodel.analyses.dsa import increments, run_overrides
 from costmodel.inputs import ModelInputs
 from costmodel.parameters import evaluate_parameters
+from costmodel.roots import bracketed_root
 
 THRESHOLD_GRID = 41
 
@@ -25,7 +26,7 @@ def threshold(
 ) -> pd.DataFrame:
     """threshold.csv rows: the value of ``parameter`` at which the INMB of ``strategy``
     (default: the DSA strategy) versus the reference is zero (ICER = WTP), for each WTP, by a
-    batched grid then Brent's method."""
+    batched grid then :func:`costmodel.roots.bracketed_root`."""
     strategy = strategy or inputs.dsa_strategy
     base = float(evaluate_parameters(inputs)[parameter][0])
     grid = np.linspace(low, high, THRESHOLD_GRID)
@@ -58,15 +59,13 @@ def threshold(
             continue
         i = int(changes[0])
 
-        def inmb_at(x: float, wtp: float = wtp) -> float:
-            out = run_overrides(inputs, [{parameter: x}])
+        def inmb_at(x: np.ndarray, wtp: float = wtp) -> np.ndarray:
+            out = run_overrides(inputs, [{parameter: v} for v in x])
             dc, de, _, _ = increments(inputs, out, strategy)
-            return float(wtp * de[0] - dc[0])
+            return wtp * de - dc
 
-        value = (
-            grid[i]
-            if inmb[i] == 0
-            else brentq(inmb_at, grid[i], grid[i + 1], xtol=1e-10, rtol=1e-12)
+        value = bracketed_root(
+            inmb_at, grid[i], grid[i + 1], inmb[i], inmb[i + 1], xtol=1e-10, rtol=1e-12
         )
         rows.append(
             {
