@@ -123,10 +123,12 @@ def _column_format(column: pd.Series) -> Callable[[object], str]:
     if finite.size == 0 or column.dtype == bool:
         return _format
     smallest = finite[finite > 0].min() if finite.any() else 0.0
-    if np.all(finite == np.round(finite)) or (finite.max() >= 100 and smallest >= 10):
+    if np.all(finite == np.round(finite)):
         decimals = 0
     elif np.all(np.abs(finite - np.round(finite, 1)) < 1e-9 * np.maximum(finite, 1.0)):
         decimals = 1  # values already rounded to one decimal (per 1,000, NNT) keep one
+    elif finite.max() >= 100 and smallest >= 10:
+        decimals = 0
     elif finite.max() < 100 and smallest >= 0.001:
         decimals = 3
     else:  # values of very different sizes (an inputs table): each by its own size

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from costmodel.reports.cheers import cheers_checklist
-from costmodel.reports.html_elements import _figure, _table
+from costmodel.reports.html_elements import _figure, _table, header_label
 from costmodel.results import PROVENANCE_KEYS
 
 Section = tuple[str, str, str]  # anchor, title, body HTML
@@ -394,12 +394,15 @@ def base_case(folder: Path, summary: dict, tables: Tables) -> Section:
         )
     if "outcomes" in tables:
         outcomes = tables["outcomes"]
+        by = "label" if "label" in outcomes.columns else "strategy"  # strategy labels as headers
         wide = outcomes.pivot_table(
-            index="measure", columns="strategy", values="per_1000_patients", sort=False
+            index="measure", columns=by, values="per_1000_patients", sort=False
         ).reset_index()
-        base_body += "<h3>Outcomes per 1,000 patients</h3>" + _table(
-            wide.dropna(how="all", subset=wide.columns[1:])
-        )
+        wide = wide.dropna(how="all", subset=wide.columns[1:])
+        wide["measure"] = wide["measure"].map(header_label)  # deaths_day_28 -> Deaths day 28
+        numbers = wide.columns[1:]
+        wide[numbers] = wide[numbers].round(1)  # one decimal in every strategy's column
+        base_body += "<h3>Outcomes per 1,000 patients</h3>" + _table(wide)
     return ("base", "Base case", base_body)
 
 
