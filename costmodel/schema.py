@@ -541,14 +541,17 @@ DISCOUNT_TIMING_DOCS: dict[str, str] = {
 }
 
 
-def _plain_default(value: object) -> str:
-    """A Settings default as a person writes it in the workbook (no Python reprs)."""
+def plain_value(value: object) -> str:
+    """A Settings value as a person writes it in the workbook (no Python reprs): yes/no,
+    '20000, 30000', 63 rather than True, (20000.0, 30000.0), 63.0; None as blank."""
+    if value is None:
+        return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, tuple):
-        return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    if isinstance(value, tuple | list):
+        return ", ".join(plain_value(v) for v in value)
     if isinstance(value, float):
-        return f"{value:g}"
+        return f"{value:.10g}"
     return str(value)
 
 
@@ -571,7 +574,7 @@ def markdown_reference() -> str:
         default = (
             "required"
             if s.required
-            else ("" if s.default in (None, "") else f"`{_plain_default(s.default)}`")
+            else ("" if s.default in (None, "") else f"`{plain_value(s.default)}`")
         )
         lines.append(f"| `{s.key}` | {kind} | {s.unit} | {default} | {s.description} |")
     lines += [

@@ -138,3 +138,14 @@ def test_summary_shows_net_health_benefit_and_clinical_results(hiv_folder, tmp_p
     assert (
         f"{msc.nnt_day_28:.1f}" in summary and f"{1000 * msc.deaths_averted_day_28:.1f}" in summary
     )
+
+
+def test_provenance_shows_values_as_written_in_a_workbook(hiv_folder):
+    """No Python reprs (issue #15): 'yes', '20000, 30000', '40' rather than True,
+    [20000.0, 30000.0] or 40.0."""
+    text = (hiv_folder / "report.html").read_text(encoding="utf-8")
+    provenance = text[text.index("<section id='provenance'>") :]
+    provenance = provenance[: provenance.index("</section>")]
+    assert "<td>20000, 30000</td>" in provenance
+    for repr_text in ("True", "False", "[20000.0", "(20000.0", "40.0<"):
+        assert repr_text not in provenance, repr_text

@@ -15,6 +15,7 @@ import pandas as pd
 from costmodel.reports.cheers import cheers_checklist
 from costmodel.reports.html_elements import _figure, _table, header_label
 from costmodel.results import PROVENANCE_KEYS
+from costmodel.schema import plain_value
 
 Section = tuple[str, str, str]  # anchor, title, body HTML
 Tables = dict[str, pd.DataFrame]
@@ -579,7 +580,9 @@ def provenance(folder: Path, summary: dict, tables: Tables) -> Section:
     return (
         "provenance",
         "Provenance",
-        _table(pd.DataFrame({"item": list(items), "value": [str(v) for v in items.values()]})),
+        _table(
+            pd.DataFrame({"item": list(items), "value": [plain_value(v) for v in items.values()]})
+        ),
     )
 
 
