@@ -338,16 +338,15 @@ def _evpi_chart(block: _Block, currency: str, effect: str) -> ScatterChart:
 
 
 def _evppi_chart(block: _Block, currency: str) -> BarChart:
-    chart = BarChart()
-    chart.type = "bar"
-    chart.grouping = "clustered"
-    chart.title = "EVPPI per patient by parameter group"
-    columns = list(block.table.columns)
-    _style_axes(chart, "Parameter group", f"EVPPI per patient{_money(currency)}")
-    chart.y_axis.number_format = CURRENCY_FORMAT
+    chart = _clustered_bars(
+        block,
+        "bar",
+        "EVPPI per patient by parameter group",
+        "Parameter group",
+        "EVPPI per patient",
+        currency,
+    )
     chart.x_axis.tickLblSkip = 1
-    chart.add_data(block.cols(columns[1], columns[-1]), titles_from_data=True)
-    _set_categories(chart, block, "group")
     return chart
 
 
@@ -366,12 +365,23 @@ def _evsi_chart(block: _Block, currency: str) -> ScatterChart:
 
 
 def _budget_chart(block: _Block, currency: str) -> BarChart:
+    category = str(block.table.columns[0])
+    return _clustered_bars(
+        block, "col", "Budget impact per year", category.capitalize(), "Budget", currency
+    )
+
+
+def _clustered_bars(
+    block: _Block, kind: str, title: str, category_title: str, value_title: str, currency: str
+) -> BarChart:
+    """Bars ("bar" horizontal, "col" vertical) of every column after the block's first, by
+    the categories of its first column, on a currency axis."""
     chart = BarChart()
-    chart.type = "col"
+    chart.type = kind  # set before the axes are positioned
     chart.grouping = "clustered"
-    chart.title = "Budget impact per year"
+    chart.title = title
     columns = list(block.table.columns)
-    _style_axes(chart, columns[0].capitalize(), f"Budget{_money(currency)}")
+    _style_axes(chart, category_title, f"{value_title}{_money(currency)}")
     chart.y_axis.number_format = CURRENCY_FORMAT
     chart.add_data(block.cols(columns[1], columns[-1]), titles_from_data=True)
     _set_categories(chart, block, columns[0])
