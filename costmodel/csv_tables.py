@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from openpyxl.utils import get_column_letter
 
 from costmodel.errors import InputError, Problem
 
@@ -38,6 +37,14 @@ _WIDE_HELP = (
     "wide form: columns e_<strategy> and c_<strategy> for every strategy, one row per sample"
 )
 _LONG_HELP = "long form: columns sample, strategy, cost, effect, one row per sample and strategy"
+
+
+def get_column_letter(index: int) -> str:
+    """Spreadsheet column letters of a 1-based column index (1 -> A, 27 -> AA); openpyxl's
+    helper, imported only when needed (importing openpyxl costs small commands 60 ms)."""
+    from openpyxl.utils import get_column_letter as letters
+
+    return letters(index)
 
 
 def read_strategy_table(path: str | Path) -> tuple[list[str], np.ndarray, np.ndarray]:
