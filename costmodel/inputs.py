@@ -249,6 +249,9 @@ class ModelInputs:
     # the workbook's bytes as hashed and validated (copied into the output folder, so that
     # reports echo exactly what was modelled, never a file read again later)
     source_data: bytes = field(default=b"", repr=False, compare=False)
+    # what model runs derive from these inputs alone (time segments of each phase and entry
+    # state), kept for the next run; a copy made with ``replace`` starts empty
+    run_cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def hypothetical_strategies(self) -> tuple[Strategy, ...]:

@@ -115,7 +115,13 @@ class Chunk:
         workbook and the entry state, never on the parameter values."""
         found = self._segments.get(phase.phase.key)
         if found is None:
-            found = self._find_segments(phase, *self._time_inputs(phase))
+            key = ("segments", phase.phase.key, self.entry)
+            found = self.inputs.run_cache.get(key)
+            if found is None:
+                found = self._find_segments(phase, *self._time_inputs(phase))
+                for array in found:
+                    array.setflags(write=False)  # shared by every later run of these inputs
+                self.inputs.run_cache[key] = found
             self._segments[phase.phase.key] = found
         return found
 
