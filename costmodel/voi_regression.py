@@ -85,6 +85,7 @@ import scipy.optimize
 from scipy.interpolate import BSpline
 
 from costmodel.cea import evpi as _evpi
+from costmodel.cores import map_on_cores
 from costmodel.rng import Purpose, method_stream
 from costmodel.voi_validation import VoiError
 
@@ -157,12 +158,12 @@ def _mean_max_gain(g: np.ndarray) -> np.ndarray | float:
     """mean_i max(0, g_i) - max(0, mean_i g_i) over strategies, as a mean opportunity loss.
 
     g: (n, n_inc) fitted incremental net benefits, or (n, n_inc, B) draws -> float or (B,).
+    The baseline strategy has INB 0; the strategy chosen on current information is the one
+    with the largest mean (which one among equal means does not change the value).
     """
-    zero = np.zeros((g.shape[0], 1, *g.shape[2:]))
-    full = np.concatenate([zero, g], axis=1)  # baseline strategy has INB 0
-    chosen = np.argmax(full.mean(axis=0), axis=0)  # first of equal means: declared order
-    picked = np.take_along_axis(full, np.broadcast_to(chosen, (1, *full.shape[2:]))[None], 1)
-    return (full.max(axis=1) - picked[:, 0]).mean(axis=0)
+    best_each = np.maximum(g.max(axis=1), 0.0).mean(axis=0)
+    best_mean = np.maximum(g.mean(axis=0).max(axis=0), 0.0)
+    return best_each - best_mean
 
 
 def _clip_to_evpi(
@@ -316,10 +317,12 @@ def _lambda_grid(s: np.ndarray) -> np.ndarray:
 
 
 def _gp_fit(x: np.ndarray, y: np.ndarray, max_gp_samples: int) -> tuple[np.ndarray, np.ndarray]:
-    """GP regression of each column of y on x.
+    """GP regression of each column of y on x, the columns on all cores.
 
     Returns fitted values at all samples (n, r) and posterior draws of the regression function
-    at the training samples (m, r, B).
+    at the training samples (m, r, B). Each column has its own hyperparameters; the normal
+    draws are taken from one stream in column order before the columns are fitted, so the
+    result does not depend on the number of threads.
     """
     n = x.shape[0]
     xs = (x - x.mean(axis=0)) / x.std(axis=0)
@@ -328,39 +331,60 @@ def _gp_fit(x: np.ndarray, y: np.ndarray, max_gp_samples: int) -> tuple[np.ndarr
     x_train = xs[train]
     h_train = np.column_stack([np.ones(m), x_train])
     h_all = np.column_stack([np.ones(n), xs])
-    n_hyper = min(m, _GP_HYPER_SAMPLES)
-    draw_rng = method_stream(Purpose.GP_DRAWS)
     fitted = np.empty(y.shape)
     draws = np.empty((m, y.shape[1], _N_DRAWS))
-    for j in range(y.shape[1]):  # one regression per response, each with its hyperparameters
+    residuals = {}
+    for j in range(y.shape[1]):  # the linear mean of each response
         y_train = y[train, j]
         beta = np.linalg.lstsq(h_train, y_train, rcond=None)[0]
         resid = y_train - h_train @ beta
-        scale = resid.std()
         fitted[:, j] = h_all @ beta
         draws[:, j, :] = (h_train @ beta)[:, None]
-        if scale <= 1e-12 * max(1.0, np.abs(y_train).max()):
-            continue  # exactly linear in the inputs: nothing left for the GP
-        r = resid / scale
-        length, sf2, sn2 = _gp_hyperparameters(x_train[:n_hyper], r[:n_hyper])
-        xl = x_train / length
-        chol = _cholesky(sf2 * _sq_exp(xl, xl) + sn2 * np.eye(m))
-        alpha = scipy.linalg.cho_solve((chol, True), r)
-        block = max(1, _GP_CHUNK_ELEMENTS // m)
-        for start in range(0, n, block):  # blocks of samples bound the memory
-            stop = min(n, start + block)
-            k_star = sf2 * _sq_exp(xs[start:stop] / length, xl)
-            fitted[start:stop, j] += scale * (k_star @ alpha)
-        # Matheron's rule: f0 ~ N(0, K), e ~ N(0, sn2 I); mean + f0 - K A^-1 (f0 + e) is a draw
-        # from the posterior of the latent function, = mean - e + sn2 A^-1 (f0 + e).
-        k_train = sf2 * _sq_exp(xl, xl)
-        mean = k_train @ alpha
-        chol_k = _cholesky(k_train + 0.01 * sn2 * np.eye(m))
-        f0 = chol_k @ draw_rng.standard_normal((m, _N_DRAWS))
-        e = np.sqrt(sn2) * draw_rng.standard_normal((m, _N_DRAWS))
-        latent = mean[:, None] - e + sn2 * scipy.linalg.cho_solve((chol, True), f0 + e)
-        draws[:, j, :] += scale * latent
+        if resid.std() > 1e-12 * max(1.0, np.abs(y_train).max()):
+            residuals[j] = resid  # else exactly linear in the inputs: nothing left for the GP
+    draw_rng = method_stream(Purpose.GP_DRAWS)
+    normals = {
+        j: (draw_rng.standard_normal((m, _N_DRAWS)), draw_rng.standard_normal((m, _N_DRAWS)))
+        for j in residuals
+    }
+
+    def fit(j: int) -> tuple[np.ndarray, np.ndarray]:
+        return _gp_residual_fit(xs, x_train, residuals[j], *normals[j])
+
+    for j, (column, latent) in zip(residuals, map_on_cores(fit, residuals), strict=True):
+        fitted[:, j] += column
+        draws[:, j, :] += latent
     return fitted, draws
+
+
+def _gp_residual_fit(
+    xs: np.ndarray, x_train: np.ndarray, resid: np.ndarray, z_f: np.ndarray, z_e: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """GP fit of one response's residuals from its linear mean: the fitted GP part at all
+    samples (n,) and posterior draws of it at the training samples (m, B), from standard
+    normal draws z_f and z_e (m, B)."""
+    n, m = xs.shape[0], x_train.shape[0]
+    scale = resid.std()
+    r = resid / scale
+    n_hyper = min(m, _GP_HYPER_SAMPLES)
+    length, sf2, sn2 = _gp_hyperparameters(x_train[:n_hyper], r[:n_hyper])
+    xl = x_train / length
+    chol = _cholesky(sf2 * _sq_exp(xl, xl) + sn2 * np.eye(m))
+    alpha = scipy.linalg.cho_solve((chol, True), r)
+    column = np.empty(n)
+    block = max(1, _GP_CHUNK_ELEMENTS // m)
+    for start in range(0, n, block):  # blocks of samples bound the memory
+        stop = min(n, start + block)
+        column[start:stop] = scale * (sf2 * _sq_exp(xs[start:stop] / length, xl) @ alpha)
+    # Matheron's rule: f0 ~ N(0, K), e ~ N(0, sn2 I); mean + f0 - K A^-1 (f0 + e) is a draw
+    # from the posterior of the latent function, = mean - e + sn2 A^-1 (f0 + e).
+    k_train = sf2 * _sq_exp(xl, xl)
+    mean = k_train @ alpha
+    chol_k = _cholesky(k_train + 0.01 * sn2 * np.eye(m))
+    f0 = chol_k @ z_f
+    e = np.sqrt(sn2) * z_e
+    latent = mean[:, None] - e + sn2 * scipy.linalg.cho_solve((chol, True), f0 + e)
+    return column, scale * latent
 
 
 def _sq_exp(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -374,7 +398,8 @@ def _cholesky(a: np.ndarray) -> np.ndarray:
     scale = np.mean(np.diag(a))
     for jitter in (0.0, 1e-10, 1e-8, 1e-6, 1e-4):
         try:
-            return scipy.linalg.cholesky(a + jitter * scale * np.eye(a.shape[0]), lower=True)
+            # NumPy's factorisation releases the GIL (scipy's does not): columns run in threads
+            return np.linalg.cholesky(a + jitter * scale * np.eye(a.shape[0]))
         except np.linalg.LinAlgError:
             continue
     raise VoiError(
@@ -382,6 +407,15 @@ def _cholesky(a: np.ndarray) -> np.ndarray:
         "even with jitter. Remove duplicated or collinear parameters from the group, or use "
         "method='spline' for groups of up to 4 parameters."
     )
+
+
+def _inverse_from_cholesky(chol: np.ndarray) -> np.ndarray:
+    """A^-1 from the lower Cholesky factor of A (LAPACK potri: a third of the work of
+    solving A X = I)."""
+    inverse, info = scipy.linalg.lapack.dpotri(chol, lower=True)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"potri failed (info {info})")
+    return np.tril(inverse) + np.tril(inverse, -1).T
 
 
 def _gp_hyperparameters(x: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -405,7 +439,7 @@ def _gp_hyperparameters(x: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, float
             return 1e10, np.zeros(d + 2)
         alpha = scipy.linalg.cho_solve((chol, True), r)
         nll = 0.5 * r @ alpha + np.log(np.diag(chol)).sum() + 0.5 * h * np.log(2.0 * np.pi)
-        inner = np.outer(alpha, alpha) - scipy.linalg.cho_solve((chol, True), eye)
+        inner = np.outer(alpha, alpha) - _inverse_from_cholesky(chol)
         gk = inner * k
         grad = np.empty(d + 2)
         grad[:d] = -0.5 * (diffs @ gk.ravel()) / length**2
