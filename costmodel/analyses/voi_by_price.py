@@ -3,9 +3,9 @@ trial, over a grid of prices of the product (Settings threshold_parameter).
 
 At a price where the product is never cost-effective the EVPI is zero whatever the evidence,
 so the value of a trial is shown around the threshold price. Costs at another price come from
-the PSA's own draws: the model is re-run once at a shifted price and, when cost is linear in
-the price (checked at a third price), every grid price follows exactly; otherwise the PSA is
-re-run at each price.
+the PSA's own draws: the model is re-run once at a price away from every sample's and, when
+cost is linear in the price (checked at a third price), every grid price follows exactly;
+otherwise the PSA is re-run at each price.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import pandas as pd
 
 from costmodel import cea
 from costmodel.analyses import test_and_treat
-from costmodel.analyses.base import AnalysisContext, map_on_cores, one_blas_thread
+from costmodel.analyses.base import AnalysisContext
 from costmodel.analyses.evsi import evsi_table
 from costmodel.analyses.psa import population
+from costmodel.cores import map_on_cores, one_blas_thread
 from costmodel.inputs import ModelInputs
 from costmodel.model import run_model
 from costmodel.outcomes import PsaResult
@@ -56,18 +57,18 @@ def costs_at_prices(inputs: ModelInputs, psa: PsaResult, prices: np.ndarray) -> 
 
     base = float(evaluate_parameters(inputs)[name][0])
     step = max(abs(base), 1.0)
-    # the PSA's own costs are at the base price only when every sample has that price (not
-    # when the price is sampled or computed from sampled inputs, e.g. bags by body weight:
-    # then the linearity check below failed and every price was re-run; now the slope comes
-    # from two runs at fixed prices)
-    sampled_price = evaluate_parameters(inputs, psa.parameters, psa.n_samples).get(name)
-    at_base = sampled_price is not None and bool(np.all(sampled_price == base))
-    low = psa.cost if at_base else cost_at(base)
-    slope = (cost_at(base + step) - low) / step
+    # Cost is affine in the price (checked below), and the PSA's own costs are at each
+    # sample's price (the base price, or a price sampled or computed from sampled inputs,
+    # e.g. bags by body weight): one run at a price well away from every sample's gives
+    # each sample's slope.
+    sampled = evaluate_parameters(inputs, psa.parameters, psa.n_samples).get(name)
+    own = np.broadcast_to(np.asarray(base if sampled is None else sampled, float), psa.n_samples)
+    far = float(np.max(own)) + step
+    slope = (cost_at(far) - psa.cost) / (far - own)[:, None]
     check = slice(0, LINEARITY_CHECK_SAMPLES)  # linearity checked on a subsample
-    expected = low[check] + 2 * step * slope[check]
-    if np.allclose(cost_at(base + 2 * step, check), expected, rtol=LINEAR_RTOL, atol=1e-6):
-        return np.stack([low + (p - base) * slope for p in prices])
+    expected = psa.cost[check] + (base - own[check, None]) * slope[check]
+    if np.allclose(cost_at(base, check), expected, rtol=LINEAR_RTOL, atol=1e-6):
+        return np.stack([psa.cost + (p - own[:, None]) * slope for p in prices])
     return np.stack([cost_at(p) for p in prices])
 
 
