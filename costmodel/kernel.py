@@ -19,7 +19,7 @@ from functools import cache
 
 import numpy as np
 
-from costmodel import engine, interrupts
+from costmodel import cores, engine, interrupts
 
 # Below this much work (cohorts × cycles × states over a whole model run) the NumPy path is
 # used: it needs no compiled code (numba's import and cache load take ~0.5 s, more than a
@@ -53,7 +53,8 @@ def phase_sums(
     ``group`` cohorts in a row share one row of ``transitions.values`` (B / group rows):
     cohort b moves with row b // group (several start distributions, one set of matrices).
     """
-    kernel = _compiled() if compiled else None
+    # numba's thread pool does not survive a fork: a forked process uses the NumPy path
+    kernel = _compiled() if compiled and not cores.in_forked_child() else None
     if kernel is None:
         if group > 1:
             repeated = np.repeat(transitions.values, group, axis=0)

@@ -22,6 +22,7 @@ STAGE_OF = {
     "costmodel.errors": "foundation",
     "costmodel.files": "foundation",
     "costmodel.interrupts": "foundation",
+    "costmodel.cores": "foundation",
     "costmodel.rng": "foundation",
     "costmodel.formula": "foundation",
     "costmodel.distributions": "foundation",
@@ -59,7 +60,12 @@ DECISION_MATHS = {
     "costmodel.voi_regression",
     "costmodel.voi_validation",
 }
-DECISION_MATHS_MAY_IMPORT = {"costmodel.errors", "costmodel.rng", *DECISION_MATHS}
+DECISION_MATHS_MAY_IMPORT = {
+    "costmodel.errors",
+    "costmodel.rng",
+    "costmodel.cores",
+    *DECISION_MATHS,
+}
 
 
 def _module_name(path: Path) -> str:

@@ -7,14 +7,10 @@ of earlier steps from ``ctx``, and returns its own tables (empty when it does no
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from costmodel.inputs import ModelInputs
 from costmodel.outcomes import ModelOutcomes, PsaResult
@@ -52,35 +48,3 @@ class AnalysisContext:
     def workbook_inputs(self) -> ModelInputs:
         """Every strategy of the workbook, hypothetical ones included."""
         return self.all_inputs if self.all_inputs is not None else self.inputs
-
-
-@contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """BLAS on one thread: the value-of-information regressions multiply many small matrices,
-    where extra BLAS threads only contend for the cores (results do not depend on it)."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
-def cores() -> int:
-    """CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
-
-
-def map_on_cores(function: Callable, items: Iterable) -> list:
-    """``[function(item) for item in items]`` on one thread per core, results in order.
-
-    For independent value-of-information tasks (EVPPI groups, prices) that spend their time
-    in NumPy and LAPACK, which release the GIL; BLAS stays on one thread per task (call
-    inside :func:`one_blas_thread`). Each task has its own random streams, so results do not
-    depend on the number of threads or the order the tasks finish.
-    """
-    items = list(items)
-    workers = min(cores(), len(items))
-    if workers <= 1:
-        return [function(item) for item in items]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(function, items))

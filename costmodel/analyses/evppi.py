@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 
 from costmodel import voi
-from costmodel.analyses.base import AnalysisContext, map_on_cores, one_blas_thread
+from costmodel.analyses.base import AnalysisContext
 from costmodel.analyses.biomarker import PARAMETERS as BIOMARKER_PARAMETERS
 from costmodel.analyses.biomarker import biomarker_outcomes
 from costmodel.analyses.psa import population
+from costmodel.cores import map_on_cores, one_blas_thread
 from costmodel.errors import CostModelError
 from costmodel.inputs import ModelInputs
 from costmodel.outcomes import PsaResult

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from costmodel import voi
-from costmodel.analyses.base import AnalysisContext, one_blas_thread
+from costmodel.analyses.base import AnalysisContext
 from costmodel.analyses.psa import population
+from costmodel.cores import one_blas_thread
 from costmodel.errors import CostModelError
 from costmodel.inputs import ModelInputs
 from costmodel.outcomes import PsaResult

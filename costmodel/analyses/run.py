@@ -29,8 +29,9 @@ from costmodel.analyses import (
     voi_by_price,
 )
 from costmodel.analyses.base import AnalysisContext, RunOptions
+from costmodel.cores import Forked
 from costmodel.inputs import ModelInputs
-from costmodel.model import run_model
+from costmodel.model import numpy_engine, run_model
 from costmodel.parameters import evaluate_parameters
 from costmodel.results import AnalysisResult, prob_ce_at_wtp, summary
 
@@ -53,6 +54,28 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("subgroups", subgroups.run),
     ("value of information by price", voi_by_price.run),
 )
+
+#: Steps that need no PSA: run while the PSA is simulated.
+BESIDE_PSA = frozenset(
+    {
+        "base case",
+        "calibration",
+        "one-way and two-way DSA",
+        "threshold",
+        "evidence sensitivity",
+        "scenarios",
+        "hypothetical strategies",
+        "budget impact",
+        "biomarker",
+    }
+)
+#: Tables a step reads from earlier steps (it waits for the forked steps that make them).
+NEEDS_TABLES = {"value of information by price": frozenset({"threshold"})}
+
+#: Steps that read only the PSA sample and never run the model (so never numba's parallel
+#: kernel, which a forked process must not call): computed on another core alongside the
+#: steps that run the model.
+ALONGSIDE = frozenset({"EVPPI", "EVSI"})
 
 #: The steps of a fast run (``costmodel run --fast``): base case and one-way DSA.
 FAST_STEPS = frozenset({"base case", "one-way and two-way DSA"})
@@ -89,28 +112,85 @@ def _selected(name: str, options: RunOptions) -> bool:
 
 
 def run_analyses(inputs: ModelInputs, options: RunOptions) -> AnalysisResult:
-    """Base case, PSA and every analysis the workbook enables and ``options`` allow."""
+    """Base case, PSA and every analysis the workbook enables and ``options`` allow.
+
+    On two or more cores the steps that need no PSA (BESIDE_PSA) run in a forked process
+    while this one simulates the PSA, and the steps that only read the PSA sample
+    (ALONGSIDE) in another while this one runs those that re-run the model; each forked
+    group is reported, its waiting time timed, when its tables are collected. Tables are
+    kept in STEPS order; the numbers do not depend on the number of processes.
+    """
     decision = inputs.decision_inputs()  # hypothetical strategies never enter the decision
     base = run_model(decision, keep_trace=True)
     if decision.settings.run_biomarker:  # test-and-treat joins the decision
         base = test_and_treat.extend_outcomes(decision, base, evaluate_parameters(decision))
     ctx = AnalysisContext(decision, options, base=base, all_inputs=inputs)
+    chosen = [(name, step) for name, step in STEPS if _selected(name, options)]
+    produced: dict[str, dict[str, pd.DataFrame]] = {}
+    groups: list[tuple[list[str], str, Forked]] = []
     wants_psa = options.analyses is None or bool(PSA_STEP_KEYS & set(options.analyses))
-    if options.psa_samples > 0 and wants_psa:
-        n, seed = options.psa_samples, options.seed
-        ctx.psa = psa.run_psa(decision, n, seed, progress=options.progress)
-        if decision.settings.run_biomarker:
-            ctx.biomarker_runs = test_and_treat.psa_runs(decision, ctx.psa)
-            ctx.psa = test_and_treat.extend_psa(decision, ctx.psa, ctx.biomarker_runs)
-    for name, step in STEPS:
-        if not _selected(name, options):
-            continue
-        if options.on_step is not None:
-            options.on_step(name)
-        ctx.tables.update(step(ctx))
+    with_psa = options.psa_samples > 0 and wants_psa
+    forked = BESIDE_PSA | ALONGSIDE if with_psa else frozenset()  # else all run here
+    try:
+        if with_psa:
+            beside = [(n, s) for n, s in chosen if n in BESIDE_PSA]
+            groups.append(_fork_group(ctx, beside, "the PSA"))
+            n, seed = options.psa_samples, options.seed
+            ctx.psa = psa.run_psa(decision, n, seed, progress=options.progress)
+            if decision.settings.run_biomarker:
+                ctx.biomarker_runs = test_and_treat.psa_runs(decision, ctx.psa)
+                ctx.psa = test_and_treat.extend_psa(decision, ctx.psa, ctx.biomarker_runs)
+            alongside = [(n, s) for n, s in chosen if n in ALONGSIDE]
+            groups.append(_fork_group(ctx, alongside, "the steps below"))
+        for name, step in chosen:
+            if name in forked:
+                continue
+            if name in NEEDS_TABLES:  # collect the forked steps whose tables it reads
+                _collect(groups, produced, ctx, options, until=NEEDS_TABLES[name])
+            if options.on_step is not None:
+                options.on_step(name)
+            produced[name] = step(ctx)
+            ctx.tables.update(produced[name])
+        _collect(groups, produced, ctx, options)
+    finally:
+        for _, _, forked in groups:
+            forked.cancel()
+    ctx.tables = {key: table for name, _ in chosen for key, table in produced[name].items()}
     result_summary = summary(decision, ctx.tables["base_case"], seed=options.seed)
     result_summary["psa_samples"] = options.psa_samples if ctx.psa is not None else 0
     if ctx.psa is not None:
         ceac = ctx.tables["ceac"]
         result_summary["prob_cost_effective"] = prob_ce_at_wtp(ceac, inputs.settings.wtp)
     return AnalysisResult(decision, ctx.base, ctx.tables, result_summary, ctx.psa)
+
+
+def _fork_group(
+    ctx: AnalysisContext, steps: list[tuple[str, Step]], beside: str
+) -> tuple[list[str], str, Forked]:
+    """The steps run one after another in a forked process (on the NumPy engine path, which
+    a forked process must use, also when they run here: the same numbers either way)."""
+
+    def run_group() -> dict[str, dict[str, pd.DataFrame]]:
+        tables: dict[str, dict[str, pd.DataFrame]] = {}
+        with numpy_engine():
+            for name, step in steps:
+                tables[name] = step(ctx)
+        return tables
+
+    return [name for name, _ in steps], beside, Forked(run_group)
+
+
+def _collect(groups, produced, ctx, options, until: frozenset[str] | None = None) -> None:
+    """Wait for the forked groups (only those with a step in ``until``, when given) and add
+    their tables; each step is reported as it is collected."""
+    for names, beside, forked in groups:
+        if not names or names[0] in produced or (until and not until & set(names)):
+            continue
+        if options.on_step is not None:
+            options.on_step(f"{names[0]} (ran beside {beside})")
+        tables = forked.result()
+        for i, name in enumerate(names):
+            if i and options.on_step is not None:
+                options.on_step(f"{name} (ran beside {beside})")
+            produced[name] = tables[name]
+            ctx.tables.update(tables[name])

@@ -4,7 +4,13 @@
 :mod:`costmodel.outcomes`.
 """
 
-from costmodel.model.run import CHUNK_BYTES, entry_shares, run_model, use_compiled
+from costmodel.model.run import (
+    CHUNK_BYTES,
+    entry_shares,
+    numpy_engine,
+    run_model,
+    use_compiled,
+)
 from costmodel.outcomes import ModelOutcomes
 from costmodel.phases import ExpandedPhase, expand_phases
 
@@ -14,6 +20,7 @@ __all__ = [
     "ModelOutcomes",
     "entry_shares",
     "expand_phases",
+    "numpy_engine",
     "run_model",
     "use_compiled",
 ]

@@ -9,11 +9,14 @@ simply one sample on the same path.
 from __future__ import annotations
 
 import dataclasses
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from costmodel import engine, kernel
+from costmodel import cores, engine, kernel
 from costmodel.inputs import ModelInputs
 from costmodel.model import assemble, checks, rewards, sharing
 from costmodel.model.expressions import Chunk
@@ -139,9 +142,28 @@ def model_work(inputs: ModelInputs, n_samples: int) -> int:
     return n_samples * cohorts * per_cohort
 
 
+_numpy_only = threading.local()
+
+
+@contextmanager
+def numpy_engine() -> Iterator[None]:
+    """Model runs in this block (this thread) use the NumPy path, never the compiled kernel:
+    for analyses that may run in a forked process, where numba's thread pool is unusable,
+    so that they give the same numbers wherever they run."""
+    before = getattr(_numpy_only, "on", False)
+    _numpy_only.on = True
+    try:
+        yield
+    finally:
+        _numpy_only.on = before
+
+
 def use_compiled(inputs: ModelInputs, n_samples: int) -> bool:
     """Whether a run of ``n_samples`` is large enough for the compiled kernel, and its
-    matrices large enough (batched dense NumPy products win for a handful of states)."""
+    matrices large enough (batched dense NumPy products win for a handful of states);
+    never inside :func:`numpy_engine` or in a forked process."""
+    if getattr(_numpy_only, "on", False) or cores.in_forked_child():
+        return False
     states = max(p.n_states for p in expand_phases(inputs))
     return states >= kernel.KERNEL_MIN_STATES and kernel.worth_compiling(
         model_work(inputs, n_samples)

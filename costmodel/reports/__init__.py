@@ -9,11 +9,13 @@ import json
 import shutil
 from pathlib import Path
 
+from costmodel.files import write_csv
 from costmodel.reports import plots
 from costmodel.reports.excel import write_results_workbook
 from costmodel.reports.figures import figures_for
 from costmodel.reports.folder import OutputError, write_output_folder
-from costmodel.reports.html import write_report
+from costmodel.reports.html import write_cheers, write_report
+from costmodel.reports.jobs import Job, run_jobs
 from costmodel.reports.plots import save_figure
 from costmodel.results import AnalysisResult
 
@@ -23,23 +25,61 @@ INPUT_COPY = "input_workbook.xlsx"  # the modelled workbook's bytes, for the rep
 def write_result(result: AnalysisResult, out_dir: str | Path, *, reports: bool = True) -> Path:
     """Write every table (also under tables/), figures, summary.json, report.html, cheers.csv
     and results.xlsx into ``out_dir``, replacing a previous costmodel output atomically;
-    ``reports=False`` writes the tables and summary.json only."""
+    ``reports=False`` writes the tables and summary.json only. The pieces are written on
+    every core (:mod:`costmodel.reports.jobs`); the files do not depend on it."""
 
     def extras(folder: Path) -> None:
         (folder / "tables").mkdir()
-        for name in result.tables:  # the same bytes as the top-level CSVs, copied
-            shutil.copyfile(folder / f"{name}.csv", folder / "tables" / f"{name}.csv")
-        if not reports:
-            return
-        figures = folder / "figures"
-        figures.mkdir()
-        for name, draw in figures_for(result).items():
-            save_figure(draw(), figures / name)
-        if result.inputs.source_data:
-            (folder / INPUT_COPY).write_bytes(result.inputs.source_data)
-        write_reports(folder)
+        if reports:
+            (folder / "figures").mkdir()
+            if result.inputs.source_data:
+                (folder / INPUT_COPY).write_bytes(result.inputs.source_data)
+        run_jobs(_result_jobs(result, folder, reports))
 
-    return write_output_folder(out_dir, result.tables, result.summary, extras)
+    # the tables are written by the jobs (so that they share the cores with the figures)
+    return write_output_folder(out_dir, {}, result.summary, extras)
+
+
+def _result_jobs(result: AnalysisResult, folder: Path, reports: bool) -> list[Job]:
+    """Tables (largest first), then the reports that read them and the figures."""
+    names = sorted(result.tables, key=lambda n: -result.tables[n].size)
+
+    def table_job(name: str) -> Job:
+        def write() -> None:
+            write_csv(folder / f"{name}.csv", result.tables[name])
+            # the same bytes under tables/, copied
+            shutil.copyfile(folder / f"{name}.csv", folder / "tables" / f"{name}.csv")
+
+        return Job(f"{name}.csv", write)
+
+    jobs = [table_job(name) for name in names]
+    if not reports:
+        return jobs
+    csvs = tuple(job.name for job in jobs)
+    figures = [
+        Job(
+            f"figure {name}",
+            lambda name=name, draw=draw: save_figure(draw(), folder / "figures" / name),
+        )
+        for name, draw in figures_for(result).items()
+    ]
+    cheers, excel, report = _report_jobs(folder, csvs, tuple(job.name for job in figures))
+    return [*jobs, cheers, excel, *figures, report]
+
+
+def _report_jobs(folder: Path, csvs: tuple[str, ...], figures: tuple[str, ...]) -> list[Job]:
+    """cheers.csv, results.xlsx (reads every CSV, cheers.csv too) and report.html (reads the
+    CSVs and the figures), after the jobs that write what they read."""
+    cheers = Job("cheers.csv", lambda: write_cheers(folder), csvs)
+    excel = Job(
+        "results.xlsx",
+        lambda: write_results_workbook(
+            folder, folder / "results.xlsx", inputs_workbook=checked_copy(folder)
+        ),
+        (*csvs, cheers.name),
+    )
+    report = Job("report.html", lambda: write_report(folder), (*csvs, cheers.name, *figures))
+    return [cheers, excel, report]  # each process takes the first job it may start
 
 
 REPORT_FILES = ("report.html", "cheers.csv", "results.xlsx")  # what write_reports writes
@@ -49,8 +89,7 @@ def write_reports(folder: Path) -> None:
     """report.html, cheers.csv and results.xlsx from a folder of saved results; the input
     sheets echoed in results.xlsx come from the folder's copy of the workbook, used only if
     its hash is the one summary.json records."""
-    write_report(folder)
-    write_results_workbook(folder, folder / "results.xlsx", inputs_workbook=checked_copy(folder))
+    run_jobs(_report_jobs(folder, (), ()))
 
 
 def checked_copy(folder: Path) -> Path | None:

@@ -29,6 +29,7 @@ __all__ = [
     "SECTIONS",
     "build_report",
     "cheers_checklist",
+    "write_cheers",
     "write_report",
 ]
 
@@ -88,13 +89,17 @@ def build_report(folder: Path) -> str:
     )
 
 
-def write_report(folder: Path) -> Path:
-    """Write report.html and cheers.csv into ``folder`` (each atomically)."""
-
+def write_cheers(folder: Path) -> Path:
+    """Write cheers.csv (the CHEERS 2022 checklist of the folder's run) atomically."""
     summary = json.loads((folder / "summary.json").read_text())
     tables = _read_tables(folder)
     tables.pop("cheers", None)
     checklist = cheers_checklist(summary, tables)
     atomic_write(folder / "cheers.csv", lambda tmp: write_csv(tmp, checklist))
+    return folder / "cheers.csv"
+
+
+def write_report(folder: Path) -> Path:
+    """Write report.html into ``folder`` atomically (after cheers.csv and the figures)."""
     atomic_write_text(folder / "report.html", build_report(folder))
     return folder / "report.html"

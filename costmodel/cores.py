@@ -1,0 +1,158 @@
+"""The cores this process may use, and running independent work on them.
+
+Threads suffice where the work is in NumPy and LAPACK, which release the GIL (the value-of-
+information regressions); BLAS is then pinned to one thread per task, where extra BLAS
+threads only contend for the cores. Work that holds the GIL (Python-level analyses, writing
+files) runs in forked processes (:class:`Forked`; :mod:`costmodel.reports.jobs`).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import sys
+import traceback
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+from threadpoolctl import threadpool_limits
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS on one thread: the value-of-information regressions multiply many small matrices,
+    where extra BLAS threads only contend for the cores (results do not depend on it)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def cores() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def map_on_cores(function: Callable, items: Iterable) -> list:
+    """``[function(item) for item in items]`` on one thread per core, results in order.
+
+    For independent value-of-information tasks (EVPPI groups, prices) that spend their time
+    in NumPy and LAPACK, which release the GIL; BLAS stays on one thread per task (call
+    inside :func:`one_blas_thread`). Each task has its own random streams, so results do not
+    depend on the number of threads or the order the tasks finish.
+    """
+    items = list(items)
+    workers = min(cores(), len(items))
+    if workers <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(function, items))
+
+
+# --- Forked processes --------------------------------------------------------------------
+
+FORK_ENV = "COSTMODEL_PROCESSES"  # "1": never fork (everything in this process)
+
+
+def fork_processes() -> int:
+    """Processes work may be spread over by forking: the cores, 1 off Linux (no fork there
+    that is safe with threads) or when COSTMODEL_PROCESSES says so."""
+    if not sys.platform.startswith("linux"):
+        return 1
+    wanted = os.environ.get(FORK_ENV, "").strip()
+    limit = int(wanted) if wanted.isdigit() and int(wanted) > 0 else cores()
+    return max(1, min(limit, cores()))
+
+
+class Forked:
+    """``function()`` computed in a forked child process (it inherits this process's memory:
+    nothing is pickled on the way in); :meth:`result` waits for its value (pickled back),
+    re-issues the warnings it raised and re-raises its exception. The child never calls
+    numba's parallel kernel (its thread pool does not survive a fork): give it NumPy work.
+    Without fork (see :func:`fork_processes`) the function runs when the result is asked."""
+
+    def __init__(self, function: Callable[[], Any]) -> None:
+        self._function = function
+        self._process = None
+        if fork_processes() > 1:
+            context = multiprocessing.get_context("fork")
+            self._receiver, sender = context.Pipe(duplex=False)
+            self._process = context.Process(target=_child, args=(function, sender), daemon=True)
+            self._process.start()
+            sender.close()
+
+    def result(self) -> Any:
+        if self._process is None:
+            return self._function()
+        try:
+            status, value, caught = self._receiver.recv()
+        except EOFError:
+            status, value, caught = "error", (None, "it stopped without a result"), []
+        finally:
+            self.cancel()
+        for message, category, filename, lineno in caught:
+            warnings.warn_explicit(message, category, filename, lineno)
+        if status == "ok":
+            return value
+        error, text = value
+        if error is not None:
+            raise error
+        raise RuntimeError(f"a forked process failed: {text}")
+
+    def stopped(self) -> bool:
+        """Whether the child has exited (always False without a child)."""
+        return self._process is not None and self._process.exitcode is not None
+
+    def cancel(self) -> None:
+        """Stop the child (if still running) and wait for it."""
+        if self._process is not None and self._process.is_alive():
+            self._process.join(timeout=0.1)
+            if self._process.is_alive():
+                self._process.terminate()
+        if self._process is not None:
+            self._process.join()
+
+
+_in_forked_child = False
+
+
+def in_forked_child() -> bool:
+    """True in a process :class:`Forked` started (numba's parallel kernel is off there)."""
+    return _in_forked_child
+
+
+def _child(function: Callable[[], Any], sender) -> None:
+    """A forked child: compute, then send ("ok", value, warnings) or ("error", (exception,
+    traceback text), warnings), and leave without running the parent's exit handlers."""
+    global _in_forked_child
+    _in_forked_child = True
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                message = ("ok", function(), [])
+            except BaseException as exc:
+                message = ("error", (picklable(exc), traceback.format_exc()), [])
+        found = [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+        message = (message[0], message[1], found)
+        try:
+            sender.send(message)
+        except Exception as exc:
+            sender.send(("error", (None, f"its result could not be sent back: {exc}"), found))
+    finally:
+        sender.close()
+        os._exit(0)  # no atexit handlers or finalizers of the parent's objects in a fork
+
+
+def picklable(exc: BaseException) -> BaseException | None:
+    """``exc`` if it survives pickling (to go back to the parent process), else None."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return None
+    return exc

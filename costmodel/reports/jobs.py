@@ -1,0 +1,112 @@
+"""Independent writing jobs (CSV tables, figures, results.xlsx, report.html) on every core.
+
+Writing a run's outputs is many independent pieces of single-threaded Python (pandas CSV
+formatting, matplotlib rendering, openpyxl cells). :func:`run_jobs` shares one ordered list
+of jobs between this process and forked helper processes: each takes the next job whose
+prerequisites are done. A forked helper inherits the run's results, so nothing is pickled
+and nothing re-imported. Every job writes its own files, so the folder is byte for byte the
+same whatever the number of processes (tested). Fork is used only on Linux (elsewhere, on
+one core or with COSTMODEL_PROCESSES=1, the jobs run here one after another).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from costmodel.cores import Forked, fork_processes
+
+_POLL_S = 0.002  # how often a process waiting for a prerequisite looks again
+
+
+@dataclass(frozen=True)
+class Job:
+    """One piece of output: ``run()`` writes it; ``after`` names the jobs it reads."""
+
+    name: str
+    run: Callable[[], None]
+    after: tuple[str, ...] = field(default=())
+
+
+def run_jobs(jobs: Sequence[Job], processes: int | None = None) -> None:
+    """Run every job once on ``processes`` processes (this one included; default: see
+    :func:`costmodel.cores.fork_processes`), each taking the first job not yet taken whose
+    prerequisites are done. An exception in any job is raised here, after every process has
+    stopped."""
+    names = [job.name for job in jobs]
+    if len(set(names)) != len(names):
+        raise ValueError("job names must be unique")
+    index = {name: i for i, name in enumerate(names)}
+    needs = [tuple(index[n] for n in job.after) for job in jobs]
+    if any(j >= i for i, pre in enumerate(needs) for j in pre):
+        raise ValueError("a job can only wait for jobs listed before it")
+    processes = fork_processes() if processes is None else processes
+    processes = max(1, min(processes, len(jobs)))
+    if processes <= 1:
+        for job in jobs:
+            job.run()
+        return
+    state = _SharedState(multiprocessing.get_context("fork"), len(jobs))
+    helpers = [Forked(lambda: _work(jobs, needs, state)) for _ in range(processes - 1)]
+    error: BaseException | None = None
+    try:
+        _work(jobs, needs, state, lambda: all(h.stopped() for h in helpers))
+    except BaseException as exc:
+        error = exc
+    failure = None
+    for helper in helpers:
+        try:
+            helper.result()
+        except BaseException as exc:
+            failure = failure or exc
+    if error is not None and (failure is None or isinstance(error, KeyboardInterrupt)):
+        raise error
+    if failure is not None:
+        raise failure
+
+
+class _SharedState:
+    """Next job to take, which jobs are done, and whether to stop (shared with the helpers)."""
+
+    def __init__(self, context, n_jobs: int) -> None:
+        self.lock = context.Lock()
+        self.taken = context.RawArray("b", n_jobs)
+        self.done = context.RawArray("b", n_jobs)
+        self.stopped = context.RawValue("b", 0)
+
+    def take(self, needs) -> int | None:
+        """The first job not yet taken whose prerequisites are done; -1 when every job left
+        waits for one still running; None when no job is left (or the work was stopped)."""
+        with self.lock:
+            if self.stopped.value:
+                return None
+            left = False
+            for i in range(len(self.done)):
+                if self.taken[i]:
+                    continue
+                left = True
+                if all(self.done[j] for j in needs[i]):
+                    self.taken[i] = 1
+                    return i
+            return -1 if left else None
+
+    def stop(self) -> None:
+        self.stopped.value = 1
+
+
+def _work(jobs: Sequence[Job], needs, state: _SharedState, others_gone=lambda: False) -> None:
+    """Take and run jobs until none is left; a failure stops every process."""
+    try:
+        while (i := state.take(needs)) is not None:
+            if i < 0:  # every job left waits for one another process is running
+                if others_gone():
+                    raise RuntimeError("a writing process stopped before finishing its job")
+                time.sleep(_POLL_S)
+                continue
+            jobs[i].run()
+            state.done[i] = 1
+    except BaseException:
+        state.stop()
+        raise

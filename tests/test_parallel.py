@@ -1,0 +1,160 @@
+"""Work spread over processes and threads gives the same results as one process: forked
+analysis steps, forked writing jobs, Gaussian-process columns on threads (issue #14)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from costmodel import cores, voi_regression
+from costmodel.analyses.base import RunOptions
+from costmodel.analyses.run import run_analyses
+from costmodel.cores import Forked
+from costmodel.model import numpy_engine, use_compiled
+from costmodel.reports import write_result
+from costmodel.reports.jobs import Job, run_jobs
+from costmodel.validate import load_inputs
+from tests.conftest import HIV_WORKBOOK
+
+ROOT = Path(__file__).resolve().parents[1]
+COVID = ROOT / "inputs" / "msc_covid19.xlsx"
+
+needs_fork = pytest.mark.skipif(cores.fork_processes() < 2, reason="needs Linux and 2 cores")
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@needs_fork
+def test_forked_analysis_steps_give_the_tables_of_one_process(monkeypatch):
+    """Every table of the default model (200 PSA samples, all steps) is the same, bit for
+    bit, whether the steps beside the PSA and beside the model re-runs were forked or not."""
+    inputs = load_inputs(COVID)
+    options = RunOptions(seed=3, psa_samples=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # flagged EVPPI estimates
+        forked = run_analyses(inputs, options)
+        monkeypatch.setenv(cores.FORK_ENV, "1")
+        assert cores.fork_processes() == 1
+        alone = run_analyses(inputs, options)
+    assert list(forked.tables) == list(alone.tables)  # the same tables, in STEPS order
+    for name, table in alone.tables.items():
+        assert table.equals(forked.tables[name]), name
+
+
+@needs_fork
+def test_forked_writing_jobs_write_the_folder_of_one_process(tmp_path, monkeypatch):
+    """All files of an output folder (CSVs, figures, results.xlsx, report.html) are the same
+    bytes whether written by two processes or one (same result, so the same time stamp)."""
+    inputs = load_inputs(HIV_WORKBOOK)
+    result = run_analyses(inputs, RunOptions(seed=1, psa_samples=50))
+    write_result(result, tmp_path / "two")
+    monkeypatch.setenv(cores.FORK_ENV, "1")
+    write_result(result, tmp_path / "one")
+    two, one = _files(tmp_path / "two"), _files(tmp_path / "one")
+    assert sorted(two) == sorted(one)
+    assert "figures/trace.svg" in one and "results.xlsx" in one and "report.html" in one
+    assert [name for name in one if one[name] != two[name]] == []
+
+
+def test_jobs_run_after_what_they_read_and_every_job_runs_once(tmp_path):
+    """A job starts only when the jobs it names are done; each job runs exactly once."""
+    log = tmp_path / "log"
+
+    def record(name: str):
+        def run() -> None:
+            with log.open("a") as f:
+                f.write(name + "\n")
+
+        return run
+
+    jobs = [Job(f"a{i}", record(f"a{i}")) for i in range(6)]
+    jobs.append(Job("b", record("b"), tuple(f"a{i}" for i in range(6))))
+    jobs.append(Job("c", record("c"), ("b",)))
+    run_jobs(jobs, processes=2)
+    order = log.read_text().split()
+    assert sorted(order) == sorted(j.name for j in jobs)
+    assert order.index("b") == 6 and order.index("c") == 7
+    with pytest.raises(ValueError, match="before it"):
+        run_jobs([Job("x", record("x"), ("y",)), Job("y", record("y"))])
+    with pytest.raises(ValueError, match="unique"):
+        run_jobs([Job("x", record("x")), Job("x", record("x"))])
+
+
+@needs_fork
+def test_a_failing_job_in_another_process_raises_its_error_here():
+    """The exception of a job a forked helper ran is raised in the parent, unchanged."""
+
+    def slow() -> None:
+        import time
+
+        time.sleep(0.3)
+
+    def fail() -> None:
+        raise OSError(28, "No space left on device", "figure.png")
+
+    jobs = [Job("slow", slow), Job("fail", fail), Job("after", slow, ("fail",))]
+    with pytest.raises(OSError, match="No space left") as caught:
+        run_jobs(jobs, processes=2)
+    assert caught.value.filename == "figure.png"
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_forked_returns_the_value_and_reissues_warnings_and_errors(monkeypatch, processes):
+    monkeypatch.setenv(cores.FORK_ENV, processes)
+
+    def work() -> dict:
+        warnings.warn("flagged estimate", RuntimeWarning, stacklevel=1)
+        return {"value": np.arange(3.0)}
+
+    with pytest.warns(RuntimeWarning, match="flagged estimate"):
+        value = Forked(work).result()
+    assert np.array_equal(value["value"], [0.0, 1.0, 2.0])
+
+    def broken() -> None:
+        raise ValueError("bad cell B7")
+
+    with pytest.raises(ValueError, match="bad cell B7"):
+        Forked(broken).result()
+
+
+def test_a_forked_process_and_numpy_engine_never_use_the_compiled_kernel(monkeypatch):
+    inputs = load_inputs(COVID).decision_inputs()
+    assert use_compiled(inputs, 100_000)  # a large run would use it here
+    with numpy_engine():
+        assert not use_compiled(inputs, 100_000)
+    assert use_compiled(inputs, 100_000)
+    monkeypatch.setenv(cores.FORK_ENV, "2")
+    if cores.fork_processes() > 1:
+        assert Forked(lambda: use_compiled(inputs, 100_000)).result() is False
+
+
+def test_gaussian_process_columns_on_threads_equal_one_thread(monkeypatch):
+    """Each response column of the GP regression is fitted on its own thread; the normal
+    draws are taken in column order first, so the fit is the same with one thread."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(400, 5))
+    y = np.column_stack([np.sin(x[:, 0]) + x[:, 1] ** 2, x[:, 2] * x[:, 3], 2.0 * x[:, 4]])
+    y = y + 0.1 * rng.normal(size=y.shape)
+    y[:, 2] = 2.0 * x[:, 4]  # exactly linear: no GP part, no draws taken
+    threaded = voi_regression._gp_fit(x, y, 300)
+    monkeypatch.setattr(cores, "cores", lambda: 1)
+    single = voi_regression._gp_fit(x, y, 300)
+    for a, b in zip(threaded, single, strict=True):
+        assert np.array_equal(a, b)
+    np.testing.assert_allclose(single[0][:, 2], 2.0 * x[:, 4], atol=1e-9)
+
+
+def test_mean_max_gain_by_hand():
+    """mean_i max(0, g_i) - max(0, mean_i g_i): rows (1, -2), (-1, 3), (0, 2) -> means
+    (0, 1) so strategy 2 is chosen on current information (value 1); per sample the best is
+    1, 3, 2 (mean 2): 2 - 1 = 1. With draws on a third axis each draw is its own case."""
+    g = np.array([[1.0, -2.0], [-1.0, 3.0], [0.0, 2.0]])
+    assert voi_regression._mean_max_gain(g) == pytest.approx(1.0, abs=1e-15)
+    draws = np.stack([g, -g], axis=2)  # -g: means (0, -1) -> baseline; best 2, 1, 0 -> 1
+    np.testing.assert_allclose(voi_regression._mean_max_gain(draws), [1.0, 1.0], atol=1e-15)
+    assert voi_regression._mean_max_gain(np.array([[-1.0], [-2.0]])) == 0.0
