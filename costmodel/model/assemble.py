@@ -69,29 +69,29 @@ def initial_distribution(
 def start_costs(
     chunk: Chunk, phase: ExpandedPhase, namespaces: list[Namespace], x0: np.ndarray
 ) -> np.ndarray:
-    """One-off costs at time 0 of the cohort starting in each state, (S*N, Z)."""
+    """One-off costs at time 0 of the cohort starting in each state, (S*N, Z): each start-cost
+    cell evaluated once per strategy and weighted by the share starting there (empty cells,
+    most of them, cost nothing)."""
+    S, N, Z = chunk.n_samples, chunk.n_strategies, len(chunk.categories)
+    out = np.zeros((S, N, Z))
     if not any(s.start_costs for s in phase.states):
-        return np.zeros((x0.shape[0], len(chunk.categories)))
-    values = []
-    for namespace, functions in namespaces:
-        row = []
+        return out.reshape(S * N, Z)
+    shares = x0.reshape(S, N, -1)
+    for n, (namespace, functions) in enumerate(namespaces):
         for s in phase.states:
-            for k in range(s.tunnel_length):
-                for z in chunk.categories:
-                    expr = s.start_costs.get(z) if k == 0 else None
-                    column = "start_cost" if z == "other" else f"start_cost_{z}"
-                    if expr is None:
-                        row.append(np.zeros((1, 1)))
-                        continue
-                    where = s.where.get(column, "")
-                    value = chunk.evaluate(
-                        expr, namespace, functions, where, f"{column} of '{s.key}'"
-                    )
-                    row.append(value[:, :1])
-        values.append(row)
-    start = chunk.stack(values, (phase.n_states, len(chunk.categories)), np.array([0]))
-    checks.check_finite(chunk, phase, start, "start cost")
-    return np.einsum("bk,bkz->bz", x0, start[:, 0])
+            k = phase.index(s.key)  # the first tunnel position: the cost is paid on entry
+            for z, category in enumerate(chunk.categories):
+                expr = s.start_costs.get(category)
+                if expr is None:
+                    continue
+                column = "start_cost" if category == "other" else f"start_cost_{category}"
+                where = s.where.get(column, "")
+                value = chunk.evaluate(expr, namespace, functions, where, f"{column} of '{s.key}'")[
+                    :, :1
+                ]
+                checks.check_finite(chunk, phase, value, "start cost", strategy=n)
+                out[:, n, z] += shares[:, n, k] * value[:, 0]
+    return out.reshape(S * N, Z)
 
 
 def phase_values(chunk: Chunk, phase: ExpandedPhase, namespaces: list[Namespace]) -> PhaseValues:
