@@ -135,3 +135,32 @@ def test_voi_by_price_when_the_price_is_computed_from_sampled_inputs(tmp_path):
         cost = run_model(inputs, values).cost
         evpi = cea.evpi(cost, psa.ly, [row.wtp])[0]
         assert row.evpi_per_patient == pytest.approx(evpi, rel=1e-9, abs=1e-6), row.price
+
+
+def test_voi_by_price_costs_from_start_costs_equal_a_rerun_at_each_price():
+    """The MSC price enters only the course cost at the start of treatment (a start cost),
+    so the costs at a grid price come from the change in start costs without running the
+    model; they equal a PSA re-run with the price fixed there (every strategy, the derived
+    test-and-treat column included)."""
+    from costmodel.analyses import test_and_treat, voi_by_price
+    from costmodel.analyses.psa import run_psa
+    from costmodel.model import run_model
+    from costmodel.model.dependence import dependent_names, only_in_start_costs
+
+    inputs = load_inputs(COVID).decision_inputs()
+    name = inputs.settings.threshold_parameter
+    assert name == "c_msc_infusion"
+    assert {"c_msc_course", "c_course"} <= dependent_names(inputs, name)
+    assert only_in_start_costs(inputs, name)
+    assert not only_in_start_costs(inputs, "p_o2_death")  # a transition probability
+    assert not only_in_start_costs(inputs, "c_day_icu")  # a state cost per cycle
+    psa = run_psa(inputs, 60, 5)
+    psa = test_and_treat.extend_psa(inputs, psa)
+    prices = np.array([1500.0, 9000.0])
+    costs = voi_by_price.costs_at_prices(inputs, psa, prices)
+    for price, cost in zip(prices, costs, strict=True):
+        values = evaluate_parameters(inputs, {**psa.parameters, name: np.full(60, price)}, 60)
+        rerun = run_model(inputs, values).cost
+        rerun = np.column_stack([rerun, test_and_treat.cost_column(inputs, values, rerun)])
+        np.testing.assert_allclose(cost, rerun, rtol=1e-11)
+    assert not np.allclose(costs[0], costs[1])  # the price matters

@@ -47,22 +47,31 @@ def biomarker_strategy(inputs: ModelInputs) -> str:
     return inputs.settings.biomarker_strategy or inputs.dsa_strategy
 
 
-def effect_runs(
-    inputs: ModelInputs, values: dict[str, np.ndarray], keep_trace: bool = False
-) -> tuple[ModelOutcomes, ModelOutcomes]:
-    """Whole-cohort runs of the biomarker strategy alone (one outcome column) with the effect
-    set to RR+ and to RR−, for the parameter samples ``values`` (each (n_samples,))."""
+def effect_values(
+    inputs: ModelInputs, values: dict[str, np.ndarray]
+) -> tuple[ModelInputs, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The biomarker strategy alone (inputs with that one strategy) and its parameter values
+    with the effect set to RR+ and to RR−, for the parameter samples ``values``."""
     check_biomarker_inputs(inputs)
     n = len(next(iter(values.values())))
     effect = inputs.settings.effect_parameter
     arm = inputs.with_strategies([biomarker_strategy(inputs)])
     draws = {p.name: values[p.name] for p in inputs.parameters if p.is_stochastic}
 
-    def run_with(rr: np.ndarray) -> ModelOutcomes:
-        overrides = {**draws, effect: np.broadcast_to(rr, (n,))}
-        return run_model(arm, evaluate_parameters(arm, overrides, n), keep_trace=keep_trace)
+    def with_effect(rr: np.ndarray) -> dict[str, np.ndarray]:
+        return evaluate_parameters(arm, {**draws, effect: np.broadcast_to(rr, (n,))}, n)
 
-    return run_with(values["rr_death_biomarker_pos"]), run_with(values["rr_death_biomarker_neg"])
+    pos, neg = values["rr_death_biomarker_pos"], values["rr_death_biomarker_neg"]
+    return arm, with_effect(pos), with_effect(neg)
+
+
+def effect_runs(
+    inputs: ModelInputs, values: dict[str, np.ndarray], keep_trace: bool = False
+) -> tuple[ModelOutcomes, ModelOutcomes]:
+    """Whole-cohort runs of the biomarker strategy alone (one outcome column) with the effect
+    set to RR+ and to RR−, for the parameter samples ``values`` (each (n_samples,))."""
+    arm, pos, neg = effect_values(inputs, values)
+    return run_model(arm, pos, keep_trace=keep_trace), run_model(arm, neg, keep_trace=keep_trace)
 
 
 def biomarker_outcomes(

@@ -14,8 +14,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from costmodel.analyses.biomarker import check_biomarker_inputs, effect_runs
+from costmodel.analyses.biomarker import check_biomarker_inputs, effect_runs, effect_values
 from costmodel.inputs import ModelInputs
+from costmodel.model import start_cost_totals
 from costmodel.outcomes import ModelOutcomes, PsaResult
 from costmodel.parameters import evaluate_parameters
 
@@ -137,3 +138,15 @@ def cost_column(inputs: ModelInputs, values: dict[str, np.ndarray], cost: np.nda
     strategies' costs ``cost`` (n_samples, n_strategies) for the same samples."""
     pos, neg = effect_runs(inputs, values)
     return _column(pos, neg, cost[:, _reference(inputs)], values, "cost") + values["c_test"]
+
+
+def start_cost_column(
+    inputs: ModelInputs, values: dict[str, np.ndarray], start: np.ndarray
+) -> np.ndarray:
+    """Test-and-treat start costs per sample (the test included), given the modelled
+    strategies' start costs ``start`` (n_samples, n_strategies) for the same samples, as
+    :func:`cost_column` combines whole costs (start costs are linear in the groups too)."""
+    a, b, c = _weights(values)
+    arm, pos, neg = effect_values(inputs, values)
+    pos_start, neg_start = start_cost_totals(arm, pos)[:, 0], start_cost_totals(arm, neg)[:, 0]
+    return a * pos_start + b * neg_start + c * start[:, _reference(inputs)] + values["c_test"]

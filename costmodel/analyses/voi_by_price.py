@@ -3,9 +3,11 @@ trial, over a grid of prices of the product (Settings threshold_parameter).
 
 At a price where the product is never cost-effective the EVPI is zero whatever the evidence,
 so the value of a trial is shown around the threshold price. Costs at another price come from
-the PSA's own draws: the model is re-run once at a price away from every sample's and, when
-cost is linear in the price (checked at a third price), every grid price follows exactly;
-otherwise the PSA is re-run at each price.
+the PSA's own draws. When the price enters only start costs (the MSC model: the course cost
+at the start of treatment), the cost at any price is the PSA's cost plus the change in start
+costs, without running the model. Otherwise the model is re-run once at a price away from
+every sample's and, when cost is linear in the price (checked at a third price), every grid
+price follows exactly; else the PSA is re-run at each price.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from costmodel.analyses.evsi import evsi_table
 from costmodel.analyses.psa import population
 from costmodel.cores import map_on_cores, one_blas_thread
 from costmodel.inputs import ModelInputs
-from costmodel.model import run_model
+from costmodel.model import run_model, start_cost_totals
+from costmodel.model.dependence import only_in_start_costs
 from costmodel.outcomes import PsaResult
 from costmodel.parameters import evaluate_parameters
 
@@ -44,6 +47,8 @@ def price_grid(inputs: ModelInputs, thresholds: pd.DataFrame | None, base: float
 def costs_at_prices(inputs: ModelInputs, psa: PsaResult, prices: np.ndarray) -> np.ndarray:
     """PSA costs (n_prices, n_samples, n_strategies) with the price set to each grid price."""
     name = inputs.settings.threshold_parameter
+    if only_in_start_costs(inputs, name):
+        return _costs_from_start_costs(inputs, psa, prices)
 
     def cost_at(price: float, rows: slice = slice(None)) -> np.ndarray:
         draws = {k: v[rows] for k, v in psa.parameters.items()}
@@ -70,6 +75,27 @@ def costs_at_prices(inputs: ModelInputs, psa: PsaResult, prices: np.ndarray) -> 
     if np.allclose(cost_at(base, check), expected, rtol=LINEAR_RTOL, atol=1e-6):
         return np.stack([psa.cost + (p - own[:, None]) * slope for p in prices])
     return np.stack([cost_at(p) for p in prices])
+
+
+def _costs_from_start_costs(inputs: ModelInputs, psa: PsaResult, prices: np.ndarray) -> np.ndarray:
+    """Costs at each price when the price enters start costs only (see
+    :mod:`costmodel.model.dependence`): the PSA's own costs plus the change in start costs,
+    exact for any price (no linearity needed) and without running the model."""
+    name = inputs.settings.threshold_parameter
+    n = psa.n_samples
+
+    def start_costs(draws: dict[str, np.ndarray]) -> np.ndarray:
+        values = evaluate_parameters(inputs, draws, n)
+        start = start_cost_totals(inputs, values)
+        if test_and_treat.KEY in psa.strategies:  # the derived strategy's start costs too
+            column = test_and_treat.start_cost_column(inputs, values, start)
+            start = np.column_stack([start, column])
+        return start
+
+    own = start_costs(dict(psa.parameters))
+    return np.stack(
+        [psa.cost + start_costs({**psa.parameters, name: np.full(n, p)}) - own for p in prices]
+    )
 
 
 def voi_by_price_table(

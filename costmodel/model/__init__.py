@@ -9,6 +9,7 @@ from costmodel.model.run import (
     entry_shares,
     numpy_engine,
     run_model,
+    start_cost_totals,
     use_compiled,
 )
 from costmodel.outcomes import ModelOutcomes
@@ -22,5 +23,6 @@ __all__ = [
     "expand_phases",
     "numpy_engine",
     "run_model",
+    "start_cost_totals",
     "use_compiled",
 ]

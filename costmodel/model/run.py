@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ from costmodel.phases import ExpandedPhase, expand_phases, phase_map
 
 CHUNK_BYTES = 192 * 1024 * 1024  # memory bound of one chunk's largest arrays
 MAX_CHUNK = 8192  # samples per chunk at most (larger chunks gain nothing measurable)
+MIN_THREAD_CHUNK = 256  # smallest chunk when chunks are shared by threads
 
 
 def run_model(
@@ -36,6 +38,7 @@ def run_model(
     chunk_size: int | None = None,
     entry_state: str | None = None,
     compiled: bool | None = None,
+    threads: int | None = None,
 ) -> ModelOutcomes:
     """Run every strategy for every parameter sample.
 
@@ -47,6 +50,10 @@ def run_model(
     role); per-entry results are kept in ``by_entry``. ``compiled`` chooses the compiled
     kernel (default: when the run is large enough, see :func:`costmodel.kernel.worth_compiling`);
     callers that split one analysis into several runs pass one choice for all of them.
+    With the kernel, chunks of samples run on ``threads`` threads (default: one per core;
+    callers that run several models on threads of their own pass 1); the kernel and NumPy's
+    array work release the GIL, and every cohort is computed on its own, so the result is
+    the same bits whatever the threads.
     """
     if parameters is None:
         parameters = evaluate_parameters(inputs)
@@ -59,15 +66,17 @@ def run_model(
             raise ValueError(f"{entry_state!r} is not a first-phase state")
         shared = SharedPhases.for_run(inputs, 1, keep_trace)
         return _run_chunks(
-            inputs, parameters, keep_trace, chunk_size, entry_state, compiled, shared
+            inputs, parameters, keep_trace, chunk_size, entry_state, compiled, shared, threads
         )
     if not inputs.uses_entry_indicators():
         shared = SharedPhases.for_run(inputs, 1, keep_trace)
-        return _run_chunks(inputs, parameters, keep_trace, chunk_size, None, compiled, shared)
+        return _run_chunks(
+            inputs, parameters, keep_trace, chunk_size, None, compiled, shared, threads
+        )
     shares = entry_shares(inputs, parameters)  # (S, N, n_entries)
     shared = SharedPhases.for_run(inputs, len(inputs.entry_states), keep_trace)
     by_entry = {
-        e: _run_chunks(inputs, parameters, keep_trace, chunk_size, e, compiled, shared)
+        e: _run_chunks(inputs, parameters, keep_trace, chunk_size, e, compiled, shared, threads)
         for e in inputs.entry_states
     }
     return combine_entries(by_entry, shares)
@@ -97,6 +106,28 @@ class SharedPhases:
         )
 
 
+def start_cost_totals(inputs: ModelInputs, parameters: dict[str, np.ndarray]) -> np.ndarray:
+    """One-off start costs of each sample and strategy, (n_samples, n_strategies) [currency
+    per patient, at time 0 so the same discounted or not]: the part of a run's cost that
+    :func:`run_model` adds before propagating, weighted over entry strata as it weights them.
+    The cohort is not propagated."""
+    n_samples = _n_samples(parameters)
+    phases = expand_phases(inputs)
+
+    def totals(entry: str | None) -> np.ndarray:
+        chunk = Chunk(inputs, phases, parameters, n_samples, 0, n_samples, entry)
+        phase = chunk.phases[0]
+        namespaces = [chunk.namespace(phase, n) for n in range(chunk.n_strategies)]
+        x0 = assemble.initial_distribution(chunk, phase, namespaces)
+        start = assemble.start_costs(chunk, phase, namespaces, x0)  # (S*N, Z)
+        return start.sum(axis=1).reshape(n_samples, chunk.n_strategies)
+
+    if not inputs.uses_entry_indicators():
+        return totals(None)
+    shares = entry_shares(inputs, parameters)
+    return sum(shares[:, :, e] * totals(state) for e, state in enumerate(inputs.entry_states))
+
+
 def entry_shares(inputs: ModelInputs, parameters: dict[str, np.ndarray]) -> np.ndarray:
     """Initial share of each entry state, (n_samples, n_strategies, n_entry_states)."""
     n_samples = _n_samples(parameters)
@@ -120,18 +151,29 @@ def _run_chunks(
     entry: str | None,
     compiled: bool,
     shared: SharedPhases,
+    threads: int | None = None,
 ) -> ModelOutcomes:
     n_samples = _n_samples(parameters)
     phases = expand_phases(inputs)
     if chunk_size is None:
         chunk_size = default_chunk_size(inputs, phases, compiled, shared.keys)
-    parts = []
-    for start in range(0, n_samples, chunk_size):
+    workers = (cores.cores() if threads is None else threads) if compiled else 1
+    if workers > 1:  # chunks in flight together take the memory of one; two per thread
+        per_thread = -(-n_samples // (2 * workers))
+        chunk_size = max(MIN_THREAD_CHUNK, min(chunk_size // workers, per_thread))
+    starts = list(range(0, n_samples, chunk_size))
+
+    def run(start: int) -> ModelOutcomes:
         values = {k: np.asarray(v)[start : start + chunk_size] for k, v in parameters.items()}
         size = min(chunk_size, n_samples - start)
         chunk = Chunk(inputs, phases, values, size, start, n_samples, entry)
-        parts.append(run_chunk(chunk, keep_trace, compiled, shared))
-    return concatenate_outcomes(parts)
+        with kernel.kernel_threads(1 if workers > 1 else None):
+            return run_chunk(chunk, keep_trace, compiled, shared)
+
+    if workers <= 1 or len(starts) < 2:
+        return concatenate_outcomes([run(start) for start in starts])
+    with ThreadPoolExecutor(max_workers=min(workers, len(starts))) as pool:
+        return concatenate_outcomes(list(pool.map(run, starts)))
 
 
 def model_work(inputs: ModelInputs, n_samples: int) -> int:
