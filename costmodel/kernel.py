@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 
 import numpy as np
@@ -75,6 +77,23 @@ def phase_sums_numpy(
     occupied = engine.occupancy(trace, weights.reshape(m * u, points))  # (B, M*U, K)
     occupied = occupied.reshape(occupied.shape[0], m, u, -1).transpose(1, 0, 2, 3)
     return occupied, trace[-1], trace if keep_trace else None
+
+
+@contextmanager
+def kernel_threads(n: int | None) -> Iterator[None]:
+    """The compiled kernel on ``n`` threads in this block, for this thread only (None: as
+    configured). For callers that already run the kernel on several threads of their own."""
+    if n is None or _compiled() is None:
+        yield
+        return
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(n, before))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 def compiled_available() -> bool:

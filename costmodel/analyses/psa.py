@@ -8,15 +8,19 @@ of samples), so results depend only on the seed and the sample index, never on c
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 
 from costmodel import cea
 from costmodel.analyses.base import AnalysisContext
+from costmodel.cores import cores
 from costmodel.inputs import ModelInputs
+from costmodel.kernel import kernel_threads
 from costmodel.model import run_model, use_compiled
-from costmodel.outcomes import PsaResult
+from costmodel.model.run import MIN_THREAD_CHUNK
+from costmodel.outcomes import ModelOutcomes, PsaResult
 from costmodel.parameters import evaluate_parameters, sample_parameters
 from costmodel.results import psa_samples_table
 
@@ -30,8 +34,12 @@ def run_psa(
     *,
     chunk_size: int = RUN_CHUNK,
     progress: Callable[[int, int], None] | None = None,
+    threads: int | None = None,
 ) -> PsaResult:
-    """Sample, evaluate and run the model for ``n_samples`` draws, in chunks."""
+    """Sample, evaluate and run the model for ``n_samples`` draws, in chunks run on
+    ``threads`` threads (default: one per core). The compiled kernel and NumPy's array work
+    release the GIL; each chunk has its own random streams and every cohort is computed on
+    its own, so the result is the same bits whatever the threads and the chunking (test)."""
     if n_samples < 1:
         raise ValueError("n_samples must be >= 1")
     n_strategies = len(inputs.strategies)
@@ -42,23 +50,34 @@ def run_psa(
     sampled: dict[str, list[np.ndarray]] = {}
     strata: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
     compiled = use_compiled(inputs, n_samples)  # one choice for every chunk
-    for start in range(0, n_samples, chunk_size):
-        stop = min(start + chunk_size, n_samples)
-        draws = sample_parameters(inputs, seed, start, stop)
-        values = evaluate_parameters(inputs, draws, stop - start)
-        outcomes = run_model(inputs, values, compiled=compiled)
-        cost[start:stop] = outcomes.cost
-        qaly[start:stop] = outcomes.qaly
-        ly[start:stop] = outcomes.ly
-        undiscounted["cost"][start:stop] = outcomes.cost_undiscounted
-        undiscounted["qaly"][start:stop] = outcomes.qaly_undiscounted
-        undiscounted["ly"][start:stop] = outcomes.ly_undiscounted
-        for name, value in draws.items():
-            sampled.setdefault(name, []).append(value)
-        for state, part in (outcomes.by_entry or {}).items():
-            strata.setdefault(state, []).append((part.cost, part.qaly, part.ly))
-        if progress is not None:
-            progress(stop, n_samples)
+    workers = max(1, cores() if threads is None else threads)
+    starts = _chunk_starts(n_samples, chunk_size, workers)
+    workers = min(workers, len(starts))
+
+    def run_chunk(start: int) -> tuple[dict[str, np.ndarray], ModelOutcomes]:
+        stop = starts[starts.index(start) + 1] if start != starts[-1] else n_samples
+        with kernel_threads(1 if workers > 1 else None):
+            draws = sample_parameters(inputs, seed, start, stop)
+            values = evaluate_parameters(inputs, draws, stop - start)
+            return draws, run_model(inputs, values, compiled=compiled, threads=1)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        done = 0
+        for start, (draws, outcomes) in zip(starts, pool.map(run_chunk, starts), strict=True):
+            stop = start + len(outcomes.cost)
+            cost[start:stop] = outcomes.cost
+            qaly[start:stop] = outcomes.qaly
+            ly[start:stop] = outcomes.ly
+            undiscounted["cost"][start:stop] = outcomes.cost_undiscounted
+            undiscounted["qaly"][start:stop] = outcomes.qaly_undiscounted
+            undiscounted["ly"][start:stop] = outcomes.ly_undiscounted
+            for name, value in draws.items():
+                sampled.setdefault(name, []).append(value)
+            for state, part in (outcomes.by_entry or {}).items():
+                strata.setdefault(state, []).append((part.cost, part.qaly, part.ly))
+            done += stop - start
+            if progress is not None:
+                progress(done, n_samples)
     parameters = {k: np.concatenate(v) for k, v in sampled.items()}
     by_entry = {
         state: tuple(np.concatenate([c[i] for c in chunks]) for i in range(3))
@@ -67,6 +86,16 @@ def run_psa(
     return PsaResult(
         seed, inputs.strategy_keys, parameters, cost, qaly, ly, by_entry or None, undiscounted
     )
+
+
+def _chunk_starts(n_samples: int, chunk_size: int, workers: int) -> list[int]:
+    """First sample of each chunk. With several threads a chunk is at most chunk_size /
+    threads samples (the chunks in flight together take the memory of one) and there are
+    at least two per thread, so that the threads finish together."""
+    size = chunk_size
+    if workers > 1:
+        size = max(MIN_THREAD_CHUNK, min(chunk_size // workers, -(-n_samples // (2 * workers))))
+    return list(range(0, n_samples, size))
 
 
 CEAC_POINTS = 61  # WTP points of the acceptability curves, from 0 to twice the largest WTP
