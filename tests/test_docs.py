@@ -103,3 +103,57 @@ def test_readme_first_ten_minutes_walkthrough_holds(tmp_path):
         icers[price] = base.loc["msc_cells", "icer_per_qaly_vs_reference"]
     assert icers[3000] < icers[6647]
     assert main(["validate", str(default)]) == 0
+
+
+def _readme_shell_commands(text: str) -> list[str]:
+    """costmodel command lines the README shows as code (indented blocks, and `inline` code
+    outside tables) on one of its workbooks, as a reader would type them: none with a
+    placeholder (WORKBOOK, NB.csv, W) or '...'."""
+    import re
+
+    prose = "\n".join(line for line in text.splitlines() if not line.startswith("|"))
+    lines = [m.group(1) for m in re.finditer(r"^    (?:\$ )?(\S.*?)\s*(?:#.*)?$", prose, re.M)]
+    lines += re.findall(r"`((?:\.venv/bin/)?costmodel [^`]+)`", prose)
+    commands = []
+    for line in (line.strip() for line in lines):
+        if not line.startswith(("costmodel ", "source .venv", ".venv/bin/costmodel ")):
+            continue
+        if "..." in line or "inputs/" not in line or re.search(r"(^|\s)[A-Z][A-Z.]*\b", line):
+            continue
+        if line not in commands:
+            commands.append(line)
+    return commands
+
+
+def test_readme_shell_commands_run_as_written(tmp_path):
+    """Issue #15: every costmodel command the README shows with real arguments runs as
+    written (in a shell, from a folder with the project's inputs/ and .venv/) and exits 0;
+    the Chancellor example prints the published ICER it shows."""
+    import subprocess
+
+    text = (ROOT / "README.md").read_text()
+    commands = _readme_shell_commands(text)
+    assert ".venv/bin/costmodel run inputs/msc_covid19.xlsx --fast" in commands
+    assert "costmodel run inputs/examples/chancellor_hiv.xlsx" in commands
+    assert ".venv/bin/costmodel validate inputs/msc_covid19.xlsx" in commands
+    venv = ROOT / ".venv"
+    if not (venv / "bin" / "costmodel").exists():
+        import pytest
+
+        pytest.skip("needs the project's .venv (make test creates it)")
+    (tmp_path / ".venv").symlink_to(venv)
+    (tmp_path / "inputs").symlink_to(ROOT / "inputs")
+    for command in commands:
+        # commands after the README's "call it there, or activate" note assume either
+        shell = (
+            command
+            if command.startswith((".venv", "source"))
+            else f". .venv/bin/activate && {command}"
+        )
+        done = subprocess.run(
+            ["bash", "-c", shell], cwd=tmp_path, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, f"{command}:\n{done.stderr[-2000:]}"
+        if "chancellor_hiv" in command:
+            assert "6,276" in done.stdout  # the README's printed ICER
+    assert (tmp_path / "results" / "msc_covid19" / "report.html").exists()
