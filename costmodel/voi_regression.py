@@ -140,7 +140,7 @@ def _regression_voi(
             value[w] = _mean_max_gain(fit.fitted(cols))
             coef = fit.draw_coefficients(cols, _N_DRAWS, rng)  # (q, n_inc, B)
             gains = [
-                _mean_max_gain(fit.evaluate(coef[:, :, start : start + block]))
+                fit.mean_max_gain(coef[:, :, start : start + block])
                 for start in range(0, _N_DRAWS, block)
             ]
             se[w] = np.std(np.concatenate(gains), ddof=1)
@@ -274,6 +274,17 @@ class _SplineFit:
     def evaluate(self, coef: np.ndarray) -> np.ndarray:
         """Coefficients (q, ...) -> fitted values (n, ...)."""
         return np.tensordot(self.u, coef, axes=1)
+
+    def mean_max_gain(self, coef: np.ndarray) -> np.ndarray:
+        """:func:`_mean_max_gain` of the fitted values of coefficient draws (q, n_inc, B),
+        without forming them all: a running maximum over strategies, and the means over
+        samples from the basis means (the mean of U @ c is mean(U) @ c). (B,)"""
+        q, k, b = coef.shape
+        best = np.zeros((self.u.shape[0], b))  # the baseline strategy's INB is 0
+        for s in range(k):
+            np.maximum(best, self.u @ coef[:, s, :], out=best)
+        means = (self.u.mean(axis=0) @ coef.reshape(q, k * b)).reshape(k, b)
+        return best.mean(axis=0) - np.maximum(means.max(axis=0), 0.0)
 
 
 def _marginal_basis(values: np.ndarray, n_basis: int) -> tuple[np.ndarray, np.ndarray]:
