@@ -481,19 +481,24 @@ def add_state_rewards(
     occupancy discounted for costs, for outcomes, and undiscounted."""
     Z, h = len(chunk.categories), phase.phase.cycle_years
     occ_cost, occ_out, occ_u = occupied
+    # each occupancy summed over the segments once (the long-term phase has one per year)
+    sum_cost, sum_out, sum_u = (np.einsum("buk->bk", occ) for occ in occupied)
     alive = np.array([phase.states[i].alive for i in phase.state_of], dtype=float)
     totals.cost_by_category += rewards.state_reward_sums(
-        chunk, phase, values.costs, occ_cost, Z, "cost"
+        chunk, phase, values.costs, occ_cost, Z, "cost", sum_cost
     )
-    totals.cost_u += rewards.state_reward_sums(chunk, phase, values.costs, occ_u, Z, "cost")
-    for occ, total in ((occ_out, totals.qaly), (occ_u, totals.qaly_u)):
+    totals.cost_u += rewards.state_reward_sums(chunk, phase, values.costs, occ_u, Z, "cost", sum_u)
+    for occ, summed, total in ((occ_out, sum_out, totals.qaly), (occ_u, sum_u, totals.qaly_u)):
         total += (
-            rewards.state_reward_sums(chunk, phase, values.utilities, occ, 1, "utility")[:, 0] * h
+            rewards.state_reward_sums(chunk, phase, values.utilities, occ, 1, "utility", summed)[
+                :, 0
+            ]
+            * h
         )
-    totals.ly += occ_out.sum(axis=1) @ alive * h
-    totals.ly_u += occ_u.sum(axis=1) @ alive * h
+    totals.ly += sum_out @ alive * h
+    totals.ly_u += sum_u @ alive * h
     columns = [all_states.index(s.key) for s in phase.states]
-    totals.state_time[:, columns] += occ_u.sum(axis=1) @ phase.aggregation() * h
+    totals.state_time[:, columns] += sum_u @ phase.aggregation() * h
 
 
 def _add_transition_rewards(chunk, phase, values, sparse, flows, starts, totals) -> None:
