@@ -130,20 +130,22 @@ def run_analyses(inputs: ModelInputs, options: RunOptions) -> AnalysisResult:
     groups: list[tuple[list[str], str, Forked]] = []
     wants_psa = options.analyses is None or bool(PSA_STEP_KEYS & set(options.analyses))
     with_psa = options.psa_samples > 0 and wants_psa
-    forked = BESIDE_PSA | ALONGSIDE if with_psa else frozenset()  # else all run here
+    elsewhere = BESIDE_PSA | ALONGSIDE if with_psa else frozenset()  # else all run here
     try:
         if with_psa:
             beside = [(n, s) for n, s in chosen if n in BESIDE_PSA]
-            groups.append(_fork_group(ctx, beside, "the PSA"))
+            if beside:
+                groups.append(_fork_group(ctx, beside, "the PSA"))
             n, seed = options.psa_samples, options.seed
             ctx.psa = psa.run_psa(decision, n, seed, progress=options.progress)
             if decision.settings.run_biomarker:
                 ctx.biomarker_runs = test_and_treat.psa_runs(decision, ctx.psa)
                 ctx.psa = test_and_treat.extend_psa(decision, ctx.psa, ctx.biomarker_runs)
             alongside = [(n, s) for n, s in chosen if n in ALONGSIDE]
-            groups.append(_fork_group(ctx, alongside, "the steps below"))
+            if alongside:
+                groups.append(_fork_group(ctx, alongside, "the steps below"))
         for name, step in chosen:
-            if name in forked:
+            if name in elsewhere:
                 continue
             if name in NEEDS_TABLES:  # collect the forked steps whose tables it reads
                 _collect(groups, produced, ctx, options, until=NEEDS_TABLES[name])
@@ -153,8 +155,8 @@ def run_analyses(inputs: ModelInputs, options: RunOptions) -> AnalysisResult:
             ctx.tables.update(produced[name])
         _collect(groups, produced, ctx, options)
     finally:
-        for _, _, forked in groups:
-            forked.cancel()
+        for _, _, group in groups:
+            group.cancel()  # a failure or Ctrl-C here stops the forked steps too
     ctx.tables = {key: table for name, _ in chosen for key, table in produced[name].items()}
     result_summary = summary(decision, ctx.tables["base_case"], seed=options.seed)
     result_summary["psa_samples"] = options.psa_samples if ctx.psa is not None else 0
@@ -184,7 +186,7 @@ def _collect(groups, produced, ctx, options, until: frozenset[str] | None = None
     """Wait for the forked groups (only those with a step in ``until``, when given) and add
     their tables; each step is reported as it is collected."""
     for names, beside, forked in groups:
-        if not names or names[0] in produced or (until and not until & set(names)):
+        if names[0] in produced or (until and not until & set(names)):
             continue
         if options.on_step is not None:
             options.on_step(f"{names[0]} (ran beside {beside})")
