@@ -380,7 +380,8 @@ def _gp_residual_fit(
     n_hyper = min(m, _GP_HYPER_SAMPLES)
     length, sf2, sn2 = _gp_hyperparameters(x_train[:n_hyper], r[:n_hyper])
     xl = x_train / length
-    chol = _cholesky(sf2 * _sq_exp(xl, xl) + sn2 * np.eye(m))
+    k_train = sf2 * _sq_exp(xl, xl)
+    chol = _cholesky(_plus_diagonal(k_train, sn2))
     alpha = scipy.linalg.cho_solve((chol, True), r)
     column = np.empty(n)
     block = max(1, _GP_CHUNK_ELEMENTS // m)
@@ -389,9 +390,8 @@ def _gp_residual_fit(
         column[start:stop] = scale * (sf2 * _sq_exp(xs[start:stop] / length, xl) @ alpha)
     # Matheron's rule: f0 ~ N(0, K), e ~ N(0, sn2 I); mean + f0 - K A^-1 (f0 + e) is a draw
     # from the posterior of the latent function, = mean - e + sn2 A^-1 (f0 + e).
-    k_train = sf2 * _sq_exp(xl, xl)
     mean = k_train @ alpha
-    chol_k = _cholesky(k_train + 0.01 * sn2 * np.eye(m))
+    chol_k = _cholesky(_plus_diagonal(k_train, 0.01 * sn2))
     f0 = chol_k @ z_f
     e = np.sqrt(sn2) * z_e
     latent = mean[:, None] - e + sn2 * scipy.linalg.cho_solve((chol, True), f0 + e)
@@ -410,7 +410,7 @@ def _cholesky(a: np.ndarray) -> np.ndarray:
     for jitter in (0.0, 1e-10, 1e-8, 1e-6, 1e-4):
         try:
             # NumPy's factorisation releases the GIL (scipy's does not): columns run in threads
-            return np.linalg.cholesky(a + jitter * scale * np.eye(a.shape[0]))
+            return np.linalg.cholesky(_plus_diagonal(a, jitter * scale) if jitter else a)
         except np.linalg.LinAlgError:
             continue
     raise VoiError(
@@ -418,6 +418,13 @@ def _cholesky(a: np.ndarray) -> np.ndarray:
         "even with jitter. Remove duplicated or collinear parameters from the group, or use "
         "method='spline' for groups of up to 4 parameters."
     )
+
+
+def _plus_diagonal(a: np.ndarray, value: float) -> np.ndarray:
+    """a + value * I, without forming I (the same numbers: off-diagonal cells gain 0)."""
+    out = a.copy()
+    out.flat[:: a.shape[0] + 1] += value
+    return out
 
 
 def _inverse_from_cholesky(chol: np.ndarray) -> np.ndarray:
