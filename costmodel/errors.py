@@ -83,6 +83,10 @@ class InputError(CostModelError):
         self.problems = sorted(problems)
         super().__init__(_listing(self.problems))
 
+    def __reduce__(self):
+        # rebuilt from its problems (an analysis step in a forked process sends it back)
+        return type(self), (self.problems,)
+
 
 def _listing(problems: list[Problem]) -> str:
     """Every problem, one per line, in reading order; past MAX_LISTED_PROBLEMS the rest is

@@ -178,3 +178,20 @@ def test_model_and_psa_on_threads_equal_one_thread():
     for name in ("cost", "qaly", "ly"):
         assert np.array_equal(getattr(serial, name), getattr(threaded, name)), name
     assert np.array_equal(serial.cost, one.cost)  # the same draws as sampled here
+
+
+def test_errors_come_back_from_a_forked_step_as_they_were_raised(monkeypatch):
+    """A step in a forked process that refuses an input raises the same error here, with
+    the same message (InputError rebuilt from its problems)."""
+    from costmodel.errors import InputError, ModelCheckError, Problem
+
+    monkeypatch.setenv(cores.FORK_ENV, "2")
+    problem = Problem.at("model.xlsx", sheet="Parameters", cell="B7", message="bad value")
+    for error in (InputError([problem]), ModelCheckError("model.xlsx: Transitions!C5: bad")):
+
+        def fail(error=error) -> None:
+            raise error
+
+        with pytest.raises(type(error)) as caught:
+            Forked(fail).result()
+        assert str(caught.value) == str(error)
