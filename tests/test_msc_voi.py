@@ -164,3 +164,28 @@ def test_voi_by_price_costs_from_start_costs_equal_a_rerun_at_each_price():
         rerun = np.column_stack([rerun, test_and_treat.cost_column(inputs, values, rerun)])
         np.testing.assert_allclose(cost, rerun, rtol=1e-11)
     assert not np.allclose(costs[0], costs[1])  # the price matters
+
+
+def test_evppi_and_evsi_regressions_use_at_most_the_first_samples(monkeypatch):
+    """Above VOI_REGRESSION_MAX_SAMPLES the EVPPI and EVSI regressions use the first samples
+    only (and say how many); the estimate equals the one computed on those samples alone."""
+    from costmodel import voi
+    from costmodel.analyses import evppi, evsi
+    from costmodel.analyses import psa as psa_step
+    from costmodel.analyses.psa import run_psa
+
+    inputs = load_inputs(COVID).decision_inputs()
+    result = run_psa(inputs, 900, 4)
+    monkeypatch.setattr(evppi, "VOI_REGRESSION_MAX_SAMPLES", 600)
+    monkeypatch.setattr(evsi, "VOI_REGRESSION_MAX_SAMPLES", 600)
+    assert psa_step.VOI_REGRESSION_MAX_SAMPLES == 100_000
+    with pytest.warns(RuntimeWarning):  # flagged estimates of the small sample
+        table = evppi.evppi_table(inputs, result, extra_groups=(("rr_death_msc",),))
+    row = table[table.group == "rr_death_msc"]
+    assert set(row.samples_used) == {600}
+    wtp = np.asarray(inputs.settings.wtp, dtype=float)
+    effect = result.effect(inputs.settings.effect_measure)
+    x = result.parameters["rr_death_msc"][:600, None]
+    direct = voi.evppi(result.cost[:600], effect[:600], wtp, x, names=["rr_death_msc"])
+    np.testing.assert_allclose(row.evppi_per_patient, direct.evppi, rtol=1e-12)
+    assert set(evsi.evsi_table(inputs, result).samples_used) == {600}

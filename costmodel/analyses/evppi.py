@@ -16,7 +16,7 @@ from costmodel import voi
 from costmodel.analyses.base import AnalysisContext
 from costmodel.analyses.biomarker import PARAMETERS as BIOMARKER_PARAMETERS
 from costmodel.analyses.biomarker import biomarker_outcomes
-from costmodel.analyses.psa import population
+from costmodel.analyses.psa import VOI_REGRESSION_MAX_SAMPLES, population
 from costmodel.cores import map_on_cores, one_blas_thread
 from costmodel.errors import CostModelError
 from costmodel.inputs import ModelInputs
@@ -80,9 +80,12 @@ def evppi_table(
             tasks.append(("biomarker (test-and-treat decision)", b_cost, b_effect, names))
     results, skipped = [], []
 
+    rows = slice(0, min(psa.n_samples, VOI_REGRESSION_MAX_SAMPLES))  # see that constant
+
     def estimate(task) -> tuple[voi.EvppiResult | None, str]:
         _, cost, eff, names = task
-        return _evppi_or_note(cost, eff, wtp, np.column_stack([sampled[n] for n in names]), names)
+        x = np.column_stack([sampled[n][rows] for n in names])
+        return _evppi_or_note(cost[rows], eff[rows], wtp, x, names)
 
     for (label, _, _, names), (result, reason) in zip(
         tasks, map_on_cores(estimate, tasks), strict=True
@@ -97,6 +100,7 @@ def evppi_table(
     if results:
         table = voi.evppi_table([r for _, r in results], population_multiplier=population(inputs))
         table.insert(0, "group", np.repeat([label for label, _ in results], len(wtp)))
+        table["samples_used"] = rows.stop  # of psa.n_samples (regression sample, first ones)
         flagged = table[table.flag != ""]
         if len(flagged):
             warnings.warn(
@@ -117,6 +121,7 @@ def evppi_table(
                 "evppi_population": np.nan,
                 "se": np.nan,
                 "method": f"skipped: {note}",
+                "samples_used": rows.stop,
             }
             for names, note in skipped
             for w in wtp

@@ -11,7 +11,7 @@ import pandas as pd
 
 from costmodel import voi
 from costmodel.analyses.base import AnalysisContext
-from costmodel.analyses.psa import population
+from costmodel.analyses.psa import VOI_REGRESSION_MAX_SAMPLES, population
 from costmodel.cores import one_blas_thread
 from costmodel.errors import CostModelError
 from costmodel.inputs import ModelInputs
@@ -43,7 +43,11 @@ def evsi_table(
     cost = psa.cost if cost is None else cost
     rr = psa.parameters[rr_name]
     wtp = [float(w) for w in settings.wtp]
-    table = voi.evsi_curve(cost, effect, wtp, values[p_name], rr, sizes, seed=psa.seed)
+    rows = slice(0, min(psa.n_samples, VOI_REGRESSION_MAX_SAMPLES))  # see that constant
+    table = voi.evsi_curve(
+        cost[rows], effect[rows], wtp, values[p_name][rows], rr[rows], sizes, seed=psa.seed
+    )
+    table["samples_used"] = rows.stop
     table["evsi_population"] = table["evsi_per_patient"] * population(inputs)
     table["trial_cost"] = settings.trial_fixed_cost + 2 * table["n_per_arm"] * (
         settings.trial_cost_per_patient

@@ -25,6 +25,10 @@ from costmodel.parameters import evaluate_parameters, sample_parameters
 from costmodel.results import psa_samples_table
 
 RUN_CHUNK = 16_384  # samples per model call (bounds memory; results do not depend on it)
+# The regression estimates (EVPPI, EVSI) use at most the first this many PSA samples (they are
+# independent draws): their memory and time grow with the sample, their Monte Carlo error
+# (reported as se) is already small here; the EVPI and every other PSA output use all samples.
+VOI_REGRESSION_MAX_SAMPLES = 100_000
 
 
 def run_psa(

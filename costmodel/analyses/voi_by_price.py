@@ -144,6 +144,7 @@ def voi_by_price_table(
                     evsi_se=top.se,
                     evsi_population=top.evsi_population,
                     enbs=max(float(top.enbs), 0.0),
+                    evsi_samples_used=int(top.samples_used),
                 )
             rows.append(row)
     return pd.DataFrame(rows)
