@@ -115,7 +115,7 @@ def _readme_shell_commands(text: str) -> list[str]:
     lines = [m.group(1) for m in re.finditer(r"^    (?:\$ )?(\S.*?)\s*(?:#.*)?$", prose, re.M)]
     lines += re.findall(r"`((?:\.venv/bin/)?costmodel [^`]+)`", prose)
     commands = []
-    for line in (line.strip() for line in lines):
+    for line in (" ".join(line.split()) for line in lines):  # a code span may wrap lines
         if not line.startswith(("costmodel ", "source .venv", ".venv/bin/costmodel ")):
             continue
         if "..." in line or "inputs/" not in line or re.search(r"(^|\s)[A-Z][A-Z.]*\b", line):
