@@ -19,7 +19,7 @@ from costmodel.cores import cores
 from costmodel.inputs import ModelInputs
 from costmodel.kernel import kernel_threads
 from costmodel.model import run_model, use_compiled
-from costmodel.model.run import MIN_THREAD_CHUNK
+from costmodel.model.run import thread_chunk_size
 from costmodel.outcomes import ModelOutcomes, PsaResult
 from costmodel.parameters import evaluate_parameters, sample_parameters
 from costmodel.results import psa_samples_table
@@ -55,11 +55,12 @@ def run_psa(
     strata: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
     compiled = use_compiled(inputs, n_samples)  # one choice for every chunk
     workers = max(1, cores() if threads is None else threads)
-    starts = _chunk_starts(n_samples, chunk_size, workers)
+    size = thread_chunk_size(n_samples, chunk_size, workers)
+    starts = list(range(0, n_samples, size))
     workers = min(workers, len(starts))
 
     def run_chunk(start: int) -> tuple[dict[str, np.ndarray], ModelOutcomes]:
-        stop = starts[starts.index(start) + 1] if start != starts[-1] else n_samples
+        stop = min(start + size, n_samples)
         with kernel_threads(1 if workers > 1 else None):
             draws = sample_parameters(inputs, seed, start, stop)
             values = evaluate_parameters(inputs, draws, stop - start)
@@ -89,20 +90,9 @@ def run_psa(
     for state in list(strata):
         chunks = strata.pop(state)
         by_entry[state] = tuple(np.concatenate([c[i] for c in chunks]) for i in range(3))
-        del chunks
     return PsaResult(
         seed, inputs.strategy_keys, parameters, cost, qaly, ly, by_entry or None, undiscounted
     )
-
-
-def _chunk_starts(n_samples: int, chunk_size: int, workers: int) -> list[int]:
-    """First sample of each chunk. With several threads a chunk is at most chunk_size /
-    threads samples (the chunks in flight together take the memory of one) and there are
-    at least two per thread, so that the threads finish together."""
-    size = chunk_size
-    if workers > 1:
-        size = max(MIN_THREAD_CHUNK, min(chunk_size // workers, -(-n_samples // (2 * workers))))
-    return list(range(0, n_samples, size))
 
 
 CEAC_POINTS = 61  # WTP points of the acceptability curves, from 0 to twice the largest WTP

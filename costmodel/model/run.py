@@ -158,9 +158,7 @@ def _run_chunks(
     if chunk_size is None:
         chunk_size = default_chunk_size(inputs, phases, compiled, shared.keys)
     workers = (cores.cores() if threads is None else threads) if compiled else 1
-    if workers > 1:  # chunks in flight together take the memory of one; two per thread
-        per_thread = -(-n_samples // (2 * workers))
-        chunk_size = max(MIN_THREAD_CHUNK, min(chunk_size // workers, per_thread))
+    chunk_size = thread_chunk_size(n_samples, chunk_size, workers)
     starts = list(range(0, n_samples, chunk_size))
 
     def run(start: int) -> ModelOutcomes:
@@ -174,6 +172,16 @@ def _run_chunks(
         return concatenate_outcomes([run(start) for start in starts])
     with ThreadPoolExecutor(max_workers=min(workers, len(starts))) as pool:
         return concatenate_outcomes(list(pool.map(run, starts)))
+
+
+def thread_chunk_size(n_samples: int, chunk_size: int, workers: int) -> int:
+    """Samples per chunk when ``workers`` threads share the chunks: at most chunk_size /
+    workers (the chunks in flight together take the memory of one) and at least two chunks
+    per thread, so that the threads finish together."""
+    if workers <= 1:
+        return chunk_size
+    per_thread = -(-n_samples // (2 * workers))
+    return max(MIN_THREAD_CHUNK, min(chunk_size // workers, per_thread))
 
 
 def model_work(inputs: ModelInputs, n_samples: int) -> int:
