@@ -176,3 +176,33 @@ def test_csv_numbers_have_at_most_ten_significant_digits(tmp_path):
     path = tmp_path / "t.csv"
     write_csv(path, pd.DataFrame({"x": [0.985, 1.0 / 3.0, 44670.04102946, 1e-300]}))
     assert path.read_text().split("\n")[1:5] == ["0.985", "0.3333333333", "44670.04103", "1e-300"]
+
+
+def test_fast_csv_writer_writes_the_bytes_pandas_writes(tmp_path):
+    """write_csv formats columns itself (twice as fast as pandas' float_format): the file is
+    byte for byte what pandas' to_csv writes with the same options, for every column kind
+    the outputs use; other kinds (dates here) go to pandas itself."""
+    table = pd.DataFrame(
+        {
+            "sample": [1, 2, 3, 4, 5],
+            "flag": [True, False, True, True, False],
+            "x": [0.985, float("nan"), float("inf"), -0.0, -1.5e-300],
+            "y": [1.0 / 3.0, 2.0, 44670.04102946, -float("inf"), 1e21],
+            "text": ["a,b", 'say "hi"', "line\nbreak", "=1+2", "plain"],
+            "maybe": pd.array(["x", None, "z", None, "-neg"], dtype="str"),
+            "obj": pd.Series(["u", None, "w", float("nan"), "+p"], dtype=object),
+        }
+    )
+    expected = files.neutralised(table).to_csv(
+        index=False, float_format="%.10g", lineterminator="\n"
+    )
+    assert files._formatted_columns(files.neutralised(table)) is not None  # the fast path
+    files.write_csv(tmp_path / "t.csv", table)
+    assert (tmp_path / "t.csv").read_text(encoding="utf-8") == expected
+    assert expected.splitlines()[2] == '2,False,,2,"say ""hi""",,'  # by hand
+    dated = table.assign(when=pd.to_datetime([f"2026-01-0{i}" for i in range(1, 6)]))
+    assert files._formatted_columns(dated) is None
+    files.write_csv(tmp_path / "d.csv", dated)
+    assert (tmp_path / "d.csv").read_text(encoding="utf-8") == files.neutralised(dated).to_csv(
+        index=False, float_format="%.10g", lineterminator="\n"
+    )
