@@ -55,8 +55,10 @@ def phase_sums(
     ``group`` cohorts in a row share one row of ``transitions.values`` (B / group rows):
     cohort b moves with row b // group (several start distributions, one set of matrices).
     """
-    # numba's thread pool does not survive a fork: a forked process uses the NumPy path
-    kernel = _compiled() if compiled and not cores.in_forked_child() else None
+    # numba's thread pool does not survive a fork: a forked process uses the serial kernel
+    kernel = None
+    if compiled:
+        kernel = _compiled_serial() if cores.in_forked_child() else _compiled()
     if kernel is None:
         if group > 1:
             repeated = np.repeat(transitions.values, group, axis=0)
@@ -83,8 +85,8 @@ def phase_sums_numpy(
 def kernel_threads(n: int | None) -> Iterator[None]:
     """The compiled kernel on ``n`` threads in this block, for this thread only (None: as
     configured). For callers that already run the kernel on several threads of their own."""
-    if n is None or _compiled() is None:
-        yield
+    if n is None or cores.in_forked_child() or _compiled() is None:
+        yield  # (a forked process never touches numba's thread pool: its kernel is serial)
         return
     import numba
 
@@ -135,54 +137,31 @@ def _phase_sums_compiled(kernel, x0, transitions, weights, keep_trace, group):
 
 @cache
 def _compiled():
-    """The jitted kernel, or None without numba (or with COSTMODEL_ENGINE=numpy)."""
-    if os.environ.get(ENGINE_ENV, "").lower() == "numpy":
-        return None
+    """The jitted kernel, its cohorts on numba's thread pool, or None without numba (or with
+    COSTMODEL_ENGINE=numpy)."""
+    kernels = None if _switched_off() else _kernels()
+    return None if kernels is None else kernels[0]
+
+
+@cache
+def _compiled_serial():
+    """The same kernel with its cohorts in one thread and no thread pool: the one a forked
+    process may call (numba's OpenMP pool does not survive a fork). The same numbers."""
+    kernels = None if _switched_off() else _kernels()
+    return None if kernels is None else kernels[1]
+
+
+def _switched_off() -> bool:
+    return os.environ.get(ENGINE_ENV, "").lower() == "numpy"
+
+
+@cache
+def _kernels():
+    """(parallel kernel, serial kernel) from :mod:`costmodel.kernel_compiled`, or None
+    without numba. Imported only when a run is large enough (numba's import and cache load
+    take ~0.5 s)."""
     try:
-        import numba
+        from costmodel import kernel_compiled
     except ImportError:  # pragma: no cover - numba is a dependency; the fallback is tested
         return None
-
-    @numba.njit(parallel=True, cache=True, nogil=True)
-    def kernel(
-        x0,
-        rows,
-        cols,
-        values,
-        segment,
-        pointer,
-        seg_of,
-        set_of,
-        weight,
-        occ,
-        final,
-        scratch,
-        trace,
-        keep,
-        group,
-    ):
-        batch, k = x0.shape
-        n = segment.size
-        n_entries = rows.size
-        for b in numba.prange(batch):
-            row = b // group
-            x = scratch[b, 0]
-            y = scratch[b, 1]
-            x[:] = x0[b]
-            for t in range(n + 1):
-                if keep:
-                    trace[t, b, :] = x
-                for p in range(pointer[t], pointer[t + 1]):
-                    target = occ[b, set_of[p], seg_of[p]]
-                    w = weight[p]
-                    for j in range(k):
-                        target[j] += w * x[j]
-                if t < n:
-                    s = segment[t]
-                    y[:] = 0.0
-                    for e in range(n_entries):
-                        y[cols[e]] += x[rows[e]] * values[row, s, e]
-                    x, y = y, x
-            final[b, :] = x
-
-    return kernel
+    return kernel_compiled.kernel_on_threads, kernel_compiled.kernel_in_one_thread

@@ -28,6 +28,8 @@ STAGE_OF = {
     "costmodel.distributions": "foundation",
     "costmodel.evidence": "foundation",
     "costmodel.engine": "foundation",
+    "costmodel.kernel": "foundation",
+    "costmodel.kernel_compiled": "foundation",
     "costmodel.roots": "foundation",
     "costmodel.cea": "foundation",
     "costmodel.voi": "foundation",
