@@ -8,6 +8,7 @@ files) runs in forked processes (:class:`Forked`; :mod:`costmodel.reports.jobs`)
 
 from __future__ import annotations
 
+import mmap
 import multiprocessing
 import os
 import pickle
@@ -19,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 
@@ -55,6 +57,16 @@ def map_on_cores(function: Callable, items: Iterable) -> list:
 
 
 # --- Forked processes --------------------------------------------------------------------
+
+
+def shared_zeros(shape: tuple[int, ...], dtype: np.dtype | type = np.float64) -> np.ndarray:
+    """A zero array in anonymous shared memory: what a process forked after it is made writes
+    into it is seen here (no copy, no pickling). Pages are taken only when written."""
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape))
+    buffer = mmap.mmap(-1, max(1, count * dtype.itemsize))  # MAP_SHARED | MAP_ANONYMOUS
+    return np.frombuffer(buffer, dtype=dtype, count=count).reshape(shape)
+
 
 FORK_ENV = "COSTMODEL_PROCESSES"  # "1": never fork (everything in this process)
 

@@ -195,3 +195,55 @@ def test_errors_come_back_from_a_forked_step_as_they_were_raised(monkeypatch):
         with pytest.raises(type(error)) as caught:
             Forked(fail).result()
         assert str(caught.value) == str(error)
+
+
+@needs_fork
+def test_psa_on_processes_is_the_psa_of_one_process(monkeypatch):
+    """The PSA's chunks shared by two processes (written into shared memory) give the same
+    bits as one process on one thread: outcomes, undiscounted outcomes, per-entry-stratum
+    outcomes and every parameter draw; progress reaches the total once, never going back."""
+    from costmodel.analyses import psa
+
+    monkeypatch.setattr(psa, "MIN_PROCESS_SAMPLES", 0)
+    inputs = load_inputs(COVID).decision_inputs()
+    n, seen = 1500, []
+    one = psa.run_psa(inputs, n, 7, processes=1, threads=1)
+    two = psa.run_psa(
+        inputs, n, 7, processes=2, chunk_size=400, progress=lambda d, t: seen.append((d, t))
+    )
+    for name in ("cost", "qaly", "ly"):
+        assert np.array_equal(getattr(one, name), getattr(two, name)), name
+        assert np.array_equal(one.undiscounted[name], two.undiscounted[name]), name
+    assert one.parameters.keys() == two.parameters.keys()
+    for name in one.parameters:
+        assert np.array_equal(one.parameters[name], two.parameters[name]), name
+    assert one.by_entry is not None and one.by_entry.keys() == two.by_entry.keys()
+    for state in one.by_entry:
+        for a, b in zip(one.by_entry[state], two.by_entry[state], strict=True):
+            assert np.array_equal(a, b), state
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and done[-1] == n and done.count(n) == 1
+    assert {t for _, t in seen} == {n}
+
+
+@needs_fork
+def test_an_error_in_a_psa_helper_process_is_raised_here(monkeypatch):
+    """A chunk that fails in the forked helper raises its error (type and message) here."""
+    import time
+
+    from costmodel.analyses import psa
+    from costmodel.errors import ModelCheckError
+
+    monkeypatch.setattr(psa, "MIN_PROCESS_SAMPLES", 0)
+    run_chunk = psa._run_chunk
+
+    def fail_in_helper(inputs, seed, start, stop, compiled):
+        if cores.in_forked_child():
+            raise ModelCheckError(f"model.xlsx: sample {start + 1}: a made-up failure")
+        time.sleep(0.3)  # this process is slow: the helper surely takes a chunk
+        return run_chunk(inputs, seed, start, stop, compiled)
+
+    monkeypatch.setattr(psa, "_run_chunk", fail_in_helper)
+    inputs = load_inputs(COVID).decision_inputs()
+    with pytest.raises(ModelCheckError, match=r"model.xlsx: sample \d+: a made-up failure"):
+        psa.run_psa(inputs, 1200, 7, processes=2, chunk_size=200)

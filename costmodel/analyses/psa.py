@@ -7,6 +7,7 @@ of samples), so results depend only on the seed and the sample index, never on c
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,7 +16,7 @@ import pandas as pd
 
 from costmodel import cea
 from costmodel.analyses.base import AnalysisContext
-from costmodel.cores import cores
+from costmodel.cores import Forked, cores, fork_processes, in_forked_child, shared_zeros
 from costmodel.inputs import ModelInputs
 from costmodel.kernel import kernel_threads
 from costmodel.model import run_model, use_compiled
@@ -39,13 +40,40 @@ def run_psa(
     chunk_size: int = RUN_CHUNK,
     progress: Callable[[int, int], None] | None = None,
     threads: int | None = None,
+    processes: int | None = None,
 ) -> PsaResult:
-    """Sample, evaluate and run the model for ``n_samples`` draws, in chunks run on
-    ``threads`` threads (default: one per core). The compiled kernel and NumPy's array work
-    release the GIL; each chunk has its own random streams and every cohort is computed on
-    its own, so the result is the same bits whatever the threads and the chunking (test)."""
+    """Sample, evaluate and run the model for ``n_samples`` draws, in chunks.
+
+    A large PSA runs its chunks in ``processes`` processes (default: one per core on Linux,
+    see :func:`costmodel.cores.fork_processes`): forked helpers write their chunks into
+    shared memory (100,000 samples: 11.1 s against 14.1 s on threads, which wait for each
+    other at the GIL between NumPy calls). Otherwise the chunks run on ``threads`` threads (default:
+    one per core). Each chunk has its own random streams and every cohort is computed on its
+    own, so the result is the same bits whatever the processes, threads and chunking (tests).
+    """
     if n_samples < 1:
         raise ValueError("n_samples must be >= 1")
+    compiled = use_compiled(inputs, n_samples)  # one choice for every chunk
+    processes = fork_processes() if processes is None else processes
+    if processes > 1 and n_samples >= MIN_PROCESS_SAMPLES and not in_forked_child():
+        return _psa_on_processes(inputs, n_samples, seed, chunk_size, compiled, progress, processes)
+    return _psa_on_threads(inputs, n_samples, seed, chunk_size, compiled, progress, threads)
+
+
+# Below this many samples the PSA runs on threads: forking and the probe run cost more.
+MIN_PROCESS_SAMPLES = 4_096
+
+
+def _run_chunk(
+    inputs: ModelInputs, seed: int, start: int, stop: int, compiled: bool
+) -> tuple[dict[str, np.ndarray], ModelOutcomes]:
+    """Draws and model outcomes of samples ``start`` to ``stop`` (exclusive)."""
+    draws = sample_parameters(inputs, seed, start, stop)
+    values = evaluate_parameters(inputs, draws, stop - start)
+    return draws, run_model(inputs, values, compiled=compiled, threads=1)
+
+
+def _psa_on_threads(inputs, n_samples, seed, chunk_size, compiled, progress, threads):
     n_strategies = len(inputs.strategies)
     cost = np.empty((n_samples, n_strategies))
     qaly = np.empty_like(cost)
@@ -53,18 +81,14 @@ def run_psa(
     undiscounted = {name: np.empty_like(cost) for name in ("cost", "qaly", "ly")}
     sampled: dict[str, list[np.ndarray]] = {}
     strata: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
-    compiled = use_compiled(inputs, n_samples)  # one choice for every chunk
     workers = max(1, cores() if threads is None else threads)
     size = thread_chunk_size(n_samples, chunk_size, workers)
     starts = list(range(0, n_samples, size))
     workers = min(workers, len(starts))
 
     def run_chunk(start: int) -> tuple[dict[str, np.ndarray], ModelOutcomes]:
-        stop = min(start + size, n_samples)
         with kernel_threads(1 if workers > 1 else None):
-            draws = sample_parameters(inputs, seed, start, stop)
-            values = evaluate_parameters(inputs, draws, stop - start)
-            return draws, run_model(inputs, values, compiled=compiled, threads=1)
+            return _run_chunk(inputs, seed, start, min(start + size, n_samples), compiled)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         done = 0
@@ -93,6 +117,106 @@ def run_psa(
     return PsaResult(
         seed, inputs.strategy_keys, parameters, cost, qaly, ly, by_entry or None, undiscounted
     )
+
+
+def _psa_on_processes(inputs, n_samples, seed, chunk_size, compiled, progress, processes):
+    """The PSA's chunks shared by this process and ``processes - 1`` forked helpers, each
+    taking the next chunk not yet taken and writing its draws and outcomes into arrays in
+    shared memory (sized from a one-sample probe run)."""
+    size = thread_chunk_size(n_samples, chunk_size, processes)
+    starts = list(range(0, n_samples, size))
+    probe_draws, probe = _run_chunk(inputs, seed, 0, 1, compiled=False)
+    shape = (n_samples, len(inputs.strategies))
+    outcome_names = ("cost", "qaly", "ly", "cost_undiscounted", "qaly_undiscounted")
+    outcome_names += ("ly_undiscounted",)
+    out = {name: shared_zeros(shape) for name in outcome_names}
+    parameters = {
+        name: shared_zeros((n_samples,), value.dtype) for name, value in probe_draws.items()
+    }
+    by_entry = {
+        state: tuple(shared_zeros(shape) for _ in range(3)) for state in (probe.by_entry or {})
+    }
+    queue = _ChunkQueue(len(starts))
+
+    def work(report: Callable[[int, int], None] | None) -> None:
+        while (i := queue.take()) is not None:
+            start, stop = starts[i], min(starts[i] + size, n_samples)
+            try:
+                draws, outcomes = _run_chunk(inputs, seed, start, stop, compiled)
+            except BaseException:
+                queue.stop()
+                raise
+            for name in outcome_names:
+                out[name][start:stop] = getattr(outcomes, name)
+            for name, value in draws.items():
+                parameters[name][start:stop] = value
+            for state, part in (outcomes.by_entry or {}).items():
+                cost, qaly, ly = by_entry[state]
+                cost[start:stop], qaly[start:stop], ly[start:stop] = part.cost, part.qaly, part.ly
+            done = queue.finished(stop - start)
+            if report is not None:
+                report(done, n_samples)
+
+    reported = [0]
+
+    def report(done: int, total: int) -> None:
+        reported[0] = done
+        if progress is not None:
+            progress(done, total)
+
+    helpers = [Forked(lambda: work(None)) for _ in range(processes - 1)]
+    try:
+        with kernel_threads(1):
+            work(report)
+        for helper in helpers:
+            helper.result()
+    finally:
+        for helper in helpers:
+            helper.cancel()
+    if progress is not None and reported[0] < n_samples:
+        progress(n_samples, n_samples)  # the helpers' last chunks, after this process's
+    undiscounted = {
+        "cost": out["cost_undiscounted"],
+        "qaly": out["qaly_undiscounted"],
+        "ly": out["ly_undiscounted"],
+    }
+    return PsaResult(
+        seed,
+        inputs.strategy_keys,
+        parameters,
+        out["cost"],
+        out["qaly"],
+        out["ly"],
+        by_entry or None,
+        undiscounted,
+    )
+
+
+class _ChunkQueue:
+    """Which chunk to take next, and how many samples are done (shared by forked processes)."""
+
+    def __init__(self, n_chunks: int) -> None:
+        context = multiprocessing.get_context("fork")
+        self._lock = context.Lock()
+        self._next = context.RawValue("q", 0)
+        self._done = context.RawValue("q", 0)
+        self._stopped = context.RawValue("b", 0)
+        self._n_chunks = n_chunks
+
+    def take(self) -> int | None:
+        with self._lock:
+            if self._stopped.value or self._next.value >= self._n_chunks:
+                return None
+            self._next.value += 1
+            return self._next.value - 1
+
+    def finished(self, samples: int) -> int:
+        with self._lock:
+            self._done.value += samples
+            return self._done.value
+
+    def stop(self) -> None:
+        self._stopped.value = 1
 
 
 CEAC_POINTS = 61  # WTP points of the acceptability curves, from 0 to twice the largest WTP
