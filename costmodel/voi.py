@@ -43,7 +43,6 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from costmodel.rng import Purpose, stream
-from costmodel.voi_regression import _regression_voi
 from costmodel.voi_validation import METHODS as METHODS
 from costmodel.voi_validation import (
     VoiError,
@@ -207,6 +206,8 @@ def evppi(
     cost_arr, effect_arr, wtp_arr, x, parameters, chosen = _validate_evppi(
         cost, effect, wtp, inputs, names, method, max_gp_samples
     )
+    from costmodel.voi_regression import _regression_voi  # scipy's solvers: imported on use
+
     value, se, clipped = _regression_voi(
         cost_arr, effect_arr, wtp_arr, x, chosen, max_gp_samples, "evppi"
     )
@@ -346,6 +347,8 @@ def evsi_regression(
     labels = tuple(f"summary[{j}]" for j in range(x.shape[1]))
     chosen = _choose_method("auto", x.shape[1], "evsi_regression")
     _check_group_size(x, chosen, 2000, labels, "evsi_regression")
+    from costmodel.voi_regression import _regression_voi
+
     value, se, _ = _regression_voi(
         cost_arr, effect_arr, wtp_arr, x, chosen, 2000, "evsi_regression"
     )
