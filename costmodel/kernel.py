@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -39,6 +40,22 @@ def worth_compiling(work: int) -> bool:
     return work >= KERNEL_MIN_WORK and _compiled() is not None
 
 
+class PhaseSums(NamedTuple):
+    """What a phase's propagation gives (B cohorts, M weight sets, U segments, K states)."""
+
+    occupied: np.ndarray  # (M, B, U, K) weighted occupancy per segment
+    final: np.ndarray  # (B, K) distribution at the end of the phase
+    trace: np.ndarray | None  # (n + 1, B, K) when asked for
+    over_segments: np.ndarray  # (M, B, K) occupied summed over the segments (u in order)
+
+    def cohorts(self, index: np.ndarray) -> PhaseSums:
+        """The same sums for the cohorts ``index`` (in that order)."""
+        trace = self.trace[:, index] if self.trace is not None else None
+        return PhaseSums(
+            self.occupied[:, index], self.final[index], trace, self.over_segments[:, index]
+        )
+
+
 def phase_sums(
     x0: np.ndarray,
     transitions: engine.SparseTransitions,
@@ -46,8 +63,8 @@ def phase_sums(
     keep_trace: bool = False,
     compiled: bool = True,
     group: int = 1,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(occupancy (M, B, U, K), final distribution (B, K), trace (n + 1, B, K) or None).
+) -> PhaseSums:
+    """Occupancy (M, B, U, K), its sums over segments, final distribution (B, K) and trace.
 
     ``weights`` (M, U, n + 1): weight of time point t in segment u for weight set m, as
     :func:`costmodel.engine.occupancy_weights` and :func:`~costmodel.engine.flow_weights`
@@ -72,13 +89,14 @@ def phase_sums_numpy(
     transitions: engine.SparseTransitions,
     weights: np.ndarray,
     keep_trace: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+) -> PhaseSums:
     """:func:`phase_sums` with dense NumPy products over the stored trace."""
     trace = engine.propagate(x0, transitions)
     m, u, points = weights.shape
     occupied = engine.occupancy(trace, weights.reshape(m * u, points))  # (B, M*U, K)
     occupied = occupied.reshape(occupied.shape[0], m, u, -1).transpose(1, 0, 2, 3)
-    return occupied, trace[-1], trace if keep_trace else None
+    summed = np.einsum("mbuk->mbk", occupied)  # u in order, as the kernel adds them
+    return PhaseSums(occupied, trace[-1], trace if keep_trace else None, summed)
 
 
 @contextmanager
@@ -112,6 +130,7 @@ def _phase_sums_compiled(kernel, x0, transitions, weights, keep_trace, group):
     pointer = np.searchsorted(t_index, np.arange(points + 1)).astype(np.int64)
     flat_weight = weights[set_index, seg_index, t_index]
     occupied = np.zeros((batch, m, u, k))
+    summed = np.zeros((batch, m, k))
     final = np.empty((batch, k))
     trace = np.empty((points, batch, k)) if keep_trace else np.empty((1, 1, 1))
     kernel(
@@ -125,6 +144,7 @@ def _phase_sums_compiled(kernel, x0, transitions, weights, keep_trace, group):
         set_index.astype(np.int64),
         flat_weight,
         occupied,
+        summed,
         final,
         np.empty((batch, 2, k)),
         trace,
@@ -132,7 +152,12 @@ def _phase_sums_compiled(kernel, x0, transitions, weights, keep_trace, group):
         group,
     )
     interrupts.check()  # a Ctrl-C that arrived while numba compiled or loaded the kernel
-    return occupied.transpose(1, 0, 2, 3), final, trace if keep_trace else None
+    return PhaseSums(
+        occupied.transpose(1, 0, 2, 3),
+        final,
+        trace if keep_trace else None,
+        summed.transpose(1, 0, 2),
+    )
 
 
 @cache

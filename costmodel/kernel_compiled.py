@@ -17,7 +17,7 @@ import numba
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def cohort(b, x0, rows, cols, values, segment, pointer, seg_of, set_of, weight, occ,
-           final, scratch, trace, keep, group):  # fmt: skip
+           summed, final, scratch, trace, keep, group):  # fmt: skip
     """One cohort through the phase (``scratch[b]``: its two state vectors). Explicit loops,
     not slice assignments: outside a parallel loop numba lowers ``y[:] = 0.0`` through its
     array-expression machinery, which costs more than the work for a handful of states."""
@@ -48,21 +48,25 @@ def cohort(b, x0, rows, cols, values, segment, pointer, seg_of, set_of, weight, 
             now = nxt
     for j in range(k):
         final[b, j] = buf[now, j]
+    for m in range(occ.shape[1]):  # each weight set summed over the segments, in order
+        for u in range(occ.shape[2]):
+            for j in range(k):
+                summed[b, m, j] += occ[b, m, u, j]
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def kernel_on_threads(x0, rows, cols, values, segment, pointer, seg_of, set_of, weight,
-                      occ, final, scratch, trace, keep, group):  # fmt: skip
+                      occ, summed, final, scratch, trace, keep, group):  # fmt: skip
     """Every cohort of the batch, on numba's thread pool."""
     for b in numba.prange(x0.shape[0]):
         cohort(b, x0, rows, cols, values, segment, pointer, seg_of, set_of, weight, occ,
-               final, scratch, trace, keep, group)  # fmt: skip
+               summed, final, scratch, trace, keep, group)  # fmt: skip
 
 
 @numba.njit(cache=True, nogil=True)
 def kernel_in_one_thread(x0, rows, cols, values, segment, pointer, seg_of, set_of, weight,
-                         occ, final, scratch, trace, keep, group):  # fmt: skip
+                         occ, summed, final, scratch, trace, keep, group):  # fmt: skip
     """Every cohort of the batch, one after another in this thread (no thread pool)."""
     for b in range(x0.shape[0]):
         cohort(b, x0, rows, cols, values, segment, pointer, seg_of, set_of, weight, occ,
-               final, scratch, trace, keep, group)  # fmt: skip
+               summed, final, scratch, trace, keep, group)  # fmt: skip

@@ -258,3 +258,8 @@ def test_serial_and_threaded_kernels_give_the_same_bits(covid):
         oracle = kernel.phase_sums_numpy(x0, repeated, weights, True)
         for a, b in zip(threaded, oracle, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+        # the sums over segments are the occupancy summed by hand, segment by segment
+        by_hand = threaded.occupied[:, :, 0].copy()
+        for u in range(1, threaded.occupied.shape[2]):
+            by_hand += threaded.occupied[:, :, u]
+        assert np.array_equal(threaded.over_segments, by_hand)

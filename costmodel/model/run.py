@@ -358,12 +358,12 @@ def _unit_response(
     S, K = unit.n_samples, phase.n_states
     x0 = np.tile(np.eye(K), (S, 1))
     weights = phase_weights(unit, phase, segment, False)
-    occupied, final, _ = kernel.phase_sums(x0, sparse, weights, False, compiled, group=K)
-    if not checks.mass_conserved(final):
+    sums = kernel.phase_sums(x0, sparse, weights, False, compiled, group=K)
+    if not checks.mass_conserved(sums.final):
         return None, None
     totals = _Totals.zeros(S * K, len(unit.categories), len(all_states))
-    add_state_rewards(unit, phase, values, occupied, totals, all_states)
-    return totals, final
+    add_state_rewards(unit, phase, values, sums.occupied, totals, all_states, sums.over_segments)
+    return totals, sums.final
 
 
 def _run_phase(
@@ -383,14 +383,13 @@ def _run_phase(
     sparse = assemble.sparse_transitions(chunk, phase, values, starts, segment)
     rewarded = values.transition_costs is not None
     weights = phase_weights(chunk, phase, segment, rewarded)
-    occupied, final, trace = _propagate_distinct(
-        chunk, values, sparse, x0, weights, keep_trace, compiled
-    )
-    checks.check_final(chunk, final, phase, lambda: engine.propagate(x0, sparse))
-    add_state_rewards(chunk, phase, values, occupied[:3], totals, all_states)
+    sums = _propagate_distinct(chunk, values, sparse, x0, weights, keep_trace, compiled)
+    checks.check_final(chunk, sums.final, phase, lambda: engine.propagate(x0, sparse))
+    occupied, summed = sums.occupied, sums.over_segments
+    add_state_rewards(chunk, phase, values, occupied[:3], totals, all_states, summed[:3])
     if rewarded:
         _add_transition_rewards(chunk, phase, values, sparse, occupied[3:], starts, totals)
-    return final, trace
+    return sums.final, sums.trace
 
 
 def _propagate_distinct(
@@ -401,7 +400,7 @@ def _propagate_distinct(
     weights: np.ndarray,
     keep_trace: bool,
     compiled: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+) -> kernel.PhaseSums:
     """:func:`costmodel.kernel.phase_sums` on the distinct cohorts only: a strategy whose
     cohort is identical in this phase to an earlier one's (the MSC arms that treat only
     early patients are standard care in the ventilated stratum) is not propagated again; its
@@ -413,9 +412,9 @@ def _propagate_distinct(
     kept = np.flatnonzero(same_as == np.arange(N))
     rows = (np.arange(S)[:, None] * N + kept[None, :]).ravel()
     distinct = dataclasses.replace(sparse, values=sparse.values[rows])
-    occupied, final, trace = kernel.phase_sums(x0[rows], distinct, weights, keep_trace, compiled)
+    sums = kernel.phase_sums(x0[rows], distinct, weights, keep_trace, compiled)
     back = (np.arange(S)[:, None] * kept.size + np.searchsorted(kept, same_as)[None, :]).ravel()
-    return occupied[:, back], final[back], (trace[:, back] if trace is not None else None)
+    return sums.cohorts(back)
 
 
 def identical_strategies(
@@ -484,13 +483,14 @@ def add_state_rewards(
     occupied: np.ndarray,
     totals: _Totals,
     all_states: list[str],
+    over_segments: np.ndarray,
 ) -> None:
     """Add costs, QALYs, LYs and time in state to ``totals`` from ``occupied`` (3, B, U, K):
-    occupancy discounted for costs, for outcomes, and undiscounted."""
+    occupancy discounted for costs, for outcomes, and undiscounted; ``over_segments``
+    (3, B, K) the same summed over the segments (the kernel sums them per cohort)."""
     Z, h = len(chunk.categories), phase.phase.cycle_years
     occ_cost, occ_out, occ_u = occupied
-    # each occupancy summed over the segments once (the long-term phase has one per year)
-    sum_cost, sum_out, sum_u = (np.einsum("buk->bk", occ) for occ in occupied)
+    sum_cost, sum_out, sum_u = over_segments
     alive = np.array([phase.states[i].alive for i in phase.state_of], dtype=float)
     totals.cost_by_category += rewards.state_reward_sums(
         chunk, phase, values.costs, occ_cost, Z, "cost", sum_cost
