@@ -146,7 +146,6 @@ def _phase_sums_compiled(kernel, x0, transitions, weights, keep_trace, group):
         occupied,
         summed,
         final,
-        np.empty((batch, 2, k)),
         trace,
         keep_trace,
         group,
