@@ -84,8 +84,8 @@ def fork_processes() -> int:
 class Forked:
     """``function()`` computed in a forked child process (it inherits this process's memory:
     nothing is pickled on the way in); :meth:`result` waits for its value (pickled back),
-    re-issues the warnings it raised and re-raises its exception. The child never calls
-    numba's parallel kernel (its thread pool does not survive a fork): give it NumPy work.
+    re-issues the warnings it raised and re-raises its exception. The child never touches
+    numba's thread pool (it does not survive a fork): the kernel runs serially there.
     Without fork (see :func:`fork_processes`) the function runs when the result is asked."""
 
     def __init__(self, function: Callable[[], Any]) -> None:
@@ -134,7 +134,7 @@ _in_forked_child = False
 
 
 def in_forked_child() -> bool:
-    """True in a process :class:`Forked` started (numba's parallel kernel is off there)."""
+    """True in a process :class:`Forked` started (numba's thread pool is off there)."""
     return _in_forked_child
 
 

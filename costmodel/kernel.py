@@ -5,8 +5,10 @@ sparse per-segment transition entries and sum the weighted occupancy of every ti
 into (segment, state) cells for M weight sets (discounted for costs, for outcomes,
 undiscounted, one-off flows...). The compiled kernel never stores the trace (unless asked),
 visits only the E non-zero entries of each matrix, and runs the cohorts of the batch on all
-cores; each cohort is computed independently, so results do not depend on the batch size,
-the chunking or the number of threads. :func:`phase_sums_numpy` computes the same with
+cores (in a forked process: its serial form, the same arithmetic; the numba code is in
+:mod:`costmodel.kernel_compiled`); each cohort is computed independently, so results do not
+depend on the batch size, the chunking, the threads or the process. The sums over segments
+come with the occupancy (:class:`PhaseSums`). :func:`phase_sums_numpy` computes the same with
 dense NumPy products (the tested oracle, and the path when numba is absent or the batch is
 small enough that compiling would cost more than it saves).
 """

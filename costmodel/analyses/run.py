@@ -72,9 +72,8 @@ BESIDE_PSA = frozenset(
 #: Tables a step reads from earlier steps (it waits for the forked steps that make them).
 NEEDS_TABLES = {"value of information by price": frozenset({"threshold"})}
 
-#: Steps that read only the PSA sample and never run the model (so never numba's parallel
-#: kernel, which a forked process must not call): computed on another core alongside the
-#: steps that run the model.
+#: Steps that read only the PSA sample and never run the model: computed on another core
+#: alongside the steps that re-run the model.
 ALONGSIDE = frozenset({"EVPPI", "EVSI"})
 
 #: The steps of a fast run (``costmodel run --fast``): base case and one-way DSA.
@@ -169,8 +168,9 @@ def run_analyses(inputs: ModelInputs, options: RunOptions) -> AnalysisResult:
 def _fork_group(
     ctx: AnalysisContext, steps: list[tuple[str, Step]], beside: str
 ) -> tuple[list[str], str, Forked]:
-    """The steps run one after another in a forked process (on the NumPy engine path, which
-    a forked process must use, also when they run here: the same numbers either way)."""
+    """The steps run one after another in a forked process, on the NumPy engine path also
+    when they run here, so that their numbers never depend on where they ran (their model
+    runs are small: the compiled kernel would save nothing)."""
 
     def run_group() -> dict[str, dict[str, pd.DataFrame]]:
         tables: dict[str, dict[str, pd.DataFrame]] = {}
