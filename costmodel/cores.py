@@ -26,8 +26,9 @@ from threadpoolctl import threadpool_limits
 
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
-    """BLAS on one thread: the value-of-information regressions multiply many small matrices,
-    where extra BLAS threads only contend for the cores (results do not depend on it)."""
+    """BLAS on one thread (in this process and the processes it forks): costmodel spreads its
+    work over the cores itself, and on its small matrices extra BLAS threads only spin and
+    contend for the cores (the results do not depend on it)."""
     with threadpool_limits(limits=1, user_api="blas"):
         yield
 

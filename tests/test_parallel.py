@@ -247,3 +247,33 @@ def test_an_error_in_a_psa_helper_process_is_raised_here(monkeypatch):
     inputs = load_inputs(COVID).decision_inputs()
     with pytest.raises(ModelCheckError, match=r"model.xlsx: sample \d+: a made-up failure"):
         psa.run_psa(inputs, 1200, 7, processes=2, chunk_size=200)
+
+
+def test_analyses_run_with_blas_on_one_thread(monkeypatch):
+    """run_analyses pins BLAS to one thread (the cores are shared out by costmodel itself;
+    BLAS threads on small matrices only spin): a step sees one BLAS thread, and the limit is
+    lifted afterwards."""
+    from threadpoolctl import threadpool_info
+
+    import costmodel.analyses.run as pipeline
+
+    def blas_threads() -> set[int]:
+        return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+    seen: list[set[int]] = []
+    monkeypatch.setattr(
+        pipeline,
+        "STEPS",
+        (("base case", lambda ctx: seen.append(blas_threads()) or {"base_case": _table(ctx)}),),
+    )
+    monkeypatch.setenv(cores.FORK_ENV, "1")
+    before = blas_threads()
+    pipeline.run_analyses(load_inputs(HIV_WORKBOOK), RunOptions(seed=1, psa_samples=0))
+    assert seen == [{1}]
+    assert blas_threads() == before
+
+
+def _table(ctx):
+    from costmodel.analyses.base_case import run
+
+    return run(ctx)["base_case"]

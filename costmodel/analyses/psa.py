@@ -16,7 +16,14 @@ import pandas as pd
 
 from costmodel import cea
 from costmodel.analyses.base import AnalysisContext
-from costmodel.cores import Forked, cores, fork_processes, in_forked_child, shared_zeros
+from costmodel.cores import (
+    Forked,
+    cores,
+    fork_processes,
+    in_forked_child,
+    one_blas_thread,
+    shared_zeros,
+)
 from costmodel.inputs import ModelInputs
 from costmodel.kernel import kernel_threads
 from costmodel.model import run_model, use_compiled
@@ -55,9 +62,12 @@ def run_psa(
         raise ValueError("n_samples must be >= 1")
     compiled = use_compiled(inputs, n_samples)  # one choice for every chunk
     processes = fork_processes() if processes is None else processes
-    if processes > 1 and n_samples >= MIN_PROCESS_SAMPLES and not in_forked_child():
-        return _psa_on_processes(inputs, n_samples, seed, chunk_size, compiled, progress, processes)
-    return _psa_on_threads(inputs, n_samples, seed, chunk_size, compiled, progress, threads)
+    with one_blas_thread():  # the chunks share the cores: BLAS threads would only spin
+        if processes > 1 and n_samples >= MIN_PROCESS_SAMPLES and not in_forked_child():
+            return _psa_on_processes(
+                inputs, n_samples, seed, chunk_size, compiled, progress, processes
+            )
+        return _psa_on_threads(inputs, n_samples, seed, chunk_size, compiled, progress, threads)
 
 
 # Below this many samples the PSA runs on threads: forking and the probe run cost more.
