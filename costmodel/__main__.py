@@ -1,7 +1,5 @@
 """``python -m costmodel ...``: the same command line as ``costmodel ...``."""
 
-import sys
+from costmodel.cli import console_main
 
-from costmodel.cli import main
-
-sys.exit(main())
+console_main()

@@ -214,6 +214,29 @@ def test_python_dash_m_runs_the_command_line():
     assert out.returncode == 0 and out.stdout.startswith("costmodel ")
 
 
+def test_the_command_leaves_at_once_with_its_output_and_exit_code(tmp_path):
+    """console_main skips the interpreter's teardown (os._exit) after flushing the streams:
+    output to a pipe (block-buffered) arrives whole, and the exit code is main's."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    run = [sys.executable, "-m", "costmodel", "run", str(HIV_WORKBOOK), "--out", str(out)]
+    done = subprocess.run([*run, "--fast", "--no-report", "-q"], capture_output=True, text=True)
+    assert done.returncode == 0
+    assert "ICER table" in done.stdout
+    assert done.stdout.splitlines()[-1].startswith(f"Results written to {out}/ (tables only;")
+    assert (out / "summary.json").is_file()
+    missing = tmp_path / "missing.xlsx"
+    failed = subprocess.run(
+        [sys.executable, "-m", "costmodel", "validate", str(missing)],
+        capture_output=True,
+        text=True,
+    )
+    assert failed.returncode == 2
+    assert "file not found" in failed.stderr
+
+
 def test_fast_no_report_and_wtp_options(tmp_path, capsys):
     out = tmp_path / "fast"
     args = ["run", str(HIV_WORKBOOK), "--out", str(out), "--fast", "--no-report", "-q"]
