@@ -108,6 +108,8 @@ def _formatted_columns(table: pd.DataFrame) -> list[list[str]] | None:
     formatting (a large psa_samples.csv: 1.1 s → 0.55 s); the same bytes (test)."""
     if isinstance(table.columns, pd.MultiIndex) or not table.columns.is_unique:
         return None
+    if table.columns.empty:  # rows without columns: pandas writes one empty line per row
+        return None
     float_format = f"%.{CSV_DIGITS}g"
     columns = []
     for name in table.columns:

@@ -112,6 +112,14 @@ class EvppiResult:
         object.__setattr__(self, "parameters", tuple(self.parameters))
 
 
+def _regression(*args):
+    """:func:`costmodel.voi_regression._regression_voi`, imported on first use (it brings in
+    scipy's optimiser, splines and LAPACK wrappers, which a run without a PSA never needs)."""
+    from costmodel.voi_regression import _regression_voi
+
+    return _regression_voi(*args)
+
+
 def evppi(
     cost: np.ndarray,
     effect: np.ndarray,
@@ -206,9 +214,7 @@ def evppi(
     cost_arr, effect_arr, wtp_arr, x, parameters, chosen = _validate_evppi(
         cost, effect, wtp, inputs, names, method, max_gp_samples
     )
-    from costmodel.voi_regression import _regression_voi  # scipy's solvers: imported on use
-
-    value, se, clipped = _regression_voi(
+    value, se, clipped = _regression(
         cost_arr, effect_arr, wtp_arr, x, chosen, max_gp_samples, "evppi"
     )
     return EvppiResult(
@@ -347,11 +353,7 @@ def evsi_regression(
     labels = tuple(f"summary[{j}]" for j in range(x.shape[1]))
     chosen = _choose_method("auto", x.shape[1], "evsi_regression")
     _check_group_size(x, chosen, 2000, labels, "evsi_regression")
-    from costmodel.voi_regression import _regression_voi
-
-    value, se, _ = _regression_voi(
-        cost_arr, effect_arr, wtp_arr, x, chosen, 2000, "evsi_regression"
-    )
+    value, se, _ = _regression(cost_arr, effect_arr, wtp_arr, x, chosen, 2000, "evsi_regression")
     return (value, se) if with_se else value
 
 

@@ -200,6 +200,11 @@ def test_fast_csv_writer_writes_the_bytes_pandas_writes(tmp_path):
     files.write_csv(tmp_path / "t.csv", table)
     assert (tmp_path / "t.csv").read_text(encoding="utf-8") == expected
     assert expected.splitlines()[2] == '2,False,,2,"say ""hi""",,'  # by hand
+    for edge in (pd.DataFrame(), table.iloc[:0], pd.DataFrame(index=[0, 1])):  # no rows/columns
+        files.write_csv(tmp_path / "e.csv", edge)
+        assert (tmp_path / "e.csv").read_text(encoding="utf-8") == edge.to_csv(
+            index=False, float_format="%.10g", lineterminator="\n"
+        )
     dated = table.assign(when=pd.to_datetime([f"2026-01-0{i}" for i in range(1, 6)]))
     assert files._formatted_columns(dated) is None
     files.write_csv(tmp_path / "d.csv", dated)
