@@ -16,7 +16,7 @@ from costmodel import voi
 from costmodel.analyses.base import AnalysisContext
 from costmodel.analyses.biomarker import PARAMETERS as BIOMARKER_PARAMETERS
 from costmodel.analyses.biomarker import biomarker_outcomes
-from costmodel.analyses.psa import VOI_REGRESSION_MAX_SAMPLES, population
+from costmodel.analyses.psa import population, regression_rows
 from costmodel.cores import map_on_cores, one_blas_thread
 from costmodel.errors import CostModelError
 from costmodel.inputs import ModelInputs
@@ -80,7 +80,7 @@ def evppi_table(
             tasks.append(("biomarker (test-and-treat decision)", b_cost, b_effect, names))
     results, skipped = [], []
 
-    rows = slice(0, min(psa.n_samples, VOI_REGRESSION_MAX_SAMPLES))  # see that constant
+    rows = regression_rows(psa.n_samples)
 
     def estimate(task) -> tuple[voi.EvppiResult | None, str]:
         _, cost, eff, names = task

@@ -11,7 +11,7 @@ import pandas as pd
 
 from costmodel import voi
 from costmodel.analyses.base import AnalysisContext
-from costmodel.analyses.psa import VOI_REGRESSION_MAX_SAMPLES, population
+from costmodel.analyses.psa import population, regression_rows
 from costmodel.cores import one_blas_thread
 from costmodel.errors import CostModelError
 from costmodel.inputs import ModelInputs
@@ -43,7 +43,7 @@ def evsi_table(
     cost = psa.cost if cost is None else cost
     rr = psa.parameters[rr_name]
     wtp = [float(w) for w in settings.wtp]
-    rows = slice(0, min(psa.n_samples, VOI_REGRESSION_MAX_SAMPLES))  # see that constant
+    rows = regression_rows(psa.n_samples)
     table = voi.evsi_curve(
         cost[rows], effect[rows], wtp, values[p_name][rows], rr[rows], sizes, seed=psa.seed
     )

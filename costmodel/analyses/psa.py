@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,12 @@ RUN_CHUNK = 16_384  # samples per model call (bounds memory; results do not depe
 # independent draws): their memory and time grow with the sample, their Monte Carlo error
 # (reported as se) is already small here; the EVPI and every other PSA output use all samples.
 VOI_REGRESSION_MAX_SAMPLES = 100_000
+
+
+def regression_rows(n_samples: int) -> slice:
+    """The PSA samples the EVPPI and EVSI regressions use: the first
+    VOI_REGRESSION_MAX_SAMPLES."""
+    return slice(0, min(n_samples, VOI_REGRESSION_MAX_SAMPLES))
 
 
 def run_psa(
@@ -84,13 +91,7 @@ def _run_chunk(
 
 
 def _psa_on_threads(inputs, n_samples, seed, chunk_size, compiled, progress, threads):
-    n_strategies = len(inputs.strategies)
-    cost = np.empty((n_samples, n_strategies))
-    qaly = np.empty_like(cost)
-    ly = np.empty_like(cost)
-    undiscounted = {name: np.empty_like(cost) for name in ("cost", "qaly", "ly")}
-    sampled: dict[str, list[np.ndarray]] = {}
-    strata: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
+    """The PSA's chunks on ``threads`` threads, each stored as it comes back (in order)."""
     workers = max(1, cores() if threads is None else threads)
     size = thread_chunk_size(n_samples, chunk_size, workers)
     starts = list(range(0, n_samples, size))
@@ -100,37 +101,15 @@ def _psa_on_threads(inputs, n_samples, seed, chunk_size, compiled, progress, thr
         with kernel_threads(1 if workers > 1 else None):
             return _run_chunk(inputs, seed, start, min(start + size, n_samples), compiled)
 
+    arrays = None
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        done = 0
         for start, (draws, outcomes) in zip(starts, pool.map(run_chunk, starts), strict=True):
-            stop = start + len(outcomes.cost)
-            cost[start:stop] = outcomes.cost
-            qaly[start:stop] = outcomes.qaly
-            ly[start:stop] = outcomes.ly
-            undiscounted["cost"][start:stop] = outcomes.cost_undiscounted
-            undiscounted["qaly"][start:stop] = outcomes.qaly_undiscounted
-            undiscounted["ly"][start:stop] = outcomes.ly_undiscounted
-            for name, value in draws.items():
-                sampled.setdefault(name, []).append(value)
-            for state, part in (outcomes.by_entry or {}).items():
-                strata.setdefault(state, []).append((part.cost, part.qaly, part.ly))
-            done += stop - start
+            if arrays is None:  # the first chunk gives the names and types
+                arrays = _PsaArrays.like(draws, outcomes, n_samples, np.empty)
+            arrays.store(start, draws, outcomes)
             if progress is not None:
-                progress(done, n_samples)
-    # joined one at a time, each list of chunks dropped as it is joined: the chunks and the
-    # joined arrays are never all in memory at once (a 1M-sample PSA: ~700 MB less at peak)
-    parameters = {name: np.concatenate(sampled.pop(name)) for name in list(sampled)}
-    by_entry = {}
-    for state in list(strata):
-        chunks = strata.pop(state)
-        by_entry[state] = tuple(np.concatenate([c[i] for c in chunks]) for i in range(3))
-    return PsaResult(
-        seed, inputs.strategy_keys, parameters, cost, qaly, ly, by_entry or None, undiscounted
-    )
-
-
-# Outcome arrays (n_samples, n_strategies) of a PSA, as ModelOutcomes names them.
-_OUTCOMES = ("cost", "qaly", "ly", "cost_undiscounted", "qaly_undiscounted", "ly_undiscounted")
+                progress(start + len(outcomes.cost), n_samples)
+    return arrays.result(seed, inputs.strategy_keys)
 
 
 def _psa_on_processes(inputs, n_samples, seed, chunk_size, compiled, progress, processes):
@@ -140,14 +119,7 @@ def _psa_on_processes(inputs, n_samples, seed, chunk_size, compiled, progress, p
     size = thread_chunk_size(n_samples, chunk_size, processes)
     starts = list(range(0, n_samples, size))
     probe_draws, probe = _run_chunk(inputs, seed, 0, 1, compiled=False)
-    shape = (n_samples, len(inputs.strategies))
-    out = {name: shared_zeros(shape) for name in _OUTCOMES}
-    parameters = {
-        name: shared_zeros((n_samples,), value.dtype) for name, value in probe_draws.items()
-    }
-    by_entry = {
-        state: tuple(shared_zeros(shape) for _ in range(3)) for state in (probe.by_entry or {})
-    }
+    arrays = _PsaArrays.like(probe_draws, probe, n_samples, shared_zeros)
     queue = _ChunkQueue(len(starts))
 
     def work(report: Callable[[int, int], None] | None) -> None:
@@ -158,13 +130,7 @@ def _psa_on_processes(inputs, n_samples, seed, chunk_size, compiled, progress, p
             except BaseException:
                 queue.stop()
                 raise
-            for name in _OUTCOMES:
-                out[name][start:stop] = getattr(outcomes, name)
-            for name, value in draws.items():
-                parameters[name][start:stop] = value
-            for state, part in (outcomes.by_entry or {}).items():
-                cost, qaly, ly = by_entry[state]
-                cost[start:stop], qaly[start:stop], ly[start:stop] = part.cost, part.qaly, part.ly
+            arrays.store(start, draws, outcomes)
             done = queue.finished(stop - start)
             if report is not None:
                 report(done, n_samples)
@@ -188,21 +154,60 @@ def _psa_on_processes(inputs, n_samples, seed, chunk_size, compiled, progress, p
             helper.cancel()
     if progress is not None and reported < n_samples:
         progress(n_samples, n_samples)  # the helpers' last chunks, after this process's
-    undiscounted = {
-        "cost": out["cost_undiscounted"],
-        "qaly": out["qaly_undiscounted"],
-        "ly": out["ly_undiscounted"],
-    }
-    return PsaResult(
-        seed,
-        inputs.strategy_keys,
-        parameters,
-        out["cost"],
-        out["qaly"],
-        out["ly"],
-        by_entry or None,
-        undiscounted,
-    )
+    return arrays.result(seed, inputs.strategy_keys)
+
+
+# Outcome arrays (n_samples, n_strategies) of a PSA, as ModelOutcomes names them.
+_OUTCOMES = ("cost", "qaly", "ly", "cost_undiscounted", "qaly_undiscounted", "ly_undiscounted")
+
+
+@dataclass
+class _PsaArrays:
+    """A PSA's result arrays, each chunk written in place (no chunk lists joined at the end:
+    the peak memory of a large PSA is the results themselves)."""
+
+    outcomes: dict[str, np.ndarray]  # _OUTCOMES, each (n_samples, n_strategies)
+    parameters: dict[str, np.ndarray]  # each sampled parameter's draws, (n_samples,)
+    by_entry: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # cost, qaly, ly
+
+    @classmethod
+    def like(cls, draws, outcomes: ModelOutcomes, n_samples: int, make) -> _PsaArrays:
+        """Arrays for ``n_samples`` with the names and types of one chunk's ``draws`` and
+        ``outcomes``, made by ``make(shape, dtype)`` (np.empty, or shared memory)."""
+        shape = (n_samples, outcomes.cost.shape[1])
+        return cls(
+            {name: make(shape, np.float64) for name in _OUTCOMES},
+            {name: make((n_samples,), value.dtype) for name, value in draws.items()},
+            {
+                state: tuple(make(shape, np.float64) for _ in range(3))
+                for state in (outcomes.by_entry or {})
+            },
+        )
+
+    def store(self, start: int, draws, outcomes: ModelOutcomes) -> None:
+        """One chunk's draws and outcomes, from sample ``start``."""
+        stop = start + len(outcomes.cost)
+        for name in _OUTCOMES:
+            self.outcomes[name][start:stop] = getattr(outcomes, name)
+        for name, value in draws.items():
+            self.parameters[name][start:stop] = value
+        for state, part in (outcomes.by_entry or {}).items():
+            cost, qaly, ly = self.by_entry[state]
+            cost[start:stop], qaly[start:stop], ly[start:stop] = part.cost, part.qaly, part.ly
+
+    def result(self, seed: int, strategies: tuple[str, ...]) -> PsaResult:
+        out = self.outcomes
+        undiscounted = {key: out[f"{key}_undiscounted"] for key in ("cost", "qaly", "ly")}
+        return PsaResult(
+            seed,
+            strategies,
+            self.parameters,
+            out["cost"],
+            out["qaly"],
+            out["ly"],
+            self.by_entry or None,
+            undiscounted,
+        )
 
 
 class _ChunkQueue:
