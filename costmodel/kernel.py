@@ -45,17 +45,27 @@ def worth_compiling(work: int) -> bool:
 class PhaseSums(NamedTuple):
     """What a phase's propagation gives (B cohorts, M weight sets, U segments, K states)."""
 
-    occupied: np.ndarray  # (M, B, U, K) weighted occupancy per segment
+    occupied: np.ndarray | None  # (M, B, U, K) weighted occupancy per segment, when kept
     final: np.ndarray  # (B, K) distribution at the end of the phase
     trace: np.ndarray | None  # (n + 1, B, K) when asked for
     over_segments: np.ndarray  # (M, B, K) occupied summed over the segments (u in order)
+    rewarded: np.ndarray | None = None  # (M, B, R) occupied × reward rates, with rates
 
-    def cohorts(self, index: np.ndarray) -> PhaseSums:
-        """The same sums for the cohorts ``index`` (in that order)."""
-        trace = self.trace[:, index] if self.trace is not None else None
-        return PhaseSums(
-            self.occupied[:, index], self.final[index], trace, self.over_segments[:, index]
-        )
+
+class RewardRates(NamedTuple):
+    """Reward rates per time segment and state, (rows, U, K, R) for R rewards, that the
+    propagation sums with the occupancy: Σ over segments and states of occupancy × rate, per
+    cohort and weight set. Cohort b uses row (b // divisor) % modulus: divisor = the cohorts
+    that share a row of transitions, modulus = the rows (the strategies' rows repeat for
+    every sample when the rates do not depend on the sample)."""
+
+    values: np.ndarray
+    divisor: int = 1
+    modulus: int = 1
+
+    def per_cohort(self, batch: int) -> np.ndarray:
+        """(B, U, K, R): each cohort's row."""
+        return self.values[(np.arange(batch) // self.divisor) % self.modulus]
 
 
 def phase_sums(
@@ -65,14 +75,18 @@ def phase_sums(
     keep_trace: bool = False,
     compiled: bool = True,
     group: int = 1,
+    rates: RewardRates | None = None,
+    keep_occupied: bool = True,
 ) -> PhaseSums:
-    """Occupancy (M, B, U, K), its sums over segments, final distribution (B, K) and trace.
+    """Occupancy (M, B, U, K), its sums over segments, final distribution (B, K), trace and
+    occupancy × reward ``rates``.
 
     ``weights`` (M, U, n + 1): weight of time point t in segment u for weight set m, as
     :func:`costmodel.engine.occupancy_weights` and :func:`~costmodel.engine.flow_weights`
     build them. ``compiled`` chooses the kernel (when numba is available) over NumPy.
     ``group`` cohorts in a row share one row of ``transitions.values`` (B / group rows):
     cohort b moves with row b // group (several start distributions, one set of matrices).
+    Without ``keep_occupied`` the occupancy per segment (the largest output) is not returned.
     """
     # numba's thread pool does not survive a fork: a forked process uses the serial kernel
     kernel = None
@@ -82,8 +96,11 @@ def phase_sums(
         if group > 1:
             repeated = np.repeat(transitions.values, group, axis=0)
             transitions = dataclasses.replace(transitions, values=repeated)
-        return phase_sums_numpy(x0, transitions, weights, keep_trace)
-    return _phase_sums_compiled(kernel, x0, transitions, weights, keep_trace, group)
+        sums = phase_sums_numpy(x0, transitions, weights, keep_trace, rates)
+        return sums if keep_occupied else sums._replace(occupied=None)
+    return _phase_sums_compiled(
+        kernel, x0, transitions, weights, keep_trace, group, rates, keep_occupied
+    )
 
 
 def phase_sums_numpy(
@@ -91,6 +108,7 @@ def phase_sums_numpy(
     transitions: engine.SparseTransitions,
     weights: np.ndarray,
     keep_trace: bool = False,
+    rates: RewardRates | None = None,
 ) -> PhaseSums:
     """:func:`phase_sums` with dense NumPy products over the stored trace."""
     trace = engine.propagate(x0, transitions)
@@ -98,7 +116,11 @@ def phase_sums_numpy(
     occupied = engine.occupancy(trace, weights.reshape(m * u, points))  # (B, M*U, K)
     occupied = occupied.reshape(occupied.shape[0], m, u, -1).transpose(1, 0, 2, 3)
     summed = np.einsum("mbuk->mbk", occupied)  # u in order, as the kernel adds them
-    return PhaseSums(occupied, trace[-1], trace if keep_trace else None, summed)
+    rewarded = None
+    if rates is not None:
+        per_cohort = rates.per_cohort(x0.shape[0])
+        rewarded = np.einsum("mbuk,bukr->mbr", occupied, per_cohort)
+    return PhaseSums(occupied, trace[-1], trace if keep_trace else None, summed, rewarded)
 
 
 @contextmanager
@@ -123,7 +145,9 @@ def compiled_available() -> bool:
     return _compiled() is not None
 
 
-def _phase_sums_compiled(kernel, x0, transitions, weights, keep_trace, group):
+def _phase_sums_compiled(
+    kernel, x0, transitions, weights, keep_trace, group, rates=None, keep_occupied=True
+):
     batch, k = x0.shape
     m, u, points = weights.shape
     # Non-zero weights as flat (segment, set, weight) triples grouped by time point (usually
@@ -131,10 +155,13 @@ def _phase_sums_compiled(kernel, x0, transitions, weights, keep_trace, group):
     t_index, seg_index, set_index = np.nonzero(weights.transpose(2, 1, 0) != 0.0)  # t-major
     pointer = np.searchsorted(t_index, np.arange(points + 1)).astype(np.int64)
     flat_weight = weights[set_index, seg_index, t_index]
-    occupied = np.zeros((batch, m, u, k))
+    occupied = np.zeros((batch if keep_occupied else 0, m, u, k))  # its shape gives M and U
     summed = np.zeros((batch, m, k))
     final = np.empty((batch, k))
     trace = np.empty((points, batch, k)) if keep_trace else np.empty((1, 1, 1))
+    if rates is None:
+        rates = RewardRates(np.empty((1, 1, 1, 0)))
+    rewarded = np.zeros((batch, m, rates.values.shape[3]))
     kernel(
         np.ascontiguousarray(x0, dtype=np.float64),
         transitions.rows.astype(np.int64),
@@ -151,13 +178,19 @@ def _phase_sums_compiled(kernel, x0, transitions, weights, keep_trace, group):
         trace,
         keep_trace,
         group,
+        np.ascontiguousarray(rates.values, dtype=np.float64),
+        rates.divisor,
+        rates.modulus,
+        rewarded,
+        keep_occupied,
     )
     interrupts.check()  # a Ctrl-C that arrived while numba compiled or loaded the kernel
     return PhaseSums(
-        occupied.transpose(1, 0, 2, 3),
+        occupied.transpose(1, 0, 2, 3) if keep_occupied else None,
         final,
         trace if keep_trace else None,
         summed.transpose(1, 0, 2),
+        rewarded.transpose(1, 0, 2) if rates.values.shape[3] > 0 else None,
     )
 
 

@@ -227,10 +227,21 @@ def test_a_time_dependent_parameter_is_evaluated_per_segment(covid):
     np.testing.assert_allclose(namespace["u_norm"][0], expected, rtol=1e-12)
 
 
+def _same(a, b, exact: bool) -> None:
+    assert (a is None) == (b is None)
+    if a is None:
+        return
+    if exact:
+        assert np.array_equal(a, b)
+    else:
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
 def test_serial_and_threaded_kernels_give_the_same_bits(covid):
     """The serial kernel (the one a forked process calls) and the kernel on numba's threads
-    do the same arithmetic per cohort: equal bits, also with a stored trace and cohorts that
-    share a row of transition values (group > 1)."""
+    do the same arithmetic per cohort: equal bits, also with a stored trace, cohorts that
+    share a row of transition values (group > 1) and reward rates that change over the
+    segments; both equal the NumPy oracle to rounding."""
     from costmodel import engine
 
     if not kernel.compiled_available():
@@ -246,20 +257,61 @@ def test_serial_and_threaded_kernels_give_the_same_bits(covid):
     x0 = rng.dirichlet(np.ones(k), size=batch)
     for group in (1, 37):
         values = raw[: batch // group]
+        rates = kernel.RewardRates(rng.random((batch // group, 2, k, 3)), group, batch // group)
         sparse = engine.SparseTransitions(rows, cols, values, k, segment)
-        threaded = kernel._phase_sums_compiled(kernel._compiled(), x0, sparse, weights, True, group)
-        serial = kernel._phase_sums_compiled(
-            kernel._compiled_serial(), x0, sparse, weights, True, group
-        )
+        args = (x0, sparse, weights, True, group, rates)
+        threaded = kernel._phase_sums_compiled(kernel._compiled(), *args)
+        serial = kernel._phase_sums_compiled(kernel._compiled_serial(), *args)
         for a, b in zip(threaded, serial, strict=True):
-            assert np.array_equal(a, b)
+            _same(a, b, exact=True)
         # and both equal the NumPy oracle (rows of the group repeated) to rounding
         repeated = engine.SparseTransitions(rows, cols, np.repeat(values, group, 0), k, segment)
-        oracle = kernel.phase_sums_numpy(x0, repeated, weights, True)
+        oracle = kernel.phase_sums_numpy(x0, repeated, weights, True, rates)
         for a, b in zip(threaded, oracle, strict=True):
-            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+            _same(a, b, exact=False)
         # the sums over segments are the occupancy summed by hand, segment by segment
         by_hand = threaded.occupied[:, :, 0].copy()
         for u in range(1, threaded.occupied.shape[2]):
             by_hand += threaded.occupied[:, :, u]
         assert np.array_equal(threaded.over_segments, by_hand)
+        # occupancy × rates by hand: cohort b takes the row of its group
+        expected = np.zeros_like(threaded.rewarded)
+        for b in range(batch):
+            row = rates.values[b // group]
+            expected[:, b] = np.einsum("muk,ukr->mr", threaded.occupied[:, b], row)
+        np.testing.assert_allclose(threaded.rewarded, expected, rtol=1e-13)
+        # without the occupancy per segment: the same sums, no occupancy returned
+        lean = kernel._phase_sums_compiled(kernel._compiled_serial(), *args, keep_occupied=False)
+        assert lean.occupied is None
+        for name in ("final", "over_segments", "rewarded"):
+            assert np.array_equal(getattr(lean, name), getattr(threaded, name)), name
+
+
+def test_reward_rates_rows_per_strategy_or_per_sample():
+    """Cohort b takes row (b // divisor) % modulus: rows per strategy repeat for every
+    sample, rows per sample and strategy are taken in order (3 samples × 2 strategies)."""
+    per_strategy = kernel.RewardRates(np.arange(2.0).reshape(2, 1, 1, 1), 1, 2)
+    assert per_strategy.per_cohort(6).ravel().tolist() == [0, 1, 0, 1, 0, 1]
+    grouped = kernel.RewardRates(np.arange(6.0).reshape(6, 1, 1, 1), 2, 6)
+    assert grouped.per_cohort(12).ravel().tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+
+
+@needs_numba
+def test_rewards_that_change_by_sample_and_over_time_match_sample_by_sample_runs(covid):
+    """A long-term cost that depends on a sampled parameter and on age: the propagation sums
+    it per sample and segment (a row of rates per sample); each sample's outcomes equal a
+    run of that sample alone (one row of rates), to rounding."""
+    from tests.test_sharing import _with_long_term_cost
+
+    inputs = _with_long_term_cost(covid, "c_day_ward * (1 + 0.01 * (age - 60))")
+    values = _psa_values(inputs, 12)
+    together = run_model(inputs, values, compiled=True)
+    for i in (0, 5, 11):
+        alone = run_model(inputs, {k: v[i : i + 1] for k, v in values.items()}, compiled=True)
+        for name in (*ARRAYS, "state_time"):
+            np.testing.assert_allclose(
+                getattr(together, name)[i], getattr(alone, name)[0], rtol=1e-12, err_msg=name
+            )
+    # and the cost is really there: it differs from the model without it
+    plain = run_model(covid, _psa_values(covid, 12), compiled=True)
+    assert not np.allclose(plain.cost, together.cost)

@@ -32,6 +32,25 @@ class PhaseValues:
     transition_qalys: list[list[np.ndarray]] | None = None
     reward_entries: np.ndarray | None = None  # entries (indices into pairs) with rewards
 
+    def for_strategies(self, indices: np.ndarray) -> PhaseValues:
+        """The values of the strategies at ``indices`` only (renumbered 0, 1, ... in that
+        order; the entries stay as they are)."""
+        new = {int(n): i for i, n in enumerate(indices)}
+
+        def pick(per_strategy: list | None) -> list | None:
+            return None if per_strategy is None else [per_strategy[n] for n in indices]
+
+        return PhaseValues(
+            self.pairs,
+            {(new[n], e): v for (n, e), v in self.meta.items() if n in new},
+            pick(self.probabilities),
+            pick(self.costs),
+            pick(self.utilities),
+            pick(self.transition_costs),
+            pick(self.transition_qalys),
+            self.reward_entries,
+        )
+
 
 def initial_distribution(
     chunk: Chunk, phase: ExpandedPhase, namespaces: list[Namespace]

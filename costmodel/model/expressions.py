@@ -62,7 +62,12 @@ class Chunk:
     def first_strategy_only(self) -> Chunk:
         """The same samples with only the first strategy (for a phase no strategy changes);
         time segments are shared with this chunk."""
-        inputs = self.inputs.with_strategies([self.inputs.strategies[0].key])
+        return self.with_strategies([0])
+
+    def with_strategies(self, indices: list[int] | np.ndarray) -> Chunk:
+        """The same samples with only the strategies at ``indices`` (increasing), for the
+        cohorts of a phase that differ; time segments are shared with this chunk."""
+        inputs = self.inputs.with_strategies([self.inputs.strategies[i].key for i in indices])
         chunk = Chunk(
             inputs,
             self.phases,

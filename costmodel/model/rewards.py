@@ -1,57 +1,86 @@
 """State rewards summed from occupancy, item by item, without stacking the reward arrays.
 
-Most reward cells are constants (a state's cost in a category it does not incur is 0), so
-each evaluated reward is multiplied into the occupancy sums as it is, (samples or 1,
-segments or 1), and zero constants are skipped.
+Most reward cells are constants (a state's cost in a category it does not incur is 0): each
+reward constant over time is multiplied into the occupancy summed over the segments as it is,
+(samples or 1, 1), and zero constants are skipped. Rewards that change over the segments
+(utilities by age) become rates (:func:`varying_rates`) that the propagation sums with the
+occupancy of each segment (:class:`costmodel.kernel.RewardRates`), so that the occupancy per
+segment is never stored.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from costmodel.kernel import RewardRates
 from costmodel.model import checks
 from costmodel.model.expressions import Chunk
 from costmodel.phases import ExpandedPhase
+
+
+def varying_rates(
+    chunk: Chunk,
+    phase: ExpandedPhase,
+    costs: list[list[np.ndarray]],
+    utilities: list[list[np.ndarray]],
+    n_segments: int,
+    group: int = 1,
+) -> RewardRates | None:
+    """The state rewards that change over the phase's segments as rates (rows, U, K, Z + 1):
+    columns 0 to Z - 1 the cost categories [currency per cycle], column Z the utility [per
+    year], zero where a reward is constant; None when every reward is constant over time.
+
+    ``costs[n][k * Z + z]`` and ``utilities[n][k]`` as :func:`state_reward_sums` takes them;
+    ``group`` cohorts in a row per sample and strategy. Rows per sample and strategy when a
+    changing reward depends on the sample, else one per strategy."""
+    S, N, K, Z = chunk.n_samples, len(costs), phase.n_states, len(chunk.categories)
+    varying = []  # (strategy, state, column, value, what)
+    for n in range(N):
+        varying += [(n, *divmod(i, Z), v, "cost") for i, v in enumerate(costs[n]) if v.shape[1] > 1]
+        varying += [(n, k, Z, v, "utility") for k, v in enumerate(utilities[n]) if v.shape[1] > 1]
+    if not varying:
+        return None
+    by_sample = any(value.shape[0] > 1 for *_, value, _ in varying)
+    rates = np.zeros((S if by_sample else 1, N, n_segments, K, Z + 1))
+    for n, k, column, value, what in varying:
+        checks.check_finite(chunk, phase, value, what, strategy=n)
+        rates[:, n, :, k, column] = value
+    rows = rates.shape[0] * N
+    return RewardRates(rates.reshape(rows, n_segments, K, Z + 1), group, rows)
 
 
 def state_reward_sums(
     chunk: Chunk,
     phase: ExpandedPhase,
     per_strategy: list[list[np.ndarray]],
-    occupied: np.ndarray,
+    over_segments: np.ndarray,
+    varying: np.ndarray | None,
     items_per_state: int,
     what: str,
-    over_segments: np.ndarray | None = None,
 ) -> np.ndarray:
     """Σ over segments and states of occupancy × reward, (S*N*G, items_per_state).
 
     ``per_strategy[n][k * items_per_state + z]`` is the reward of expanded state k, item z
     (a cost category, or the single utility), per cycle, shape (samples or 1, segments or 1);
-    ``occupied`` (S*N*G, U, K) the weighted occupancy of each segment and state, G cohorts
-    per sample and strategy (G > 1: cohorts from different start states, one set of rewards).
-    ``over_segments``: ``occupied`` summed over segments (S*N*G, K), when already computed.
+    ``over_segments`` (S*N*G, K) the weighted occupancy of each state summed over the
+    segments, G cohorts per sample and strategy (G > 1: cohorts from different start states,
+    one set of rewards). Rewards constant over time are summed here; ``varying`` (S*N*G,
+    items_per_state) is the part of the rewards that change over the segments, summed by the
+    propagation (None: there are none).
     """
     S, N = chunk.n_samples, len(per_strategy)
-    _, U, K = occupied.shape
-    occ = occupied.reshape(S, N, -1, U, K)
-    G = occ.shape[2]
-    if over_segments is None:
-        over_segments = occupied.sum(axis=1)
-    over_segments = over_segments.reshape(S, N, G, K)  # for rewards constant over time
+    K = over_segments.shape[1]
+    over_segments = over_segments.reshape(S, N, -1, K)
+    G = over_segments.shape[2]
     out = np.zeros((S, N, G, items_per_state))
     for n, items in enumerate(per_strategy):
-        varying = None  # rewards that change over the segments, (S, U, K, items) for one sum
         for i, value in enumerate(items):
-            if value.size == 1 and value.flat[0] == 0.0:
-                continue
+            if value.shape[1] > 1 or (value.size == 1 and value.flat[0] == 0.0):
+                continue  # changing over time: in ``varying``; or zero
             checks.check_finite(chunk, phase, value, what, strategy=n)
             k, z = divmod(i, items_per_state)
-            if value.shape[1] == 1:
-                out[:, n, :, z] += over_segments[:, n, :, k] * value[:, :1]
-            else:
-                if varying is None:
-                    varying = np.zeros((S, U, K, items_per_state))
-                varying[:, :, k, z] = value
-        if varying is not None:
-            out[:, n] += np.einsum("sguk,sukz->sgz", occ[:, n], varying)
-    return out.reshape(S * N * G, items_per_state)
+            out[:, n, :, z] += over_segments[:, n, :, k] * value[:, :1]
+    out = out.reshape(S * N * G, items_per_state)
+    if varying is not None:
+        out += varying
+    return out

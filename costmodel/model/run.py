@@ -8,7 +8,6 @@ simply one sample on the same path.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -358,11 +357,12 @@ def _unit_response(
     S, K = unit.n_samples, phase.n_states
     x0 = np.tile(np.eye(K), (S, 1))
     weights = phase_weights(unit, phase, segment, False)
-    sums = kernel.phase_sums(x0, sparse, weights, False, compiled, group=K)
+    rates = rewards.varying_rates(unit, phase, values.costs, values.utilities, starts.size, K)
+    sums = kernel.phase_sums(x0, sparse, weights, False, compiled, K, rates, keep_occupied=False)
     if not checks.mass_conserved(sums.final):
         return None, None
     totals = _Totals.zeros(S * K, len(unit.categories), len(all_states))
-    add_state_rewards(unit, phase, values, sums.occupied, totals, all_states, sums.over_segments)
+    add_state_rewards(unit, phase, values, sums, totals, all_states)
     return totals, sums.final
 
 
@@ -377,71 +377,91 @@ def _run_phase(
     compiled: bool,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Propagate the cohort through one phase and add its rewards to ``totals``; returns the
-    final distribution (S*N, K) and, with ``keep_trace``, the trace (n_cycles + 1, S*N, K)."""
+    final distribution (S*N, K) and, with ``keep_trace``, the trace (n_cycles + 1, S*N, K).
+
+    A strategy whose cohort is identical in this phase to an earlier one's (the MSC arms that
+    treat only early patients are standard care in the ventilated stratum) is not assembled,
+    propagated or rewarded again: its rows are copies of the earlier strategy's."""
     values = assemble.phase_values(chunk, phase, namespaces)
+    same_as = identical_strategies(chunk, values, x0)
+    if same_as is None:
+        return _run_phase_values(chunk, phase, values, x0, totals, all_states, keep_trace, compiled)
+    S, N = chunk.n_samples, chunk.n_strategies
+    kept = np.flatnonzero(same_as == np.arange(N))
+    rows = (np.arange(S)[:, None] * N + kept[None, :]).ravel()
+    distinct = _Totals.zeros(rows.size, len(chunk.categories), len(all_states))
+    final, trace = _run_phase_values(
+        chunk.with_strategies(kept),
+        phase,
+        values.for_strategies(kept),
+        x0[rows],
+        distinct,
+        all_states,
+        keep_trace,
+        compiled,
+    )
+    back = (np.arange(S)[:, None] * kept.size + np.searchsorted(kept, same_as)[None, :]).ravel()
+    for name in _Totals.SUMMED:
+        getattr(totals, name)[...] += getattr(distinct, name)[back]
+    return final[back], None if trace is None else trace[:, back]
+
+
+def _run_phase_values(
+    chunk: Chunk,
+    phase: ExpandedPhase,
+    values: assemble.PhaseValues,
+    x0: np.ndarray,
+    totals: _Totals,
+    all_states: list[str],
+    keep_trace: bool,
+    compiled: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`_run_phase` from the phase's evaluated expressions, every cohort propagated."""
     starts, segment = chunk.segments(phase)
     sparse = assemble.sparse_transitions(chunk, phase, values, starts, segment)
     rewarded = values.transition_costs is not None
     weights = phase_weights(chunk, phase, segment, rewarded)
-    sums = _propagate_distinct(chunk, values, sparse, x0, weights, keep_trace, compiled)
+    rates = rewards.varying_rates(chunk, phase, values.costs, values.utilities, starts.size)
+    sums = kernel.phase_sums(
+        x0, sparse, weights, keep_trace, compiled, rates=rates, keep_occupied=rewarded
+    )
     checks.check_final(chunk, sums.final, phase, lambda: engine.propagate(x0, sparse))
-    occupied, summed = sums.occupied, sums.over_segments
-    add_state_rewards(chunk, phase, values, occupied[:3], totals, all_states, summed[:3])
-    if rewarded:
-        _add_transition_rewards(chunk, phase, values, sparse, occupied[3:], starts, totals)
+    add_state_rewards(chunk, phase, values, sums, totals, all_states)
+    if rewarded:  # the start-of-cycle flows: weight sets 3 to 5
+        flows = sums.occupied[3:]
+        _add_transition_rewards(chunk, phase, values, sparse, flows, starts, totals)
     return sums.final, sums.trace
 
 
-def _propagate_distinct(
-    chunk: Chunk,
-    values: assemble.PhaseValues,
-    sparse: engine.SparseTransitions,
-    x0: np.ndarray,
-    weights: np.ndarray,
-    keep_trace: bool,
-    compiled: bool,
-) -> kernel.PhaseSums:
-    """:func:`costmodel.kernel.phase_sums` on the distinct cohorts only: a strategy whose
-    cohort is identical in this phase to an earlier one's (the MSC arms that treat only
-    early patients are standard care in the ventilated stratum) is not propagated again; its
-    rows are copies of the earlier strategy's."""
-    same_as = identical_strategies(chunk, values, sparse, x0)
-    if same_as is None:
-        return kernel.phase_sums(x0, sparse, weights, keep_trace, compiled)
-    S, N = chunk.n_samples, chunk.n_strategies
-    kept = np.flatnonzero(same_as == np.arange(N))
-    rows = (np.arange(S)[:, None] * N + kept[None, :]).ravel()
-    distinct = dataclasses.replace(sparse, values=sparse.values[rows])
-    sums = kernel.phase_sums(x0[rows], distinct, weights, keep_trace, compiled)
-    back = (np.arange(S)[:, None] * kept.size + np.searchsorted(kept, same_as)[None, :]).ravel()
-    return sums.cohorts(back)
-
-
 def identical_strategies(
-    chunk: Chunk, values: assemble.PhaseValues, sparse: engine.SparseTransitions, x0: np.ndarray
+    chunk: Chunk, values: assemble.PhaseValues, x0: np.ndarray
 ) -> np.ndarray | None:
     """For each strategy, the first strategy whose cohort in this phase is the same for every
-    sample of the chunk (start distribution, transition probabilities, state and transition
-    rewards all equal), or None when no two are the same. Exact: arrays compared as stored."""
+    sample of the chunk (start distribution and every evaluated expression: transition
+    probabilities, state and transition rewards), or None when no two are the same. Exact:
+    arrays compared as evaluated (the same numbers in another shape count as different)."""
     S, N = chunk.n_samples, chunk.n_strategies
     if N < 2:
         return None
     start = x0.reshape(S, N, -1)
-    probabilities = sparse.values.reshape(S, N, *sparse.values.shape[1:])
-    rewards = [values.costs, values.utilities]
+    per_strategy = [values.costs, values.utilities]
     if values.transition_costs is not None:
-        rewards += [values.transition_costs, values.transition_qalys]
+        per_strategy += [values.transition_costs, values.transition_qalys]
+
+    def equal(a: np.ndarray, b: np.ndarray) -> bool:
+        return a is b or (a.shape == b.shape and bool((a == b).all()))
 
     def same(n: int, m: int) -> bool:
-        if not (
+        p, q = values.probabilities[n], values.probabilities[m]
+        return (
             np.array_equal(start[:, n], start[:, m])
-            and np.array_equal(probabilities[:, n], probabilities[:, m])
-        ):
-            return False
-        return all(
-            len(items[n]) == len(items[m])
-            and all(np.array_equal(a, b) for a, b in zip(items[n], items[m], strict=True))
-            for items in rewards
+            and p.keys() == q.keys()
+            and all(equal(p[e], q[e]) for e in p)
+            and all(
+                len(items[n]) == len(items[m])
+                and all(equal(a, b) for a, b in zip(items[n], items[m], strict=True))
+                for items in per_strategy
+            )
         )
 
     same_as = np.arange(N)
@@ -480,29 +500,30 @@ def add_state_rewards(
     chunk: Chunk,
     phase: ExpandedPhase,
     values: assemble.PhaseValues,
-    occupied: np.ndarray,
+    sums: kernel.PhaseSums,
     totals: _Totals,
     all_states: list[str],
-    over_segments: np.ndarray,
 ) -> None:
-    """Add costs, QALYs, LYs and time in state to ``totals`` from ``occupied`` (3, B, U, K):
-    occupancy discounted for costs, for outcomes, and undiscounted; ``over_segments``
-    (3, B, K) the same summed over the segments (the kernel sums them per cohort)."""
+    """Add costs, QALYs, LYs and time in state to ``totals`` from the phase's sums: weight
+    sets 0 to 2 are occupancy discounted for costs, for outcomes, and undiscounted, summed
+    over the segments, and (with rewards that change over time) occupancy × those rewards."""
     Z, h = len(chunk.categories), phase.phase.cycle_years
-    occ_cost, occ_out, occ_u = occupied
-    sum_cost, sum_out, sum_u = over_segments
+    sum_cost, sum_out, sum_u = sums.over_segments[:3]
+    cost_cost = cost_u = utility_out = utility_u = None
+    if sums.rewarded is not None:  # columns: cost categories, then utility
+        cost_cost, _, cost_u = sums.rewarded[:3, :, :Z]
+        _, utility_out, utility_u = sums.rewarded[:3, :, Z:]
     alive = np.array([phase.states[i].alive for i in phase.state_of], dtype=float)
-    totals.cost_by_category += rewards.state_reward_sums(
-        chunk, phase, values.costs, occ_cost, Z, "cost", sum_cost
+    state_sums = rewards.state_reward_sums
+    totals.cost_by_category += state_sums(
+        chunk, phase, values.costs, sum_cost, cost_cost, Z, "cost"
     )
-    totals.cost_u += rewards.state_reward_sums(chunk, phase, values.costs, occ_u, Z, "cost", sum_u)
-    for occ, summed, total in ((occ_out, sum_out, totals.qaly), (occ_u, sum_u, totals.qaly_u)):
-        total += (
-            rewards.state_reward_sums(chunk, phase, values.utilities, occ, 1, "utility", summed)[
-                :, 0
-            ]
-            * h
-        )
+    totals.cost_u += state_sums(chunk, phase, values.costs, sum_u, cost_u, Z, "cost")
+    for summed, varying, total in (
+        (sum_out, utility_out, totals.qaly),
+        (sum_u, utility_u, totals.qaly_u),
+    ):
+        total += state_sums(chunk, phase, values.utilities, summed, varying, 1, "utility")[:, 0] * h
     totals.ly += sum_out @ alive * h
     totals.ly_u += sum_u @ alive * h
     columns = [all_states.index(s.key) for s in phase.states]
