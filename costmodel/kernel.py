@@ -98,8 +98,23 @@ def phase_sums(
             transitions = dataclasses.replace(transitions, values=repeated)
         sums = phase_sums_numpy(x0, transitions, weights, keep_trace, rates)
         return sums if keep_occupied else sums._replace(occupied=None)
-    return _phase_sums_compiled(
-        kernel, x0, transitions, weights, keep_trace, group, rates, keep_occupied
+    # Weight sets that are the same (costs and outcomes discounted at one rate) are summed
+    # once: the same arithmetic, so the copies are the same bits.
+    m = len(weights)
+    same_as = [
+        next(j for j in range(i + 1) if np.array_equal(weights[j], weights[i])) for i in range(m)
+    ]
+    kept = [i for i in range(m) if same_as[i] == i]
+    sums = _phase_sums_compiled(
+        kernel, x0, transitions, weights[kept], keep_trace, group, rates, keep_occupied
+    )
+    if len(kept) == m:
+        return sums
+    back = [kept.index(j) for j in same_as]
+    return sums._replace(
+        occupied=None if sums.occupied is None else sums.occupied[back],
+        over_segments=sums.over_segments[back],
+        rewarded=None if sums.rewarded is None else sums.rewarded[back],
     )
 
 

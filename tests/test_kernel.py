@@ -315,3 +315,27 @@ def test_rewards_that_change_by_sample_and_over_time_match_sample_by_sample_runs
     # and the cost is really there: it differs from the model without it
     plain = run_model(covid, _psa_values(covid, 12), compiled=True)
     assert not np.allclose(plain.cost, together.cost)
+
+
+@needs_numba
+def test_identical_weight_sets_are_summed_once_with_the_same_bits():
+    """Costs and outcomes discounted at one rate give two identical weight sets: the kernel
+    sums one and copies it; every output equals the run over all the sets, bit for bit."""
+    from costmodel import engine
+
+    rng = np.random.default_rng(8)
+    batch, k, n = 19, 5, 10
+    rows = np.repeat(np.arange(k), 2)
+    cols = np.concatenate([[i, (i + 2) % k] for i in range(k)])
+    raw = rng.random((batch, 2, rows.size))
+    raw /= np.add.reduceat(raw, np.arange(0, rows.size, 2), axis=2).repeat(2, axis=2)
+    sparse = engine.SparseTransitions(rows, cols, raw, k, np.repeat([0, 1], n // 2))
+    base = rng.random((3, 2, n + 1))
+    weights = base[[0, 0, 1, 2, 1]]  # sets 1 and 4 repeat sets 0 and 2
+    x0 = rng.dirichlet(np.ones(k), size=batch)
+    rates = kernel.RewardRates(rng.random((batch, 2, k, 2)), 1, batch)
+    once = kernel.phase_sums(x0, sparse, weights, True, True, rates=rates)
+    every = kernel._phase_sums_compiled(kernel._compiled(), x0, sparse, weights, True, 1, rates)
+    for a, b in zip(once, every, strict=True):
+        _same(a, b, exact=True)
+    assert np.array_equal(once.over_segments[1], once.over_segments[0])

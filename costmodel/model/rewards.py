@@ -10,12 +10,29 @@ segment is never stored.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from costmodel.kernel import RewardRates
 from costmodel.model import checks
 from costmodel.model.expressions import Chunk
 from costmodel.phases import ExpandedPhase
+
+
+class VaryingRewards(NamedTuple):
+    """State rewards that change over the segments: ``rates`` for the propagation, whose
+    columns are ``columns`` of (cost categories..., utility)."""
+
+    rates: RewardRates
+    columns: tuple[int, ...]
+
+    def sums(self, rewarded: np.ndarray, n_columns: int) -> np.ndarray:
+        """The propagation's sums (M, B, len(columns)) in all ``n_columns`` columns (zero
+        where no reward changes over time)."""
+        out = np.zeros((*rewarded.shape[:2], n_columns))
+        out[:, :, list(self.columns)] = rewarded
+        return out
 
 
 def varying_rates(
@@ -25,10 +42,10 @@ def varying_rates(
     utilities: list[list[np.ndarray]],
     n_segments: int,
     group: int = 1,
-) -> RewardRates | None:
-    """The state rewards that change over the phase's segments as rates (rows, U, K, Z + 1):
-    columns 0 to Z - 1 the cost categories [currency per cycle], column Z the utility [per
-    year], zero where a reward is constant; None when every reward is constant over time.
+) -> VaryingRewards | None:
+    """The state rewards that change over the phase's segments as rates (rows, U, K, C) for
+    the C columns of (cost categories [currency per cycle]..., utility [per year]) where one
+    does, zero where a reward is constant; None when every reward is constant over time.
 
     ``costs[n][k * Z + z]`` and ``utilities[n][k]`` as :func:`state_reward_sums` takes them;
     ``group`` cohorts in a row per sample and strategy. Rows per sample and strategy when a
@@ -40,13 +57,15 @@ def varying_rates(
         varying += [(n, k, Z, v, "utility") for k, v in enumerate(utilities[n]) if v.shape[1] > 1]
     if not varying:
         return None
+    columns = tuple(sorted({column for _, _, column, _, _ in varying}))
     by_sample = any(value.shape[0] > 1 for *_, value, _ in varying)
-    rates = np.zeros((S if by_sample else 1, N, n_segments, K, Z + 1))
+    rates = np.zeros((S if by_sample else 1, N, n_segments, K, len(columns)))
     for n, k, column, value, what in varying:
         checks.check_finite(chunk, phase, value, what, strategy=n)
-        rates[:, n, :, k, column] = value
+        rates[:, n, :, k, columns.index(column)] = value
     rows = rates.shape[0] * N
-    return RewardRates(rates.reshape(rows, n_segments, K, Z + 1), group, rows)
+    values = rates.reshape(rows, n_segments, K, len(columns))
+    return VaryingRewards(RewardRates(values, group, rows), columns)
 
 
 def state_reward_sums(

@@ -357,12 +357,13 @@ def _unit_response(
     S, K = unit.n_samples, phase.n_states
     x0 = np.tile(np.eye(K), (S, 1))
     weights = phase_weights(unit, phase, segment, False)
-    rates = rewards.varying_rates(unit, phase, values.costs, values.utilities, starts.size, K)
+    varying = rewards.varying_rates(unit, phase, values.costs, values.utilities, starts.size, K)
+    rates = None if varying is None else varying.rates
     sums = kernel.phase_sums(x0, sparse, weights, False, compiled, K, rates, keep_occupied=False)
     if not checks.mass_conserved(sums.final):
         return None, None
     totals = _Totals.zeros(S * K, len(unit.categories), len(all_states))
-    add_state_rewards(unit, phase, values, sums, totals, all_states)
+    add_state_rewards(unit, phase, values, sums, varying, totals, all_states)
     return totals, sums.final
 
 
@@ -421,12 +422,13 @@ def _run_phase_values(
     sparse = assemble.sparse_transitions(chunk, phase, values, starts, segment)
     rewarded = values.transition_costs is not None
     weights = phase_weights(chunk, phase, segment, rewarded)
-    rates = rewards.varying_rates(chunk, phase, values.costs, values.utilities, starts.size)
+    varying = rewards.varying_rates(chunk, phase, values.costs, values.utilities, starts.size)
+    rates = None if varying is None else varying.rates
     sums = kernel.phase_sums(
         x0, sparse, weights, keep_trace, compiled, rates=rates, keep_occupied=rewarded
     )
     checks.check_final(chunk, sums.final, phase, lambda: engine.propagate(x0, sparse))
-    add_state_rewards(chunk, phase, values, sums, totals, all_states)
+    add_state_rewards(chunk, phase, values, sums, varying, totals, all_states)
     if rewarded:  # the start-of-cycle flows: weight sets 3 to 5
         flows = sums.occupied[3:]
         _add_transition_rewards(chunk, phase, values, sparse, flows, starts, totals)
@@ -501,18 +503,21 @@ def add_state_rewards(
     phase: ExpandedPhase,
     values: assemble.PhaseValues,
     sums: kernel.PhaseSums,
+    varying: rewards.VaryingRewards | None,
     totals: _Totals,
     all_states: list[str],
 ) -> None:
     """Add costs, QALYs, LYs and time in state to ``totals`` from the phase's sums: weight
     sets 0 to 2 are occupancy discounted for costs, for outcomes, and undiscounted, summed
-    over the segments, and (with rewards that change over time) occupancy × those rewards."""
+    over the segments, and occupancy × the ``varying`` rewards (those that change over
+    time)."""
     Z, h = len(chunk.categories), phase.phase.cycle_years
     sum_cost, sum_out, sum_u = sums.over_segments[:3]
     cost_cost = cost_u = utility_out = utility_u = None
-    if sums.rewarded is not None:  # columns: cost categories, then utility
-        cost_cost, _, cost_u = sums.rewarded[:3, :, :Z]
-        _, utility_out, utility_u = sums.rewarded[:3, :, Z:]
+    if varying is not None:  # columns: cost categories, then utility
+        by_column = varying.sums(sums.rewarded[:3], Z + 1)
+        cost_cost, _, cost_u = by_column[:, :, :Z]
+        _, utility_out, utility_u = by_column[:, :, Z:]
     alive = np.array([phase.states[i].alive for i in phase.state_of], dtype=float)
     state_sums = rewards.state_reward_sums
     totals.cost_by_category += state_sums(
