@@ -5,7 +5,8 @@ reward constant over time is multiplied into the occupancy summed over the segme
 (samples or 1, 1), and zero constants are skipped. Rewards that change over the segments
 (utilities by age) become rates (:func:`varying_rates`) that the propagation sums with the
 occupancy of each segment (:class:`costmodel.kernel.RewardRates`), so that the occupancy per
-segment is never stored.
+segment is never stored. One-off transition rewards become rates on the states they leave
+(:func:`transition_rates`), summed with the start-of-cycle flows in the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from costmodel.engine import SparseTransitions
 from costmodel.kernel import RewardRates
 from costmodel.model import checks
 from costmodel.model.expressions import Chunk
@@ -103,3 +105,36 @@ def state_reward_sums(
     if varying is not None:
         out += varying
     return out
+
+
+def transition_rates(
+    chunk: Chunk,
+    phase: ExpandedPhase,
+    transition_costs: list[list[np.ndarray]],
+    transition_qalys: list[list[np.ndarray]],
+    reward_entries: np.ndarray,
+    transitions: SparseTransitions,
+) -> np.ndarray:
+    """One-off transition rewards as rates on the state they leave, (S*N, U, K, Z + 1): the
+    cost categories [currency per transition], then the QALYs. Within a segment a cohort
+    moving along entry e (from state k) makes occupancy[k] × P[e] transitions, so the rate
+    of state k is Σ over its rewarded entries of P[e] × reward[e]; summed with the
+    start-of-cycle flows (discounted when the transitions occur) they give the rewards.
+
+    ``transition_costs[n][i * Z + z]`` and ``transition_qalys[n][i]``: the reward of
+    ``reward_entries[i]`` for strategy n, (samples or 1, segments or 1)."""
+    S, N, Z = chunk.n_samples, len(transition_costs), len(chunk.categories)
+    _, U, _ = transitions.values.shape
+    probability = transitions.values.reshape(S, N, U, -1)
+    rates = np.zeros((S, N, U, transitions.n_states, Z + 1))
+    for n in range(N):
+        for i, e in enumerate(reward_entries):
+            k = transitions.rows[e]
+            items = [(z, transition_costs[n][i * Z + z], "transition cost") for z in range(Z)]
+            items.append((Z, transition_qalys[n][i], "transition qaly"))
+            for column, value, what in items:
+                if value.size == 1 and value.flat[0] == 0.0:
+                    continue
+                checks.check_finite(chunk, phase, value, what, strategy=n)
+                rates[:, n, :, k, column] += probability[:, n, :, e] * value
+    return rates.reshape(S * N, U, transitions.n_states, Z + 1)

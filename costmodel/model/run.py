@@ -424,14 +424,30 @@ def _run_phase_values(
     weights = phase_weights(chunk, phase, segment, rewarded)
     varying = rewards.varying_rates(chunk, phase, values.costs, values.utilities, starts.size)
     rates = None if varying is None else varying.rates
+    if rewarded:  # after the state rewards' columns: the transition rewards' (Z + 1)
+        one_off = rewards.transition_rates(
+            chunk,
+            phase,
+            values.transition_costs,
+            values.transition_qalys,
+            values.reward_entries,
+            sparse,
+        )
+        if rates is not None:
+            one_off = np.concatenate([rates.per_cohort(len(one_off)), one_off], axis=3)
+        rates = kernel.RewardRates(one_off, 1, len(one_off))
     sums = kernel.phase_sums(
-        x0, sparse, weights, keep_trace, compiled, rates=rates, keep_occupied=rewarded
+        x0, sparse, weights, keep_trace, compiled, rates=rates, keep_occupied=False
     )
     checks.check_final(chunk, sums.final, phase, lambda: engine.propagate(x0, sparse))
     add_state_rewards(chunk, phase, values, sums, varying, totals, all_states)
-    if rewarded:  # the start-of-cycle flows: weight sets 3 to 5
-        flows = sums.occupied[3:]
-        _add_transition_rewards(chunk, phase, values, sparse, flows, starts, totals)
+    if rewarded:  # the start-of-cycle flows (weight sets 3 to 5) × the transition rates
+        Z = len(chunk.categories)
+        flow_cost, flow_out, flow_u = sums.rewarded[3:, :, -(Z + 1) :]
+        totals.cost_by_category += flow_cost[:, :Z]
+        totals.qaly += flow_out[:, Z]
+        totals.qaly_u += flow_u[:, Z]
+        totals.cost_u += flow_u[:, :Z]
     return sums.final, sums.trace
 
 
@@ -515,7 +531,7 @@ def add_state_rewards(
     sum_cost, sum_out, sum_u = sums.over_segments[:3]
     cost_cost = cost_u = utility_out = utility_u = None
     if varying is not None:  # columns: cost categories, then utility
-        by_column = varying.sums(sums.rewarded[:3], Z + 1)
+        by_column = varying.sums(sums.rewarded[:3, :, : len(varying.columns)], Z + 1)
         cost_cost, _, cost_u = by_column[:, :, :Z]
         _, utility_out, utility_u = by_column[:, :, Z:]
     alive = np.array([phase.states[i].alive for i in phase.state_of], dtype=float)
@@ -533,21 +549,3 @@ def add_state_rewards(
     totals.ly_u += sum_u @ alive * h
     columns = [all_states.index(s.key) for s in phase.states]
     totals.state_time[:, columns] += sum_u @ phase.aggregation() * h
-
-
-def _add_transition_rewards(chunk, phase, values, sparse, flows, starts, totals) -> None:
-    """One-off transition costs and QALYs, discounted at the time of the transition;
-    ``flows`` (3, B, U, K): start-of-cycle occupancy weighted by the discount factors for
-    costs, for outcomes and undiscounted."""
-    Z = len(chunk.categories)
-    E = values.reward_entries.size
-    t_cost = chunk.stack(values.transition_costs, (E, Z), starts)
-    t_qaly = chunk.stack(values.transition_qalys, (E,), starts)
-    checks.check_finite(chunk, phase, t_cost, "transition cost")
-    checks.check_finite(chunk, phase, t_qaly, "transition qaly")
-    rewarded = sparse.subset(values.reward_entries)
-    flow_cost, flow_out, flow_u = flows
-    totals.cost_by_category += engine.accumulate_transition_rewards(flow_cost, rewarded, t_cost)
-    totals.qaly += engine.accumulate_transition_rewards(flow_out, rewarded, t_qaly)
-    totals.qaly_u += engine.accumulate_transition_rewards(flow_u, rewarded, t_qaly)
-    totals.cost_u += engine.accumulate_transition_rewards(flow_u, rewarded, t_cost)
