@@ -148,16 +148,6 @@ class SparseTransitions:
         P[:, self.rows, self.cols] = self.values[:, segment, :]
         return P
 
-    def subset(self, entries: np.ndarray) -> SparseTransitions:
-        """The same transitions restricted to some entries (not a valid matrix: for rewards)."""
-        return SparseTransitions(
-            self.rows[entries],
-            self.cols[entries],
-            self.values[:, :, entries],
-            self.n_states,
-            self.segment,
-        )
-
     def row_sums(self) -> np.ndarray:
         """(B, U, K) sum of each matrix row."""
         indicator = np.zeros((self.rows.size, self.n_states))
@@ -235,16 +225,3 @@ def occupancy(trace: np.ndarray, weights: np.ndarray) -> np.ndarray:
     points, batch, k = trace.shape
     product = weights @ trace.reshape(points, batch * k)  # (U, B*K)
     return product.reshape(-1, batch, k).transpose(1, 0, 2)
-
-
-def accumulate_transition_rewards(
-    start: np.ndarray, transitions: SparseTransitions, reward: np.ndarray
-) -> np.ndarray:
-    """One-off rewards: sum over segments of flow × reward, (B, ...).
-
-    ``start`` (B, U, K): start-of-cycle occupancy per segment weighted by the discount factor
-    of each cycle's transitions (:func:`flow_weights`); ``reward`` (B, U, E, ...) per unit of
-    cohort making each of the ``transitions`` entries.
-    """
-    flow = start[:, :, transitions.rows] * transitions.values  # (B, U, E)
-    return np.einsum("bue,bue...->b...", flow, reward)

@@ -214,7 +214,7 @@ def test_a_time_dependent_parameter_is_evaluated_per_segment(covid):
     chunk = Chunk(covid, phases, base, 1, 0, 1, "o2")
     longterm = phases[1]
     starts, _ = chunk.segments(longterm)
-    namespace, _ = chunk.namespace(longterm, 0)
+    namespace = chunk.namespace(longterm, 0).values
     age = covid.settings.start_age + longterm.start_years + starts * longterm.phase.cycle_years
     years = np.floor(age)
     value = {k: float(base[k][0]) for k in ("un_const", "un_male", "un_age", "un_age2")}

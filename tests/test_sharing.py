@@ -148,3 +148,47 @@ def test_identical_cohorts_are_propagated_once(covid, monkeypatch):
     every_cohort = run_model(inputs, values, compiled=True)
     for name in ARRAYS:
         assert np.array_equal(getattr(deduplicated, name), getattr(every_cohort, name)), name
+
+
+@needs_numba
+@pytest.mark.parametrize("u_norm_extra", ["", " + 0.02 * entry_imv"])
+def test_expressions_evaluated_once_for_strata_and_strategies_give_the_same_bits(
+    tmp_path, monkeypatch, u_norm_extra
+):
+    """A chunk's entry strata and strategies share each expression they evaluate alike; the
+    key holds the strategy and the stratum where the names depend on them: the strategy
+    variables (treat_o2 ... depend on entry_<state> too) and, in the second case, u_norm made
+    a dynamic parameter of the entry indicator. Switching the sharing off gives the same
+    bits with more evaluations."""
+    path = COVID
+    if u_norm_extra:
+        import openpyxl
+
+        book = openpyxl.load_workbook(COVID)
+        assert book["Parameters"]["A40"].value == "u_norm"
+        book["Parameters"]["B40"].value += u_norm_extra
+        path = tmp_path / "u_norm_by_entry.xlsx"
+        book.save(path)
+    inputs = load_inputs(path).decision_inputs()
+    values = evaluate_parameters(inputs, sample_parameters(inputs, 7, 0, 12), 12)
+    calls = []
+    original = model_run.Chunk.evaluate
+    monkeypatch.setattr(
+        model_run.Chunk, "evaluate", lambda self, *a: calls.append(1) or original(self, *a)
+    )
+    shared = run_model(inputs, values, compiled=True)
+    n_shared = len(calls)
+    calls.clear()
+    chunk_class = model_run.Chunk
+    monkeypatch.setattr(model_run, "Chunk", lambda *a: chunk_class(*a[:7]))  # no sharing
+    alone = run_model(inputs, values, compiled=True)
+    assert n_shared < 0.7 * len(calls)
+    for name in ARRAYS:
+        assert np.array_equal(getattr(shared, name), getattr(alone, name)), name
+    for entry in inputs.entry_states:
+        assert np.array_equal(shared.by_entry[entry].qaly, alone.by_entry[entry].qaly), entry
+    if u_norm_extra:  # the indicator changes the ventilated stratum's QALYs and no other
+        base = load_inputs(COVID).decision_inputs()
+        plain = run_model(base, evaluate_parameters(base, sample_parameters(base, 7, 0, 12), 12))
+        assert np.all(shared.by_entry["imv"].qaly > plain.by_entry["imv"].qaly + 1e-3)
+        np.testing.assert_allclose(shared.by_entry["o2"].qaly, plain.by_entry["o2"].qaly, 1e-12)

@@ -69,7 +69,7 @@ def initial_distribution(
         where = s.where["initial"]
         where_cells.append(where)
         i = phase.index(s.key)
-        for n, (namespace, functions) in enumerate(namespaces):
+        for n, (namespace, functions, *_) in enumerate(namespaces):
             value = chunk.evaluate(
                 s.initial, namespace, functions, where, f"initial proportion of '{s.key}'"
             )
@@ -96,7 +96,7 @@ def start_costs(
     if not any(s.start_costs for s in phase.states):
         return out.reshape(S * N, Z)
     shares = x0.reshape(S, N, -1)
-    for n, (namespace, functions) in enumerate(namespaces):
+    for n, (namespace, functions, *_) in enumerate(namespaces):
         for s in phase.states:
             k = phase.index(s.key)  # the first tunnel position: the cost is paid on entry
             for z, category in enumerate(chunk.categories):

@@ -7,6 +7,7 @@ Expressions are evaluated vectorized: each value is a 2-D array (n_samples or 1,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -19,7 +20,15 @@ from costmodel.model.effect import effect_after, effect_weight
 from costmodel.model.segments import TimeDependence
 from costmodel.phases import ExpandedPhase
 
-Namespace = tuple[dict, dict]  # (names -> values, function specs)
+
+class Namespace(NamedTuple):
+    """What one strategy's expressions in one phase are evaluated with."""
+
+    values: dict  # names -> values, (n_samples or 1, n_segments or 1)
+    functions: dict  # function specs
+    phase: str = ""  # the phase's key
+    segments: bytes = b""  # the starts of its time segments (as found for the entry stratum)
+    strategy: str = ""  # the strategy's key ("" for the phase's common part)
 
 
 def as_2d(value: object) -> np.ndarray:
@@ -38,6 +47,9 @@ class Chunk:
 
     ``n_samples`` samples (``sample_offset`` ... of ``total_samples``) × ``n_strategies``;
     ``entry`` starts the whole cohort in one first-phase state (None: initial proportions).
+    ``shared_values``: evaluated expressions shared by the chunks of the same samples (the
+    entry strata, the strategies): each expression is evaluated once for every strategy
+    and stratum whose inputs to it are the same (see :meth:`by_position`).
     """
 
     inputs: ModelInputs
@@ -47,6 +59,7 @@ class Chunk:
     sample_offset: int
     total_samples: int
     entry: str | None = None
+    shared_values: dict | None = field(default=None, repr=False)
     categories: tuple[str, ...] = field(init=False)
     _phase_cache: tuple | None = field(default=None, init=False, repr=False)  # per phase
     _segments: dict = field(default_factory=dict, init=False, repr=False)
@@ -76,6 +89,7 @@ class Chunk:
             self.sample_offset,
             self.total_samples,
             self.entry,
+            self.shared_values,
         )
         chunk._segments = self._segments
         return chunk
@@ -101,7 +115,7 @@ class Chunk:
     def namespace(self, phase: ExpandedPhase, strategy_index: int) -> Namespace:
         """Parameters, time variables and strategy variables for one strategy and phase,
         on the phase's time segments (values are (n_samples or 1, n_segments or 1))."""
-        base, functions = self._phase_context(phase)
+        base, functions, _, segments, _ = self._phase_context(phase)
         namespace = dict(base)
         strategy = self.inputs.strategies[strategy_index]
         for name in self.inputs.strategy_variables:
@@ -112,7 +126,7 @@ class Chunk:
                 strategy.where[name],
                 f"strategy variable '{name}' of '{strategy.key}' in phase '{phase.phase.key}'",
             )
-        return namespace, functions
+        return Namespace(namespace, functions, phase.phase.key, segments, strategy.key)
 
     def segments(self, phase: ExpandedPhase) -> tuple[np.ndarray, np.ndarray]:
         """(starts, segment) of the phase: the first cycle (0-based) of each time segment and
@@ -188,7 +202,7 @@ class Chunk:
                 parameter.where,
                 f"parameter '{name}' in phase '{p.key}'",
             )
-        return namespace, functions
+        return Namespace(namespace, functions, p.key, starts.tobytes())
 
     def _find_segments(
         self, phase: ExpandedPhase, over_cycles: dict[str, np.ndarray], constants: dict
@@ -218,19 +232,67 @@ class Chunk:
     def by_position(
         self, expr: Expression | None, state: State, ns: Namespace, where: str, what: str
     ) -> list[np.ndarray]:
-        """Values for each tunnel position of ``state`` (one 2-D array each)."""
-        namespace, functions = ns
+        """Values for each tunnel position of ``state`` (one 2-D array each, read-only when
+        shared with other strategies or chunks). An expression that uses ``time_in_state``
+        is evaluated once for all positions (time_in_state an array along a third axis)."""
         if expr is None:
             return [np.zeros((1, 1))] * state.tunnel_length
         if "time_in_state" not in expr.names:
-            value = self.evaluate(expr, namespace, functions, where, what)
+            return [self._evaluate_shared(expr, ns, where, what, 0)] * state.tunnel_length
+        value = self._evaluate_shared(expr, ns, where, what, state.tunnel_length)
+        if value.ndim < 3:
             return [value] * state.tunnel_length
-        values = []
-        for k in range(1, state.tunnel_length + 1):
-            namespace["time_in_state"] = float(k)
-            values.append(self.evaluate(expr, namespace, functions, where, what))
-        namespace["time_in_state"] = 1.0
-        return values
+        return list(np.broadcast_to(value, (state.tunnel_length, *value.shape[1:])))
+
+    def _evaluate_shared(
+        self, expr: Expression, ns: Namespace, where: str, what: str, positions: int
+    ) -> np.ndarray:
+        """``expr`` as a 2-D array or, over ``positions`` tunnel positions (time_in_state =
+        1, 2, ...), a 3-D one (positions first); from ``shared_values`` when a chunk of the
+        same samples evaluated it with the same inputs: the same phase segments, and the
+        same strategy and entry stratum where its names depend on them."""
+        key = None
+        if self.shared_values is not None:
+            by_strategy, by_entry = self._dependence()
+            key = (
+                ns.phase,
+                ns.segments,
+                expr,
+                positions,
+                ns.strategy if expr.names & by_strategy else None,
+                self.entry if expr.names & by_entry else None,
+            )
+            value = self.shared_values.get(key)
+            if value is not None:
+                return value
+        if positions:
+            ns.values["time_in_state"] = np.arange(1.0, positions + 1).reshape(-1, 1, 1)
+        try:
+            value = self.evaluate(expr, ns.values, ns.functions, where, what)
+        finally:
+            ns.values["time_in_state"] = 1.0
+        if key is not None:
+            value.setflags(write=False)
+            self.shared_values[key] = value
+        return value
+
+    def _dependence(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The names whose values may differ between strategies (strategy variables), and
+        between entry strata (entry indicators and what is computed from them)."""
+        found = self.inputs.run_cache.get("name dependence")
+        if found is None:
+            inputs = self.inputs
+            by_strategy = set(inputs.strategy_variables)
+            by_entry = {f"entry_{s.key}" for s in inputs.states_in(inputs.phases[0].key)}
+            for name in inputs.dynamic_parameters:  # in order: each may use the earlier ones
+                if inputs.parameter(name).expression.names & by_entry:
+                    by_entry.add(name)
+            for name in inputs.strategy_variables:  # likewise
+                if any(s.variables[name].names & by_entry for s in inputs.strategies):
+                    by_entry.add(name)
+            found = (frozenset(by_strategy), frozenset(by_entry))
+            inputs.run_cache["name dependence"] = found
+        return found
 
     def stack(
         self, values: list[list[np.ndarray]], trailing: tuple[int, ...], starts: np.ndarray

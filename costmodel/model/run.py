@@ -63,22 +63,18 @@ def run_model(
             s.key for s in inputs.states_in(inputs.phases[0].key)
         }:
             raise ValueError(f"{entry_state!r} is not a first-phase state")
-        shared = SharedPhases.for_run(inputs, 1, keep_trace)
-        return _run_chunks(
-            inputs, parameters, keep_trace, chunk_size, entry_state, compiled, shared, threads
-        )
-    if not inputs.uses_entry_indicators():
-        shared = SharedPhases.for_run(inputs, 1, keep_trace)
-        return _run_chunks(
-            inputs, parameters, keep_trace, chunk_size, None, compiled, shared, threads
-        )
-    shares = entry_shares(inputs, parameters)  # (S, N, n_entries)
-    shared = SharedPhases.for_run(inputs, len(inputs.entry_states), keep_trace)
-    by_entry = {
-        e: _run_chunks(inputs, parameters, keep_trace, chunk_size, e, compiled, shared, threads)
-        for e in inputs.entry_states
-    }
-    return combine_entries(by_entry, shares)
+        entries: tuple[str | None, ...] = (entry_state,)
+    elif not inputs.uses_entry_indicators():
+        entries = (None,)
+    else:  # one run per entry stratum, weighted by the initial shares
+        entries = inputs.entry_states
+    shared = SharedPhases.for_run(inputs, len(entries), keep_trace)
+    by_entry = _run_chunks(
+        inputs, parameters, keep_trace, chunk_size, entries, compiled, shared, threads
+    )
+    if entry_state is not None or not inputs.uses_entry_indicators():
+        return by_entry[entries[0]]
+    return combine_entries(by_entry, entry_shares(inputs, parameters))
 
 
 @dataclass
@@ -86,10 +82,16 @@ class SharedPhases:
     """Phases run once per sample from each of their K states and shared by every strategy
     and entry stratum of a run (see :mod:`costmodel.model.sharing`): used where a sample has
     more than K cohorts. ``responses`` caches each chunk's unit outcomes for the next entry
-    stratum (chunks are the same for every stratum)."""
+    stratum (chunks are the same for every stratum) until the chunk is done."""
 
     keys: frozenset[str]
     responses: dict = field(default_factory=dict)  # (phase, first sample, n) -> unit response
+
+    def forget(self, start: int, size: int) -> None:
+        """Drop the unit responses of the chunk of samples ``start`` ... (all its strata have
+        run)."""
+        for key in self.keys:
+            self.responses.pop((key, start, size), None)
 
     @classmethod
     def for_run(cls, inputs: ModelInputs, n_entries: int, keep_trace: bool) -> SharedPhases:
@@ -147,11 +149,13 @@ def _run_chunks(
     parameters: dict[str, np.ndarray],
     keep_trace: bool,
     chunk_size: int | None,
-    entry: str | None,
+    entries: tuple[str | None, ...],
     compiled: bool,
     shared: SharedPhases,
     threads: int | None = None,
-) -> ModelOutcomes:
+) -> dict[str | None, ModelOutcomes]:
+    """Outcomes of each entry stratum in ``entries``, chunk by chunk of samples: every
+    stratum of a chunk in turn, sharing the expressions they evaluate alike."""
     n_samples = _n_samples(parameters)
     phases = expand_phases(inputs)
     if chunk_size is None:
@@ -160,17 +164,24 @@ def _run_chunks(
     chunk_size = thread_chunk_size(n_samples, chunk_size, workers)
     starts = list(range(0, n_samples, chunk_size))
 
-    def run(start: int) -> ModelOutcomes:
+    def run(start: int) -> dict[str | None, ModelOutcomes]:
         values = {k: np.asarray(v)[start : start + chunk_size] for k, v in parameters.items()}
         size = min(chunk_size, n_samples - start)
-        chunk = Chunk(inputs, phases, values, size, start, n_samples, entry)
+        evaluated: dict = {}  # shared by the strata of these samples
+        out = {}
         with kernel.kernel_threads(1 if workers > 1 else None):
-            return run_chunk(chunk, keep_trace, compiled, shared)
+            for entry in entries:
+                chunk = Chunk(inputs, phases, values, size, start, n_samples, entry, evaluated)
+                out[entry] = run_chunk(chunk, keep_trace, compiled, shared)
+        shared.forget(start, size)
+        return out
 
     if workers <= 1 or len(starts) < 2:
-        return concatenate_outcomes([run(start) for start in starts])
-    with ThreadPoolExecutor(max_workers=min(workers, len(starts))) as pool:
-        return concatenate_outcomes(list(pool.map(run, starts)))
+        chunks = [run(start) for start in starts]
+    else:
+        with ThreadPoolExecutor(max_workers=min(workers, len(starts))) as pool:
+            chunks = list(pool.map(run, starts))
+    return {e: concatenate_outcomes([c[e] for c in chunks]) for e in entries}
 
 
 def thread_chunk_size(n_samples: int, chunk_size: int, workers: int) -> int:
