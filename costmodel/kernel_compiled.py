@@ -22,7 +22,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-LANES = 8  # cohorts computed side by side (measured: 4 and 16 no faster)
+# Cohorts computed side by side. At 64 LLVM vectorizes the lane loops (with run-time alias
+# checks); at 8 to 32 it unrolls them into scalar code: an acute MSC cohort 7.6 -> 4.1 us.
+LANES = 64
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -70,11 +72,13 @@ def _propagate(b0, lanes, v, buf, acc, rows, cols, segment, pointer, seg_of, set
             for lane in range(lanes):
                 for j in range(k):
                     trace[t, b0 + lane, j] = buf[now, j, lane]
+        cur = buf[now]
         for p in range(pointer[t], pointer[t + 1]):
-            m, u, w = set_of[p], seg_of[p], weight[p]
+            w = weight[p]
+            a = acc[set_of[p], seg_of[p]]
             for j in range(k):
                 for lane in range(LANES):
-                    acc[m, u, j, lane] += w * buf[now, j, lane]
+                    a[j, lane] += w * cur[j, lane]
         if t < n:
             s = segment[t]
             nxt = 1 - now
@@ -92,17 +96,24 @@ def _propagate(b0, lanes, v, buf, acc, rows, cols, segment, pointer, seg_of, set
 @numba.njit(cache=True, nogil=True, inline="always")
 def _lanes_out(b0, lanes, x, acc, occ, summed, final, keep_occ):
     """Each existing lane's final distribution, occupancy cells (when kept) and their sums
-    over the segments (in segment order)."""
+    over the segments (in segment order, summed lane by lane: the lane axis is innermost)."""
     n_sets, n_segments, k = acc.shape[0], acc.shape[1], acc.shape[2]
+    total = np.zeros((n_sets, k, LANES))
+    for m in range(n_sets):
+        for u in range(n_segments):
+            for j in range(k):
+                for lane in range(LANES):
+                    total[m, j, lane] += acc[m, u, j, lane]
     for lane in range(lanes):
         b = b0 + lane
         for j in range(k):
             final[b, j] = x[j, lane]
         for m in range(n_sets):
-            for u in range(n_segments):
-                for j in range(k):
-                    summed[b, m, j] += acc[m, u, j, lane]
-        if keep_occ:
+            for j in range(k):
+                summed[b, m, j] += total[m, j, lane]
+    if keep_occ:
+        for lane in range(lanes):
+            b = b0 + lane
             for m in range(n_sets):
                 for u in range(n_segments):
                     for j in range(k):
@@ -114,15 +125,26 @@ def _rewards_out(b0, lanes, acc, rates, rate_div, rate_mod, rewarded):
     """Each existing lane's occupancy cells × its row of reward rates, summed over segments
     (in order) and states into (weight set, rate column)."""
     n_sets, n_segments, k = acc.shape[0], acc.shape[1], acc.shape[2]
+    n_rates = rates.shape[3]
+    row = np.empty(LANES, dtype=np.int64)
+    for lane in range(LANES):
+        row[lane] = ((b0 + min(lane, lanes - 1)) // rate_div) % rate_mod
+    rate = np.empty((n_rates, LANES))
+    total = np.zeros((n_sets, n_rates, LANES))
+    for u in range(n_segments):
+        for j in range(k):
+            for r in range(n_rates):
+                for lane in range(LANES):
+                    rate[r, lane] = rates[row[lane], u, j, r]
+            for m in range(n_sets):
+                for r in range(n_rates):
+                    for lane in range(LANES):
+                        total[m, r, lane] += acc[m, u, j, lane] * rate[r, lane]
     for lane in range(lanes):
         b = b0 + lane
-        row = (b // rate_div) % rate_mod
         for m in range(n_sets):
-            for u in range(n_segments):
-                for j in range(k):
-                    a = acc[m, u, j, lane]
-                    for r in range(rates.shape[3]):
-                        rewarded[b, m, r] += a * rates[row, u, j, r]
+            for r in range(n_rates):
+                rewarded[b, m, r] += total[m, r, lane]
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
