@@ -453,3 +453,55 @@ def test_value_of_information_charts_read_their_tables(tmp_path):
     (evppi,) = wb[sheet_title("evppi")]._charts
     assert [_cells(s.val.numRef.f, wb) for s in evppi.series] == [[1.0, 3.0], [2.0, 4.0]]
     assert data["A1"].value.startswith("EVPI per patient")
+
+
+def _members(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        return {n: archive.read(n) for n in archive.namelist() if n != "docProps/core.xml"}
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_long_tables_written_as_xml_text_are_the_bytes_openpyxl_writes(tmp_path, monkeypatch, fast):
+    """Rows of long sheets are formatted as XML text (excel_rows) and spliced into the saved
+    file: every part of the workbook is byte for byte what streaming the cells through
+    openpyxl gives. Text that openpyxl stores specially (a formula-like string) or a boolean
+    column sends the table through openpyxl."""
+    from costmodel.reports import excel_rows, excel_sheets
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    n = 40
+    table = pd.DataFrame(
+        {
+            "sample": range(1, n + 1),
+            "strategy": (["standard_care", "msc & <cells>", None, "été"] * n)[:n],
+            "cost": [1234.5678901234567 * i if i % 7 else float("nan") for i in range(n)],
+            "qaly": [0.1 * i if i % 11 else float("inf") for i in range(n)],
+            "p_x": [1e-17 * i - 3 for i in range(n)],
+        }
+    )
+    table.loc[5, ["cost", "qaly", "p_x"]] = float("nan")
+    table.loc[5, "strategy"] = None  # a row of empty cells but its sample number
+    if not fast:
+        table["flag"] = [i % 2 == 0 for i in range(n)]
+    table.to_csv(folder / "psa_samples.csv", index=False)
+    found = []
+    original = excel_sheets.rows_xml
+    monkeypatch.setattr(
+        excel_sheets,
+        "rows_xml",
+        lambda t, *a: found.append(original(t, *a)) if "strategy" in t else original(t, *a),
+    )
+    monkeypatch.setattr(excel_sheets, "BULK_MIN_ROWS", 10)
+    write_results_workbook(folder, tmp_path / "fast.xlsx")
+    assert len(found) == 1 and (found[0] is not None) == fast
+    if fast:
+        assert '<c r="B3" t="inlineStr"><is><t>msc &amp; &lt;cells&gt;</t></is></c>' in found[0]
+        assert '<c r="C3" s="' in found[0] and "<v>1234.567890123457</v>" in found[0]
+    monkeypatch.setattr(excel_sheets, "BULK_MIN_ROWS", 10**9)
+    write_results_workbook(folder, tmp_path / "streamed.xlsx")
+    assert _members(tmp_path / "fast.xlsx") == _members(tmp_path / "streamed.xlsx")
+    ws = load_workbook(tmp_path / "fast.xlsx")[sheet_title("psa_samples")]
+    assert ws["B3"].value == "msc & <cells>" and ws["E2"].value == -3
+    assert ws["C7"].value is None and ws["B7"].value is None and ws["A7"].value == 6
+    assert excel_rows.rows_xml(pd.DataFrame({"s": ["=1+1"]}), [None], lambda f: 1) is None

@@ -55,6 +55,7 @@ from costmodel.reports.excel_charts import (
     _ce_plane_chart,
     _chart_blocks,
 )
+from costmodel.reports.excel_rows import splice_rows
 from costmodel.reports.excel_sheets import (
     ROW_CHUNK,
     WIDTH_SAMPLE_ROWS,
@@ -196,9 +197,11 @@ def write_results_workbook(
 
     Notes
     -----
-    ``psa_samples`` with more than 100,000 rows is left out (noted on the Summary sheet); the
-    CE plane still shows its first 2,000 samples. NaN and infinite values become empty cells;
-    strings are always stored as text, never as formulas.
+    ``psa_samples`` with more than PSA_SAMPLES_MAX_ROWS (25,000) rows is left out (noted on
+    the Summary sheet); the CE plane still shows its first 2,000 samples. NaN and infinite
+    values become empty cells; strings are always stored as text, never as formulas. Long
+    tables' rows are formatted as XML text (:mod:`costmodel.reports.excel_rows`), the same
+    bytes as streaming their cells.
     """
     folder, path = Path(folder), Path(path)
     if not folder.is_dir():
@@ -213,9 +216,9 @@ def write_results_workbook(
     tables, notes = _read_tables(folder)
     inputs = _read_input_sheets(inputs_workbook) if inputs_workbook is not None else []
     plan = _plan(folder, summary, tables, notes, inputs_workbook, inputs)
-    workbook = _build_workbook(plan)
+    workbook, rows = _build_workbook(plan)
     moment = _run_time(summary.get("created_utc"))
-    atomic_write(path, lambda tmp: _save_reproducibly(workbook, tmp, moment))
+    atomic_write(path, lambda tmp: _save_reproducibly(workbook, tmp, moment, rows))
 
 
 # --------------------------------------------------------------------------------------------
@@ -452,20 +455,28 @@ def _run_time(created_utc: object) -> datetime | None:
         return None
 
 
-def _save_reproducibly(workbook, path: Path, moment: datetime | None) -> None:
+def _save_reproducibly(
+    workbook, path: Path, moment: datetime | None, rows: dict[str, str] | None = None
+) -> None:
     """Save ``workbook`` dated by the run, not by the writing: document properties and zip
     entry times are the run's time, so rebuilding the report of one run (or rerunning with
-    SOURCE_DATE_EPOCH) gives the same bytes."""
-    if moment is None:
+    SOURCE_DATE_EPOCH) gives the same bytes. ``rows``: XML rows to add to sheets by title
+    (:func:`costmodel.reports.excel_rows.splice_rows`)."""
+    if moment is None and not rows:
         workbook.save(path)
         return
-    workbook.properties.created = moment
+    if moment is not None:
+        workbook.properties.created = moment
     buffer = io.BytesIO()
     workbook.save(buffer)
-    stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    parts = splice_rows(buffer.getvalue(), rows) if rows else {}
+    stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else None
     with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
         for info in source.infolist():
-            data = source.read(info.filename)
+            data = parts.get(info.filename) or source.read(info.filename)
+            if moment is None:
+                out.writestr(info, data)
+                continue
             if info.filename == "docProps/core.xml":  # openpyxl sets 'modified' to now on save
                 data = re.sub(
                     rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",

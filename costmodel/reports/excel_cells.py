@@ -176,6 +176,12 @@ class _Cells:
             self._templates[key] = cell._style
         return self._templates[key]
 
+    def number_style_id(self, ws, fmt: str | None) -> int:
+        """The workbook's style id of plain numbers in format ``fmt`` (0: General)."""
+        if fmt is None:
+            return 0
+        return ws.parent._cell_styles.add(self._style(ws, fmt, False, False))
+
     def make(self, ws, value: object, fmt: str | None = None, bold: bool = False) -> object:
         """``value`` itself when it needs no cell object, else a styled Cell."""
         if isinstance(value, str) and (value.startswith("=") or value in ERROR_CODES):

@@ -21,6 +21,7 @@ from costmodel.reports.excel_cells import (
     _Styled,
     number_format,
 )
+from costmodel.reports.excel_rows import BULK_MIN_ROWS, rows_xml
 
 WIDTH_SAMPLE_ROWS = 2_000  # column widths are fitted on the first rows (plus numeric extremes)
 ROW_CHUNK = 10_000  # rows converted to cells at a time: bounds memory on large tables
@@ -56,17 +57,22 @@ class _GridSheet:
     charts: list[object] = field(default_factory=list)
 
 
-def _build_workbook(plan: list[_TableSheet | _GridSheet]) -> Workbook:
+def _build_workbook(plan: list[_TableSheet | _GridSheet]) -> tuple[Workbook, dict[str, str]]:
+    """The streamed workbook, and the rows of its long table sheets as XML text by sheet
+    title (:mod:`costmodel.reports.excel_rows`: added to the saved file)."""
     workbook = Workbook(write_only=True)
     cells = _Cells()
+    spliced: dict[str, str] = {}
     for sheet in plan:
         ws = workbook.create_sheet(sheet.title)
         _print_setup(ws, repeat_header=isinstance(sheet, _TableSheet))
         if isinstance(sheet, _TableSheet):
-            _write_table(ws, sheet, cells)
+            rows = _write_table(ws, sheet, cells)
+            if rows is not None:
+                spliced[sheet.title] = rows
         else:
             _write_grid(ws, sheet, cells)
-    return workbook
+    return workbook, spliced
 
 
 def _print_setup(ws, *, repeat_header: bool) -> None:
@@ -82,7 +88,9 @@ def _print_setup(ws, *, repeat_header: bool) -> None:
         ws.print_title_rows = "1:1"
 
 
-def _write_table(ws, sheet: _TableSheet, cells: _Cells) -> None:
+def _write_table(ws, sheet: _TableSheet, cells: _Cells) -> str | None:
+    """Stream the table's header and rows into ``ws``; a long table's rows are returned as
+    XML text instead (to be added to the saved sheet)."""
     table = sheet.table
     headers = [str(c) for c in table.columns]
     numeric = [
@@ -103,12 +111,17 @@ def _write_table(ws, sheet: _TableSheet, cells: _Cells) -> None:
         ws.freeze_panes = "A2"
         ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(table) + 1}"
     ws.append([cells.make(ws, _plain(h), bold=True) for h in headers])
+    _anchor_charts(ws, sheet.charts, len(headers))
+    if len(table) >= BULK_MIN_ROWS:
+        rows = rows_xml(table, formats, lambda fmt: cells.number_style_id(ws, fmt))
+        if rows is not None:
+            return rows
     for start in range(0, len(table), ROW_CHUNK):
         chunk = table.iloc[start : start + ROW_CHUNK]
         columns = [_column_values(chunk[c]) for c in chunk.columns]
         for row in zip(*columns, strict=True):
             ws.append([cells.make(ws, v, f) for v, f in zip(row, formats, strict=True)])
-    _anchor_charts(ws, sheet.charts, len(headers))
+    return None
 
 
 def _write_grid(ws, sheet: _GridSheet, cells: _Cells) -> None:
