@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import functools
 import math
 import re
 from collections.abc import Iterable
@@ -152,6 +153,14 @@ def _read_integer(
     return int(number)
 
 
+@functools.lru_cache(maxsize=8192)
+def _parse_model_expression(text: str) -> Expression:
+    """A cell's expression text parsed once per process (an Expression is immutable): each
+    scenario re-validates the whole workbook with a few values changed (0.54 s of the 0.71 s
+    that loading the MSC workbook took went to parsing the same texts again)."""
+    return parse_expression(text, MODEL_FUNCTIONS)
+
+
 def _read_expression(
     value: object, sheet: str, cell: str, what: str, problems: _Problems
 ) -> Expression | None:
@@ -161,6 +170,8 @@ def _read_expression(
         )
         return None
     try:
+        if isinstance(value, str):
+            return _parse_model_expression(value)
         return parse_expression(value, MODEL_FUNCTIONS)  # type: ignore[arg-type]
     except ExpressionError as exc:
         problems.add(sheet, cell, f"{what}: {exc}")
