@@ -8,10 +8,12 @@ files) runs in forked processes (:class:`Forked`; :mod:`costmodel.reports.jobs`)
 
 from __future__ import annotations
 
+import ctypes
 import mmap
 import multiprocessing
 import os
 import pickle
+import signal
 import sys
 import traceback
 import warnings
@@ -95,7 +97,9 @@ class Forked:
         if fork_processes() > 1:
             context = multiprocessing.get_context("fork")
             self._receiver, sender = context.Pipe(duplex=False)
-            self._process = context.Process(target=_child, args=(function, sender), daemon=True)
+            self._process = context.Process(
+                target=_child, args=(function, sender, self._receiver, os.getpid()), daemon=True
+            )
             self._process.start()
             sender.close()
 
@@ -139,11 +143,17 @@ def in_forked_child() -> bool:
     return _in_forked_child
 
 
-def _child(function: Callable[[], Any], sender) -> None:
+def _child(function: Callable[[], Any], sender, receiver, parent: int) -> None:
     """A forked child: compute, then send ("ok", value, warnings) or ("error", (exception,
-    traceback text), warnings), and leave without running the parent's exit handlers."""
+    traceback text), warnings), and leave without running the parent's exit handlers.
+
+    It closes its copy of the pipe's reading end and dies with its parent: a parent killed
+    by SIGKILL cannot stop its helpers, and a helper holding the reading end of its own pipe
+    waited forever to send a result nobody would read."""
     global _in_forked_child
     _in_forked_child = True
+    receiver.close()
+    _die_with(parent)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -160,6 +170,21 @@ def _child(function: Callable[[], Any], sender) -> None:
     finally:
         sender.close()
         os._exit(0)  # no atexit handlers or finalizers of the parent's objects in a fork
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with(parent: int) -> None:
+    """Linux: SIGKILL this process when the thread that forked it ends (prctl
+    PR_SET_PDEATHSIG); leave at once if the parent is already gone."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no prctl: the helper still ends when its work does
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def picklable(exc: BaseException) -> BaseException | None:

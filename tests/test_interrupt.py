@@ -84,14 +84,55 @@ def wait_until_working(process: subprocess.Popen, log: Path, timeout: float = 60
         time.sleep(0.1)
 
 
+def descendants(pid: int) -> set[int]:
+    """The processes started by ``pid`` and by them, from /proc (Linux)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            status = (entry / "status").read_text()
+        except (OSError, ValueError):
+            continue
+        found = re.search(r"^PPid:\s+(\d+)", status, re.M)
+        if entry.name.isdigit() and found:
+            parents[int(entry.name)] = int(found.group(1))
+    found_pids: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found_pids |= frontier
+    return found_pids
+
+
+def alive(pids: set[int], timeout: float = 10) -> set[int]:
+    """Those of ``pids`` still running (not zombies) after up to ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        running = set()
+        for pid in pids:
+            try:
+                state = re.search(r"^State:\s+(\S)", Path(f"/proc/{pid}/status").read_text(), re.M)
+            except OSError:
+                continue
+            if state and state.group(1) != "Z":
+                running.add(pid)
+        if not running or time.monotonic() > deadline:
+            return running
+        time.sleep(0.1)
+
+
+HELPERS: dict[str, set[int]] = {}  # signal name -> the run's helper processes at the signal
+
+
 def interrupt(out: Path, sig: signal.Signals, log: Path) -> tuple[int, str]:
-    """Start a long run into ``out`` and send ``sig`` a few seconds into the work."""
+    """Start a long run into ``out`` and send ``sig`` a few seconds into the work (its helper
+    processes at that moment are kept in HELPERS)."""
     before = sha256(MSC_WORKBOOK)
     process = costmodel_run(out, *LONG_RUN, log=log)
     try:
         wait_until_working(process, log)
         time.sleep(SECONDS_BEFORE_SIGNAL)
         assert process.poll() is None, f"the long run ended early:\n{log.read_text()}"
+        HELPERS[sig.name] = descendants(process.pid)
         process.send_signal(sig)
         try:
             code, output = finish(process, log, timeout=60)
@@ -128,6 +169,9 @@ def test_sigkill_keeps_previous_results_and_a_later_run_replaces_them(previous_r
     code, output = interrupt(out, signal.SIGKILL, tmp_path / "sigkill.log")
     assert code == -signal.SIGKILL, output
     assert snapshot(out) == before
+    # its forked helpers (the PSA's, the steps beside it) die with it, none left running
+    assert HELPERS["SIGKILL"], "no helper processes at the signal: the run was not forking"
+    assert alive(HELPERS["SIGKILL"]) == set()
     # SIGKILL cannot clean up: at most hidden temporary folders are left, which nothing reads
     assert all(re.fullmatch(rf"\.{re.escape(out.name)}\.tmp-.+", n) for n in leftovers(out))
 
