@@ -9,6 +9,8 @@ import os
 import signal
 import sys
 import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -433,10 +435,32 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     previous = _handle_interrupts()
     try:
-        return _run_command(args)
+        with plain_warnings():
+            return _run_command(args)
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+@contextlib.contextmanager
+def plain_warnings() -> Iterator[None]:
+    """costmodel's own warnings shown as ``warning: <message>`` lines, like the command's
+    other warnings, instead of Python's ``<file>:<line>: <Category>`` form followed by a line
+    of costmodel's source; other packages' warnings keep Python's form."""
+    shown = warnings.showwarning
+    package = str(Path(__file__).resolve().parent)
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if str(filename).startswith(package):
+            print(f"warning: {message}", file=file or sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = shown
 
 
 def console_main() -> None:

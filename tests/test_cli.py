@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -405,3 +406,23 @@ def test_an_empty_optional_sheet_is_left_out_with_a_warning(tmp_path, capsys):
     wb.save(path)
     assert main(["validate", str(path)]) == 0
     assert "Scenarios!A1: the sheet is empty: it is left out." in capsys.readouterr().out
+
+
+def test_costmodel_warnings_are_plain_warning_lines_others_keep_python_form(capsys):
+    """A warning raised in costmodel's code (the EVPPI flag, re-issued from a forked helper
+    with the helper's file and line) prints as one 'warning:' line, without the source line
+    Python's form adds; another package's warning keeps Python's form."""
+    import warnings
+
+    from costmodel import cli
+
+    ours = str(Path(cli.__file__).parent / "analyses" / "evppi.py")
+    python_form = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = lambda m, c, f, n, *_: python_form.append((str(m), f, n))
+        with cli.plain_warnings():
+            warnings.warn_explicit("evppi.csv: 2 estimate(s) flagged", RuntimeWarning, ours, 139)
+            warnings.warn_explicit("overflow encountered", RuntimeWarning, "/elsewhere/x.py", 7)
+    assert capsys.readouterr().err == "warning: evppi.csv: 2 estimate(s) flagged\n"
+    assert python_form == [("overflow encountered", "/elsewhere/x.py", 7)]
