@@ -353,7 +353,9 @@ def evsi_regression(
     labels = tuple(f"summary[{j}]" for j in range(x.shape[1]))
     chosen = _choose_method("auto", x.shape[1], "evsi_regression")
     _check_group_size(x, chosen, 2000, labels, "evsi_regression")
-    value, se, _ = _regression(cost_arr, effect_arr, wtp_arr, x, chosen, 2000, "evsi_regression")
+    value, se, _ = _regression(
+        cost_arr, effect_arr, wtp_arr, x, chosen, 2000, "evsi_regression", with_se
+    )
     return (value, se) if with_se else value
 
 
@@ -431,6 +433,8 @@ def evsi_curve(
     risk_ratio: np.ndarray,
     n_grid: Sequence[int],
     seed: int,
+    *,
+    with_se: bool = True,
 ) -> pd.DataFrame:
     """EVSI of a two-arm trial of a binary outcome for several sample sizes.
 
@@ -452,6 +456,9 @@ def evsi_curve(
         stream ``costmodel.rng.stream(seed, Purpose.EVSI_TRIAL, n)``, so its EVSI does not
         depend on which other sizes are in the grid or their order, and never shares bits with
         a PSA sample block.
+    with_se : bool, keyword-only
+        Compute the standard errors (most of the work); without, ``se`` is NaN. A size's
+        values are the same either way, and the same in a grid of that size alone.
 
     Returns
     -------
@@ -483,7 +490,11 @@ def evsi_curve(
     for n in sizes:
         rng = stream(int(seed), Purpose.EVSI_TRIAL, int(n))
         summary = simulate_two_arm_trial(p_control, risk_ratio, int(n), rng)
-        value, se = evsi_regression(cost, effect, thresholds, summary, with_se=True)
+        if with_se:
+            value, se = evsi_regression(cost, effect, thresholds, summary, with_se=True)
+        else:
+            value = evsi_regression(cost, effect, thresholds, summary)
+            se = np.full(thresholds.size, np.nan)
         values.append(value)
         errors.append(se)
     table = pd.DataFrame(

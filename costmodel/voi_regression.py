@@ -117,9 +117,11 @@ def _regression_voi(
     method: str,
     max_gp_samples: int,
     caller: str,
+    with_se: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean-max estimate, its standard error and whether the raw estimate exceeded the EVPI
-    beyond rounding (and was clipped to it) per threshold: (n_wtp,) each."""
+    """Mean-max estimate, its standard error (NaN without ``with_se``: the spline's posterior
+    draws are most of the work) and whether the raw estimate exceeded the EVPI beyond
+    rounding (and was clipped to it) per threshold: (n_wtp,) each."""
     n_samples, n_strategies = cost.shape
     if n_strategies == 1:  # one option: nothing to learn
         return np.zeros(wtp.size), np.zeros(wtp.size), np.zeros(wtp.size, dtype=bool)
@@ -138,6 +140,9 @@ def _regression_voi(
         for w in range(wtp.size):
             cols = np.arange(w * n_inc, (w + 1) * n_inc)
             value[w] = _mean_max_gain(fit.fitted(cols))
+            if not with_se:
+                se[w] = np.nan
+                continue
             coef = fit.draw_coefficients(cols, _N_DRAWS, rng)  # (q, n_inc, B)
             gains = [
                 fit.mean_max_gain(coef[:, :, start : start + block])
@@ -149,7 +154,7 @@ def _regression_voi(
         for w in range(wtp.size):
             value[w] = _mean_max_gain(wtp[w] * fitted[:, :n_inc] - fitted[:, n_inc:])
             g_draws = wtp[w] * draws[:, :n_inc] - draws[:, n_inc:]  # (m, n_inc, B)
-            se[w] = np.std(_mean_max_gain(g_draws), ddof=1)
+            se[w] = np.std(_mean_max_gain(g_draws), ddof=1) if with_se else np.nan
     clipped, beyond = _clip_to_evpi(value, cost, effect, wtp, caller)
     return clipped, se, beyond
 

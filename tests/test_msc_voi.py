@@ -188,3 +188,19 @@ def test_evppi_and_evsi_regressions_use_at_most_the_first_samples(monkeypatch):
     direct = voi.evppi(result.cost[:600], effect[:600], wtp, x, names=["rr_death_msc"])
     np.testing.assert_allclose(row.evppi_per_patient, direct.evppi, rtol=1e-12)
     assert set(evsi.evsi_table(inputs, result).samples_used) == {600}
+
+
+def test_evsi_table_with_the_se_of_the_best_size_only_has_the_full_tables_numbers(covid_psa):
+    """The value of information by price needs the SE of each WTP's ENBS-maximising trial
+    only: those rows' SEs (each size's SE comes from its own streams) and every EVSI equal
+    the full table's bit for bit, the other SEs are NaN."""
+    from costmodel.analyses import evsi
+
+    result = covid_psa.psa
+    full = evsi.evsi_table(covid_psa.inputs, result)
+    best = evsi.evsi_table(covid_psa.inputs, result, se_of_best_only=True)
+    top = full.groupby("wtp")["enbs"].idxmax()
+    assert len(top) == len(covid_psa.inputs.settings.wtp) and full.se.notna().all()
+    assert best.drop(columns="se").equals(full.drop(columns="se"))
+    assert best.loc[top, "se"].equals(full.loc[top, "se"])
+    assert best.drop(index=top).se.isna().all()

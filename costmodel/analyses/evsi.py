@@ -24,11 +24,15 @@ def evsi_table(
     psa: PsaResult,
     cost: np.ndarray | None = None,
     values: dict[str, np.ndarray] | None = None,
+    *,
+    se_of_best_only: bool = False,
 ) -> pd.DataFrame:
     """evsi.csv: for every WTP in Settings and trial size: wtp, n_per_arm, evsi_per_patient,
     se (Monte Carlo SE), evsi_population, trial_cost, enbs, optimal [currency]. ``cost``
     replaces the PSA costs (e.g. at another product price); ``values`` are the PSA's evaluated
-    parameters when already computed."""
+    parameters when already computed. ``se_of_best_only``: the SE only of each WTP's row of
+    largest ENBS (the first, as ``idxmax``), NaN elsewhere; the same numbers as the full
+    table, without the posterior draws of the other sizes (most of the work)."""
     settings = inputs.settings
     rr_name, p_name = settings.effect_parameter, settings.trial_control_risk_parameter
     if not rr_name or not p_name or rr_name not in psa.parameters:
@@ -44,9 +48,8 @@ def evsi_table(
     rr = psa.parameters[rr_name]
     wtp = [float(w) for w in settings.wtp]
     rows = regression_rows(psa.n_samples)
-    table = voi.evsi_curve(
-        cost[rows], effect[rows], wtp, values[p_name][rows], rr[rows], sizes, seed=psa.seed
-    )
+    sample = (cost[rows], effect[rows], wtp, values[p_name][rows], rr[rows])
+    table = voi.evsi_curve(*sample, sizes, seed=psa.seed, with_se=not se_of_best_only)
     table["samples_used"] = rows.stop
     table["evsi_population"] = table["evsi_per_patient"] * population(inputs)
     table["trial_cost"] = settings.trial_fixed_cost + 2 * table["n_per_arm"] * (
@@ -61,6 +64,13 @@ def evsi_table(
     # per WTP, the best size when any trial is worth its cost (ENBS > 0)
     best = table.groupby("wtp")["enbs"].transform("max")
     table["optimal"] = (table["enbs"] == best) & (table["enbs"] > 0)
+    if se_of_best_only:  # each size's SE is that of the size alone (its own streams)
+        top = table.groupby("wtp")["enbs"].idxmax()
+        for n in sorted(set(table.loc[top, "n_per_arm"])):
+            alone = voi.evsi_curve(*sample, [int(n)], seed=psa.seed)
+            for row in top[table.loc[top, "n_per_arm"].to_numpy() == n]:
+                at = np.isclose(alone.wtp, table.at[row, "wtp"])
+                table.at[row, "se"] = float(alone.loc[at, "se"].iloc[0])
     return table
 
 

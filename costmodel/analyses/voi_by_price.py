@@ -115,7 +115,9 @@ def voi_by_price_table(
     values = evaluate_parameters(inputs, psa.parameters, psa.n_samples) if with_evsi else None
     rows = []
     evsi_by_price = (
-        map_on_cores(lambda cost: evsi_table(inputs, psa, cost, values), costs)
+        map_on_cores(
+            lambda cost: evsi_table(inputs, psa, cost, values, se_of_best_only=True), costs
+        )
         if with_evsi
         else [None] * len(prices)
     )
