@@ -505,3 +505,19 @@ def test_long_tables_written_as_xml_text_are_the_bytes_openpyxl_writes(tmp_path,
     assert ws["B3"].value == "msc & <cells>" and ws["E2"].value == -3
     assert ws["C7"].value is None and ws["B7"].value is None and ws["A7"].value == 6
     assert excel_rows.rows_xml(pd.DataFrame({"s": ["=1+1"]}), [None], lambda f: 1) is None
+
+
+def test_long_table_columns_of_extension_types_are_streamed_through_openpyxl():
+    """Nullable numbers (pd.NA) are streamed through openpyxl; pandas' string types are text
+    (missing: an empty cell)."""
+    from costmodel.reports import excel_rows
+
+    style = lambda fmt: 1  # noqa: E731
+    for column in (pd.array([1, None], dtype="Int64"), pd.array([0.5, None], dtype="Float64")):
+        assert excel_rows.rows_xml(pd.DataFrame({"x": column}), [None], style) is None
+    strings = pd.DataFrame({"x": pd.array(["a", None], dtype="string")})
+    text = excel_rows.rows_xml(strings, [None], style)
+    assert text == '<row r="2"><c r="A2" t="inlineStr"><is><t>a</t></is></c></row><row r="3"></row>'
+    plain = excel_rows.rows_xml(pd.DataFrame({"x": [1, 2]}), [None], style)
+    cells = ['<c r="A2" t="n"><v>1</v></c>', '<c r="A3" t="n"><v>2</v></c>']
+    assert plain == f'<row r="2">{cells[0]}</row><row r="3">{cells[1]}</row>'

@@ -71,6 +71,8 @@ def _column_values(column: pd.Series) -> tuple[object, np.ndarray] | None:
     if pd.api.types.is_bool_dtype(column):
         return None
     if pd.api.types.is_integer_dtype(column) or pd.api.types.is_float_dtype(column):
+        if not isinstance(column.dtype, np.dtype):  # nullable numbers (pd.NA): streamed
+            return None
         values = column.to_numpy()
         ok = np.isfinite(values) if values.dtype.kind == "f" else np.ones(len(values), bool)
         return values, ok
