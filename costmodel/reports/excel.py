@@ -8,14 +8,17 @@ series point at a ``chart_data`` sheet holding copies of saved values (the CEAC 
 column per strategy, the tornado's top parameters, the budget impact), so sorting or filtering a
 table sheet never scrambles a chart.
 
-The workbook is streamed (openpyxl write-only mode), so a 100,000-row ``psa_samples`` sheet needs
-no cell object per value, and it replaces ``path`` atomically (temp file + os.replace). Only
+The workbook is streamed (openpyxl write-only mode); the rows of long table sheets (the
+``psa_samples`` sheet holds up to PSA_SAMPLES_MAX_ROWS = 25,000 rows) are formatted as XML text
+and added to the saved file (``excel_rows``), so no cell object is made per value; it replaces
+``path`` atomically (temp file + os.replace). Only
 plain features are used (no merged cells, no formulas, no defined names beyond the sheet-local
 filter ranges openpyxl writes) so that Excel and LibreOffice open it without a repair prompt.
 
 The helpers live beside this module, each with one job: ``excel_cells`` (number formats and
-cell values), ``excel_sheets`` (sheet plans streamed into the workbook), ``excel_charts`` (the
-chart_data blocks and native charts) and ``excel_summary`` (the Summary sheet).
+cell values), ``excel_sheets`` (sheet plans streamed into the workbook), ``excel_rows`` (long
+sheets' rows as XML text, openpyxl's bytes), ``excel_charts`` (the chart_data blocks and native
+charts) and ``excel_summary`` (the Summary sheet).
 """
 
 from __future__ import annotations

@@ -6,14 +6,17 @@ single job of the writing step. Here the ``<row>`` elements of a table of number
 text are formatted directly, byte for byte what openpyxl writes for the same cells (tested):
 numbers with 16 significant digits, text as inline strings, NaN and infinite values as empty
 cells.
-Values that openpyxl stores specially (booleans, dates, text that looks like a formula or an
-error code, text with surrounding spaces or carriage returns) make :func:`rows_xml` return
-None, and the caller streams that table through openpyxl as before.
+Non-ASCII characters are written as character references, as lxml writes them. Values that
+openpyxl stores specially (booleans, dates, nullable numbers, text that looks like a formula
+or an error code, text with surrounding spaces, carriage returns or characters XML does not
+allow, each judged after the cleaning every cell gets) make :func:`rows_xml` return None, and
+the caller streams that table through openpyxl as before.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Callable, Sequence
@@ -31,6 +34,7 @@ _MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_NOT_XML = re.compile("[\ud800-\udfff\ufffe\uffff]")  # surrogates and non-characters
 
 
 def rows_xml(
@@ -84,8 +88,9 @@ def _column_values(column: pd.Series) -> tuple[object, np.ndarray] | None:
         if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
             texts.append("")
             ok[i] = False
-        elif isinstance(value, str) and _plain_text(value):
-            texts.append(_text(value).translate(_ESCAPES))
+        elif isinstance(value, str) and _plain_text(text := _text(value)):
+            # lxml writes no encoding declaration: non-ASCII characters as references
+            texts.append(text.translate(_ESCAPES).encode("ascii", "xmlcharrefreplace").decode())
         else:
             return None
     return texts, ok
@@ -107,13 +112,15 @@ def _cells(values: object, ok: np.ndarray, letter: str, rows: list[str], style_i
 
 
 def _plain_text(value: str) -> bool:
-    """Text openpyxl writes as a plain inline string."""
+    """Cleaned text (:func:`~costmodel.reports.excel_cells._text`) that openpyxl writes as a
+    plain inline string: no quote prefix, no preserved spaces, only characters XML allows."""
     return (
         value != ""
         and value == value.strip()
         and "\r" not in value
         and not value.startswith("=")
         and value not in ERROR_CODES
+        and not _NOT_XML.search(value)
     )
 
 
