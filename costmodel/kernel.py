@@ -177,6 +177,7 @@ def _phase_sums_compiled(
     if rates is None:
         rates = RewardRates(np.empty((1, 1, 1, 0)))
     rewarded = np.zeros((batch, m, rates.values.shape[3]))
+    n_lanes = lanes_per_block(m * u * k + transitions.values.shape[1] * transitions.rows.size)
     kernel(
         np.ascontiguousarray(x0, dtype=np.float64),
         transitions.rows.astype(np.int64),
@@ -198,6 +199,7 @@ def _phase_sums_compiled(
         rates.modulus,
         rewarded,
         keep_occupied,
+        n_lanes,
     )
     interrupts.check()  # a Ctrl-C that arrived while numba compiled or loaded the kernel
     return PhaseSums(
@@ -207,6 +209,24 @@ def _phase_sums_compiled(
         summed.transpose(1, 0, 2),
         rewarded.transpose(1, 0, 2) if rates.values.shape[3] > 0 else None,
     )
+
+
+# Cohorts side by side in the compiled kernel: LLVM vectorizes the lane loops at 64 (at 8 to
+# 32 it unrolled them into scalar code: an acute MSC cohort 7.6 -> 4.1 us). Fewer when a
+# block's scratch arrays (occupancy cells and transition values, per lane) would pass
+# BLOCK_BYTES per thread, as in a model whose rewards change every cycle; never fewer than 8.
+MAX_LANES = 64
+MIN_LANES = 8
+BLOCK_BYTES = 4 << 20
+
+
+def lanes_per_block(values_per_lane: int) -> int:
+    """Lanes per block of the compiled kernel for a block holding ``values_per_lane`` float64
+    scratch values per lane (weight sets × segments × states + segments × entries)."""
+    lanes = MAX_LANES
+    while lanes > MIN_LANES and lanes * values_per_lane * 8 > BLOCK_BYTES:
+        lanes //= 2
+    return lanes
 
 
 @cache

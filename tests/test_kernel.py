@@ -247,7 +247,8 @@ def test_serial_and_threaded_kernels_give_the_same_bits(covid):
     if not kernel.compiled_available():
         pytest.skip("numba not available")
     rng = np.random.default_rng(5)
-    batch, k, n = 37, 6, 12
+    batch, k, n = 135, 6, 12  # three blocks of lanes, the last one partial
+    assert 2 * kernel.MAX_LANES < batch < 3 * kernel.MAX_LANES
     rows = np.repeat(np.arange(k), 2)
     cols = np.concatenate([[i, (i + 1) % k] for i in range(k)])  # no repeated cell
     raw = rng.random((batch // 1, 2, rows.size))
@@ -255,7 +256,7 @@ def test_serial_and_threaded_kernels_give_the_same_bits(covid):
     segment = np.repeat([0, 1], n // 2)
     weights = rng.random((3, 2, n + 1))
     x0 = rng.dirichlet(np.ones(k), size=batch)
-    for group in (1, 37):
+    for group in (1, 27):
         values = raw[: batch // group]
         rates = kernel.RewardRates(rng.random((batch // group, 2, k, 3)), group, batch // group)
         sparse = engine.SparseTransitions(rows, cols, values, k, segment)
@@ -339,3 +340,22 @@ def test_identical_weight_sets_are_summed_once_with_the_same_bits():
     for a, b in zip(once, every, strict=True):
         _same(a, b, exact=True)
     assert np.array_equal(once.over_segments[1], once.over_segments[0])
+
+
+def test_lanes_per_block_fall_to_eight_for_large_blocks_and_give_the_same_bits(covid, monkeypatch):
+    """64 lanes where a block's scratch fits in BLOCK_BYTES (the MSC phases: 330 and 1,000
+    values per lane), halved down to 8 where it does not (600 segments × 30 states × 6 weight
+    sets); each lane does one cohort's arithmetic, so the results do not depend on it."""
+    assert kernel.lanes_per_block(4 * 2 * 23 + 2 * 67) == 64
+    assert kernel.lanes_per_block(2 * 37 * 7 + 37 * 13) == 64
+    assert kernel.lanes_per_block(6 * 600 * 30 + 600 * 60) == 8
+    assert kernel.lanes_per_block(20_000) == 16  # 16 x 20,000 x 8 B = 2.6 MB <= 4 MiB
+    if not kernel.compiled_available():
+        pytest.skip("numba not available")
+    inputs = covid.decision_inputs()
+    values = evaluate_parameters(inputs, sample_parameters(inputs, 2, 0, 150), 150)
+    wide = run_model(inputs, values, compiled=True)
+    monkeypatch.setattr(kernel, "MAX_LANES", 8)
+    narrow = run_model(inputs, values, compiled=True)
+    for name in ("cost_by_category", "qaly", "ly", "state_time", "qaly_undiscounted"):
+        assert np.array_equal(getattr(wide, name), getattr(narrow, name)), name
