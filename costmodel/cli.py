@@ -448,7 +448,7 @@ def plain_warnings() -> Iterator[None]:
     other warnings, instead of Python's ``<file>:<line>: <Category>`` form followed by a line
     of costmodel's source; other packages' warnings keep Python's form."""
     shown = warnings.showwarning
-    package = str(Path(__file__).resolve().parent)
+    package = str(Path(__file__).resolve().parent) + os.sep
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:
         if str(filename).startswith(package):

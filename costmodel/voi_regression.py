@@ -120,8 +120,9 @@ def _regression_voi(
     with_se: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean-max estimate, its standard error (NaN without ``with_se``: the spline's posterior
-    draws are most of the work) and whether the raw estimate exceeded the EVPI beyond
-    rounding (and was clipped to it) per threshold: (n_wtp,) each."""
+    draws are most of the work; 0 with one strategy, nothing to learn) and whether the raw
+    estimate exceeded the EVPI beyond rounding (and was clipped to it) per threshold: (n_wtp,)
+    each."""
     n_samples, n_strategies = cost.shape
     if n_strategies == 1:  # one option: nothing to learn
         return np.zeros(wtp.size), np.zeros(wtp.size), np.zeros(wtp.size, dtype=bool)

@@ -3,7 +3,6 @@ two-way colour scale is centred at INMB = 0 (matplotlib's own text bounding boxe
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import pytest
 
 from costmodel.api import run_workbook
@@ -43,7 +42,7 @@ def test_no_figure_has_overlapping_tick_labels(hiv_figures):
         for each in ax.figure.axes:
             if _overlaps(each):
                 problems[name] = _overlaps(each)
-        plt.close(ax.figure)
+
     assert problems == {}
 
 
@@ -54,9 +53,8 @@ def test_tornado_and_two_way_show_labels_not_keys(hiv_figures):
     shown = [t.get_text() for t in tornado.get_yticklabels()]
     keys = {p.name for p in inputs.parameters if p.description}
     assert shown and not set(shown) & keys
-    plt.close(tornado.figure)
+
     two_way = drawn["twoway"]()
     mesh = two_way.collections[0]
     assert mesh.norm(0.0) == pytest.approx(0.5)  # white of RdBu sits at INMB = 0
     assert two_way.get_xlabel() not in keys
-    plt.close(two_way.figure)

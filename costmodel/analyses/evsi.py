@@ -69,7 +69,7 @@ def evsi_table(
         for n in sorted(set(table.loc[top, "n_per_arm"])):
             alone = voi.evsi_curve(*sample, [int(n)], seed=psa.seed)
             for row in top[table.loc[top, "n_per_arm"].to_numpy() == n]:
-                at = np.isclose(alone.wtp, table.at[row, "wtp"])
+                at = alone.wtp.to_numpy() == table.at[row, "wtp"]  # the same Settings value
                 table.at[row, "se"] = float(alone.loc[at, "se"].iloc[0])
     return table
 

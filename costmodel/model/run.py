@@ -173,6 +173,8 @@ def _run_chunks(
             for entry in entries:
                 chunk = Chunk(inputs, phases, values, size, start, n_samples, entry, evaluated)
                 out[entry] = run_chunk(chunk, keep_trace, compiled, shared)
+                for key in [k for k in evaluated if k[-1] is not None]:  # this stratum's own
+                    del evaluated[key]
         shared.forget(start, size)
         return out
 
