@@ -320,3 +320,10 @@ def phase_expressions(inputs: ModelInputs, phase: ExpandedPhase) -> list[Express
         if t.from_state in keys:
             expressions += [t.probability, t.qaly, *t.costs.values()]
     return expressions
+
+
+def forget_stratum(shared_values: dict) -> None:
+    """Drop from a chunk's ``shared_values`` what only one entry stratum can use (the keys of
+    :meth:`Chunk._evaluate_shared` that hold a stratum), once that stratum is done."""
+    for key in [k for k in shared_values if k[-1] is not None]:
+        del shared_values[key]

@@ -19,7 +19,7 @@ import numpy as np
 from costmodel import cores, engine, kernel
 from costmodel.inputs import ModelInputs
 from costmodel.model import assemble, checks, rewards, sharing
-from costmodel.model.expressions import Chunk
+from costmodel.model.expressions import Chunk, forget_stratum
 from costmodel.outcomes import ModelOutcomes, combine_entries, concatenate_outcomes
 from costmodel.parameters import evaluate_parameters
 from costmodel.phases import ExpandedPhase, expand_phases, phase_map
@@ -58,22 +58,18 @@ def run_model(
         parameters = evaluate_parameters(inputs)
     if compiled is None:
         compiled = use_compiled(inputs, _n_samples(parameters))
-    if entry_state is not None:
-        if entry_state not in inputs.entry_states and entry_state not in {
-            s.key for s in inputs.states_in(inputs.phases[0].key)
-        }:
-            raise ValueError(f"{entry_state!r} is not a first-phase state")
-        entries: tuple[str | None, ...] = (entry_state,)
-    elif not inputs.uses_entry_indicators():
-        entries = (None,)
-    else:  # one run per entry stratum, weighted by the initial shares
-        entries = inputs.entry_states
+    first_states = {s.key for s in inputs.states_in(inputs.phases[0].key)}
+    if entry_state is not None and entry_state not in first_states:
+        raise ValueError(f"{entry_state!r} is not a first-phase state")
+    by_stratum = entry_state is None and inputs.uses_entry_indicators()
+    # one run per entry stratum, weighted by the initial shares; else one run
+    entries = inputs.entry_states if by_stratum else (entry_state,)
     shared = SharedPhases.for_run(inputs, len(entries), keep_trace)
     by_entry = _run_chunks(
         inputs, parameters, keep_trace, chunk_size, entries, compiled, shared, threads
     )
-    if entry_state is not None or not inputs.uses_entry_indicators():
-        return by_entry[entries[0]]
+    if not by_stratum:
+        return by_entry[entry_state]
     return combine_entries(by_entry, entry_shares(inputs, parameters))
 
 
@@ -173,8 +169,7 @@ def _run_chunks(
             for entry in entries:
                 chunk = Chunk(inputs, phases, values, size, start, n_samples, entry, evaluated)
                 out[entry] = run_chunk(chunk, keep_trace, compiled, shared)
-                for key in [k for k in evaluated if k[-1] is not None]:  # this stratum's own
-                    del evaluated[key]
+                forget_stratum(evaluated)
         shared.forget(start, size)
         return out
 

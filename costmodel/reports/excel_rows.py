@@ -47,7 +47,7 @@ def rows_xml(
     numbers of column j in number format ``formats[j]`` (None: General), whose workbook style
     ``style_id`` gives (registering it, in the order streaming the cells would). None when a
     column holds values this writer does not produce (see the module docstring)."""
-    columns = [_column_values(table[name]) for name in table.columns]
+    columns = [_xml_values(table[name]) for name in table.columns]
     if any(c is None for c in columns):
         return None
     first_number = {  # column -> row of its first number: styles are registered in that order
@@ -69,7 +69,7 @@ def rows_xml(
     )
 
 
-def _column_values(column: pd.Series) -> tuple[object, np.ndarray] | None:
+def _xml_values(column: pd.Series) -> tuple[object, np.ndarray] | None:
     """(numbers as an array, or escaped texts as a list; which cells are not empty), or None
     for a column this writer does not produce."""
     if pd.api.types.is_bool_dtype(column):
