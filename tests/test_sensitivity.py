@@ -296,3 +296,62 @@ def test_cea_command_evppi_on_the_voi_chemotherapy_sample(tmp_path, capsys):
         )
         == 2
     )
+
+
+def test_scenarios_run_together_give_what_each_gives_alone():
+    # parameter-value scenarios (and evidence-synthesis ones) run as samples of one model run;
+    # each must equal its own validated workbook run alone (samples are computed on their own)
+    from costmodel.analyses.scenarios import run_scenarios, runs_as_a_sample
+    from costmodel.model import run_model
+
+    inputs = load_inputs(COVID)
+    together = {
+        s.name
+        for s, v in zip(inputs.scenarios, inputs.scenario_variants, strict=True)
+        if runs_as_a_sample(inputs, v)
+    }
+    # the ones that change the model's time course or discounting cannot
+    assert {"discount_1_5", "permanent_effect", "waning_to_day_90"}.isdisjoint(together)
+    assert {"ryoncil_price", "whole_bags", "all_comparative_trials", "reml_hksj"} <= together
+    table = run_scenarios(inputs).set_index(["scenario", "strategy"])
+    for name in sorted(together):
+        alone = run_model(inputs.scenario_inputs(name))
+        for s, key in enumerate(inputs.strategy_keys):
+            assert table.loc[(name, key), "cost"] == pytest.approx(alone.cost[0, s], rel=1e-12)
+            assert table.loc[(name, key), "qaly"] == pytest.approx(alone.qaly[0, s], rel=1e-12)
+            assert table.loc[(name, key), "ly"] == pytest.approx(alone.ly[0, s], rel=1e-12)
+
+
+def test_a_scenario_with_its_own_time_dependent_parameter_runs_alone():
+    from dataclasses import replace
+
+    from costmodel.analyses.scenarios import runs_as_a_sample
+    from costmodel.formula import parse_expression
+
+    inputs = load_inputs(COVID)
+    dynamic = inputs.dynamic_parameters[0]
+    changed = tuple(
+        replace(p, expression=parse_expression("0.5")) if p.name == dynamic else p
+        for p in inputs.parameters
+    )
+    assert runs_as_a_sample(inputs, inputs)
+    assert not runs_as_a_sample(inputs, replace(inputs, parameters=changed))
+    assert not runs_as_a_sample(inputs, inputs.with_settings(discount_rate_costs=0.0))
+
+
+def test_a_failing_scenario_run_with_others_is_named():
+    from dataclasses import replace
+
+    from costmodel.analyses.scenarios import run_scenarios
+    from costmodel.errors import ModelCheckError
+
+    inputs = load_inputs(COVID)
+    broken = inputs.with_parameter_values({"hr_recovery_msc": 50.0})
+    first = inputs.scenarios[0]
+    model = replace(
+        inputs,
+        scenarios=(first, replace(first, name="broken")),
+        scenario_variants=(inputs.scenario_variants[0], broken),
+    )
+    with pytest.raises(ModelCheckError, match="scenario 'broken': strategy 'msc_cells'"):
+        run_scenarios(model)

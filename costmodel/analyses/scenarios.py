@@ -1,7 +1,16 @@
 """Scenario analysis: base case and every scenario (validated with the workbook, kept in
-``inputs.scenario_variants``), each strategy versus the reference at the first WTP."""
+``inputs.scenario_variants``), each strategy versus the reference at the first WTP.
+
+Scenarios that change only what the model reads as parameter values (Parameters values, and
+the Settings that choose the trials pooled, which reach the model through the effect
+parameter) run together with the base case, one sample each, in one model run; the others
+(time horizon, discounting, effect duration...) run one by one. Both give the same numbers:
+every sample of a run is computed on its own.
+"""
 
 from __future__ import annotations
+
+from dataclasses import fields
 
 import numpy as np
 import pandas as pd
@@ -11,6 +20,73 @@ from costmodel.cea import compare_to_reference
 from costmodel.errors import ModelCheckError
 from costmodel.inputs import ModelInputs
 from costmodel.model import run_model
+from costmodel.parameters import evaluate_parameters
+
+# ModelInputs fields a scenario may change and still run as a sample of the base model: what
+# the model reads of them is in the values evaluate_parameters returns
+_VALUE_FIELDS = {"parameters", "synthesis", "trials", "warnings", "sha256"}
+# Settings that act on the model only through parameter values (the evidence synthesis)
+_VALUE_SETTINGS_PREFIX = "synthesis_"
+
+
+def runs_as_a_sample(base: ModelInputs, variant: ModelInputs) -> bool:
+    """Whether ``variant`` is ``base`` with other parameter values only, so that running the
+    base model on the variant's values gives the variant's results."""
+    for f in fields(base):
+        if not f.compare or f.name in _VALUE_FIELDS:
+            continue
+        a, b = getattr(base, f.name), getattr(variant, f.name)
+        if f.name == "settings":
+            if any(
+                getattr(a, s.name) != getattr(b, s.name)
+                for s in fields(a)
+                if not s.name.startswith(_VALUE_SETTINGS_PREFIX)
+            ):
+                return False
+        elif f.name == "life_table":
+            if (a is None) != (b is None) or (
+                a is not None
+                and not all(
+                    np.array_equal(getattr(a, t.name), getattr(b, t.name)) for t in fields(a)
+                )
+            ):
+                return False
+        elif a != b:
+            return False
+    # the model evaluates time-dependent parameters from their own expressions
+    dynamic = set(base.dynamic_parameters)
+    mine = {p.name: p for p in base.parameters if p.name in dynamic}
+    theirs = {p.name: p for p in variant.parameters if p.name in dynamic}
+    names = {p.name for p in base.parameters} == {p.name for p in variant.parameters}
+    return names and mine == theirs
+
+
+_Sums = tuple[np.ndarray, np.ndarray, np.ndarray]  # cost, QALYs, LYs, (1, n_strategies) each
+
+
+def _run_cases(inputs: ModelInputs, cases: list[ModelInputs], names: list[str]) -> list[_Sums]:
+    """(cost, qaly, ly) of each case; those that run as samples of ``inputs``, in one run."""
+    together = [i for i, case in enumerate(cases) if runs_as_a_sample(inputs, case)]
+    outcomes: list[_Sums | None] = [None] * len(cases)
+    if len(together) > 1:
+        values = [evaluate_parameters(cases[i]) for i in together]
+        stacked = {name: np.concatenate([v[name] for v in values]) for name in values[0]}
+        try:
+            batch = run_model(inputs, stacked)
+        except ModelCheckError:
+            together = []  # run one by one below, to name the scenario that fails
+        else:
+            for k, i in enumerate(together):
+                outcomes[i] = (batch.cost[k : k + 1], batch.qaly[k : k + 1], batch.ly[k : k + 1])
+    for i, case in enumerate(cases):
+        if outcomes[i] is None:
+            try:
+                out = run_model(case)
+            except ModelCheckError as exc:
+                file, where, message = [*str(exc).split(": ", 2), "", ""][:3]
+                raise type(exc)(f"{file}: {where}: scenario '{names[i]}': {message}") from None
+            outcomes[i] = (out.cost, out.qaly, out.ly)
+    return outcomes  # type: ignore[return-value]
 
 
 def run_scenarios(inputs: ModelInputs) -> pd.DataFrame:
@@ -20,18 +96,14 @@ def run_scenarios(inputs: ModelInputs) -> pd.DataFrame:
         (s.name, s.description, variant)
         for s, variant in zip(inputs.scenarios, inputs.scenario_variants, strict=True)
     ]
+    sums = _run_cases(inputs, [case for _, _, case in cases], [name for name, _, _ in cases])
     rows = []
-    for name, description, case in cases:
-        try:
-            out = run_model(case)
-        except ModelCheckError as exc:
-            file, where, message = [*str(exc).split(": ", 2), "", ""][:3]
-            raise type(exc)(f"{file}: {where}: scenario '{name}': {message}") from None
+    for (name, description, case), (cost, qaly, ly) in zip(cases, sums, strict=True):
         keys = list(case.strategy_keys)
         r = keys.index(case.reference_strategy)
         wtp = case.settings.wtp[0]
-        effect = out.effect(case.settings.effect_measure)
-        inc_cost, inc_effect, icer, inmb = compare_to_reference(out.cost, effect, r, wtp)
+        effect = qaly if case.settings.effect_measure == "qaly" else ly
+        inc_cost, inc_effect, icer, inmb = compare_to_reference(cost, effect, r, wtp)
         for s, strategy in enumerate(keys):
             is_reference = s == r
             rows.append(
@@ -39,9 +111,9 @@ def run_scenarios(inputs: ModelInputs) -> pd.DataFrame:
                     "scenario": name,
                     "description": description,
                     "strategy": strategy,
-                    "cost": out.cost[0, s],
-                    "qaly": out.qaly[0, s],
-                    "ly": out.ly[0, s],
+                    "cost": cost[0, s],
+                    "qaly": qaly[0, s],
+                    "ly": ly[0, s],
                     "inc_cost": np.nan if is_reference else inc_cost[0, s],
                     "inc_effect": np.nan if is_reference else inc_effect[0, s],
                     "icer": icer[0, s],
