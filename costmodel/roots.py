@@ -28,32 +28,60 @@ def bracketed_root(
 ) -> float:
     """x in [low, high] with f(x) = 0 within max(xtol, rtol |x|), given f(low) and f(high)
     of opposite signs (or one of them 0). ``f`` maps an array of x to an array of f(x)."""
-    if f_low == 0.0:
-        return float(low)
-    if f_high == 0.0:
-        return float(high)
-    if np.sign(f_low) == np.sign(f_high):
-        raise ValueError("bracketed_root: f(low) and f(high) must have opposite signs")
-    a, b, fa, fb = float(low), float(high), float(f_low), float(f_high)
+    return bracketed_roots(lambda xs: [f(xs[0])], [(low, high, f_low, f_high)], xtol, rtol)[0]
+
+
+def bracketed_roots(
+    f: Callable[[list[np.ndarray]], list[np.ndarray]],
+    brackets: list[tuple[float, float, float, float]],
+    xtol: float,
+    rtol: float = 0.0,
+) -> list[float]:
+    """:func:`bracketed_root` of several functions at once, one call of ``f`` per round for
+    all of them: ``f`` maps a list of x arrays (one per function, empty once its root is
+    found) to the list of their values. Each bracket is (low, high, f(low), f(high)). Each
+    root is the one :func:`bracketed_root` finds alone (the same points are evaluated)."""
+    roots: list[float | None] = [None] * len(brackets)
+    state = []
+    for i, (low, high, f_low, f_high) in enumerate(brackets):
+        if f_low == 0.0:
+            roots[i] = float(low)
+        elif f_high == 0.0:
+            roots[i] = float(high)
+        elif np.sign(f_low) == np.sign(f_high):
+            raise ValueError("bracketed_root: f(low) and f(high) must have opposite signs")
+        state.append([float(low), float(high), float(f_low), float(f_high)])
     for _ in range(MAX_ROUNDS):
-        secant = a - fa * (b - a) / (fb - fa)
-        secant = min(max(secant, a), b)
-        tol = max(xtol, rtol * abs(secant))
-        if b - a <= 2.0 * tol:
-            return 0.5 * (a + b)
-        points = np.concatenate(
-            [
-                [secant - tol / 2, secant, secant + tol / 2],
-                np.linspace(a, b, SPREAD_POINTS + 2)[1:-1],
-            ]
-        )
-        points = np.unique(points[(points > a) & (points < b)])
-        values = np.asarray(f(points), dtype=float)
-        zero = np.flatnonzero(values == 0.0)
-        if zero.size:
-            return float(points[zero[0]])
-        xs = np.concatenate([[a], points, [b]])
-        fs = np.concatenate([[fa], values, [fb]])
-        change = int(np.flatnonzero(np.sign(fs[:-1]) != np.sign(fs[1:]))[0])
-        a, b, fa, fb = xs[change], xs[change + 1], fs[change], fs[change + 1]
-    return 0.5 * (a + b)
+        asked = [np.empty(0)] * len(brackets)
+        for i, (a, b, fa, fb) in enumerate(state):
+            if roots[i] is not None:
+                continue
+            secant = min(max(a - fa * (b - a) / (fb - fa), a), b)
+            tol = max(xtol, rtol * abs(secant))
+            if b - a <= 2.0 * tol:
+                roots[i] = 0.5 * (a + b)
+                continue
+            points = np.concatenate(
+                [
+                    [secant - tol / 2, secant, secant + tol / 2],
+                    np.linspace(a, b, SPREAD_POINTS + 2)[1:-1],
+                ]
+            )
+            asked[i] = np.unique(points[(points > a) & (points < b)])
+        if all(r is not None for r in roots):
+            break
+        answers = f(asked)
+        for i, points in enumerate(asked):
+            if roots[i] is not None:
+                continue
+            values = np.asarray(answers[i], dtype=float)
+            zero = np.flatnonzero(values == 0.0)
+            if zero.size:
+                roots[i] = float(points[zero[0]])
+                continue
+            a, b, fa, fb = state[i]
+            xs = np.concatenate([[a], points, [b]])
+            fs = np.concatenate([[fa], values, [fb]])
+            change = int(np.flatnonzero(np.sign(fs[:-1]) != np.sign(fs[1:]))[0])
+            state[i] = [xs[change], xs[change + 1], fs[change], fs[change + 1]]
+    return [0.5 * (a + b) if r is None else r for r, (a, b, _, _) in zip(roots, state, strict=True)]

@@ -355,3 +355,19 @@ def test_a_failing_scenario_run_with_others_is_named():
     )
     with pytest.raises(ModelCheckError, match="scenario 'broken': strategy 'msc_cells'"):
         run_scenarios(model)
+
+
+def test_threshold_searches_run_together_give_what_each_gives_alone():
+    from costmodel.analyses.threshold import Search, threshold, threshold_range, thresholds
+
+    inputs = load_inputs(COVID)
+    name = inputs.settings.threshold_parameter
+    price = Search(name, *threshold_range(inputs, name))
+    effect = Search(inputs.settings.effect_parameter, 0.01, 1.0)
+    together = thresholds(inputs, [price, effect])
+    alone = pd.concat(
+        [threshold(inputs, s.parameter, low=s.low, high=s.high) for s in (price, effect)],
+        ignore_index=True,
+    )
+    pd.testing.assert_frame_equal(together, alone, check_exact=True)
+    assert together.found.sum() >= 2

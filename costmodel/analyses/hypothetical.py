@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from costmodel.analyses.base import AnalysisContext
-from costmodel.analyses.threshold import threshold, threshold_range
+from costmodel.analyses.threshold import Search, threshold_range, thresholds
 from costmodel.cea import compare_to_reference
 from costmodel.inputs import ModelInputs, Strategy
 from costmodel.model import run_model
@@ -45,13 +45,15 @@ def hypothetical_table(inputs: ModelInputs) -> pd.DataFrame:
         effect = out.effect(settings.effect_measure)
         price = strategy.price_parameter or settings.threshold_parameter
         rr = strategy.effect_parameter or settings.effect_parameter
-        prices = effects = None
+        searches = {}
         if price:
-            low, high = threshold_range(pair, price)
-            prices = threshold(pair, price, low=low, high=high, strategy=strategy.key)
+            searches["price"] = Search(price, *threshold_range(pair, price))
         if rr:
-            low, high = EFFECT_SEARCH
-            effects = threshold(pair, rr, low=low, high=high, strategy=strategy.key)
+            searches["effect"] = Search(rr, *EFFECT_SEARCH)
+        found = thresholds(pair, list(searches.values()), strategy=strategy.key)
+        n_wtp = len(settings.wtp)  # rows: each search's, one per WTP
+        tables = {kind: found.iloc[k * n_wtp : (k + 1) * n_wtp] for k, kind in enumerate(searches)}
+        prices, effects = tables.get("price"), tables.get("effect")
         for wtp in settings.wtp:
             inc_cost, inc_effect, icer, inmb = compare_to_reference(out.cost, effect, 0, wtp)
             row = {

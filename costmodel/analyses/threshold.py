@@ -4,6 +4,8 @@ with several points per model run (:mod:`costmodel.roots`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -11,9 +13,19 @@ from costmodel.analyses.base import AnalysisContext
 from costmodel.analyses.dsa import increments, run_overrides
 from costmodel.inputs import ModelInputs
 from costmodel.parameters import evaluate_parameters
-from costmodel.roots import bracketed_root
+from costmodel.roots import bracketed_roots
 
 THRESHOLD_GRID = 41
+
+
+@dataclass(frozen=True)
+class Search:
+    """One threshold search: the value of ``parameter`` in [low, high] at which the INMB of
+    the strategy versus the reference is zero."""
+
+    parameter: str
+    low: float
+    high: float
 
 
 def threshold(
@@ -27,55 +39,76 @@ def threshold(
     """threshold.csv rows: the value of ``parameter`` at which the INMB of ``strategy``
     (default: the DSA strategy) versus the reference is zero (ICER = WTP), for each WTP, by a
     batched grid then :func:`costmodel.roots.bracketed_root`."""
+    return thresholds(inputs, [Search(parameter, low, high)], strategy=strategy)
+
+
+def thresholds(
+    inputs: ModelInputs, searches: list[Search], *, strategy: str | None = None
+) -> pd.DataFrame:
+    """:func:`threshold` rows of several searches, each for every WTP. All grids run in one
+    model run, and then every round of all the root searches in one run (each search's
+    points, and so its result, are those it has alone)."""
     strategy = strategy or inputs.dsa_strategy
-    base = float(evaluate_parameters(inputs)[parameter][0])
-    grid = np.linspace(low, high, THRESHOLD_GRID)
-    outcomes = run_overrides(inputs, [{parameter: x} for x in grid])
-    d_cost, d_effect, _, _ = increments(inputs, outcomes, strategy)
-    rows = []
-    for wtp in inputs.settings.wtp:
-        inmb = wtp * d_effect - d_cost
-        changes = np.flatnonzero(np.sign(inmb[:-1]) * np.sign(inmb[1:]) <= 0)
-        row = {
-            "parameter": parameter,
-            "strategy": strategy,
-            "comparator": inputs.reference_strategy,
-            "wtp": wtp,
-            "base_value": base,
-            "search_low": low,
-            "search_high": high,
-        }
-        if changes.size == 0:
-            side = "cost-effective" if inmb[0] > 0 else "not cost-effective"
-            rows.append(
-                {
-                    **row,
+    base_values = evaluate_parameters(inputs)
+    grids = [np.linspace(s.low, s.high, THRESHOLD_GRID) for s in searches]
+
+    def inmb(asked: list[tuple[str, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(Δcost, Δeffect) at each (parameter, values), from one model run."""
+        overrides = [{name: v} for name, values in asked for v in values]
+        if not overrides:
+            return [(np.empty(0), np.empty(0)) for _ in asked]
+        d_cost, d_effect, _, _ = increments(inputs, run_overrides(inputs, overrides), strategy)
+        ends = np.cumsum([len(values) for _, values in asked])
+        return [
+            (d_cost[end - len(values) : end], d_effect[end - len(values) : end])
+            for (_, values), end in zip(asked, ends, strict=True)
+        ]
+
+    on_grid = inmb([(s.parameter, grid) for s, grid in zip(searches, grids, strict=True)])
+    rows, brackets, problems = [], [], []
+    for search, grid, (d_cost, d_effect) in zip(searches, grids, on_grid, strict=True):
+        low, high = search.low, search.high
+        for wtp in inputs.settings.wtp:
+            inmb_grid = wtp * d_effect - d_cost
+            changes = np.flatnonzero(np.sign(inmb_grid[:-1]) * np.sign(inmb_grid[1:]) <= 0)
+            row = {
+                "parameter": search.parameter,
+                "strategy": strategy,
+                "comparator": inputs.reference_strategy,
+                "wtp": wtp,
+                "base_value": float(base_values[search.parameter][0]),
+                "search_low": low,
+                "search_high": high,
+            }
+            if changes.size == 0:
+                side = "cost-effective" if inmb_grid[0] > 0 else "not cost-effective"
+                row |= {
                     "threshold_value": np.nan,
                     "found": False,
                     "note": f"{strategy} is {side} at WTP {wtp:g} over the whole range "
                     f"[{low:g}, {high:g}]; no threshold in range",
                 }
-            )
-            continue
-        i = int(changes[0])
+            else:
+                i = int(changes[0])
+                brackets.append((grid[i], grid[i + 1], inmb_grid[i], inmb_grid[i + 1]))
+                problems.append((search.parameter, wtp, row))
+            rows.append(row)
 
-        def inmb_at(x: np.ndarray, wtp: float = wtp) -> np.ndarray:
-            out = run_overrides(inputs, [{parameter: v} for v in x])
-            dc, de, _, _ = increments(inputs, out, strategy)
-            return wtp * de - dc
+    def inmb_at(points: list[np.ndarray]) -> list[np.ndarray]:
+        asked = [(name, x) for (name, _, _), x in zip(problems, points, strict=True)]
+        return [
+            wtp * d_effect - d_cost
+            for (_, wtp, _), (d_cost, d_effect) in zip(problems, inmb(asked), strict=True)
+        ]
 
-        value = bracketed_root(
-            inmb_at, grid[i], grid[i + 1], inmb[i], inmb[i + 1], xtol=1e-10, rtol=1e-12
-        )
-        rows.append(
-            {
-                **row,
-                "threshold_value": float(value),
-                "found": True,
-                "note": f"ICER of {strategy} vs {inputs.reference_strategy} equals "
-                f"{wtp:g} at {parameter} = {value:.6g}",
-            }
-        )
+    values = bracketed_roots(inmb_at, brackets, xtol=1e-10, rtol=1e-12) if brackets else []
+    for (name, wtp, row), value in zip(problems, values, strict=True):
+        row |= {
+            "threshold_value": float(value),
+            "found": True,
+            "note": f"ICER of {strategy} vs {inputs.reference_strategy} equals "
+            f"{wtp:g} at {name} = {value:.6g}",
+        }
     return pd.DataFrame(rows)
 
 
@@ -95,12 +128,11 @@ def run(ctx: AnalysisContext) -> dict[str, pd.DataFrame]:
     inputs = ctx.inputs
     if not ctx.options.deterministic or len(inputs.strategies) < 2:
         return {}
-    frames = []
+    searches = []
     name = inputs.settings.threshold_parameter
     if name:
-        low, high = threshold_range(inputs, name)
-        frames.append(threshold(inputs, name, low=low, high=high))
+        searches.append(Search(name, *threshold_range(inputs, name)))
     effect = inputs.settings.effect_parameter
     if effect:
-        frames.append(threshold(inputs, effect, low=0.01, high=1.0))
-    return {"threshold": pd.concat(frames, ignore_index=True)} if frames else {}
+        searches.append(Search(effect, 0.01, 1.0))
+    return {"threshold": thresholds(inputs, searches)} if searches else {}
