@@ -371,3 +371,19 @@ def test_threshold_searches_run_together_give_what_each_gives_alone():
     )
     pd.testing.assert_frame_equal(together, alone, check_exact=True)
     assert together.found.sum() >= 2
+
+
+def test_subgroup_threshold_prices_found_together_equal_each_alone():
+    from costmodel.analyses.subgroups import subgroup_threshold, subgroup_thresholds
+
+    inputs = load_inputs(COVID)
+    price = inputs.settings.threshold_parameter
+    together = subgroup_thresholds(inputs, list(inputs.subgroups), price)
+    assert len(together) == len(inputs.subgroups) * len(inputs.settings.wtp)
+    for g in inputs.subgroups:
+        for wtp in inputs.settings.wtp:
+            alone = subgroup_threshold(inputs, g, price, wtp)
+            assert together[g.name, wtp] == alone or (
+                np.isnan(alone) and np.isnan(together[g.name, wtp])
+            )
+    assert sum(np.isfinite(v) for v in together.values()) >= 2

@@ -19,7 +19,7 @@ from costmodel.model import run_model
 from costmodel.outcomes import ModelOutcomes, PsaResult, combine_entries
 from costmodel.parameters import evaluate_parameters
 from costmodel.results import base_case_table
-from costmodel.roots import bracketed_root
+from costmodel.roots import bracketed_roots
 
 Arrays = tuple[np.ndarray, np.ndarray]  # cost, effect: (n_samples, n_strategies)
 
@@ -50,23 +50,72 @@ def subgroup_threshold(
 ) -> float:
     """Value of ``parameter`` at which the DSA strategy's INMB versus the reference is zero in
     the subgroup (NaN when there is none in the Settings search range)."""
-    low, high = threshold_range(inputs, parameter)
+    return subgroup_thresholds(inputs, [subgroup], parameter)[(subgroup.name, wtp)]
+
+
+def _increments(
+    inputs: ModelInputs, parameter: str, asked: list[tuple[Subgroup, np.ndarray]]
+) -> list[Arrays]:
+    """(Δcost, Δeffect) of the DSA strategy versus the reference in each subgroup at each of
+    its values of ``parameter``, from one model run per entry state for all of them."""
     s = inputs.strategy_keys.index(inputs.dsa_strategy)
     r = inputs.strategy_keys.index(inputs.reference_strategy)
-
-    def inmb(x: np.ndarray) -> np.ndarray:
+    runs, where = {}, {}  # entry state -> outcomes; (problem, state) -> its samples
+    for state in sorted({st for g, x in asked if x.size for st in g.weights}):
+        points, start = [], 0
+        for k, (g, x) in enumerate(asked):
+            if x.size and state in g.weights:
+                points.append(x)
+                where[k, state] = slice(start, start + x.size)
+                start += x.size
+        x = np.concatenate(points)
         values = evaluate_parameters(inputs, {parameter: x}, x.size)
-        out = mix(subgroup, by_entry_state(inputs, set(subgroup.weights), values))
-        effect = _effect(inputs, out)
-        return wtp * (effect[:, s] - effect[:, r]) - (out.cost[:, s] - out.cost[:, r])
+        runs[state] = run_model(inputs, values, entry_state=state)
+    out = []
+    for k, (g, x) in enumerate(asked):
+        if not x.size:
+            out.append((np.empty(0), np.empty(0)))
+            continue
+        cost = effect = 0.0  # the subgroup's mix of entry states, as :func:`mix` sums it
+        for state, w in g.weights.items():
+            part = runs[state]
+            rows = where[k, state]
+            cost = cost + w * part.cost[rows]
+            effect = effect + w * _effect(inputs, part)[rows]
+        out.append((cost[:, s] - cost[:, r], effect[:, s] - effect[:, r]))  # type: ignore[index]
+    return out
 
+
+def subgroup_thresholds(
+    inputs: ModelInputs, subgroups: list[Subgroup], parameter: str
+) -> dict[tuple[str, float], float]:
+    """:func:`subgroup_threshold` of every subgroup at every WTP, (subgroup name, WTP) ->
+    value: the grid in one model run per entry state, then each round of all the root
+    searches in one more (each search evaluates the points it would alone)."""
+    low, high = threshold_range(inputs, parameter)
     grid = np.linspace(low, high, THRESHOLD_GRID)
-    values = inmb(grid)
-    changes = np.flatnonzero(np.sign(values[:-1]) * np.sign(values[1:]) <= 0)
-    if changes.size == 0:
-        return float("nan")
-    i = int(changes[0])
-    return bracketed_root(inmb, grid[i], grid[i + 1], values[i], values[i + 1], xtol=1e-8)
+    on_grid = _increments(inputs, parameter, [(g, grid) for g in subgroups])
+    found: dict[tuple[str, float], float] = {}
+    brackets, problems = [], []
+    for g, (d_cost, d_effect) in zip(subgroups, on_grid, strict=True):
+        for wtp in inputs.settings.wtp:
+            values = wtp * d_effect - d_cost
+            changes = np.flatnonzero(np.sign(values[:-1]) * np.sign(values[1:]) <= 0)
+            found[g.name, wtp] = float("nan")
+            if changes.size:
+                i = int(changes[0])
+                brackets.append((grid[i], grid[i + 1], values[i], values[i + 1]))
+                problems.append((g, wtp))
+
+    def inmb(points: list[np.ndarray]) -> list[np.ndarray]:
+        asked = [(g, x) for (g, _), x in zip(problems, points, strict=True)]
+        sums = _increments(inputs, parameter, asked)
+        return [wtp * de - dc for (_, wtp), (dc, de) in zip(problems, sums, strict=True)]
+
+    roots = bracketed_roots(inmb, brackets, xtol=1e-8) if brackets else []
+    for (g, wtp), root in zip(problems, roots, strict=True):
+        found[g.name, wtp] = root
+    return found
 
 
 def psa_arrays(inputs: ModelInputs, psa: PsaResult, subgroup: Subgroup) -> Arrays:
@@ -90,6 +139,9 @@ def subgroups_table(inputs: ModelInputs, psa: PsaResult | None) -> pd.DataFrame:
     states = {s for g in inputs.subgroups for s in g.weights}
     runs = by_entry_state(inputs, states)
     price = inputs.settings.threshold_parameter
+    thresholds = {}
+    if price and len(inputs.strategies) > 1:
+        thresholds = subgroup_thresholds(inputs, list(inputs.subgroups), price)
     frames = []
     for subgroup in inputs.subgroups:
         table = base_case_table(inputs, mix(subgroup, runs))
@@ -101,7 +153,7 @@ def subgroups_table(inputs: ModelInputs, psa: PsaResult | None) -> pd.DataFrame:
             evpi = cea.evpi(cost, effect, np.asarray(inputs.settings.wtp, dtype=float))
         for w, wtp in enumerate(inputs.settings.wtp):
             if price and len(inputs.strategies) > 1:
-                table[f"threshold_price_{wtp:g}"] = subgroup_threshold(inputs, subgroup, price, wtp)
+                table[f"threshold_price_{wtp:g}"] = thresholds[subgroup.name, wtp]
             if evpi is not None:
                 table[f"evpi_per_patient_{wtp:g}"] = evpi[w]
         frames.append(table)
