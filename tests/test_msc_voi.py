@@ -166,6 +166,18 @@ def test_voi_by_price_costs_from_start_costs_equal_a_rerun_at_each_price():
     assert not np.allclose(costs[0], costs[1])  # the price matters
 
 
+def test_voi_by_price_start_costs_of_all_prices_at_once_equal_one_price_at_a_time(monkeypatch):
+    from costmodel.analyses import test_and_treat, voi_by_price
+    from costmodel.analyses.psa import run_psa
+
+    inputs = load_inputs(COVID).decision_inputs()
+    psa = test_and_treat.extend_psa(inputs, run_psa(inputs, 60, 5))
+    prices = np.array([1500.0, 4000.0, 9000.0])
+    together = voi_by_price.costs_at_prices(inputs, psa, prices)  # 4 x 60 samples in one call
+    monkeypatch.setattr(voi_by_price, "STACKED_SAMPLES", 60)  # one price per call
+    assert np.array_equal(together, voi_by_price.costs_at_prices(inputs, psa, prices))
+
+
 def test_evppi_and_evsi_regressions_use_at_most_the_first_samples(monkeypatch):
     """Above VOI_REGRESSION_MAX_SAMPLES the EVPPI and EVSI regressions use the first samples
     only (and say how many); the estimate equals the one computed on those samples alone."""

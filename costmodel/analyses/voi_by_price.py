@@ -30,6 +30,7 @@ from costmodel.parameters import evaluate_parameters
 GRID_FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5)  # multiples of the threshold price
 LINEAR_RTOL = 1e-9
 LINEARITY_CHECK_SAMPLES = 64
+STACKED_SAMPLES = 100_000  # samples x prices whose start costs are evaluated in one call
 
 
 def price_grid(inputs: ModelInputs, thresholds: pd.DataFrame | None, base: float) -> np.ndarray:
@@ -84,18 +85,31 @@ def _costs_from_start_costs(inputs: ModelInputs, psa: PsaResult, prices: np.ndar
     name = inputs.settings.threshold_parameter
     n = psa.n_samples
 
-    def start_costs(draws: dict[str, np.ndarray]) -> np.ndarray:
-        values = evaluate_parameters(inputs, draws, n)
+    def start_costs(draws: dict[str, np.ndarray], size: int) -> np.ndarray:
+        values = evaluate_parameters(inputs, draws, size)
         start = start_cost_totals(inputs, values)
         if test_and_treat.KEY in psa.strategies:  # the derived strategy's start costs too
             column = test_and_treat.start_cost_column(inputs, values, start)
             start = np.column_stack([start, column])
         return start
 
-    own = start_costs(dict(psa.parameters))
-    return np.stack(
-        [psa.cost + start_costs({**psa.parameters, name: np.full(n, p)}) - own for p in prices]
-    )
+    # the PSA's own price first, then each grid price: as many in one evaluation as fit in
+    # STACKED_SAMPLES samples (every sample's start costs are computed on their own, so
+    # stacking gives the same numbers as one price at a time)
+    at = [None, *prices]
+    per_call = max(1, STACKED_SAMPLES // max(n, 1))
+    starts = []
+    for first in range(0, len(at), per_call):
+        group = at[first : first + per_call]
+        draws = {
+            k: np.concatenate([v if p is None or k != name else np.full(n, p) for p in group])
+            for k, v in psa.parameters.items()
+        }
+        if name not in psa.parameters:
+            draws[name] = np.concatenate([np.full(n, np.nan if p is None else p) for p in group])
+        starts += np.split(start_costs(draws, n * len(group)), len(group))
+    own = starts[0]
+    return np.stack([psa.cost + start - own for start in starts[1:]])
 
 
 def voi_by_price_table(
