@@ -406,8 +406,13 @@ def _gp_residual_fit(
 
 def _sq_exp(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """exp(-|a_i - b_j|^2 / 2) for rows already divided by the length scales."""
-    sq = (a**2).sum(axis=1)[:, None] + (b**2).sum(axis=1)[None, :] - 2.0 * a @ b.T
-    return np.exp(-0.5 * np.clip(sq, 0.0, None))
+    # |a|^2 + |b|^2 - 2 a.b, in place: two (n_a, n_b) arrays instead of six (the same
+    # operations in the same order, so the same bits; 2 a.b is exactly 2 (a.b))
+    out = np.add.outer((a**2).sum(axis=1), (b**2).sum(axis=1))
+    out -= (2.0 * a) @ b.T
+    np.maximum(out, 0.0, out=out)
+    out *= -0.5
+    return np.exp(out, out=out)
 
 
 def _cholesky(a: np.ndarray) -> np.ndarray:

@@ -506,3 +506,17 @@ def test_evppi_flags_clipped_and_noisy_estimates():
     assert flags[0].startswith("clipped to the EVPI") and flags[1].startswith("standard error")
     assert flags[2] == ""
     assert evppi_table([result]).flag.tolist() == flags
+
+
+def test_squared_exponential_kernel_by_hand():
+    """exp(-|a - b|^2 / 2): distance 5 (3-4-5 triangle) gives exp(-12.5); equal rows give 1;
+    a negative rounding residue is clipped (never above 1)."""
+    from costmodel.voi_regression import _sq_exp
+
+    a = np.array([[0.0, 0.0], [1e8, 1e8 + 1.0]])
+    b = np.array([[3.0, 4.0], [0.0, 0.0], [1e8, 1e8 + 1.0]])
+    k = _sq_exp(a, b)
+    assert k[0, 0] == pytest.approx(np.exp(-12.5), rel=1e-14)
+    assert k[0, 1] == 1.0
+    assert k[1, 2] <= 1.0 and k[1, 2] == pytest.approx(1.0, abs=1e-12)
+    assert k.shape == (2, 3)
