@@ -76,7 +76,12 @@ doi:10.7551/mitpress/3206.001.0001
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from itertools import product
 
 import numpy as np
@@ -196,16 +201,42 @@ def _clip_to_evpi(
 # --- Penalised regression splines ------------------------------------------------------------
 
 
-class _SplineFit:
-    """Tensor-product P-spline fits of every column of Y on x, smoothing chosen by GCV.
+@dataclass(frozen=True)
+class _Smoother:
+    """One ratio of the per-parameter penalties: the penalty's eigenbasis ``rotation`` (q, q)
+    and the shrinkage of each eigen-direction for each overall smoothing parameter,
+    ``shrink`` (n_lambda, q), with its effective degrees of freedom ``edf`` (n_lambda,)."""
 
-    With B = U S V' (thin SVD, numerically null directions dropped) and gamma = S V' beta,
-    the fitted values are U gamma and the penalty gamma' M gamma. With M = W diag(s) W' and
-    z = W' U' y, the penalised least-squares coefficients are theta = z / (1 + lambda s) in
-    the orthonormal basis U W, so RSS and EDF are closed forms for any lambda.
-    """
+    rotation: np.ndarray
+    shrink: np.ndarray
+    edf: np.ndarray
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, caller: str) -> None:
+
+@dataclass(frozen=True)
+class _SplineBasis:
+    """What a spline fit of responses on x needs of x alone: the orthonormal basis ``u``
+    (n, q) of the tensor B-spline basis and one :class:`_Smoother` per ratio of the penalties.
+    The same for every response (strategy, threshold, price) regressed on the same x."""
+
+    u: np.ndarray
+    smoothers: tuple[_Smoother, ...]
+
+    @classmethod
+    def of(cls, x: np.ndarray, caller: str) -> _SplineBasis:
+        """The basis of x, from the cache when one is open (:func:`spline_bases_kept`)."""
+        cache = _BASES.get("open")
+        if cache is None:
+            return cls._build(x, caller)
+        key = (x.shape, x.dtype.str, hashlib.sha256(np.ascontiguousarray(x)).digest())
+        with cache.lock:
+            entry = cache.entries.setdefault(key, _CacheEntry())
+        with entry.lock:  # one thread builds it; the others wait for it
+            if entry.basis is None:
+                entry.basis = cls._build(x, caller)
+            return entry.basis
+
+    @classmethod
+    def _build(cls, x: np.ndarray, caller: str) -> _SplineBasis:
         n, d = x.shape
         margins = [_marginal_basis(x[:, j], _MARGIN_BASIS[d]) for j in range(d)]
         basis = margins[0][0]
@@ -221,27 +252,77 @@ class _SplineFit:
         penalties = [_kron_penalty(pen, j, sizes) for j, (_, pen) in enumerate(margins)]
         u, sv, vt = np.linalg.svd(basis, full_matrices=False)
         keep = sv > sv[0] * 1e-8
-        self.u = u[:, keep]
         to_gamma = vt[keep].T / sv[keep]  # beta = to_gamma @ gamma
+        ratios = list(product(*[_RATIO_GRID[d]] * (d - 1))) if d > 1 else [()]
+        smoothers = []
+        for ratio in ratios:
+            penalty = penalties[0] + sum(c * p for c, p in zip(ratio, penalties[1:], strict=True))
+            m = to_gamma.T @ penalty @ to_gamma
+            s, w = np.linalg.eigh((m + m.T) / 2)
+            s = np.clip(s, 0.0, None)
+            lam = _lambda_grid(s)
+            shrink = 1.0 / (1.0 + lam[:, None] * s[None, :])  # (n_lambda, q)
+            smoothers.append(_Smoother(w, shrink, shrink.sum(axis=1)))
+        return cls(u[:, keep], tuple(smoothers))
+
+
+@dataclass
+class _CacheEntry:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    basis: _SplineBasis | None = None
+
+
+@dataclass
+class _BasisCache:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    entries: dict = field(default_factory=dict)
+
+
+_BASES: dict[str, _BasisCache] = {}  # "open" -> the cache, inside spline_bases_kept()
+
+
+@contextmanager
+def spline_bases_kept() -> Iterator[None]:
+    """Inside this block (on every thread) a spline basis is built once per distinct x and
+    reused: for many regressions on the same inputs, e.g. the EVSI at every price of a grid
+    (the trial simulated for a size is the same at every price). The same numbers; the bases
+    are dropped when the block ends."""
+    outer = _BASES.get("open")
+    if outer is not None:  # nested: the outer block's cache serves
+        yield
+        return
+    _BASES["open"] = _BasisCache()
+    try:
+        yield
+    finally:
+        del _BASES["open"]
+
+
+class _SplineFit:
+    """Tensor-product P-spline fits of every column of Y on x, smoothing chosen by GCV.
+
+    With B = U S V' (thin SVD, numerically null directions dropped) and gamma = S V' beta,
+    the fitted values are U gamma and the penalty gamma' M gamma. With M = W diag(s) W' and
+    z = W' U' y, the penalised least-squares coefficients are theta = z / (1 + lambda s) in
+    the orthonormal basis U W, so RSS and EDF are closed forms for any lambda.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, caller: str) -> None:
+        n = x.shape[0]
+        basis = _SplineBasis.of(x, caller)
+        self.u = basis.u
         uy = self.u.T @ y  # (q, r)
         resid_perp = np.sum((y - self.u @ uy) ** 2, axis=0)  # outside the basis
         n_resp = y.shape[1]
-        ratios = list(product(*[_RATIO_GRID[d]] * (d - 1))) if d > 1 else [()]
         best_gcv = np.full(n_resp, np.inf)
         self.rotation: list[np.ndarray] = []
         self.which = np.zeros(n_resp, dtype=np.int64)
         self.theta = np.zeros((uy.shape[0], n_resp))
         self.sd = np.zeros((uy.shape[0], n_resp))
-        for r, ratio in enumerate(ratios):
-            penalty = penalties[0] + sum(c * p for c, p in zip(ratio, penalties[1:], strict=True))
-            m = to_gamma.T @ penalty @ to_gamma
-            s, w = np.linalg.eigh((m + m.T) / 2)
-            s = np.clip(s, 0.0, None)
-            self.rotation.append(w)
-            z = w.T @ uy  # (q, r)
-            lam = _lambda_grid(s)
-            shrink = 1.0 / (1.0 + lam[:, None] * s[None, :])  # (n_lambda, q)
-            edf = shrink.sum(axis=1)
+        for r, smoother in enumerate(basis.smoothers):
+            shrink, edf = smoother.shrink, smoother.edf
+            self.rotation.append(smoother.rotation)
+            z = smoother.rotation.T @ uy  # (q, r)
             rss = resid_perp[None, :] + ((1.0 - shrink) ** 2) @ (z**2)  # (n_lambda, r)
             gcv = n * rss / (n - edf[:, None]) ** 2
             pick = np.argmin(gcv, axis=0)

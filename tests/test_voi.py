@@ -520,3 +520,33 @@ def test_squared_exponential_kernel_by_hand():
     assert k[0, 1] == 1.0
     assert k[1, 2] <= 1.0 and k[1, 2] == pytest.approx(1.0, abs=1e-12)
     assert k.shape == (2, 3)
+
+
+def test_spline_bases_kept_build_each_basis_once_and_change_nothing(monkeypatch):
+    """EVSI at several prices regresses on the same simulated trial: with the cache open the
+    basis of each distinct x is built once, and every estimate is the same float."""
+    from costmodel import voi_regression
+
+    rng = np.random.default_rng(3)
+    n = 600
+    x = rng.normal(size=n)
+    effect = np.column_stack([np.zeros(n), 0.1 + 0.05 * x + rng.normal(0, 0.02, n)])
+    costs = [np.column_stack([np.zeros(n), np.full(n, price)]) for price in (500.0, 1500.0)]
+    alone = [evsi_regression(c, effect, [20_000.0], x, with_se=True) for c in costs]
+    builds = []
+    build = voi_regression._SplineBasis._build.__func__
+
+    def counted(cls, x, caller):
+        builds.append(x.shape)
+        return build(cls, x, caller)
+
+    monkeypatch.setattr(voi_regression._SplineBasis, "_build", classmethod(counted))
+    with voi_regression.spline_bases_kept():
+        kept = [evsi_regression(c, effect, [20_000.0], x, with_se=True) for c in costs]
+        kept.append(evsi_regression(costs[0], effect, [20_000.0], x + 1.0, with_se=True))
+    assert len(builds) == 2  # x, then x + 1 (another x): not 3
+    for (v0, se0), (v1, se1) in zip(alone, kept[:2], strict=True):
+        assert np.array_equal(v0, v1) and np.array_equal(se0, se1)
+    assert "open" not in voi_regression._BASES  # dropped after the block
+    evsi_regression(costs[0], effect, [20_000.0], x)
+    assert len(builds) == 3  # no cache outside the block

@@ -17,6 +17,7 @@ from costmodel.errors import CostModelError
 from costmodel.inputs import ModelInputs
 from costmodel.outcomes import PsaResult
 from costmodel.parameters import evaluate_parameters
+from costmodel.voi_regression import spline_bases_kept
 
 
 def evsi_table(
@@ -33,6 +34,17 @@ def evsi_table(
     parameters when already computed. ``se_of_best_only``: the SE only of each WTP's row of
     largest ENBS (the first, as ``idxmax``), NaN elsewhere; the same numbers as the full
     table, without the posterior draws of the other sizes (most of the work)."""
+    with spline_bases_kept():  # the best size's SE regresses again on the same trial data
+        return _evsi_table(inputs, psa, cost, values, se_of_best_only)
+
+
+def _evsi_table(
+    inputs: ModelInputs,
+    psa: PsaResult,
+    cost: np.ndarray | None,
+    values: dict[str, np.ndarray] | None,
+    se_of_best_only: bool,
+) -> pd.DataFrame:
     settings = inputs.settings
     rr_name, p_name = settings.effect_parameter, settings.trial_control_risk_parameter
     if not rr_name or not p_name or rr_name not in psa.parameters:
