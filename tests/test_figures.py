@@ -3,7 +3,11 @@ two-way colour scale is centred at INMB = 0 (matplotlib's own text bounding boxe
 
 from __future__ import annotations
 
+from itertools import pairwise
+
+import numpy as np
 import pytest
+from matplotlib.patches import FancyArrowPatch
 
 from costmodel.api import run_workbook
 from costmodel.reports.figures import figures_for
@@ -58,3 +62,62 @@ def test_tornado_and_two_way_show_labels_not_keys(hiv_figures):
     mesh = two_way.collections[0]
     assert mesh.norm(0.0) == pytest.approx(0.5)  # white of RdBu sits at INMB = 0
     assert two_way.get_xlabel() not in keys
+
+
+def _crossings(ax) -> list[tuple[str, int]]:
+    """(label, line or arrow index) for each state box that a line or an arrow passes
+    through, its own end boxes excepted: points every ~1 px along each drawn path, tested
+    against each box shrunk by 2 px (a line may touch the box it starts or ends at)."""
+    ax.figure.canvas.draw()
+    renderer = ax.figure.canvas.get_renderer()
+    boxes = [
+        (t.get_text(), t.get_bbox_patch().get_window_extent(renderer).padded(-2))
+        for t in ax.texts
+        if t.get_bbox_patch() is not None
+    ]
+    paths = [line.get_transform().transform(line.get_xydata()) for line in ax.lines]
+    for child in ax.get_children():
+        arrow = getattr(child, "arrow_patch", None)
+        if isinstance(arrow, FancyArrowPatch):
+            for polygon in arrow.get_path().to_polygons(closed_only=False):
+                paths.append(arrow.get_transform().transform(polygon))
+    found = []
+    for i, xy in enumerate(paths):
+        points = []
+        for (x0, y0), (x1, y1) in pairwise(xy):
+            steps = max(2, int(np.hypot(x1 - x0, y1 - y0)))
+            t = np.linspace(0.0, 1.0, steps)
+            points.append(np.column_stack([x0 + t * (x1 - x0), y0 + t * (y1 - y0)]))
+        if not points:
+            continue
+        points = np.concatenate(points)
+        for label, box in boxes:
+            inside = (
+                (points[:, 0] > box.x0)
+                & (points[:, 0] < box.x1)
+                & (points[:, 1] > box.y0)
+                & (points[:, 1] < box.y1)
+            )
+            if inside.any():
+                found.append((label, i))
+    return found
+
+
+def test_state_diagram_lines_never_cross_a_state_label():
+    """The MSC model's diagram: 7 + 3 states in two phases, transitions that skip rows (to
+    death from every hospital state) run along lanes beside the column, not through the
+    boxes between; arrows start and end at the box edges."""
+    from costmodel.reports.figures import _diagram
+    from costmodel.reports.plots import plot_state_diagram
+    from costmodel.validate import load_inputs
+    from tests.conftest import ROOT
+
+    inputs = load_inputs(ROOT / "inputs" / "msc_covid19.xlsx")
+    ax = plot_state_diagram(*_diagram(inputs))
+    assert len(ax.lines) >= 6  # the lanes of the transitions that skip rows
+    assert _crossings(ax) == []
+    # the same check finds a crossing when one is drawn: a line through the middle row
+    middle = next(t for t in ax.texts if t.get_text() == "ICU, invasive mechanical ventilation")
+    x, y = middle.get_position()
+    ax.plot([x - 1.0, x + 1.0], [y, y])
+    assert ("ICU, invasive mechanical ventilation", len(ax.lines) - 1) in _crossings(ax)
