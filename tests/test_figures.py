@@ -121,3 +121,12 @@ def test_state_diagram_lines_never_cross_a_state_label():
     x, y = middle.get_position()
     ax.plot([x - 1.0, x + 1.0], [y, y])
     assert ("ICU, invasive mechanical ventilation", len(ax.lines) - 1) in _crossings(ax)
+
+
+def test_willingness_to_pay_axes_name_the_effect(hiv_figures):
+    """The HIV example measures effect in life-years: WTP is GBP per life-year on the CEAC,
+    the expected-loss and the EVPI curves (not a generic 'unit of effect')."""
+    assert hiv_figures.inputs.settings.effect_measure == "ly"
+    drawn = figures_for(hiv_figures)
+    for name in ("ceac", "expected_loss", "evpi"):
+        assert drawn[name]().get_xlabel() == "Willingness to pay (GBP per life-year)", name

@@ -71,7 +71,10 @@ def figures_for(result: AnalysisResult) -> dict[str, Callable]:
     if "evppi" in tables:
         figures["evppi"] = lambda: plots.plot_evppi(tables["evppi"], currency)
     if "voi_by_price" in tables:
-        figures["voi_by_price"] = lambda: plots.plot_voi_by_price(tables["voi_by_price"], currency)
+        unit = "QALY" if settings.effect_measure == "qaly" else "life-year"
+        figures["voi_by_price"] = lambda: plots.plot_voi_by_price(
+            tables["voi_by_price"], currency, effect_unit=unit
+        )
     if "evsi" in tables:
         figures["evsi"] = lambda: plots.plot_evsi(tables["evsi"], currency)
     return figures
@@ -88,10 +91,14 @@ def _psa_figures(result: AnalysisResult) -> dict[str, Callable]:
     currency = settings.currency
     label = "QALYs" if settings.effect_measure == "qaly" else "life-years"
     labels = {key: inputs.strategy_label(key) for key in keys}
+    unit = "QALY" if settings.effect_measure == "qaly" else "life-year"  # WTP per unit
+    population = settings.population_size > 0
     figures: dict[str, Callable] = {
-        "ceac": lambda: plots.plot_ceac(tables["ceac"], currency, labels=labels),
-        "expected_loss": lambda: plots.plot_expected_loss(tables["ceac"], currency, labels=labels),
-        "evpi": lambda: plots.plot_evpi(tables["evpi"], currency, settings.population_size > 0),
+        "ceac": lambda: plots.plot_ceac(tables["ceac"], currency, labels=labels, effect_unit=unit),
+        "expected_loss": lambda: plots.plot_expected_loss(
+            tables["ceac"], currency, labels=labels, effect_unit=unit
+        ),
+        "evpi": lambda: plots.plot_evpi(tables["evpi"], currency, population, effect_unit=unit),
     }
     if others:
         inc_cost = psa.cost[:, others] - psa.cost[:, [r]]

@@ -161,16 +161,20 @@ def _lines_with_frontier(ax: Axes, table, column: str, labels: dict[str, str]) -
 
 
 def plot_ceac(
-    table, currency: str, ax: Axes | None = None, labels: dict[str, str] | None = None
+    table,
+    currency: str,
+    ax: Axes | None = None,
+    labels: dict[str, str] | None = None,
+    effect_unit: str = "unit of effect",
 ) -> Axes:
     """CEAC per strategy (lines) and the CEAF (markers on the frontier strategy) from a
     ceac table with columns wtp, strategy, prob_ce, on_frontier; ``labels`` maps strategy keys
-    to the names shown."""
+    to the names shown; WTP is in ``currency`` per ``effect_unit`` (e.g. QALY)."""
     if ax is None:
         _, ax = _subplots(figsize=(6.5, 4.5))
     _lines_with_frontier(ax, table, "prob_ce", labels or {})
     ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel(f"Willingness to pay ({currency} per unit of effect)")
+    ax.set_xlabel(f"Willingness to pay ({currency} per {effect_unit})")
     ax.set_ylabel("Probability cost-effective")
     ax.xaxis.set_major_formatter(_money(currency))
     ax.legend(fontsize=7)
@@ -180,7 +184,11 @@ def plot_ceac(
 
 
 def plot_expected_loss(
-    table, currency: str, ax: Axes | None = None, labels: dict[str, str] | None = None
+    table,
+    currency: str,
+    ax: Axes | None = None,
+    labels: dict[str, str] | None = None,
+    effect_unit: str = "unit of effect",
 ) -> Axes:
     """Expected-loss curves (dampack, BCEA): per strategy and WTP, the net benefit expected to
     be forgone by choosing it, from a ceac table with expected_loss; the lowest curve is the
@@ -189,7 +197,7 @@ def plot_expected_loss(
         _, ax = _subplots(figsize=(6.5, 4.5))
     _lines_with_frontier(ax, table, "expected_loss", labels or {})
     ax.set_ylim(bottom=0)
-    ax.set_xlabel(f"Willingness to pay ({currency} per unit of effect)")
+    ax.set_xlabel(f"Willingness to pay ({currency} per {effect_unit})")
     ax.set_ylabel(f"Expected loss per patient ({currency})")
     ax.xaxis.set_major_formatter(_money(currency))
     ax.yaxis.set_major_formatter(_money(currency))
@@ -199,13 +207,19 @@ def plot_expected_loss(
     return ax
 
 
-def plot_evpi(table, currency: str, population: bool, ax: Axes | None = None) -> Axes:
+def plot_evpi(
+    table,
+    currency: str,
+    population: bool,
+    ax: Axes | None = None,
+    effect_unit: str = "unit of effect",
+) -> Axes:
     """EVPI per patient (and per population when a population is set) against WTP."""
     if ax is None:
         _, ax = _subplots(figsize=(6.5, 4.0))
     column = "evpi_population" if population else "evpi_per_patient"
     ax.plot(table.wtp, table[column], color="tab:purple")
-    ax.set_xlabel(f"Willingness to pay ({currency} per unit of effect)")
+    ax.set_xlabel(f"Willingness to pay ({currency} per {effect_unit})")
     ax.set_ylabel(f"EVPI ({currency}{', population' if population else ' per patient'})")
     ax.xaxis.set_major_formatter(_money(currency))
     ax.yaxis.set_major_formatter(_money(currency))
@@ -520,14 +534,16 @@ def plot_evsi(table, currency: str, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_voi_by_price(table, currency: str, ax: Axes | None = None) -> Axes:
+def plot_voi_by_price(
+    table, currency: str, ax: Axes | None = None, effect_unit: str = "QALY"
+) -> Axes:
     """Population EVPI (and ENBS of the best trial, when computed) against the product price,
     one colour per WTP; the base price is marked."""
     if ax is None:
         _, ax = _subplots(figsize=(6.5, 4.0))
     for i, (wtp, rows) in enumerate(table.groupby("wtp", sort=True)):
         colour = f"C{i}"
-        at = f"{currency} {wtp:,.0f} per QALY"
+        at = f"{currency} {wtp:,.0f} per {effect_unit}"
         ax.plot(rows.price, rows.evpi_population, "o-", color=colour, label=f"EVPI at {at}")
         if "enbs" in rows:
             label = f"ENBS of the best trial at {at}"
