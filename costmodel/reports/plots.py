@@ -387,9 +387,9 @@ def plot_state_diagram(
         return out
 
     # the lanes' room depends on the boxes' widths in data units, which depend on the
-    # limits: a few rounds settle it (text keeps its size in points)
+    # limits: two rounds settle it (text keeps its size in points; a third changes nothing)
     ax.set_xlim(-1.8, last + 1.8)
-    for _ in range(3):
+    for _ in range(2):
         ax.figure.draw_without_rendering()  # the boxes' patches sized to their text
         widths = half_widths()
         widest = [
