@@ -23,7 +23,6 @@ from costmodel.analyses.run import STEP_KEYS, run_analyses
 from costmodel.api_model import Model
 from costmodel.errors import InputError, OptionError
 from costmodel.inputs import ModelInputs
-from costmodel.reports import write_reports, write_result
 from costmodel.results import AnalysisResult
 from costmodel.rng import SeedLike, normalize_seed
 from costmodel.schema import SETTINGS
@@ -38,7 +37,7 @@ __all__ = [
     "run_inputs",
     "run_workbook",
     "with_overrides",
-    "write_reports",
+    "write_reports",  # noqa: F822 (provided by __getattr__, imported when first asked for)
 ]
 
 
@@ -60,7 +59,20 @@ class RunResult(AnalysisResult):
         """Write tables (also under tables/), figures, summary.json, report.html, cheers.csv
         and results.xlsx, atomically, into ``out_dir``; ``reports=False`` writes the tables
         and summary.json only."""
+        from costmodel.reports import write_result
+
         return write_result(self, out_dir, reports=reports)
+
+
+def __getattr__(name: str):
+    """``write_reports``, imported from :mod:`costmodel.reports` when first asked for: the
+    writers (matplotlib, the xlsx writer) are imported only once a run has something to
+    write (the command line imports them while it waits for forked steps)."""
+    if name == "write_reports":
+        from costmodel.reports import write_reports
+
+        return write_reports
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run_checks(inputs: ModelInputs) -> list[str]:
@@ -100,12 +112,15 @@ def run_inputs(
     on_step: Callable[[str], None] | None = None,
     fast: bool = False,
     analyses: Iterable[str] | None = None,
+    while_waiting: Callable[[], None] | None = None,
 ) -> RunResult:
     """Base case, deterministic sensitivity analyses, PSA and value of information, as the
     workbook asks. ``psa_samples`` and ``seed`` override the Settings values (0 samples
     disables the PSA); ``deterministic=False`` skips DSA/threshold/scenarios, ``voi=False``
     EVPPI/EVSI; ``fast=True`` runs the base case and one-way DSA only (no PSA);
-    ``progress(done, total)`` follows the PSA and ``on_step(name)`` each analysis."""
+    ``progress(done, total)`` follows the PSA and ``on_step(name)`` each analysis;
+    ``while_waiting()`` is called once when the run has nothing left but to wait for the
+    analyses running in forked processes (the command line imports the writers then)."""
     settings = inputs.settings
     options = RunOptions(
         seed=_checked_seed(settings.seed if seed is None else seed),
@@ -119,6 +134,7 @@ def run_inputs(
         progress=progress,
         on_step=on_step,
         analyses=_checked_analyses(analyses),
+        while_waiting=while_waiting,
     )
     result = run_analyses(inputs, options)
     return RunResult(result.inputs, result.outcomes, result.tables, result.summary, result.psa)

@@ -154,3 +154,42 @@ def test_settings_overrides_mean_what_the_cell_would_mean():
     assert (shorter.cost < full.cost).all()
     with pytest.raises(OptionError, match="a list of analysis names"):
         run_workbook(HIV, analyses=42)
+
+
+def test_the_api_imports_the_writers_only_when_asked_for():
+    """`import costmodel.api` leaves matplotlib and the report writers unimported (the
+    command line imports them while a run waits for its forked analyses); write_reports is
+    still there when asked for."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, costmodel.api as api\n"
+        "print('matplotlib' in sys.modules, 'costmodel.reports' in sys.modules)\n"
+        "api.write_reports\n"
+        "print('costmodel.reports' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False", "True"]
+
+
+def test_while_waiting_is_called_once_when_only_forked_steps_are_left():
+    from costmodel.api import load_workbook_inputs, run_inputs
+
+    _, inputs = load_workbook_inputs(HIV)
+    seen = []
+    steps = []
+    result = run_inputs(
+        inputs,
+        psa_samples=200,
+        seed=5,
+        on_step=steps.append,
+        while_waiting=lambda: seen.append(list(steps)),
+    )
+    assert len(seen) == 1
+    # called after the last step this process runs: every step reported after it is one
+    # collected from a forked process
+    later = steps[len(seen[0]) :]
+    assert seen[0] and later and all("(ran beside" in s for s in later)
+    plain = run_inputs(inputs, psa_samples=200, seed=5)
+    assert result.tables["base_case"].equals(plain.tables["base_case"])

@@ -30,6 +30,9 @@ class RunOptions:
     on_step: Callable[[str], None] | None = None  # called as each analysis step starts
     fast: bool = False  # base case and one-way DSA only (an iterate mode while editing)
     analyses: frozenset[str] | None = None  # run only these steps (keys of run.STEP_KEYS)
+    # called once when this process has nothing left but to wait for forked steps (the
+    # command line imports the writers then, on a thread)
+    while_waiting: Callable[[], None] | None = None
 
 
 @dataclass

@@ -162,6 +162,8 @@ def _run_analyses(inputs: ModelInputs, options: RunOptions) -> AnalysisResult:
                 options.on_step(name)
             produced[name] = step(ctx)
             ctx.tables.update(produced[name])
+        if options.while_waiting is not None:
+            options.while_waiting()
         _collect(groups, produced, ctx, options)
     finally:
         for _, _, group in groups:
