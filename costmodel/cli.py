@@ -51,19 +51,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     inputs = _with_command_line_settings(inputs, args)
     console = ConsoleProgress(enabled=not args.quiet, verbose=args.verbose)
     writers = WriterImports()
-    result = run_inputs(
-        inputs,
-        seed=args.seed,
-        psa_samples=args.psa_samples,
-        deterministic=not args.no_dsa,
-        progress=console.psa,
-        evppi_groups=[g.split(",") for g in args.evppi or []],
-        voi=not args.no_voi,
-        on_step=console.step,
-        fast=args.fast,
-        while_waiting=writers.start,
-    )
-    writers.finish()  # before writing forks its helpers (no import lock held in a fork)
+    try:
+        result = run_inputs(
+            inputs,
+            seed=args.seed,
+            psa_samples=args.psa_samples,
+            deterministic=not args.no_dsa,
+            progress=console.psa,
+            evppi_groups=[g.split(",") for g in args.evppi or []],
+            voi=not args.no_voi,
+            on_step=console.step,
+            fast=args.fast,
+            while_waiting=writers.start,
+        )
+    finally:
+        writers.finish()  # before writing forks its helpers (no import lock held in a fork)
     if args.scenario:
         result.summary["scenario"] = args.scenario
     out = _out_folder(args.out, Path(args.workbook).stem)
@@ -100,10 +102,14 @@ class WriterImports:
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(
-                target=importlib.import_module, args=("costmodel.reports",), daemon=True
-            )
+            self._thread = threading.Thread(target=self._import, daemon=True)
             self._thread.start()
+
+    @staticmethod
+    def _import() -> None:
+        # a failure is left to the writing step, which imports it again and reports it
+        with contextlib.suppress(Exception):
+            importlib.import_module("costmodel.reports")
 
     def finish(self) -> None:
         if self._thread is not None:

@@ -231,9 +231,20 @@ class _SplineBasis:
         with cache.lock:
             entry = cache.entries.setdefault(key, _CacheEntry())
         with entry.lock:  # one thread builds it; the others wait for it
-            if entry.basis is None:
-                entry.basis = cls._build(x, caller)
-            return entry.basis
+            if entry.basis is not None:
+                return entry.basis
+            basis = cls._build(x, caller)
+            arrays = [basis.u]
+            arrays += [a for m in basis.smoothers for a in (m.rotation, m.shrink, m.edf)]
+            size = sum(a.nbytes for a in arrays)
+            with cache.lock:
+                if cache.bytes + size > _BASIS_CACHE_BYTES:
+                    return basis  # not kept: the cache holds what it may
+                cache.bytes += size
+            for array in arrays:
+                array.setflags(write=False)  # shared by every fit that finds it
+            entry.basis = basis
+            return basis
 
     @classmethod
     def _build(cls, x: np.ndarray, caller: str) -> _SplineBasis:
@@ -276,9 +287,15 @@ class _CacheEntry:
 class _BasisCache:
     lock: threading.Lock = field(default_factory=threading.Lock)
     entries: dict = field(default_factory=dict)
+    bytes: int = 0  # of the bases kept
+    users: int = 0  # open spline_bases_kept blocks
 
 
 _BASES: dict[str, _BasisCache] = {}  # "open" -> the cache, inside spline_bases_kept()
+_BASES_LOCK = threading.Lock()
+# At most this much is kept (a 100,000-sample EVSI basis of 20 columns is 16 MB; beyond the
+# cap a basis is built for each fit, as without the cache)
+_BASIS_CACHE_BYTES = 256 * 2**20
 
 
 @contextmanager
@@ -286,16 +303,18 @@ def spline_bases_kept() -> Iterator[None]:
     """Inside this block (on every thread) a spline basis is built once per distinct x and
     reused: for many regressions on the same inputs, e.g. the EVSI at every price of a grid
     (the trial simulated for a size is the same at every price). The same numbers; the bases
-    are dropped when the block ends."""
-    outer = _BASES.get("open")
-    if outer is not None:  # nested: the outer block's cache serves
-        yield
-        return
-    _BASES["open"] = _BasisCache()
+    (at most _BASIS_CACHE_BYTES) are dropped when the last open block ends (blocks may nest
+    or be open on several threads at once: they share one cache)."""
+    with _BASES_LOCK:
+        cache = _BASES.setdefault("open", _BasisCache())
+        cache.users += 1
     try:
         yield
     finally:
-        del _BASES["open"]
+        with _BASES_LOCK:
+            cache.users -= 1
+            if not cache.users and _BASES.get("open") is cache:
+                del _BASES["open"]
 
 
 class _SplineFit:

@@ -316,10 +316,10 @@ def test_scenarios_run_together_give_what_each_gives_alone():
     table = run_scenarios(inputs).set_index(["scenario", "strategy"])
     for name in sorted(together):
         alone = run_model(inputs.scenario_inputs(name))
-        for s, key in enumerate(inputs.strategy_keys):
-            assert table.loc[(name, key), "cost"] == pytest.approx(alone.cost[0, s], rel=1e-12)
-            assert table.loc[(name, key), "qaly"] == pytest.approx(alone.qaly[0, s], rel=1e-12)
-            assert table.loc[(name, key), "ly"] == pytest.approx(alone.ly[0, s], rel=1e-12)
+        for s, key in enumerate(inputs.strategy_keys):  # the same bits
+            assert table.loc[(name, key), "cost"] == alone.cost[0, s]
+            assert table.loc[(name, key), "qaly"] == alone.qaly[0, s]
+            assert table.loc[(name, key), "ly"] == alone.ly[0, s]
 
 
 def test_a_scenario_with_its_own_time_dependent_parameter_runs_alone():
@@ -342,7 +342,7 @@ def test_a_scenario_with_its_own_time_dependent_parameter_runs_alone():
 def test_a_failing_scenario_run_with_others_is_named():
     from dataclasses import replace
 
-    from costmodel.analyses.scenarios import run_scenarios
+    from costmodel.analyses.scenarios import run_scenarios, runs_as_a_sample
     from costmodel.errors import ModelCheckError
 
     inputs = load_inputs(COVID)
@@ -353,6 +353,8 @@ def test_a_failing_scenario_run_with_others_is_named():
         scenarios=(first, replace(first, name="broken")),
         scenario_variants=(inputs.scenario_variants[0], broken),
     )
+    # both run in one batch first, which fails; then one by one, which names the scenario
+    assert all(runs_as_a_sample(model, v) for v in model.scenario_variants)
     with pytest.raises(ModelCheckError, match="scenario 'broken': strategy 'msc_cells'"):
         run_scenarios(model)
 
@@ -387,3 +389,27 @@ def test_subgroup_threshold_prices_found_together_equal_each_alone():
                 np.isnan(alone) and np.isnan(together[g.name, wtp])
             )
     assert sum(np.isfinite(v) for v in together.values()) >= 2
+
+
+def test_threshold_searches_together_use_the_engine_each_would_alone(monkeypatch):
+    """The kernel and the NumPy path agree to 1e-12, not to the bit, and the kernel is chosen
+    by a run's size: with the kernel's floor between one grid (41 samples) and two (82), the
+    searches run together must still use the NumPy path each uses alone (the same bits)."""
+    from costmodel import kernel
+    from costmodel.analyses.threshold import Search, threshold, threshold_range, thresholds
+    from costmodel.model import use_compiled
+    from costmodel.model.run import model_work
+
+    inputs = load_inputs(COVID).decision_inputs()
+    if not kernel.compiled_available():
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(kernel, "KERNEL_MIN_WORK", model_work(inputs, 60))
+    assert not use_compiled(inputs, 41) and use_compiled(inputs, 82)
+    name = inputs.settings.threshold_parameter
+    searches = [Search(name, *threshold_range(inputs, name)), Search("rr_death_msc", 0.01, 1.0)]
+    together = thresholds(inputs, searches)
+    alone = pd.concat(
+        [threshold(inputs, s.parameter, low=s.low, high=s.high) for s in searches],
+        ignore_index=True,
+    )
+    pd.testing.assert_frame_equal(together, alone, check_exact=True)

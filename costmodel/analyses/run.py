@@ -29,7 +29,7 @@ from costmodel.analyses import (
     voi_by_price,
 )
 from costmodel.analyses.base import AnalysisContext, RunOptions
-from costmodel.cores import Forked, one_blas_thread
+from costmodel.cores import Forked, fork_processes, one_blas_thread
 from costmodel.inputs import ModelInputs
 from costmodel.model import numpy_engine, run_model
 from costmodel.parameters import evaluate_parameters
@@ -162,8 +162,8 @@ def _run_analyses(inputs: ModelInputs, options: RunOptions) -> AnalysisResult:
                 options.on_step(name)
             produced[name] = step(ctx)
             ctx.tables.update(produced[name])
-        if options.while_waiting is not None:
-            options.while_waiting()
+        if options.while_waiting is not None and groups and fork_processes() > 1:
+            options.while_waiting()  # only forked processes are left to wait for
         _collect(groups, produced, ctx, options)
     finally:
         for _, _, group in groups:

@@ -19,12 +19,13 @@ from costmodel.analyses.base import AnalysisContext
 from costmodel.cea import compare_to_reference
 from costmodel.errors import ModelCheckError
 from costmodel.inputs import ModelInputs
-from costmodel.model import run_model
+from costmodel.model import run_model, use_compiled
 from costmodel.parameters import evaluate_parameters
 
 # ModelInputs fields a scenario may change and still run as a sample of the base model: what
-# the model reads of them is in the values evaluate_parameters returns
-_VALUE_FIELDS = {"parameters", "synthesis", "trials", "warnings", "sha256"}
+# the model reads of them is in the values evaluate_parameters returns (the Scenarios rows
+# themselves it never reads)
+_VALUE_FIELDS = {"parameters", "synthesis", "trials", "warnings", "sha256", "scenarios"}
 # Settings that act on the model only through parameter values (the evidence synthesis)
 _VALUE_SETTINGS_PREFIX = "synthesis_"
 
@@ -72,7 +73,7 @@ def _run_cases(inputs: ModelInputs, cases: list[ModelInputs], names: list[str]) 
         values = [evaluate_parameters(cases[i]) for i in together]
         stacked = {name: np.concatenate([v[name] for v in values]) for name in values[0]}
         try:
-            batch = run_model(inputs, stacked)
+            batch = run_model(inputs, stacked, compiled=use_compiled(inputs, 1))  # as alone
         except ModelCheckError:
             together = []  # run one by one below, to name the scenario that fails
         else:

@@ -15,7 +15,7 @@ from costmodel import cea
 from costmodel.analyses.base import AnalysisContext
 from costmodel.analyses.threshold import THRESHOLD_GRID, threshold_range
 from costmodel.inputs import ModelInputs, Subgroup
-from costmodel.model import run_model
+from costmodel.model import run_model, use_compiled
 from costmodel.outcomes import ModelOutcomes, PsaResult, combine_entries
 from costmodel.parameters import evaluate_parameters
 from costmodel.results import base_case_table
@@ -61,6 +61,8 @@ def _increments(
     s = inputs.strategy_keys.index(inputs.dsa_strategy)
     r = inputs.strategy_keys.index(inputs.reference_strategy)
     runs, where = {}, {}  # entry state -> outcomes; (problem, state) -> its samples
+    # the engine the largest of them alone would use (kernel and NumPy agree to 1e-12 only)
+    compiled = use_compiled(inputs, max((x.size for _, x in asked), default=1))
     for state in sorted({st for g, x in asked if x.size for st in g.weights}):
         points, start = [], 0
         for k, (g, x) in enumerate(asked):
@@ -70,7 +72,7 @@ def _increments(
                 start += x.size
         x = np.concatenate(points)
         values = evaluate_parameters(inputs, {parameter: x}, x.size)
-        runs[state] = run_model(inputs, values, entry_state=state)
+        runs[state] = run_model(inputs, values, entry_state=state, compiled=compiled)
     out = []
     for k, (g, x) in enumerate(asked):
         if not x.size:

@@ -12,6 +12,7 @@ import pandas as pd
 from costmodel.analyses.base import AnalysisContext
 from costmodel.analyses.dsa import increments, run_overrides
 from costmodel.inputs import ModelInputs
+from costmodel.model import use_compiled
 from costmodel.parameters import evaluate_parameters
 from costmodel.roots import bracketed_roots
 
@@ -52,19 +53,25 @@ def thresholds(
     base_values = evaluate_parameters(inputs)
     grids = [np.linspace(s.low, s.high, THRESHOLD_GRID) for s in searches]
 
-    def inmb(asked: list[tuple[str, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(Δcost, Δeffect) at each (parameter, values), from one model run."""
+    def increments_at(
+        asked: list[tuple[str, np.ndarray]],
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(Δcost, Δeffect) at each (parameter, values), from one model run on the engine
+        that the largest of them alone would use (the kernel and the NumPy path agree to
+        1e-12, not to the bit)."""
         overrides = [{name: v} for name, values in asked for v in values]
         if not overrides:
             return [(np.empty(0), np.empty(0)) for _ in asked]
-        d_cost, d_effect, _, _ = increments(inputs, run_overrides(inputs, overrides), strategy)
+        compiled = use_compiled(inputs, max(len(values) for _, values in asked))
+        outcomes = run_overrides(inputs, overrides, compiled=compiled)
+        d_cost, d_effect, _, _ = increments(inputs, outcomes, strategy)
         ends = np.cumsum([len(values) for _, values in asked])
         return [
             (d_cost[end - len(values) : end], d_effect[end - len(values) : end])
             for (_, values), end in zip(asked, ends, strict=True)
         ]
 
-    on_grid = inmb([(s.parameter, grid) for s, grid in zip(searches, grids, strict=True)])
+    on_grid = increments_at([(s.parameter, grid) for s, grid in zip(searches, grids, strict=True)])
     rows, brackets, problems = [], [], []
     for search, grid, (d_cost, d_effect) in zip(searches, grids, on_grid, strict=True):
         low, high = search.low, search.high
@@ -98,7 +105,7 @@ def thresholds(
         asked = [(name, x) for (name, _, _), x in zip(problems, points, strict=True)]
         return [
             wtp * d_effect - d_cost
-            for (_, wtp, _), (d_cost, d_effect) in zip(problems, inmb(asked), strict=True)
+            for (_, wtp, _), (d_cost, d_effect) in zip(problems, increments_at(asked), strict=True)
         ]
 
     values = bracketed_roots(inmb_at, brackets, xtol=1e-10, rtol=1e-12) if brackets else []

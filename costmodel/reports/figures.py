@@ -23,6 +23,11 @@ def _diagram(inputs: ModelInputs) -> tuple[list, list]:
     return phases, edges
 
 
+def _wtp_unit(settings) -> str:
+    """What willingness to pay is per: 'QALY' or 'life-year' (Settings effect_measure)."""
+    return "QALY" if settings.effect_measure == "qaly" else "life-year"
+
+
 def figures_for(result: AnalysisResult) -> dict[str, Callable]:
     """Figure name (file stem under figures/) → drawing function returning an Axes."""
     inputs, tables = result.inputs, result.tables
@@ -71,9 +76,8 @@ def figures_for(result: AnalysisResult) -> dict[str, Callable]:
     if "evppi" in tables:
         figures["evppi"] = lambda: plots.plot_evppi(tables["evppi"], currency)
     if "voi_by_price" in tables:
-        unit = "QALY" if settings.effect_measure == "qaly" else "life-year"
         figures["voi_by_price"] = lambda: plots.plot_voi_by_price(
-            tables["voi_by_price"], currency, effect_unit=unit
+            tables["voi_by_price"], currency, effect_unit=_wtp_unit(settings)
         )
     if "evsi" in tables:
         figures["evsi"] = lambda: plots.plot_evsi(tables["evsi"], currency)
@@ -91,7 +95,7 @@ def _psa_figures(result: AnalysisResult) -> dict[str, Callable]:
     currency = settings.currency
     label = "QALYs" if settings.effect_measure == "qaly" else "life-years"
     labels = {key: inputs.strategy_label(key) for key in keys}
-    unit = "QALY" if settings.effect_measure == "qaly" else "life-year"  # WTP per unit
+    unit = _wtp_unit(settings)
     population = settings.population_size > 0
     figures: dict[str, Callable] = {
         "ceac": lambda: plots.plot_ceac(tables["ceac"], currency, labels=labels, effect_unit=unit),

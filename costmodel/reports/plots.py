@@ -344,8 +344,8 @@ def plot_state_diagram(
     """Generic state diagram: one column of boxes per phase (label, key, alive), arrows for
     transitions between different states (stays are not drawn). Arrows run from box edge to
     box edge and never through a label: between neighbours in a column as a short arc, to a
-    state further down or up the column along a lane beside it (the outer side of the first
-    and last columns), and straight across to another column."""
+    state further down or up the column along a lane beside it (on its left; on the right of
+    the last column), and straight across to another column."""
     n_rows = max((len(states) for _, states in phases), default=1)
     if ax is None:
         _, ax = _subplots(figsize=(3.2 * max(len(phases), 1) + 1.6, 0.75 * n_rows + 1.2))
@@ -440,7 +440,7 @@ def _diagram_lanes(
 ) -> dict[tuple[str, str], tuple[str, int]]:
     """(side, lane index) of each edge that skips rows within a column: beside the last
     column on its right, else on the left; shorter edges nearer the boxes, and edges whose
-    spans overlap in different lanes (lines never run on top of each other)."""
+    spans overlap or touch in different lanes (lines never run on top of each other)."""
     out: dict[tuple[str, str], tuple[str, int]] = {}
     for c in range(n_columns):
         side = "right" if c == n_columns - 1 and n_columns > 1 else "left"
@@ -454,7 +454,7 @@ def _diagram_lanes(
         for a, b in skips:
             span = tuple(sorted((where[a][1], where[b][1])))
             for lane, spans in enumerate(taken):
-                if all(span[1] <= lo or span[0] >= hi for lo, hi in spans):
+                if all(span[1] < lo or span[0] > hi for lo, hi in spans):  # not even touching
                     spans.append(span)
                     out[a, b] = (side, lane)
                     break
@@ -535,7 +535,7 @@ def plot_evsi(table, currency: str, ax: Axes | None = None) -> Axes:
 
 
 def plot_voi_by_price(
-    table, currency: str, ax: Axes | None = None, effect_unit: str = "QALY"
+    table, currency: str, ax: Axes | None = None, effect_unit: str = "unit of effect"
 ) -> Axes:
     """Population EVPI (and ENBS of the best trial, when computed) against the product price,
     one colour per WTP; the base price is marked."""
