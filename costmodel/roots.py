@@ -17,6 +17,16 @@ SPREAD_POINTS = 14  # points spread over the bracket per round, besides the seca
 MAX_ROUNDS = 60
 
 
+def first_bracket(x: np.ndarray, fx: np.ndarray) -> tuple[float, float, float, float] | None:
+    """(low, high, f(low), f(high)) of the first neighbours of a grid ``x`` whose values
+    ``fx`` change sign or touch zero, for :func:`bracketed_roots`; None when there is none."""
+    changes = np.flatnonzero(np.sign(fx[:-1]) * np.sign(fx[1:]) <= 0)
+    if changes.size == 0:
+        return None
+    i = int(changes[0])
+    return x[i], x[i + 1], fx[i], fx[i + 1]
+
+
 def bracketed_root(
     f: Callable[[np.ndarray], np.ndarray],
     low: float,

@@ -224,7 +224,7 @@ class _SplineBasis:
     @classmethod
     def of(cls, x: np.ndarray, caller: str) -> _SplineBasis:
         """The basis of x, from the cache when one is open (:func:`spline_bases_kept`)."""
-        cache = _BASES.get("open")
+        cache = _open_cache
         if cache is None:
             return cls._build(x, caller)
         key = (x.shape, x.dtype.str, hashlib.sha256(np.ascontiguousarray(x)).digest())
@@ -291,7 +291,7 @@ class _BasisCache:
     users: int = 0  # open spline_bases_kept blocks
 
 
-_BASES: dict[str, _BasisCache] = {}  # "open" -> the cache, inside spline_bases_kept()
+_open_cache: _BasisCache | None = None  # inside spline_bases_kept() blocks
 _BASES_LOCK = threading.Lock()
 # At most this much is kept (a 100,000-sample EVSI basis of 20 columns is 16 MB; beyond the
 # cap a basis is built for each fit, as without the cache)
@@ -305,16 +305,19 @@ def spline_bases_kept() -> Iterator[None]:
     (the trial simulated for a size is the same at every price). The same numbers; the bases
     (at most _BASIS_CACHE_BYTES) are dropped when the last open block ends (blocks may nest
     or be open on several threads at once: they share one cache)."""
+    global _open_cache
     with _BASES_LOCK:
-        cache = _BASES.setdefault("open", _BasisCache())
+        if _open_cache is None:
+            _open_cache = _BasisCache()
+        cache = _open_cache
         cache.users += 1
     try:
         yield
     finally:
         with _BASES_LOCK:
             cache.users -= 1
-            if not cache.users and _BASES.get("open") is cache:
-                del _BASES["open"]
+            if not cache.users and _open_cache is cache:
+                _open_cache = None
 
 
 class _SplineFit:

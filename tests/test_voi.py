@@ -550,6 +550,6 @@ def test_spline_bases_kept_build_each_basis_once_and_change_nothing(monkeypatch)
     assert len(builds) == 2  # x, then x + 1 (another x): not 3
     for (v0, se0), (v1, se1) in zip(alone, kept[:2], strict=True):
         assert np.array_equal(v0, v1) and np.array_equal(se0, se1)
-    assert "open" not in voi_regression._BASES  # dropped after the block
+    assert voi_regression._open_cache is None  # dropped after the block
     evsi_regression(costs[0], effect, [20_000.0], x)
     assert len(builds) == 3  # no cache outside the block

@@ -20,6 +20,7 @@ from costmodel.cea import compare_to_reference
 from costmodel.errors import ModelCheckError
 from costmodel.inputs import ModelInputs
 from costmodel.model import run_model, use_compiled
+from costmodel.outcomes import ModelOutcomes
 from costmodel.parameters import evaluate_parameters
 
 # ModelInputs fields a scenario may change and still run as a sample of the base model: what
@@ -62,13 +63,13 @@ def runs_as_a_sample(base: ModelInputs, variant: ModelInputs) -> bool:
     return names and mine == theirs
 
 
-_Sums = tuple[np.ndarray, np.ndarray, np.ndarray]  # cost, QALYs, LYs, (1, n_strategies) each
-
-
-def _run_cases(inputs: ModelInputs, cases: list[ModelInputs], names: list[str]) -> list[_Sums]:
-    """(cost, qaly, ly) of each case; those that run as samples of ``inputs``, in one run."""
+def _run_cases(
+    inputs: ModelInputs, cases: list[ModelInputs], names: list[str]
+) -> list[tuple[ModelOutcomes, int]]:
+    """Each case's outcomes and its row in them: the cases that run as samples of ``inputs``
+    share one run (a row each), the others run alone (row 0)."""
     together = [i for i, case in enumerate(cases) if runs_as_a_sample(inputs, case)]
-    outcomes: list[_Sums | None] = [None] * len(cases)
+    outcomes: list[tuple[ModelOutcomes, int] | None] = [None] * len(cases)
     if len(together) > 1:
         values = [evaluate_parameters(cases[i]) for i in together]
         stacked = {name: np.concatenate([v[name] for v in values]) for name in values[0]}
@@ -78,15 +79,14 @@ def _run_cases(inputs: ModelInputs, cases: list[ModelInputs], names: list[str]) 
             together = []  # run one by one below, to name the scenario that fails
         else:
             for k, i in enumerate(together):
-                outcomes[i] = (batch.cost[k : k + 1], batch.qaly[k : k + 1], batch.ly[k : k + 1])
+                outcomes[i] = (batch, k)
     for i, case in enumerate(cases):
         if outcomes[i] is None:
             try:
-                out = run_model(case)
+                outcomes[i] = (run_model(case), 0)
             except ModelCheckError as exc:
                 file, where, message = [*str(exc).split(": ", 2), "", ""][:3]
                 raise type(exc)(f"{file}: {where}: scenario '{names[i]}': {message}") from None
-            outcomes[i] = (out.cost, out.qaly, out.ly)
     return outcomes  # type: ignore[return-value]
 
 
@@ -97,13 +97,14 @@ def run_scenarios(inputs: ModelInputs) -> pd.DataFrame:
         (s.name, s.description, variant)
         for s, variant in zip(inputs.scenarios, inputs.scenario_variants, strict=True)
     ]
-    sums = _run_cases(inputs, [case for _, _, case in cases], [name for name, _, _ in cases])
+    runs = _run_cases(inputs, [case for _, _, case in cases], [name for name, _, _ in cases])
     rows = []
-    for (name, description, case), (cost, qaly, ly) in zip(cases, sums, strict=True):
+    for (name, description, case), (out, k) in zip(cases, runs, strict=True):
         keys = list(case.strategy_keys)
         r = keys.index(case.reference_strategy)
         wtp = case.settings.wtp[0]
-        effect = qaly if case.settings.effect_measure == "qaly" else ly
+        cost, qaly, ly = out.cost[k : k + 1], out.qaly[k : k + 1], out.ly[k : k + 1]
+        effect = out.effect(case.settings.effect_measure)[k : k + 1]
         inc_cost, inc_effect, icer, inmb = compare_to_reference(cost, effect, r, wtp)
         for s, strategy in enumerate(keys):
             is_reference = s == r

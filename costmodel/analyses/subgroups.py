@@ -19,7 +19,7 @@ from costmodel.model import run_model, use_compiled
 from costmodel.outcomes import ModelOutcomes, PsaResult, combine_entries
 from costmodel.parameters import evaluate_parameters
 from costmodel.results import base_case_table
-from costmodel.roots import bracketed_roots
+from costmodel.roots import bracketed_roots, first_bracket
 
 Arrays = tuple[np.ndarray, np.ndarray]  # cost, effect: (n_samples, n_strategies)
 
@@ -101,12 +101,10 @@ def subgroup_thresholds(
     brackets, problems = [], []
     for g, (d_cost, d_effect) in zip(subgroups, on_grid, strict=True):
         for wtp in inputs.settings.wtp:
-            values = wtp * d_effect - d_cost
-            changes = np.flatnonzero(np.sign(values[:-1]) * np.sign(values[1:]) <= 0)
+            bracket = first_bracket(grid, wtp * d_effect - d_cost)
             found[g.name, wtp] = float("nan")
-            if changes.size:
-                i = int(changes[0])
-                brackets.append((grid[i], grid[i + 1], values[i], values[i + 1]))
+            if bracket is not None:
+                brackets.append(bracket)
                 problems.append((g, wtp))
 
     def inmb(points: list[np.ndarray]) -> list[np.ndarray]:
@@ -114,7 +112,7 @@ def subgroup_thresholds(
         sums = _increments(inputs, parameter, asked)
         return [wtp * de - dc for (_, wtp), (dc, de) in zip(problems, sums, strict=True)]
 
-    roots = bracketed_roots(inmb, brackets, xtol=1e-8) if brackets else []
+    roots = bracketed_roots(inmb, brackets, xtol=1e-8)
     for (g, wtp), root in zip(problems, roots, strict=True):
         found[g.name, wtp] = root
     return found

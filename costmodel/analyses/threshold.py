@@ -14,7 +14,7 @@ from costmodel.analyses.dsa import increments, run_overrides
 from costmodel.inputs import ModelInputs
 from costmodel.model import use_compiled
 from costmodel.parameters import evaluate_parameters
-from costmodel.roots import bracketed_roots
+from costmodel.roots import bracketed_roots, first_bracket
 
 THRESHOLD_GRID = 41
 
@@ -77,7 +77,7 @@ def thresholds(
         low, high = search.low, search.high
         for wtp in inputs.settings.wtp:
             inmb_grid = wtp * d_effect - d_cost
-            changes = np.flatnonzero(np.sign(inmb_grid[:-1]) * np.sign(inmb_grid[1:]) <= 0)
+            bracket = first_bracket(grid, inmb_grid)
             row = {
                 "parameter": search.parameter,
                 "strategy": strategy,
@@ -87,7 +87,7 @@ def thresholds(
                 "search_low": low,
                 "search_high": high,
             }
-            if changes.size == 0:
+            if bracket is None:
                 side = "cost-effective" if inmb_grid[0] > 0 else "not cost-effective"
                 row |= {
                     "threshold_value": np.nan,
@@ -96,8 +96,7 @@ def thresholds(
                     f"[{low:g}, {high:g}]; no threshold in range",
                 }
             else:
-                i = int(changes[0])
-                brackets.append((grid[i], grid[i + 1], inmb_grid[i], inmb_grid[i + 1]))
+                brackets.append(bracket)
                 problems.append((search.parameter, wtp, row))
             rows.append(row)
 
@@ -108,7 +107,7 @@ def thresholds(
             for (_, wtp, _), (d_cost, d_effect) in zip(problems, increments_at(asked), strict=True)
         ]
 
-    values = bracketed_roots(inmb_at, brackets, xtol=1e-10, rtol=1e-12) if brackets else []
+    values = bracketed_roots(inmb_at, brackets, xtol=1e-10, rtol=1e-12)
     for (name, wtp, row), value in zip(problems, values, strict=True):
         row |= {
             "threshold_value": float(value),

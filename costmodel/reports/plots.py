@@ -376,32 +376,32 @@ def plot_state_diagram(
         for side in ("left", "right")
     }
 
-    def half_widths() -> dict[str, float]:
-        """Each box's half-width in data units at the current limits and layout."""
+    def measure() -> tuple[dict[str, float], list[float]]:
+        """Each box's half-width in data units at the current limits and layout, and the
+        widest of each column."""
+        ax.figure.draw_without_rendering()  # the boxes' patches sized to their text
         to_data = ax.transData.inverted()
-        out = {}
+        widths = {}
         for key, box in boxes.items():
             extent = box.get_bbox_patch().get_window_extent(renderer)
             (x0, _), (x1, _) = to_data.transform([(extent.x0, 0.0), (extent.x1, 0.0)])
-            out[key] = (x1 - x0) / 2
-        return out
+            widths[key] = (x1 - x0) / 2
+        widest = [
+            max((widths[k] for k, (c, _) in where.items() if c == col), default=0.5)
+            for col in range(len(phases))
+        ]
+        return widths, widest
 
     # the lanes' room depends on the boxes' widths in data units, which depend on the
     # limits: two rounds settle it (text keeps its size in points; a third changes nothing)
     ax.set_xlim(-1.8, last + 1.8)
     for _ in range(2):
-        ax.figure.draw_without_rendering()  # the boxes' patches sized to their text
-        widths = half_widths()
-        widest = [
-            max((widths[k] for k, (c, _) in where.items() if c == col), default=0.5)
-            for col in range(len(phases))
-        ]
+        _, widest = measure()
         left = min(-1.8, -widest[0] - _LANE_GAP * (n_lanes["left"] + 1) - 0.1)
         right = max(last + 1.8, last + widest[-1] + _LANE_GAP * (n_lanes["right"] + 1) + 0.1)
         ax.set_xlim(left, right)
         ax.figure.tight_layout()
-    ax.figure.draw_without_rendering()
-    widths = half_widths()
+    widths, widest = measure()
     arrow = {"arrowstyle": "-|>", "color": "0.45", "lw": 0.7, "shrinkA": 2, "shrinkB": 2}
     for a, b in drawn:
         (ca, ra), (cb, rb) = where[a], where[b]
