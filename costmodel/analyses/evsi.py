@@ -17,7 +17,6 @@ from costmodel.errors import CostModelError
 from costmodel.inputs import ModelInputs
 from costmodel.outcomes import PsaResult
 from costmodel.parameters import evaluate_parameters
-from costmodel.voi_regression import spline_bases_kept
 
 
 def evsi_table(
@@ -34,6 +33,8 @@ def evsi_table(
     parameters when already computed. ``se_of_best_only``: the SE only of each WTP's row of
     largest ENBS (the first, as ``idxmax``), NaN elsewhere; the same numbers as the full
     table, without the posterior draws of the other sizes (most of the work)."""
+    from costmodel.voi_regression import spline_bases_kept  # scipy.optimize: ~0.2 s to import
+
     with spline_bases_kept():  # the best size's SE regresses again on the same trial data
         return _evsi_table(inputs, psa, cost, values, se_of_best_only)
 

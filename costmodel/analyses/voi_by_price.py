@@ -26,7 +26,6 @@ from costmodel.model import run_model, start_cost_totals
 from costmodel.model.dependence import only_in_start_costs
 from costmodel.outcomes import PsaResult
 from costmodel.parameters import evaluate_parameters
-from costmodel.voi_regression import spline_bases_kept
 
 GRID_FACTORS = (0.5, 0.75, 1.0, 1.25, 1.5)  # multiples of the threshold price
 LINEAR_RTOL = 1e-9
@@ -131,6 +130,8 @@ def voi_by_price_table(
     rows = []
     evsi_by_price = [None] * len(prices)
     if with_evsi:
+        from costmodel.voi_regression import spline_bases_kept  # ~0.2 s to import: when used
+
         with spline_bases_kept():  # each trial size's simulated data: the same at every price
             evsi_by_price = map_on_cores(
                 lambda cost: evsi_table(inputs, psa, cost, values, se_of_best_only=True), costs
