@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import os
 import signal
 import sys
-import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -43,17 +41,20 @@ def _format_table(table: pd.DataFrame, currency: str, effect: str = "qaly") -> s
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from costmodel.api import load_workbook_inputs, run_inputs
+    from costmodel.api import load_workbook_inputs, run_and_write
 
     _, inputs = load_workbook_inputs(args.workbook)
     for warning in inputs.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     inputs = _with_command_line_settings(inputs, args)
+    out = _out_folder(args.out, Path(args.workbook).stem)
     console = ConsoleProgress(enabled=not args.quiet, verbose=args.verbose)
-    writers = WriterImports()
     try:
-        result = run_inputs(
+        result, out = run_and_write(
             inputs,
+            out,
+            reports=not args.no_report,
+            summary_notes={"scenario": args.scenario} if args.scenario else None,
             seed=args.seed,
             psa_samples=args.psa_samples,
             deterministic=not args.no_dsa,
@@ -62,16 +63,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             voi=not args.no_voi,
             on_step=console.step,
             fast=args.fast,
-            while_waiting=writers.start,
         )
-    finally:
-        writers.finish()  # before writing forks its helpers (no import lock held in a fork)
-    if args.scenario:
-        result.summary["scenario"] = args.scenario
-    out = _out_folder(args.out, Path(args.workbook).stem)
-    console.step("writing tables" if args.no_report else "writing tables, figures and reports")
-    try:
-        result.write(out, reports=not args.no_report)
     finally:
         console.close()
     settings = inputs.settings
@@ -90,30 +82,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     else:
         print(f"Results written to {out}/ (report: {out / 'report.html'})")
     return 0
-
-
-class WriterImports:
-    """The writers' imports (matplotlib and the xlsx writer, ~0.4 s) on a thread while the
-    run waits for its forked analyses (EVPPI, EVSI), instead of before the run starts;
-    joined before the results are written (and before any process is forked)."""
-
-    def __init__(self) -> None:
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._import, daemon=True)
-            self._thread.start()
-
-    @staticmethod
-    def _import() -> None:
-        # a failure is left to the writing step, which imports it again and reports it
-        with contextlib.suppress(Exception):
-            importlib.import_module("costmodel.reports")
-
-    def finish(self) -> None:
-        if self._thread is not None:
-            self._thread.join()
 
 
 def _with_command_line_settings(inputs, args: argparse.Namespace):
@@ -325,7 +293,7 @@ class ConsoleProgress:
             return
         from costmodel.analyses.run import STEPS
 
-        total = len(STEPS) + 1  # the analysis steps, then writing the outputs
+        total = len(STEPS) + 2  # the analysis steps, writing the tables and figures, the reports
         self._index += 1
         if not self.terminal:
             print(f"[{self._index}/{total}] {name}", file=sys.stderr)

@@ -158,7 +158,7 @@ def test_settings_overrides_mean_what_the_cell_would_mean():
 
 def test_the_api_imports_the_writers_only_when_asked_for():
     """`import costmodel.api` leaves matplotlib and the report writers unimported (the
-    command line imports them while a run waits for its forked analyses); write_reports is
+    command line imports them once the analyses of its own process are done); write_reports is
     still there when asked for."""
     import subprocess
     import sys
@@ -166,30 +166,35 @@ def test_the_api_imports_the_writers_only_when_asked_for():
     code = (
         "import sys, costmodel.api as api\n"
         "print('matplotlib' in sys.modules, 'costmodel.reports' in sys.modules)\n"
+        "print('scipy.optimize' in sys.modules)\n"
         "api.write_reports\n"
         "print('costmodel.reports' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "False", "True"]
+    # nor the value-of-information regressions (scipy.optimize: ~0.2 s), until a run uses them
+    assert out.stdout.split() == ["False", "False", "False", "True"]
 
 
-def test_while_waiting_is_called_once_when_only_forked_steps_are_left():
-    from costmodel.api import load_workbook_inputs, run_inputs
+def test_run_and_write_returns_the_result_of_run_inputs_and_notes_its_summary(tmp_path):
+    from costmodel.api import load_workbook_inputs, run_and_write, run_inputs
 
     _, inputs = load_workbook_inputs(HIV)
-    seen = []
-    steps = []
-    result = run_inputs(
+    steps: list[str] = []
+    result, folder = run_and_write(
         inputs,
+        tmp_path / "out",
+        reports=False,
+        summary_notes={"scenario": "a note"},
         psa_samples=200,
         seed=5,
         on_step=steps.append,
-        while_waiting=lambda: seen.append(list(steps)),
     )
-    assert len(seen) == 1
-    # called after the last step this process runs: every step reported after it is one
-    # collected from a forked process
-    later = steps[len(seen[0]) :]
-    assert seen[0] and later and all("(ran beside" in s for s in later)
     plain = run_inputs(inputs, psa_samples=200, seed=5)
-    assert result.tables["base_case"].equals(plain.tables["base_case"])
+    assert folder == tmp_path / "out" and (folder / "ceac.csv").is_file()
+    assert list(result.tables) == list(plain.tables)
+    assert all(result.tables[name].equals(plain.tables[name]) for name in plain.tables)
+    assert result.summary["scenario"] == "a note"
+    assert '"scenario": "a note"' in (folder / "summary.json").read_text()
+    assert "writing tables" in steps and not (folder / "report.html").exists()
+    with pytest.raises(TypeError, match="psa_sample"):
+        run_and_write(inputs, tmp_path / "x", psa_sample=3)

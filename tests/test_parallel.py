@@ -61,6 +61,80 @@ def test_forked_writing_jobs_write_the_folder_of_one_process(tmp_path, monkeypat
     assert [name for name in one if one[name] != two[name]] == []
 
 
+@needs_fork
+def test_writing_while_evppi_runs_gives_the_folder_of_the_finished_run(tmp_path, monkeypatch):
+    """run_and_write starts writing before EVPPI and EVSI are collected (the progress says
+    so) and writes the same bytes, every file, as writing the finished run; the EVPPI and
+    EVSI tables and figures, drawn last, are there."""
+    from costmodel.api import run_and_write, run_inputs
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")  # the same time stamp in both
+    inputs = load_inputs(COVID)
+    steps: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # flagged EVPPI estimates
+        run_and_write(inputs, tmp_path / "early", psa_samples=200, seed=3, on_step=steps.append)
+        run_inputs(inputs, psa_samples=200, seed=3).write(tmp_path / "after")
+    early, after = _files(tmp_path / "early"), _files(tmp_path / "after")
+    assert sorted(early) == sorted(after)
+    for name in ("evppi.csv", "evsi.csv", "figures/evppi.png", "figures/evsi.svg", "report.html"):
+        assert name in early
+    assert [name for name in after if after[name] != early[name]] == []
+    writing = steps.index("writing tables and figures")
+    assert steps.index("EVPPI (ran beside the steps below)") > writing
+    assert steps[-1] == "writing figures and reports"
+
+
+@needs_fork
+def test_a_failing_forked_step_while_writing_leaves_no_folder_and_no_process(tmp_path, monkeypatch):
+    """An error in EVPPI, raised while the other outputs are being written, reaches the
+    caller unchanged; nothing is left in the output's parent folder and no helper lives on."""
+    import multiprocessing
+
+    from costmodel.analyses import run as pipeline
+    from costmodel.api import run_and_write
+
+    def broken(ctx):
+        raise ValueError("EVPPI failed on purpose")
+
+    steps = [(n, broken if n == "EVPPI" else s) for n, s in pipeline.STEPS]
+    monkeypatch.setattr(pipeline, "STEPS", tuple(steps))
+    inputs = load_inputs(HIV_WORKBOOK)
+    with pytest.raises(ValueError, match="EVPPI failed on purpose"):
+        run_and_write(inputs, tmp_path / "out", psa_samples=100, seed=1)
+    assert list(tmp_path.iterdir()) == []
+    assert multiprocessing.active_children() == []
+
+
+def test_a_job_here_runs_in_the_calling_process_while_helpers_take_the_others(tmp_path):
+    """A job marked ``here`` (it needs what only this process has) is never taken by a
+    helper; the helpers take the other jobs meanwhile, before those listed after it."""
+    import os
+    import time
+
+    log = tmp_path / "log"
+
+    def record(name: str, wait: float = 0.0):
+        def run() -> None:
+            time.sleep(wait)
+            with log.open("a") as f:
+                f.write(f"{name} {os.getpid()}\n")
+
+        return run
+
+    jobs = [Job("here", record("here", 0.5), here=True)]
+    jobs += [Job(f"a{i}", record(f"a{i}")) for i in range(4)]
+    jobs.append(Job("last", record("last"), ("here",), here=True))
+    run_jobs(jobs, processes=2 if cores.fork_processes() > 1 else 1)
+    done = dict(line.split() for line in log.read_text().splitlines())
+    assert sorted(done) == sorted(job.name for job in jobs)
+    assert done["here"] == done["last"] == str(os.getpid())
+    if cores.fork_processes() > 1:  # the helper wrote the others while "here" waited
+        order = [line.split()[0] for line in log.read_text().splitlines()]
+        assert order.index("here") == 4
+        assert {done[f"a{i}"] for i in range(4)} == {done["a0"]} != {str(os.getpid())}
+
+
 def test_jobs_run_after_what_they_read_and_every_job_runs_once(tmp_path):
     """A job starts only when the jobs it names are done; each job runs exactly once."""
     log = tmp_path / "log"

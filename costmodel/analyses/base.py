@@ -30,9 +30,6 @@ class RunOptions:
     on_step: Callable[[str], None] | None = None  # called as each analysis step starts
     fast: bool = False  # base case and one-way DSA only (an iterate mode while editing)
     analyses: frozenset[str] | None = None  # run only these steps (keys of run.STEP_KEYS)
-    # called once when this process has nothing left but to wait for forked steps (the
-    # command line imports the writers then, on a thread)
-    while_waiting: Callable[[], None] | None = None
 
 
 @dataclass
@@ -46,6 +43,12 @@ class AnalysisContext:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # of earlier steps
     all_inputs: ModelInputs | None = None  # with hypothetical strategies (default: inputs)
     biomarker_runs: tuple[ModelOutcomes, ModelOutcomes] | None = None  # PSA at RR+ and RR-
+    tables_by_step: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)
+
+    def add_tables(self, step: str, tables: dict[str, pd.DataFrame]) -> None:
+        """Record the tables step ``step`` made (later steps read them in ``tables``)."""
+        self.tables_by_step[step] = tables
+        self.tables.update(tables)
 
     @property
     def workbook_inputs(self) -> ModelInputs:

@@ -8,6 +8,7 @@ add it to STEPS; its figure (if any) goes in :mod:`costmodel.reports.figures`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -29,7 +30,7 @@ from costmodel.analyses import (
     voi_by_price,
 )
 from costmodel.analyses.base import AnalysisContext, RunOptions
-from costmodel.cores import Forked, fork_processes, one_blas_thread
+from costmodel.cores import Forked, one_blas_thread
 from costmodel.inputs import ModelInputs
 from costmodel.model import numpy_engine, run_model
 from costmodel.parameters import evaluate_parameters
@@ -111,13 +112,20 @@ def _selected(name: str, options: RunOptions) -> bool:
 
 
 def run_analyses(inputs: ModelInputs, options: RunOptions) -> AnalysisResult:
-    """Base case, PSA and every analysis the workbook enables and ``options`` allow.
+    """Base case, PSA and every analysis the workbook enables and ``options`` allow:
+    :func:`start_analyses`, then :meth:`RunningAnalyses.finish`."""
+    return start_analyses(inputs, options).finish()
+
+
+def start_analyses(inputs: ModelInputs, options: RunOptions) -> RunningAnalyses:
+    """Run every step this process computes; the steps that only read the PSA sample
+    (ALONGSIDE: EVPPI, EVSI) may still be running in a forked process when it returns.
 
     On two or more cores the steps that need no PSA (BESIDE_PSA) run in a forked process
-    while this one simulates the PSA, and the steps that only read the PSA sample
-    (ALONGSIDE) in another while this one runs those that re-run the model; each forked
-    group is reported, its waiting time timed, when its tables are collected. Tables are
-    kept in STEPS order; the numbers do not depend on the number of processes.
+    while this one simulates the PSA, and the ALONGSIDE steps in another while this one runs
+    those that re-run the model; each forked group is reported, its waiting time timed, when
+    its tables are collected. Tables are kept in STEPS order; the numbers do not depend on
+    the number of processes.
 
     BLAS runs on one thread throughout (forked processes inherit it): the work is spread over
     the cores by processes and threads already, and BLAS threads on small matrices only spin
@@ -125,18 +133,63 @@ def run_analyses(inputs: ModelInputs, options: RunOptions) -> AnalysisResult:
     wall time and the same bits).
     """
     with one_blas_thread():
-        return _run_analyses(inputs, options)
+        return _start_analyses(inputs, options)
 
 
-def _run_analyses(inputs: ModelInputs, options: RunOptions) -> AnalysisResult:
+class RunningAnalyses:
+    """A run whose in-process steps are done while its forked steps may still be running:
+    :meth:`ready` is what is known now, :meth:`finish` the whole result. Meanwhile this
+    process is free: the command line writes the outputs that need no forked step then
+    (:func:`costmodel.reports.write_running`). :meth:`finish` or :meth:`cancel` must be
+    called: it stops the forked processes."""
+
+    def __init__(self, ctx: AnalysisContext, chosen: list[str], groups: list[_Group]) -> None:
+        self._ctx = ctx
+        self._chosen = chosen
+        self._groups = groups
+
+    def ready(self) -> AnalysisResult:
+        """The result without the ALONGSIDE steps' tables (EVPPI, EVSI); the other forked
+        steps are waited for (they ran beside the PSA and are done long before)."""
+        with one_blas_thread():
+            _collect(self._groups, self._ctx, until=frozenset(self._chosen) - ALONGSIDE)
+        return self._result()
+
+    def finish(self) -> AnalysisResult:
+        """The whole result, once every forked step has been collected."""
+        try:
+            with one_blas_thread():
+                _collect(self._groups, self._ctx)
+        finally:
+            self.cancel()
+        return self._result()
+
+    def cancel(self) -> None:
+        """Stop the forked steps still running (a failure or Ctrl-C stops them too)."""
+        for group in self._groups:
+            group.forked.cancel()
+
+    def _result(self) -> AnalysisResult:
+        ctx = self._ctx
+        done = ctx.tables_by_step
+        tables = {key: t for name in self._chosen if name in done for key, t in done[name].items()}
+        decision, options = ctx.inputs, ctx.options
+        result_summary = summary(decision, tables["base_case"], seed=options.seed)
+        result_summary["psa_samples"] = options.psa_samples if ctx.psa is not None else 0
+        if ctx.psa is not None and "ceac" in tables:
+            wtp = ctx.workbook_inputs.settings.wtp
+            result_summary["prob_cost_effective"] = prob_ce_at_wtp(tables["ceac"], wtp)
+        return AnalysisResult(decision, ctx.base, tables, result_summary, ctx.psa)
+
+
+def _start_analyses(inputs: ModelInputs, options: RunOptions) -> RunningAnalyses:
     decision = inputs.decision_inputs()  # hypothetical strategies never enter the decision
     base = run_model(decision, keep_trace=True)
     if decision.settings.run_biomarker:  # test-and-treat joins the decision
         base = test_and_treat.extend_outcomes(decision, base, evaluate_parameters(decision))
     ctx = AnalysisContext(decision, options, base=base, all_inputs=inputs)
     chosen = [(name, step) for name, step in STEPS if _selected(name, options)]
-    produced: dict[str, dict[str, pd.DataFrame]] = {}
-    groups: list[tuple[list[str], str, Forked]] = []
+    groups: list[_Group] = []
     wants_psa = options.analyses is None or bool(PSA_STEP_KEYS & set(options.analyses))
     with_psa = options.psa_samples > 0 and wants_psa
     elsewhere = BESIDE_PSA | ALONGSIDE if with_psa else frozenset()  # else all run here
@@ -157,29 +210,27 @@ def _run_analyses(inputs: ModelInputs, options: RunOptions) -> AnalysisResult:
             if name in elsewhere:
                 continue
             if name in NEEDS_TABLES:  # collect the forked steps whose tables it reads
-                _collect(groups, produced, ctx, options, until=NEEDS_TABLES[name])
+                _collect(groups, ctx, until=NEEDS_TABLES[name])
             if options.on_step is not None:
                 options.on_step(name)
-            produced[name] = step(ctx)
-            ctx.tables.update(produced[name])
-        if options.while_waiting is not None and groups and fork_processes() > 1:
-            options.while_waiting()  # only forked processes are left to wait for
-        _collect(groups, produced, ctx, options)
-    finally:
-        for _, _, group in groups:
-            group.cancel()  # a failure or Ctrl-C here stops the forked steps too
-    ctx.tables = {key: table for name, _ in chosen for key, table in produced[name].items()}
-    result_summary = summary(decision, ctx.tables["base_case"], seed=options.seed)
-    result_summary["psa_samples"] = options.psa_samples if ctx.psa is not None else 0
-    if ctx.psa is not None:
-        ceac = ctx.tables["ceac"]
-        result_summary["prob_cost_effective"] = prob_ce_at_wtp(ceac, inputs.settings.wtp)
-    return AnalysisResult(decision, ctx.base, ctx.tables, result_summary, ctx.psa)
+            ctx.add_tables(name, step(ctx))
+    except BaseException:
+        for group in groups:
+            group.forked.cancel()
+        raise
+    return RunningAnalyses(ctx, [name for name, _ in chosen], groups)
 
 
-def _fork_group(
-    ctx: AnalysisContext, steps: list[tuple[str, Step]], beside: str
-) -> tuple[list[str], str, Forked]:
+@dataclass(frozen=True)
+class _Group:
+    """Steps computed one after another in a forked process, beside ``beside``."""
+
+    steps: list[str]
+    beside: str
+    forked: Forked
+
+
+def _fork_group(ctx: AnalysisContext, steps: list[tuple[str, Step]], beside: str) -> _Group:
     """The steps run one after another in a forked process, on the NumPy engine path also
     when they run here, so that their numbers never depend on where they ran (their model
     runs are small: the compiled kernel would save nothing)."""
@@ -191,20 +242,21 @@ def _fork_group(
                 tables[name] = step(ctx)
         return tables
 
-    return [name for name, _ in steps], beside, Forked(run_group)
+    return _Group([name for name, _ in steps], beside, Forked(run_group))
 
 
-def _collect(groups, produced, ctx, options, until: frozenset[str] | None = None) -> None:
+def _collect(groups: list[_Group], ctx: AnalysisContext, until: frozenset[str] | None = None):
     """Wait for the forked groups (only those with a step in ``until``, when given) and add
     their tables; each step is reported as it is collected."""
-    for names, beside, forked in groups:
-        if names[0] in produced or (until and not until & set(names)):
+    on_step = ctx.options.on_step
+    for group in groups:
+        names = group.steps
+        if names[0] in ctx.tables_by_step or (until is not None and not until & set(names)):
             continue
-        if options.on_step is not None:
-            options.on_step(f"{names[0]} (ran beside {beside})")
-        tables = forked.result()
+        if on_step is not None:
+            on_step(f"{names[0]} (ran beside {group.beside})")
+        tables = group.forked.result()
         for i, name in enumerate(names):
-            if i and options.on_step is not None:
-                options.on_step(f"{name} (ran beside {beside})")
-            produced[name] = tables[name]
-            ctx.tables.update(tables[name])
+            if i and on_step is not None:
+                on_step(f"{name} (ran beside {group.beside})")
+            ctx.add_tables(name, tables[name])

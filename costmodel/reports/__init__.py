@@ -7,9 +7,11 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Protocol
 
-from costmodel.files import write_csv
+from costmodel.files import write_csv, write_json
 from costmodel.reports import plots
 from costmodel.reports.excel import write_results_workbook
 from costmodel.reports.figures import figures_for
@@ -22,49 +24,132 @@ from costmodel.results import AnalysisResult
 INPUT_COPY = "input_workbook.xlsx"  # the modelled workbook's bytes, for the reports' echo
 
 
+class Running(Protocol):
+    """A run that may still be computing some steps elsewhere
+    (:class:`costmodel.analyses.run.RunningAnalyses`)."""
+
+    def ready(self) -> AnalysisResult: ...  # what is known now
+    def finish(self) -> AnalysisResult: ...  # the whole result (waits)
+    def cancel(self) -> None: ...  # stop what still runs
+
+
+class Finished:
+    """A finished result as a :class:`Running` run."""
+
+    def __init__(self, result: AnalysisResult) -> None:
+        self._result = result
+
+    def ready(self) -> AnalysisResult:
+        return self._result
+
+    def finish(self) -> AnalysisResult:
+        return self._result
+
+    def cancel(self) -> None:
+        pass
+
+
 def write_result(result: AnalysisResult, out_dir: str | Path, *, reports: bool = True) -> Path:
     """Write every table (also under tables/), figures, summary.json, report.html, cheers.csv
     and results.xlsx into ``out_dir``, replacing a previous costmodel output atomically;
     ``reports=False`` writes the tables and summary.json only. The pieces are written on
     every core (:mod:`costmodel.reports.jobs`); the files do not depend on it."""
+    return write_running(Finished(result), out_dir, reports=reports)[0]
+
+
+def write_running(
+    running: Running,
+    out_dir: str | Path,
+    *,
+    reports: bool = True,
+    summary_notes: Mapping[str, object] | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> tuple[Path, AnalysisResult]:
+    """:func:`write_result` of a run whose forked steps (EVPPI, EVSI) may still be running:
+    this process waits for them while helper processes write the tables and figures that do
+    not need them; then come their own tables and figures, summary.json (with
+    ``summary_notes`` added) and the reports, which read every table. The folder is the same,
+    byte for byte, as :func:`write_result` of the finished run (tested). Returns the folder
+    and the finished result; ``on_step(name)`` is called as writing starts and as the
+    reports are started."""
+    ready = running.ready()
+    finished: list[AnalysisResult] = []
+    if on_step is not None:
+        on_step("writing tables and figures" if reports else "writing tables")
+
+    def collect(folder: Path) -> None:
+        result = running.finish()
+        result.summary.update(summary_notes or {})
+        for name in result.tables.keys() - ready.tables.keys():
+            _write_table(folder, name, result.tables[name])
+        write_json(folder / "summary.json", result.summary)
+        finished.append(result)
+        if on_step is not None and reports:
+            on_step("writing figures and reports")
+
+    def late_figures(folder: Path) -> None:
+        drawn = figures_for(ready).keys()
+        for name, draw in figures_for(finished[0]).items():
+            if name not in drawn:
+                save_figure(draw(), folder / "figures" / name)
 
     def extras(folder: Path) -> None:
         (folder / "tables").mkdir()
         if reports:
             (folder / "figures").mkdir()
-            if result.inputs.source_data:
-                (folder / INPUT_COPY).write_bytes(result.inputs.source_data)
-        run_jobs(_result_jobs(result, folder, reports))
+            if ready.inputs.source_data:
+                (folder / INPUT_COPY).write_bytes(ready.inputs.source_data)
+        # this process takes the first job: it waits for the forked steps while the helpers
+        # take the tables and figures (each process takes the first job it may start)
+        first = Job("collect the forked steps", lambda: collect(folder), here=True)
+        tables = _table_jobs(ready, folder)
+        jobs = [first, *tables]
+        if reports:
+            csvs = (first.name, *(job.name for job in tables))
+            figures = _figure_jobs(ready, folder)
+            late = Job(
+                "figures of the forked steps",
+                lambda: late_figures(folder),
+                (first.name,),
+                here=True,
+            )
+            names = (*(job.name for job in figures), late.name)
+            cheers, excel, report = _report_jobs(folder, csvs, names)
+            jobs += [cheers, excel, *figures, late, report]
+        run_jobs(jobs)
 
-    # the tables are written by the jobs (so that they share the cores with the figures)
-    return write_output_folder(out_dir, {}, result.summary, extras)
+    try:
+        # the tables are written by the jobs (so that they share the cores with the figures)
+        folder = write_output_folder(out_dir, {}, None, extras)
+    finally:
+        running.cancel()
+    return folder, finished[0]
 
 
-def _result_jobs(result: AnalysisResult, folder: Path, reports: bool) -> list[Job]:
-    """Tables (largest first), then the reports that read them and the figures."""
+def _write_table(folder: Path, name: str, table) -> None:
+    """``name``.csv, and the same bytes under tables/ (copied)."""
+    write_csv(folder / f"{name}.csv", table)
+    shutil.copyfile(folder / f"{name}.csv", folder / "tables" / f"{name}.csv")
+
+
+def _table_jobs(result: AnalysisResult, folder: Path) -> list[Job]:
+    """One job per table, largest first."""
     names = sorted(result.tables, key=lambda n: -result.tables[n].size)
+    return [
+        Job(f"{name}.csv", lambda name=name: _write_table(folder, name, result.tables[name]))
+        for name in names
+    ]
 
-    def table_job(name: str) -> Job:
-        def write() -> None:
-            write_csv(folder / f"{name}.csv", result.tables[name])
-            # the same bytes under tables/, copied
-            shutil.copyfile(folder / f"{name}.csv", folder / "tables" / f"{name}.csv")
 
-        return Job(f"{name}.csv", write)
-
-    jobs = [table_job(name) for name in names]
-    if not reports:
-        return jobs
-    csvs = tuple(job.name for job in jobs)
-    figures = [
+def _figure_jobs(result: AnalysisResult, folder: Path) -> list[Job]:
+    """One job per figure (PNG and SVG)."""
+    return [
         Job(
             f"figure {name}",
             lambda name=name, draw=draw: save_figure(draw(), folder / "figures" / name),
         )
         for name, draw in figures_for(result).items()
     ]
-    cheers, excel, report = _report_jobs(folder, csvs, tuple(job.name for job in figures))
-    return [*jobs, cheers, excel, *figures, report]
 
 
 def _report_jobs(folder: Path, csvs: tuple[str, ...], figures: tuple[str, ...]) -> list[Job]:

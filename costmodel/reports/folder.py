@@ -35,11 +35,12 @@ class OutputError(CostModelError):
 def write_output_folder(
     out_dir: str | Path,
     tables: Mapping[str, pd.DataFrame],
-    summary: Mapping[str, object],
+    summary: Mapping[str, object] | None,
     extra: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Write ``<name>.csv`` for each table, ``summary.json`` and whatever ``extra`` writes,
-    then swap the folder into place. Returns the output folder."""
+    """Write ``<name>.csv`` for each table, ``summary.json`` (unless ``summary`` is None:
+    ``extra`` writes it then) and whatever ``extra`` writes, then swap the folder into place.
+    Returns the output folder."""
     out = Path(out_dir)
     try:
         return _write(out, tables, summary, extra)
@@ -64,7 +65,8 @@ def _write(out: Path, tables, summary, extra) -> Path:
     try:
         for name, table in tables.items():
             write_csv(tmp / f"{name}.csv", table)
-        write_json(tmp / "summary.json", summary)
+        if summary is not None:
+            write_json(tmp / "summary.json", summary)
         if extra is not None:
             extra(tmp)
         (tmp / PID_FILE).unlink()

@@ -23,11 +23,14 @@ _POLL_S = 0.002  # how often a process waiting for a prerequisite looks again
 
 @dataclass(frozen=True)
 class Job:
-    """One piece of output: ``run()`` writes it; ``after`` names the jobs it reads."""
+    """One piece of output: ``run()`` writes it; ``after`` names the jobs it reads. A job
+    ``here`` runs in the process that called :func:`run_jobs`: it needs what only that
+    process has (results it receives while the helpers work)."""
 
     name: str
     run: Callable[[], None]
     after: tuple[str, ...] = field(default=())
+    here: bool = False
 
 
 def run_jobs(jobs: Sequence[Job], processes: int | None = None) -> None:
@@ -49,10 +52,13 @@ def run_jobs(jobs: Sequence[Job], processes: int | None = None) -> None:
             job.run()
         return
     state = _SharedState(multiprocessing.get_context("fork"), len(jobs))
-    helpers = [Forked(lambda: _work(jobs, needs, state)) for _ in range(processes - 1)]
+    elsewhere = [job.here for job in jobs]  # what a helper must leave to this process
+    helpers = [
+        Forked(lambda: _work(jobs, needs, state, skip=elsewhere)) for _ in range(processes - 1)
+    ]
     error: BaseException | None = None
     try:
-        _work(jobs, needs, state, lambda: all(h.stopped() for h in helpers))
+        _work(jobs, needs, state, others_gone=lambda: all(h.stopped() for h in helpers))
     except BaseException as exc:
         error = exc
     failure = None
@@ -76,9 +82,10 @@ class _SharedState:
         self.done = context.RawArray("b", n_jobs)
         self.stopped = context.RawValue("b", 0)
 
-    def take(self, needs) -> int | None:
-        """The first job not yet taken whose prerequisites are done; -1 when every job left
-        waits for one still running; None when no job is left (or the work was stopped)."""
+    def take(self, needs, skip) -> int | None:
+        """The first job not yet taken, not to ``skip`` and whose prerequisites are done; -1
+        when every job left waits for one still running (or is to skip); None when no job is
+        left (or the work was stopped)."""
         with self.lock:
             if self.stopped.value:
                 return None
@@ -87,6 +94,8 @@ class _SharedState:
                 if self.taken[i]:
                     continue
                 left = True
+                if skip[i]:
+                    continue
                 if all(self.done[j] for j in needs[i]):
                     self.taken[i] = 1
                     return i
@@ -96,10 +105,18 @@ class _SharedState:
         self.stopped.value = 1
 
 
-def _work(jobs: Sequence[Job], needs, state: _SharedState, others_gone=lambda: False) -> None:
-    """Take and run jobs until none is left; a failure stops every process."""
+def _work(
+    jobs: Sequence[Job],
+    needs,
+    state: _SharedState,
+    skip: Sequence[bool] | None = None,
+    others_gone: Callable[[], bool] = lambda: False,
+) -> None:
+    """Take and run jobs (but those to ``skip``) until none is left; a failure stops every
+    process."""
+    skip = skip or [False] * len(jobs)
     try:
-        while (i := state.take(needs)) is not None:
+        while (i := state.take(needs, skip)) is not None:
             if i < 0:  # every job left waits for one another process is running
                 if others_gone():
                     raise RuntimeError("a writing process stopped before finishing its job")
