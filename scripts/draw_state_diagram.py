@@ -46,9 +46,10 @@ ARROWS = [
 def main() -> None:
     fig, ax = plt.subplots(figsize=(10, 6.2))
     w, h = 1.9, 1.0
+    patches = {}
     for key, (x, y, text) in BOXES.items():
         color = "#fde2e2" if key.startswith("dead") else "#e3eefc" if y > 0.5 else "#e6f4e6"
-        ax.add_patch(
+        patches[key] = ax.add_patch(
             FancyBboxPatch(
                 (x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.05", fc=color, ec="0.3"
             )
@@ -57,36 +58,38 @@ def main() -> None:
     for a, b, bend in ARROWS:
         (x1, y1, _), (x2, y2, _) = BOXES[a], BOXES[b]
         ax.add_patch(
-            FancyArrowPatch(
+            FancyArrowPatch(  # from edge to edge of the boxes: no line crosses a label
                 (x1, y1),
                 (x2, y2),
                 connectionstyle=f"arc3,rad={bend}",
                 arrowstyle="-|>",
                 mutation_scale=12,
                 color="0.35",
-                shrinkA=28,
-                shrinkB=28,
+                patchA=patches[a],
+                patchB=patches[b],
+                shrinkA=2,
+                shrinkB=2,
             )
         )
     ax.axhline(0.75, color="0.5", ls="--", lw=0.8)
     ax.text(
         -0.3,
-        5.0,
+        5.4,
         "Acute phase: 1-day cycles, days 1-90\n(entry on O2, HFNO/NIV or IMV; "
-        "MSC effect = hazard ratio on in-hospital death)",
+        "MSC effect = hazard ratio on in-hospital death;\nevery state may die; stays in a "
+        "state are not drawn)",
         fontsize=9,
         va="top",
     )
-    ax.text(
-        -0.3,
+    ax.text(  # between the two columns of arrows that cross into this phase
+        2.15,
         0.55,
         "Long-term phase: 1-year cycles to age 100 (life table x SMR)",
         fontsize=9,
         va="top",
     )
-    ax.text(4.6, 3.0, "every state may die; stays not drawn", fontsize=7, ha="center", color="0.4")
     ax.set_xlim(-0.4, 9.4)
-    ax.set_ylim(-1.2, 5.2)
+    ax.set_ylim(-1.2, 5.45)
     ax.axis("off")
     fig.tight_layout()
     out = ROOT / "docs" / "state_diagram.png"
