@@ -115,7 +115,9 @@ def write_running(
             )
             names = (*(job.name for job in figures), late.name)
             cheers, excel, report = _report_jobs(folder, csvs, names)
-            jobs += [cheers, excel, *figures, late, report]
+            # the figures only this process can draw first, so that the others, which any
+            # process may take, fill the cores to the end
+            jobs += [late, cheers, excel, *figures, report]
         run_jobs(jobs)
 
     try:
