@@ -84,8 +84,8 @@ def write_running(
             _write_table(folder, name, result.tables[name])
         write_json(folder / "summary.json", result.summary)
         finished.append(result)
-        if on_step is not None and reports:
-            on_step("writing figures and reports")
+        if on_step is not None:
+            on_step("writing figures and reports" if reports else "writing the last tables")
 
     def late_figures(folder: Path) -> None:
         drawn = figures_for(ready).keys()
