@@ -70,7 +70,7 @@ class RunResult(AnalysisResult):
 def __getattr__(name: str):
     """``write_reports``, imported from :mod:`costmodel.reports` when first asked for: the
     writers (matplotlib, the xlsx writer) are imported only once a run has something to
-    write (the command line imports them while it waits for forked steps)."""
+    write (the command line once this process's analysis steps are done)."""
     if name == "write_reports":
         from costmodel.reports import write_reports
 
@@ -156,7 +156,7 @@ def run_and_write(
     except BaseException:
         running.cancel()
         raise
-    folder, result = write_running(
+    result, folder = write_running(
         running, out_dir, reports=reports, summary_notes=summary_notes, on_step=run_options.on_step
     )
     return _run_result(result), folder

@@ -198,3 +198,13 @@ def test_run_and_write_returns_the_result_of_run_inputs_and_notes_its_summary(tm
     assert "writing tables" in steps and not (folder / "report.html").exists()
     with pytest.raises(TypeError, match="psa_sample"):
         run_and_write(inputs, tmp_path / "x", psa_sample=3)
+
+
+def test_a_run_of_value_of_information_alone_has_no_acceptability_in_its_summary():
+    """analyses=['evsi'] simulates the PSA without its tables: the summary then has no
+    probabilities cost-effective (they are read off the CEAC, not computed here)."""
+    result = run_workbook(HIV, analyses=["evsi"], psa_samples=200, seed=2)
+    assert "ceac" not in result.tables and result.summary["psa_samples"] == 200
+    assert "prob_cost_effective" not in result.summary
+    full = run_workbook(HIV, analyses=["psa"], psa_samples=200, seed=2)
+    assert set(full.summary["prob_cost_effective"]) == {"20000", "30000"}  # Settings wtp

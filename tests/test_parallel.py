@@ -62,7 +62,10 @@ def test_forked_writing_jobs_write_the_folder_of_one_process(tmp_path, monkeypat
 
 
 @needs_fork
-def test_writing_while_evppi_runs_gives_the_folder_of_the_finished_run(tmp_path, monkeypatch):
+@pytest.mark.parametrize("reports", [True, False])
+def test_writing_while_evppi_runs_gives_the_folder_of_the_finished_run(
+    tmp_path, monkeypatch, reports
+):
     """run_and_write starts writing before EVPPI and EVSI are collected (the progress says
     so) and writes the same bytes, every file, as writing the finished run; the EVPPI and
     EVSI tables and figures, drawn last, are there."""
@@ -73,16 +76,72 @@ def test_writing_while_evppi_runs_gives_the_folder_of_the_finished_run(tmp_path,
     steps: list[str] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # flagged EVPPI estimates
-        run_and_write(inputs, tmp_path / "early", psa_samples=200, seed=3, on_step=steps.append)
-        run_inputs(inputs, psa_samples=200, seed=3).write(tmp_path / "after")
+        run_and_write(
+            inputs,
+            tmp_path / "early",
+            reports=reports,
+            psa_samples=200,
+            seed=3,
+            on_step=steps.append,
+        )
+        run_inputs(inputs, psa_samples=200, seed=3).write(tmp_path / "after", reports=reports)
     early, after = _files(tmp_path / "early"), _files(tmp_path / "after")
     assert sorted(early) == sorted(after)
-    for name in ("evppi.csv", "evsi.csv", "figures/evppi.png", "figures/evsi.svg", "report.html"):
-        assert name in early
+    assert "evppi.csv" in early and "evsi.csv" in early and "summary.json" in early
+    if reports:
+        for name in ("figures/evppi.png", "figures/evsi.svg", "report.html", "results.xlsx"):
+            assert name in early
     assert [name for name in after if after[name] != early[name]] == []
-    writing = steps.index("writing tables and figures")
+    writing = steps.index("writing tables and figures" if reports else "writing tables")
     assert steps.index("EVPPI (ran beside the steps below)") > writing
-    assert steps[-1] == "writing figures and reports"
+    assert steps[-1] == ("writing figures and reports" if reports else "writing the last tables")
+
+
+@needs_fork
+def test_a_failing_step_beside_the_psa_stops_evppi_before_writing_starts(tmp_path, monkeypatch):
+    """Without the value of information by price (it reads the threshold table) nothing
+    waits for the steps beside the PSA until writing starts: when one of them failed, its
+    error is raised there and the forked EVPPI is stopped with it."""
+    from costmodel.analyses import run as pipeline
+    from costmodel.api import run_and_write
+
+    def broken(ctx):
+        raise ValueError("scenarios failed on purpose")
+
+    def slow(ctx):  # EVPPI still running when the error arrives
+        import time
+
+        time.sleep(60)
+        return {}
+
+    changed = {"scenarios": broken, "EVPPI": slow}
+    steps = [(n, changed.get(n, s)) for n, s in pipeline.STEPS]
+    monkeypatch.setattr(pipeline, "STEPS", tuple(steps))
+    inputs = load_inputs(COVID)
+    with pytest.raises(ValueError, match="scenarios failed on purpose"):
+        run_and_write(
+            inputs, tmp_path / "out", psa_samples=200, seed=1, analyses=["scenarios", "evppi"]
+        )
+    assert list(tmp_path.iterdir()) == []
+    assert _live_children() == []
+
+
+def _live_children() -> list[int]:
+    """Process ids of this process's children that are still running (Linux /proc; a
+    stopped child is reaped by the code under test, or shows as a zombie)."""
+
+    pids = []
+    for task in Path("/proc/self/task").iterdir():
+        pids += [int(p) for p in (task / "children").read_text().split()]
+    running = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            running.append(pid)
+    return running
 
 
 @needs_fork

@@ -245,7 +245,9 @@ def _fork_group(ctx: AnalysisContext, steps: list[tuple[str, Step]], beside: str
     return _Group([name for name, _ in steps], beside, Forked(run_group))
 
 
-def _collect(groups: list[_Group], ctx: AnalysisContext, until: frozenset[str] | None = None):
+def _collect(
+    groups: list[_Group], ctx: AnalysisContext, until: frozenset[str] | None = None
+) -> None:
     """Wait for the forked groups (only those with a step in ``until``, when given) and add
     their tables; each step is reported as it is collected."""
     on_step = ctx.options.on_step

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
+import pandas as pd
+
 from costmodel.files import write_csv, write_json
 from costmodel.reports import plots
 from costmodel.reports.excel import write_results_workbook
@@ -54,7 +56,7 @@ def write_result(result: AnalysisResult, out_dir: str | Path, *, reports: bool =
     and results.xlsx into ``out_dir``, replacing a previous costmodel output atomically;
     ``reports=False`` writes the tables and summary.json only. The pieces are written on
     every core (:mod:`costmodel.reports.jobs`); the files do not depend on it."""
-    return write_running(Finished(result), out_dir, reports=reports)[0]
+    return write_running(Finished(result), out_dir, reports=reports)[1]
 
 
 def write_running(
@@ -64,15 +66,19 @@ def write_running(
     reports: bool = True,
     summary_notes: Mapping[str, object] | None = None,
     on_step: Callable[[str], None] | None = None,
-) -> tuple[Path, AnalysisResult]:
+) -> tuple[AnalysisResult, Path]:
     """:func:`write_result` of a run whose forked steps (EVPPI, EVSI) may still be running:
     this process waits for them while helper processes write the tables and figures that do
     not need them; then come their own tables and figures, summary.json (with
     ``summary_notes`` added) and the reports, which read every table. The folder is the same,
-    byte for byte, as :func:`write_result` of the finished run (tested). Returns the folder
-    and the finished result; ``on_step(name)`` is called as writing starts and as the
-    reports are started."""
-    ready = running.ready()
+    byte for byte, as :func:`write_result` of the finished run (tested). Returns the finished
+    result and the folder; ``on_step(name)`` is called as writing starts and as the reports
+    are started. Whatever fails, the forked steps are stopped."""
+    try:
+        ready = running.ready()  # waits for the steps that ran beside the PSA
+    except BaseException:
+        running.cancel()
+        raise
     finished: list[AnalysisResult] = []
     if on_step is not None:
         on_step("writing tables and figures" if reports else "writing tables")
@@ -125,10 +131,10 @@ def write_running(
         folder = write_output_folder(out_dir, {}, None, extras)
     finally:
         running.cancel()
-    return folder, finished[0]
+    return finished[0], folder
 
 
-def _write_table(folder: Path, name: str, table) -> None:
+def _write_table(folder: Path, name: str, table: pd.DataFrame) -> None:
     """``name``.csv, and the same bytes under tables/ (copied)."""
     write_csv(folder / f"{name}.csv", table)
     shutil.copyfile(folder / f"{name}.csv", folder / "tables" / f"{name}.csv")

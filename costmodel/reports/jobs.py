@@ -5,8 +5,11 @@ formatting, matplotlib rendering, openpyxl cells). :func:`run_jobs` shares one o
 of jobs between this process and forked helper processes: each takes the next job whose
 prerequisites are done. A forked helper inherits the run's results, so nothing is pickled
 and nothing re-imported. Every job writes its own files, so the folder is byte for byte the
-same whatever the number of processes (tested). Fork is used only on Linux (elsewhere, on
-one core or with COSTMODEL_PROCESSES=1, the jobs run here one after another).
+same whatever the number of processes (tested). A job marked ``here`` is left to the
+process that called :func:`run_jobs`: it needs what only that process has, e.g. the tables
+of analyses it collects from its own forked children while the helpers write. Fork is used
+only on Linux (elsewhere, on one core or with COSTMODEL_PROCESSES=1, the jobs run here one
+after another).
 """
 
 from __future__ import annotations
@@ -52,9 +55,9 @@ def run_jobs(jobs: Sequence[Job], processes: int | None = None) -> None:
             job.run()
         return
     state = _SharedState(multiprocessing.get_context("fork"), len(jobs))
-    elsewhere = [job.here for job in jobs]  # what a helper must leave to this process
+    only_here = [job.here for job in jobs]  # what a helper must leave to this process
     helpers = [
-        Forked(lambda: _work(jobs, needs, state, skip=elsewhere)) for _ in range(processes - 1)
+        Forked(lambda: _work(jobs, needs, state, skip=only_here)) for _ in range(processes - 1)
     ]
     error: BaseException | None = None
     try:
@@ -82,7 +85,7 @@ class _SharedState:
         self.done = context.RawArray("b", n_jobs)
         self.stopped = context.RawValue("b", 0)
 
-    def take(self, needs, skip) -> int | None:
+    def take(self, needs: Sequence[tuple[int, ...]], skip: Sequence[bool]) -> int | None:
         """The first job not yet taken, not to ``skip`` and whose prerequisites are done; -1
         when every job left waits for one still running (or is to skip); None when no job is
         left (or the work was stopped)."""
@@ -107,7 +110,7 @@ class _SharedState:
 
 def _work(
     jobs: Sequence[Job],
-    needs,
+    needs: Sequence[tuple[int, ...]],
     state: _SharedState,
     skip: Sequence[bool] | None = None,
     others_gone: Callable[[], bool] = lambda: False,
