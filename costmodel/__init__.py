@@ -4,11 +4,9 @@ The pipeline (see README): workbook → read → validate → parameters → eng
 decision analysis → tables → reports.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("costmodel")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
+# The one place the version is written: pyproject.toml reads it from here (setuptools
+# ``attr``, parsed without importing). Not read from the installed metadata at run time:
+# importlib.metadata costs ~30 ms at every start, a tenth of `costmodel icers`.
+__version__ = "0.1.0"
 
 __all__ = ["__version__"]

@@ -217,6 +217,17 @@ def test_python_dash_m_runs_the_command_line():
     assert out.returncode == 0 and out.stdout.startswith("costmodel ")
 
 
+def test_the_version_is_the_installed_packages():
+    """costmodel.__version__ is written once (pyproject.toml reads it): what summary.json and
+    --version report is the version pip installed."""
+    from importlib.metadata import version
+
+    import costmodel
+
+    assert costmodel.__version__ == version("costmodel")
+    assert costmodel.__version__.count(".") == 2
+
+
 def test_the_command_leaves_at_once_with_its_output_and_exit_code(tmp_path):
     """console_main skips the interpreter's teardown (os._exit) after flushing the streams:
     output to a pipe (block-buffered) arrives whole, and the exit code is main's."""
