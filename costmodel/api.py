@@ -25,6 +25,8 @@ from costmodel.analyses.run import STEP_KEYS, start_analyses
 from costmodel.api_model import Model
 from costmodel.errors import InputError, OptionError
 from costmodel.inputs import ModelInputs
+from costmodel.reports import write_reports, write_result, write_running
+from costmodel.reports.folder import check_output_folder
 from costmodel.results import AnalysisResult
 from costmodel.rng import SeedLike, normalize_seed
 from costmodel.schema import SETTINGS
@@ -40,7 +42,7 @@ __all__ = [
     "run_inputs",
     "run_workbook",
     "with_overrides",
-    "write_reports",  # noqa: F822 (provided by __getattr__, imported when first asked for)
+    "write_reports",
 ]
 
 
@@ -62,20 +64,7 @@ class RunResult(AnalysisResult):
         """Write tables (also under tables/), figures, summary.json, report.html, cheers.csv
         and results.xlsx, atomically, into ``out_dir``; ``reports=False`` writes the tables
         and summary.json only."""
-        from costmodel.reports import write_result
-
         return write_result(self, out_dir, reports=reports)
-
-
-def __getattr__(name: str):
-    """``write_reports``, imported from :mod:`costmodel.reports` when first asked for: the
-    writers (matplotlib, the xlsx writer) are imported only once a run has something to
-    write (the command line once this process's analysis steps are done)."""
-    if name == "write_reports":
-        from costmodel.reports import write_reports
-
-        return write_reports
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run_checks(inputs: ModelInputs) -> list[str]:
@@ -146,16 +135,14 @@ def run_and_write(
 ) -> tuple[RunResult, Path]:
     """:func:`run_inputs` with ``options`` (its keywords), then ``result.write(out_dir,
     reports=reports)``, sooner: the outputs that need no forked step (EVPPI, EVSI) are
-    written while those steps run (:func:`costmodel.reports.write_running`).
+    written while those steps run (:func:`costmodel.reports.write_running`). A folder that
+    would be refused (see :func:`costmodel.reports.folder.check_output_folder`) is refused
+    before the run.
     ``summary_notes`` are added to summary.json. The same files as
     ``run_inputs(...).write(...)``. Returns the result and the folder."""
     run_options = _run_options(inputs, **options)
+    check_output_folder(out_dir)  # a folder that would be refused: before the run, not after
     running = start_analyses(inputs, run_options)
-    try:  # the writers (matplotlib, the xlsx writer: ~0.4 s) imported while EVPPI, EVSI run
-        from costmodel.reports import write_running
-    except BaseException:
-        running.cancel()
-        raise
     result, folder = write_running(
         running, out_dir, reports=reports, summary_notes=summary_notes, on_step=run_options.on_step
     )

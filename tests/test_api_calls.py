@@ -156,23 +156,21 @@ def test_settings_overrides_mean_what_the_cell_would_mean():
         run_workbook(HIV, analyses=42)
 
 
-def test_the_api_imports_the_writers_only_when_asked_for():
-    """`import costmodel.api` leaves matplotlib and the report writers unimported (the
-    command line imports them once the analyses of its own process are done); write_reports is
-    still there when asked for."""
+def test_the_api_imports_the_figure_writers_and_the_regressions_only_when_used():
+    """`import costmodel.api` leaves matplotlib, the report writers and the value-of-information
+    regressions (scipy.optimize: ~0.2 s) unimported: a run imports each when it uses it."""
     import subprocess
     import sys
 
+    modules = ["matplotlib", "costmodel.reports.plots", "costmodel.reports.excel"]
+    modules += ["costmodel.reports.html", "scipy.optimize"]
     code = (
         "import sys, costmodel.api as api\n"
-        "print('matplotlib' in sys.modules, 'costmodel.reports' in sys.modules)\n"
-        "print('scipy.optimize' in sys.modules)\n"
-        "api.write_reports\n"
-        "print('costmodel.reports' in sys.modules)\n"
+        f"print(*[m in sys.modules for m in {modules!r}])\n"
+        "print(callable(api.write_reports))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    # nor the value-of-information regressions (scipy.optimize: ~0.2 s), until a run uses them
-    assert out.stdout.split() == ["False", "False", "False", "True"]
+    assert out.stdout.split() == ["False"] * len(modules) + ["True"]
 
 
 def test_run_and_write_returns_the_result_of_run_inputs_and_notes_its_summary(tmp_path):
@@ -208,3 +206,21 @@ def test_a_run_of_value_of_information_alone_has_no_acceptability_in_its_summary
     assert "prob_cost_effective" not in result.summary
     full = run_workbook(HIV, analyses=["psa"], psa_samples=200, seed=2)
     assert set(full.summary["prob_cost_effective"]) == {"20000", "30000"}  # Settings wtp
+
+
+def test_run_and_write_refuses_a_foreign_output_folder_before_running(tmp_path):
+    """A folder the results would not be allowed to replace (here: a user's file in a folder
+    costmodel did not write) is refused before any analysis runs, with the same message as
+    at the end of a run; the folder is left as it was."""
+    from costmodel.api import load_workbook_inputs, run_and_write
+    from costmodel.reports.folder import OutputError
+
+    _, inputs = load_workbook_inputs(HIV)
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes")
+    steps: list[str] = []
+    with pytest.raises(OutputError, match="was not written by costmodel"):
+        run_and_write(inputs, out, psa_samples=100, on_step=steps.append)
+    assert steps == []  # nothing ran
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]

@@ -1,6 +1,10 @@
 """Writers: a run's output folder (CSV tables, figures, summary.json, report.html,
 cheers.csv, results.xlsx), written atomically. Reports are built only from a saved folder, so
-``costmodel report OUTDIR`` rebuilds them without re-running the model."""
+``costmodel report OUTDIR`` rebuilds them without re-running the model.
+
+The figure, xlsx and HTML writers (matplotlib, openpyxl: ~0.4 s) are imported when first
+used, so that importing this package (or its output-folder checks) costs nothing before a run.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,8 @@ from typing import Protocol
 import pandas as pd
 
 from costmodel.files import write_csv, write_json
-from costmodel.reports import plots
-from costmodel.reports.excel import write_results_workbook
-from costmodel.reports.figures import figures_for
 from costmodel.reports.folder import OutputError, write_output_folder
-from costmodel.reports.html import write_cheers, write_report
 from costmodel.reports.jobs import Job, run_jobs
-from costmodel.reports.plots import save_figure
 from costmodel.results import AnalysisResult
 
 INPUT_COPY = "input_workbook.xlsx"  # the modelled workbook's bytes, for the reports' echo
@@ -94,6 +93,9 @@ def write_running(
             on_step("writing figures and reports" if reports else "writing the last tables")
 
     def late_figures(folder: Path) -> None:
+        from costmodel.reports.figures import figures_for
+        from costmodel.reports.plots import save_figure
+
         drawn = figures_for(ready).keys()
         for name, draw in figures_for(finished[0]).items():
             if name not in drawn:
@@ -151,6 +153,9 @@ def _table_jobs(result: AnalysisResult, folder: Path) -> list[Job]:
 
 def _figure_jobs(result: AnalysisResult, folder: Path) -> list[Job]:
     """One job per figure (PNG and SVG)."""
+    from costmodel.reports.figures import figures_for
+    from costmodel.reports.plots import save_figure
+
     return [
         Job(
             f"figure {name}",
@@ -163,6 +168,9 @@ def _figure_jobs(result: AnalysisResult, folder: Path) -> list[Job]:
 def _report_jobs(folder: Path, csvs: tuple[str, ...], figures: tuple[str, ...]) -> list[Job]:
     """cheers.csv, results.xlsx (reads every CSV, cheers.csv too) and report.html (reads the
     CSVs and the figures), after the jobs that write what they read."""
+    from costmodel.reports.excel import write_results_workbook
+    from costmodel.reports.html import write_cheers, write_report
+
     cheers = Job("cheers.csv", lambda: write_cheers(folder), csvs)
     excel = Job(
         "results.xlsx",
@@ -204,6 +212,9 @@ def write_user_cea(out_dir: str | Path, tables: dict, summary: dict) -> Path:
     """The output folder of ``costmodel cea``: its tables, summary.json, CEAC and EVPI."""
 
     def figures(folder: Path) -> None:
+        from costmodel.reports import plots
+        from costmodel.reports.plots import save_figure
+
         (folder / "figures").mkdir()
         save_figure(plots.plot_ceac(tables["ceac"], ""), folder / "figures" / "ceac")
         save_figure(plots.plot_evpi(tables["evpi"], "", False), folder / "figures" / "evpi")

@@ -45,13 +45,28 @@ def write_output_folder(
     try:
         return _write(out, tables, summary, extra)
     except OSError as exc:  # disk full, read-only, a file where a folder should be...
-        cause = exc.strerror or type(exc).__name__
-        where = f" ({exc.filename})" if exc.filename else ""
-        raise OutputError(
-            f"cannot write the results to {out}: {cause}{where}. Nothing was replaced: earlier "
-            "results there are unchanged. Free space, fix the permissions or choose another "
-            "--out."
-        ) from None
+        raise _cannot_write(out, exc) from None
+
+
+def _cannot_write(out: Path, exc: OSError) -> OutputError:
+    cause = exc.strerror or type(exc).__name__
+    where = f" ({exc.filename})" if exc.filename else ""
+    return OutputError(
+        f"cannot write the results to {out}: {cause}{where}. Nothing was replaced: earlier "
+        "results there are unchanged. Free space, fix the permissions or choose another --out."
+    )
+
+
+def check_output_folder(out_dir: str | Path) -> None:
+    """OutputError now if ``out_dir`` could not be replaced by a run's results (a file, a
+    folder costmodel did not write, or one holding files it did not write), so that a long
+    run fails before it starts rather than at the end; the check is made again when the
+    results are written. Reads only."""
+    out = Path(out_dir)
+    try:
+        _check_replaceable(out)
+    except OSError as exc:  # a folder that cannot be listed...
+        raise _cannot_write(out, exc) from None
 
 
 def _write(out: Path, tables, summary, extra) -> Path:
