@@ -93,7 +93,7 @@ def test_writing_while_evppi_runs_gives_the_folder_of_the_finished_run(
             assert name in early
     assert [name for name in after if after[name] != early[name]] == []
     writing = steps.index("writing tables and figures" if reports else "writing tables")
-    assert steps.index("EVPPI (ran beside the steps below)") > writing
+    assert steps.index("EVPPI (ran beside the later steps and the writing)") > writing
     assert steps[-1] == ("writing figures and reports" if reports else "writing the last tables")
 
 

@@ -205,7 +205,7 @@ def _start_analyses(inputs: ModelInputs, options: RunOptions) -> RunningAnalyses
                 ctx.psa = test_and_treat.extend_psa(decision, ctx.psa, ctx.biomarker_runs)
             alongside = [(n, s) for n, s in chosen if n in ALONGSIDE]
             if alongside:
-                groups.append(_fork_group(ctx, alongside, "the steps below"))
+                groups.append(_fork_group(ctx, alongside, "the later steps and the writing"))
         for name, step in chosen:
             if name in elsewhere:
                 continue
