@@ -54,3 +54,29 @@ def test_rendered_report_screenshot_is_not_blank(report, tmp_path):
 
     pixels = imread(shot)
     assert pixels.shape[0] >= 1000 and pixels.std() > 0.05  # text and figures, not blank
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_wide_tables_scroll_in_their_own_box_never_the_page(report, tmp_path, width):
+    """A table wider than the window (the one-way DSA: 20 columns) scrolls sideways inside
+    its own box; the page itself never scrolls sideways, so no text is cut at the window's
+    edge. Measured in the browser: a script added to a copy of the report records the widths."""
+    import re
+
+    probe = """<script>window.addEventListener('load', () => {
+      const doc = document.documentElement;
+      const boxes = [...document.querySelectorAll('table')].filter(
+        t => t.scrollWidth > t.clientWidth + 1).length;
+      const p = document.createElement('pre'); p.id = 'probe';
+      p.textContent = doc.scrollWidth + ' ' + doc.clientWidth + ' ' + boxes;
+      document.body.appendChild(p);});</script>"""
+    copy = tmp_path / "probe.html"
+    copy.write_text(report.read_text().replace("</body>", probe + "</body>"))
+    dom = _chromium(
+        f"--window-size={width},1600", "--virtual-time-budget=5000", "--dump-dom", copy.as_uri()
+    ).stdout
+    page_width, window_width, scrolling = map(
+        int, re.search(r'id="probe">([^<]*)<', dom)[1].split()
+    )
+    assert page_width <= window_width
+    assert scrolling >= 1  # the DSA table is wider than any of these windows

@@ -24,6 +24,8 @@ tr.weak td{background:#fff4d6}.note{color:#555;font-size:.9rem}
 figure{margin:1rem 0;page-break-inside:avoid}figure img{max-width:100%}
 figcaption{font-size:.85rem;color:#444}
 nav ol{columns:2;font-size:.9rem}
+@media screen{table{display:block;overflow-x:auto;width:max-content;
+max-width:min(calc(50vw + 29rem),calc(100vw - 3rem))}}
 @media print{@page{margin:14mm 12mm}nav{display:none}h2{page-break-before:auto}
 h2,h3{page-break-after:avoid}table{page-break-inside:auto;font-size:.66rem;max-width:100%}
 thead{display:table-header-group}tr{page-break-inside:avoid}th,td{padding:.1rem .25rem}
