@@ -181,7 +181,7 @@ def test_a_job_here_runs_in_the_calling_process_while_helpers_take_the_others(tm
 
         return run
 
-    jobs = [Job("here", record("here", 0.5), here=True)]
+    jobs = [Job("here", record("here", 1.0), here=True)]  # 1 s: time for the helper
     jobs += [Job(f"a{i}", record(f"a{i}")) for i in range(4)]
     jobs.append(Job("last", record("last"), ("here",), here=True))
     run_jobs(jobs, processes=2 if cores.fork_processes() > 1 else 1)
