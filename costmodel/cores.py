@@ -121,6 +121,11 @@ class Forked:
             raise error
         raise RuntimeError(f"a forked process failed: {text}")
 
+    def wait(self, timeout: float) -> bool:
+        """Whether :meth:`result` would return at once, after waiting up to ``timeout``
+        seconds for the child (always True without a child: it computes when asked)."""
+        return self._process is None or self._receiver.poll(timeout)
+
     def stopped(self) -> bool:
         """Whether the child has exited (always False without a child)."""
         return self._process is not None and self._process.exitcode is not None

@@ -165,6 +165,60 @@ def test_a_failing_forked_step_while_writing_leaves_no_folder_and_no_process(tmp
     assert multiprocessing.active_children() == []
 
 
+@needs_fork
+def test_a_helpers_failure_ends_the_wait_of_a_job_here():
+    """A job here that waits (for EVPPI, in a run) and calls raise_if_stopped is abandoned
+    as soon as a helper's job fails: the helper's error is raised in seconds, not when the
+    wait would have ended."""
+    import time
+
+    from costmodel.reports.jobs import raise_if_stopped
+
+    def wait() -> None:
+        for _ in range(3000):  # 30 s unless stopped
+            raise_if_stopped()
+            time.sleep(0.01)
+
+    def fail() -> None:
+        raise OSError(28, "No space left on device", "figure.png")
+
+    start = time.perf_counter()
+    with pytest.raises(OSError, match="No space left"):
+        run_jobs([Job("wait", wait, here=True), Job("fail", fail)], processes=2)
+    assert time.perf_counter() - start < 10
+
+
+@needs_fork
+def test_a_failing_figure_while_evppi_runs_is_reported_without_waiting_for_it(
+    tmp_path, monkeypatch
+):
+    """run_and_write: a figure that cannot be written (a full disk) in the helper while this
+    process waits for a 60 s EVPPI stops EVPPI and reports the disk error at once."""
+    import time
+
+    from costmodel.analyses import run as pipeline
+    from costmodel.api import run_and_write
+    from costmodel.reports import plots
+    from costmodel.reports.folder import OutputError
+
+    def slow(ctx):
+        time.sleep(60)
+        return {}
+
+    def full_disk(ax, stem):
+        raise OSError(28, "No space left on device", f"{stem}.png")
+
+    monkeypatch.setattr(
+        pipeline, "STEPS", tuple((n, slow if n == "EVPPI" else s) for n, s in pipeline.STEPS)
+    )
+    monkeypatch.setattr(plots, "save_figure", full_disk)
+    start = time.perf_counter()
+    with pytest.raises(OutputError, match="No space left on device"):
+        run_and_write(load_inputs(HIV_WORKBOOK), tmp_path / "out", psa_samples=100, seed=1)
+    assert time.perf_counter() - start < 40
+    assert list(tmp_path.iterdir()) == [] and _live_children() == []
+
+
 def test_a_job_here_runs_in_the_calling_process_while_helpers_take_the_others(tmp_path):
     """A job marked ``here`` (it needs what only this process has) is never taken by a
     helper; the helpers take the other jobs meanwhile, before those listed after it."""

@@ -155,11 +155,13 @@ class RunningAnalyses:
             _collect(self._groups, self._ctx, until=frozenset(self._chosen) - ALONGSIDE)
         return self._result()
 
-    def finish(self) -> AnalysisResult:
-        """The whole result, once every forked step has been collected."""
+    def finish(self, while_waiting: Callable[[], None] | None = None) -> AnalysisResult:
+        """The whole result, once every forked step has been collected. While it waits,
+        ``while_waiting()`` is called every 0.1 s: an exception it raises abandons the wait
+        (the forked steps are stopped), e.g. when the writing it overlaps has failed."""
         try:
             with one_blas_thread():
-                _collect(self._groups, self._ctx)
+                _collect(self._groups, self._ctx, while_waiting=while_waiting)
         finally:
             self.cancel()
         return self._result()
@@ -246,10 +248,14 @@ def _fork_group(ctx: AnalysisContext, steps: list[tuple[str, Step]], beside: str
 
 
 def _collect(
-    groups: list[_Group], ctx: AnalysisContext, until: frozenset[str] | None = None
+    groups: list[_Group],
+    ctx: AnalysisContext,
+    until: frozenset[str] | None = None,
+    while_waiting: Callable[[], None] | None = None,
 ) -> None:
     """Wait for the forked groups (only those with a step in ``until``, when given) and add
-    their tables; each step is reported as it is collected."""
+    their tables; each step is reported as it is collected. ``while_waiting()`` is called
+    every 0.1 s of waiting (it may raise to abandon the wait)."""
     on_step = ctx.options.on_step
     for group in groups:
         names = group.steps
@@ -257,6 +263,8 @@ def _collect(
             continue
         if on_step is not None:
             on_step(f"{names[0]} (ran beside {group.beside})")
+        while while_waiting is not None and not group.forked.wait(0.1):
+            while_waiting()
         tables = group.forked.result()
         for i, name in enumerate(names):
             if i and on_step is not None:

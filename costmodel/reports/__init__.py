@@ -19,7 +19,7 @@ import pandas as pd
 
 from costmodel.files import write_csv, write_json
 from costmodel.reports.folder import OutputError, write_output_folder
-from costmodel.reports.jobs import Job, run_jobs
+from costmodel.reports.jobs import Job, raise_if_stopped, run_jobs
 from costmodel.results import AnalysisResult
 
 INPUT_COPY = "input_workbook.xlsx"  # the modelled workbook's bytes, for the reports' echo
@@ -30,7 +30,9 @@ class Running(Protocol):
     (:class:`costmodel.analyses.run.RunningAnalyses`)."""
 
     def ready(self) -> AnalysisResult: ...  # what is known now
-    def finish(self) -> AnalysisResult: ...  # the whole result (waits)
+    def finish(  # the whole result (waits, calling while_waiting, which may raise)
+        self, while_waiting: Callable[[], None] | None = None
+    ) -> AnalysisResult: ...
     def cancel(self) -> None: ...  # stop what still runs
 
 
@@ -43,7 +45,7 @@ class Finished:
     def ready(self) -> AnalysisResult:
         return self._result
 
-    def finish(self) -> AnalysisResult:
+    def finish(self, while_waiting: Callable[[], None] | None = None) -> AnalysisResult:
         return self._result
 
     def cancel(self) -> None:
@@ -83,7 +85,7 @@ def write_running(
         on_step("writing tables and figures" if reports else "writing tables")
 
     def collect(folder: Path) -> None:
-        result = running.finish()
+        result = running.finish(raise_if_stopped)  # a helper's failure ends the wait
         result.summary.update(summary_notes or {})
         for name in result.tables.keys() - ready.tables.keys():
             _write_table(folder, name, result.tables[name])

@@ -24,6 +24,20 @@ from costmodel.cores import Forked, fork_processes
 _POLL_S = 0.002  # how often a process waiting for a prerequisite looks again
 
 
+class OtherJobFailedError(RuntimeError):
+    """Raised in a job by :func:`raise_if_stopped`: a job in another process has failed."""
+
+
+_running: _SharedState | None = None  # the shared state of the jobs this process runs
+
+
+def raise_if_stopped() -> None:
+    """In a long job (one that waits): OtherJobFailedError once a job in another process has
+    failed, so that :func:`run_jobs` raises that job's error without waiting for this one."""
+    if _running is not None and _running.stopped.value:
+        raise OtherJobFailedError("a job in another process failed")
+
+
 @dataclass(frozen=True)
 class Job:
     """One piece of output: ``run()`` writes it; ``after`` names the jobs it reads. A job
@@ -117,7 +131,9 @@ def _work(
 ) -> None:
     """Take and run jobs (but those to ``skip``) until none is left; a failure stops every
     process."""
+    global _running
     skip = skip or [False] * len(jobs)
+    _running = state
     try:
         while (i := state.take(needs, skip)) is not None:
             if i < 0:  # every job left waits for one another process is running
@@ -130,3 +146,5 @@ def _work(
     except BaseException:
         state.stop()
         raise
+    finally:
+        _running = None
