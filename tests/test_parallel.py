@@ -219,6 +219,24 @@ def test_a_failing_figure_while_evppi_runs_is_reported_without_waiting_for_it(
     assert list(tmp_path.iterdir()) == [] and _live_children() == []
 
 
+def test_an_os_error_of_evppi_is_not_reported_as_a_folder_error(tmp_path, monkeypatch):
+    """EVPPI is collected inside the output-folder transaction, which reports an OSError as
+    'cannot write the results'; one raised by EVPPI itself is reported as the analysis's."""
+    from costmodel.analyses import run as pipeline
+    from costmodel.api import run_and_write
+    from costmodel.reports.folder import OutputError
+
+    def broken(ctx):
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+    steps = tuple((n, broken if n == "EVPPI" else s) for n, s in pipeline.STEPS)
+    monkeypatch.setattr(pipeline, "STEPS", steps)
+    with pytest.raises(RuntimeError, match=r"beside the writing failed: .*reset by peer") as caught:
+        run_and_write(load_inputs(HIV_WORKBOOK), tmp_path / "out", psa_samples=100, seed=1)
+    assert not isinstance(caught.value, OutputError)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_job_here_runs_in_the_calling_process_while_helpers_take_the_others(tmp_path):
     """A job marked ``here`` (it needs what only this process has) is never taken by a
     helper; the helpers take the other jobs meanwhile, before those listed after it."""

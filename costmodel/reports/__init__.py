@@ -85,7 +85,10 @@ def write_running(
         on_step("writing tables and figures" if reports else "writing tables")
 
     def collect(folder: Path) -> None:
-        result = running.finish(raise_if_stopped)  # a helper's failure ends the wait
+        try:
+            result = running.finish(raise_if_stopped)  # a helper's failure ends the wait
+        except OSError as exc:  # the analyses' own: not a folder error (write_output_folder's)
+            raise RuntimeError(f"an analysis that ran beside the writing failed: {exc}") from exc
         result.summary.update(summary_notes or {})
         for name in result.tables.keys() - ready.tables.keys():
             _write_table(folder, name, result.tables[name])
