@@ -104,67 +104,23 @@ def run_inputs(
     on_step: Callable[[str], None] | None = None,
     fast: bool = False,
     analyses: Iterable[str] | None = None,
+    out_dir: str | Path | None = None,
+    reports: bool = True,
+    summary_notes: Mapping[str, object] | None = None,
 ) -> RunResult:
     """Base case, deterministic sensitivity analyses, PSA and value of information, as the
     workbook asks. ``psa_samples`` and ``seed`` override the Settings values (0 samples
     disables the PSA); ``deterministic=False`` skips DSA/threshold/scenarios, ``voi=False``
     EVPPI/EVSI; ``fast=True`` runs the base case and one-way DSA only (no PSA);
-    ``progress(done, total)`` follows the PSA and ``on_step(name)`` each analysis."""
-    options = _run_options(
-        inputs,
-        seed=seed,
-        psa_samples=psa_samples,
-        deterministic=deterministic,
-        progress=progress,
-        evppi_groups=evppi_groups,
-        voi=voi,
-        on_step=on_step,
-        fast=fast,
-        analyses=analyses,
-    )
-    return _run_result(start_analyses(inputs, options).finish())
+    ``progress(done, total)`` follows the PSA and ``on_step(name)`` each analysis.
 
-
-def run_and_write(
-    inputs: ModelInputs,
-    out_dir: str | Path,
-    *,
-    reports: bool = True,
-    summary_notes: Mapping[str, object] | None = None,
-    **options: Any,
-) -> tuple[RunResult, Path]:
-    """:func:`run_inputs` with ``options`` (its keywords), then ``result.write(out_dir,
-    reports=reports)``, sooner: the outputs that need no forked step (EVPPI, EVSI) are
-    written while those steps run (:func:`costmodel.reports.write_running`). A folder that
-    would be refused (see :func:`costmodel.reports.folder.check_output_folder`) is refused
-    before the run.
-    ``summary_notes`` are added to summary.json. The same files as
-    ``run_inputs(...).write(...)``. Returns the result and the folder."""
-    run_options = _run_options(inputs, **options)
-    check_output_folder(out_dir)  # a folder that would be refused: before the run, not after
-    running = start_analyses(inputs, run_options)
-    result, folder = write_running(
-        running, out_dir, reports=reports, summary_notes=summary_notes, on_step=run_options.on_step
-    )
-    return _run_result(result), folder
-
-
-def _run_options(
-    inputs: ModelInputs,
-    *,
-    seed: SeedLike = None,
-    psa_samples: int | None = None,
-    deterministic: bool = True,
-    progress: Callable[[int, int], None] | None = None,
-    evppi_groups: list[list[str]] | None = None,
-    voi: bool = True,
-    on_step: Callable[[str], None] | None = None,
-    fast: bool = False,
-    analyses: Iterable[str] | None = None,
-) -> RunOptions:
-    """The checked options of :func:`run_inputs` (OptionError for a bad one)."""
+    With ``out_dir`` the results are also written there, as ``result.write(out_dir,
+    reports=reports)`` writes them (the same files, ``summary_notes`` added to summary.json),
+    but sooner: the outputs that need no forked step (EVPPI, EVSI) are written while those
+    steps run (:func:`costmodel.reports.write_running`); a folder that would be refused
+    (:func:`costmodel.reports.folder.check_output_folder`) is refused before the run."""
     settings = inputs.settings
-    return RunOptions(
+    options = RunOptions(
         seed=_checked_seed(settings.seed if seed is None else seed),
         psa_samples=0
         if fast
@@ -177,6 +133,30 @@ def _run_options(
         on_step=on_step,
         analyses=_checked_analyses(analyses),
     )
+    if out_dir is None:
+        return _run_result(start_analyses(inputs, options).finish())
+    check_output_folder(out_dir)  # a folder that would be refused: before the run, not after
+    running = start_analyses(inputs, options)
+    result, _ = write_running(
+        running, out_dir, reports=reports, summary_notes=summary_notes, on_step=on_step
+    )
+    return _run_result(result)
+
+
+def run_and_write(
+    inputs: ModelInputs,
+    out_dir: str | Path,
+    *,
+    reports: bool = True,
+    summary_notes: Mapping[str, object] | None = None,
+    **options: Any,
+) -> tuple[RunResult, Path]:
+    """``run_inputs(inputs, out_dir=out_dir, ...)`` with ``options`` (its other keywords):
+    the result and the folder, as `costmodel run` writes it."""
+    result = run_inputs(
+        inputs, out_dir=out_dir, reports=reports, summary_notes=summary_notes, **options
+    )
+    return result, Path(out_dir)
 
 
 def _run_result(result: AnalysisResult) -> RunResult:

@@ -75,20 +75,15 @@ def write_running(
     byte for byte, as :func:`write_result` of the finished run (tested). Returns the finished
     result and the folder; ``on_step(name)`` is called as writing starts and as the reports
     are started. Whatever fails, the forked steps are stopped."""
-    try:
-        ready = running.ready()  # waits for the steps that ran beside the PSA
-    except BaseException:
-        running.cancel()
-        raise
     finished: list[AnalysisResult] = []
-    if on_step is not None:
-        on_step("writing tables and figures" if reports else "writing tables")
 
     def collect(folder: Path) -> None:
         try:
             result = running.finish(raise_if_stopped)  # a helper's failure ends the wait
         except OSError as exc:  # the analyses' own: not a folder error (write_output_folder's)
-            raise RuntimeError(f"an analysis that ran beside the writing failed: {exc}") from exc
+            raise RuntimeError(
+                f"the value of information (EVPPI, EVSI) computed beside the writing failed: {exc}"
+            ) from exc
         result.summary.update(summary_notes or {})
         for name in result.tables.keys() - ready.tables.keys():
             _write_table(folder, name, result.tables[name])
@@ -134,10 +129,13 @@ def write_running(
         run_jobs(jobs)
 
     try:
+        ready = running.ready()  # waits for the steps that ran beside the PSA
+        if on_step is not None:
+            on_step("writing tables and figures" if reports else "writing tables")
         # the tables are written by the jobs (so that they share the cores with the figures)
         folder = write_output_folder(out_dir, {}, None, extras)
     finally:
-        running.cancel()
+        running.cancel()  # whatever failed, the forked steps stop
     return finished[0], folder
 
 
