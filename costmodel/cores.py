@@ -130,6 +130,17 @@ class Forked:
         """Whether the child has exited (always False without a child)."""
         return self._process is not None and self._process.exitcode is not None
 
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (None without a child)."""
+        return None if self._process is None else self._process.pid
+
+    @property
+    def exit_code(self) -> int | None:
+        """The child's exit code, -N if signal N ended it (None while it runs or without a
+        child)."""
+        return None if self._process is None else self._process.exitcode
+
     def cancel(self) -> None:
         """Stop the child (if still running) and wait for it."""
         if self._process is not None and self._process.is_alive():

@@ -482,3 +482,45 @@ def _table(ctx):
     from costmodel.analyses.base_case import run
 
     return run(ctx)["base_case"]
+
+
+@needs_fork
+@pytest.mark.parametrize("here_polls", [True, False])
+def test_a_helper_killed_mid_job_ends_the_run_with_three_processes(here_polls):
+    """With three processes, a helper killed in the middle of a job (out-of-memory killer)
+    used to leave the other helper and this process waiting for that job forever. Now this
+    process sees it (while waiting in a job here, or for a job to take), names the job, and
+    stops the other helper."""
+    import multiprocessing
+    import os
+    import signal
+    import time
+
+    from costmodel.reports.jobs import HelperLostError, raise_if_stopped
+
+    parent = os.getpid()
+
+    def here() -> None:  # 30 s unless stopped, or 1 s so that the helpers take "die"
+        for _ in range(3000 if here_polls else 100):
+            if here_polls:
+                raise_if_stopped()
+            time.sleep(0.01)
+
+    def die() -> None:
+        if os.getpid() == parent:
+            raise AssertionError("'die' ran in the calling process")
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def after() -> None:
+        pass
+
+    jobs = [Job("here", here, here=True), Job("die", die), Job("after", after, ("die",))]
+    start = time.perf_counter()
+    with pytest.raises(
+        HelperLostError,
+        match=r"stopped from outside \(exit code -9\) while "
+        r"writing die\.",
+    ):
+        run_jobs(jobs, processes=3)
+    assert time.perf_counter() - start < 10
+    assert multiprocessing.active_children() == []

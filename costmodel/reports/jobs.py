@@ -28,14 +28,29 @@ class OtherJobFailedError(RuntimeError):
     """Raised in a job by :func:`raise_if_stopped`: a job in another process has failed."""
 
 
+class HelperLostError(RuntimeError):
+    """A helper process was killed (out of memory, a signal) in the middle of a job."""
+
+
 _running: _SharedState | None = None  # the shared state of the jobs this process runs
+
+
+def _none_lost() -> str | None:
+    """No helper lost (outside run_jobs, and in the helpers)."""
+    return None
+
+
+_lost: Callable[[], str | None] = _none_lost  # see _work's ``lost``
 
 
 def raise_if_stopped() -> None:
     """In a long job (one that waits): OtherJobFailedError once a job in another process has
-    failed, so that :func:`run_jobs` raises that job's error without waiting for this one."""
+    failed, so that :func:`run_jobs` raises that job's error without waiting for this one;
+    HelperLostError once a helper was killed in the middle of a job."""
     if _running is not None and _running.stopped.value:
         raise OtherJobFailedError("a job in another process failed")
+    if (lost := _lost()) is not None:
+        raise HelperLostError(lost)
 
 
 @dataclass(frozen=True)
@@ -71,11 +86,27 @@ def run_jobs(jobs: Sequence[Job], processes: int | None = None) -> None:
     state = _SharedState(multiprocessing.get_context("fork"), len(jobs))
     only_here = [job.here for job in jobs]  # what a helper must leave to this process
     helpers = [
-        Forked(lambda: _work(jobs, needs, state, skip=only_here)) for _ in range(processes - 1)
+        Forked(lambda worker=worker: _work(jobs, needs, state, skip=only_here, worker=worker))
+        for worker in range(1, processes)
     ]
+
+    def lost() -> str | None:
+        """Why the run cannot finish if a helper left (killed: out of memory, a signal)
+        while a job it took is not done; None if none did."""
+        for worker, helper in enumerate(helpers, start=1):
+            if helper.stopped() and (unfinished := state.unfinished(worker)):
+                names = ", ".join(jobs[i].name for i in unfinished)
+                return (
+                    f"a writing process (pid {helper.pid}) was stopped from outside "
+                    f"(exit code {helper.exit_code}) while writing {names}. Run again; if "
+                    "it recurs, look for what kills processes on this machine (the "
+                    "kernel's out-of-memory killer logs in dmesg)."
+                )
+        return None
+
     error: BaseException | None = None
     try:
-        _work(jobs, needs, state, others_gone=lambda: all(h.stopped() for h in helpers))
+        _work(jobs, needs, state, lost=lost)
     except BaseException as exc:
         error = exc
     failure = None
@@ -84,22 +115,29 @@ def run_jobs(jobs: Sequence[Job], processes: int | None = None) -> None:
             helper.result()
         except BaseException as exc:
             failure = failure or exc
-    if error is not None and (failure is None or isinstance(error, KeyboardInterrupt)):
+    # the helpers' own errors are raised rather than this process's, unless this one was
+    # interrupted or knows why a helper stopped without a result
+    first = (KeyboardInterrupt, HelperLostError)
+    if error is not None and (failure is None or isinstance(error, first)):
         raise error
     if failure is not None:
         raise failure
 
 
 class _SharedState:
-    """Next job to take, which jobs are done, and whether to stop (shared with the helpers)."""
+    """Next job to take, which process took it, which jobs are done, and whether to stop
+    (shared with the helpers)."""
 
     def __init__(self, context, n_jobs: int) -> None:
         self.lock = context.Lock()
         self.taken = context.RawArray("b", n_jobs)
+        self.owner = context.RawArray("i", n_jobs)  # 0: the calling process; k: helper k
         self.done = context.RawArray("b", n_jobs)
         self.stopped = context.RawValue("b", 0)
 
-    def take(self, needs: Sequence[tuple[int, ...]], skip: Sequence[bool]) -> int | None:
+    def take(
+        self, needs: Sequence[tuple[int, ...]], skip: Sequence[bool], worker: int
+    ) -> int | None:
         """The first job not yet taken, not to ``skip`` and whose prerequisites are done; -1
         when every job left waits for one still running (or is to skip); None when no job is
         left (or the work was stopped)."""
@@ -115,11 +153,20 @@ class _SharedState:
                     continue
                 if all(self.done[j] for j in needs[i]):
                     self.taken[i] = 1
+                    self.owner[i] = worker
                     return i
             return -1 if left else None
 
     def stop(self) -> None:
         self.stopped.value = 1
+
+    def unfinished(self, worker: int) -> list[int]:
+        """The jobs ``worker`` took and has not finished."""
+        return [
+            i
+            for i in range(len(self.done))
+            if self.taken[i] and self.owner[i] == worker and not self.done[i]
+        ]
 
 
 def _work(
@@ -127,18 +174,21 @@ def _work(
     needs: Sequence[tuple[int, ...]],
     state: _SharedState,
     skip: Sequence[bool] | None = None,
-    others_gone: Callable[[], bool] = lambda: False,
+    worker: int = 0,
+    lost: Callable[[], str | None] = _none_lost,
 ) -> None:
-    """Take and run jobs (but those to ``skip``) until none is left; a failure stops every
-    process."""
-    global _running
+    """Take and run jobs (but those to ``skip``) as process ``worker`` (0: the calling one)
+    until none is left; a failure stops every process. ``lost`` (the calling process's)
+    says why the run cannot finish when a helper was killed in the middle of a job: this
+    process then stops every other (a helper waiting for that job would wait forever)."""
+    global _running, _lost
     skip = skip or [False] * len(jobs)
-    _running = state
+    _running, _lost = state, lost
     try:
-        while (i := state.take(needs, skip)) is not None:
+        while (i := state.take(needs, skip, worker)) is not None:
             if i < 0:  # every job left waits for one another process is running
-                if others_gone():
-                    raise RuntimeError("a writing process stopped before finishing its job")
+                if (why := lost()) is not None:
+                    raise HelperLostError(why)
                 time.sleep(_POLL_S)
                 continue
             jobs[i].run()
@@ -147,4 +197,4 @@ def _work(
         state.stop()
         raise
     finally:
-        _running = None
+        _running, _lost = None, _none_lost
