@@ -192,3 +192,36 @@ def test_expressions_evaluated_once_for_strata_and_strategies_give_the_same_bits
         plain = run_model(base, evaluate_parameters(base, sample_parameters(base, 7, 0, 12), 12))
         assert np.all(shared.by_entry["imv"].qaly > plain.by_entry["imv"].qaly + 1e-3)
         np.testing.assert_allclose(shared.by_entry["o2"].qaly, plain.by_entry["o2"].qaly, 1e-12)
+
+
+@pytest.mark.parametrize("model", ["covid", "tunnels"])
+def test_the_chunk_memory_budget_counts_the_expressions_a_chunk_keeps(
+    covid, tmp_path, monkeypatch, model
+):
+    """Chunk.shared_values keeps evaluated expressions for the whole chunk; the chunk size
+    budget counts them (kept_bytes_per_sample, an upper bound): what a chunk of 300 samples
+    keeps at its fullest (just before a stratum's values are dropped) is within it. The
+    tunnel model evaluates time_in_state expressions per tunnel position."""
+    if model == "covid":
+        inputs = covid
+    else:
+        path = tmp_path / "tunnels.xlsx"
+        write_workbook(path, workbook_sheets(model_spec(n_acute=12)))
+        inputs = load_inputs(path)
+    n = 300
+    values = evaluate_parameters(inputs, sample_parameters(inputs, 5, 0, n), n)
+    if model == "tunnels":  # no distributions: give every parameter 300 distinct values
+        values = {k: np.asarray(v) * np.linspace(0.9, 1.1, n) for k, v in values.items()}
+    fullest = []
+    forget = model_run.forget_stratum
+
+    def record(kept: dict) -> None:
+        fullest.append(sum(v.nbytes for v in kept.values() if v.base is None))
+        forget(kept)
+
+    monkeypatch.setattr(model_run, "forget_stratum", record)
+    run_model(inputs, values, compiled=False, chunk_size=n)
+    phases = expand_phases(inputs)
+    probe = model_run.Chunk(inputs, phases, {}, 1, 0, 1)
+    bound = n * sum(probe.kept_bytes_per_sample(p) for p in phases)
+    assert 0 < max(fullest) <= bound

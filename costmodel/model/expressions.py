@@ -276,6 +276,22 @@ class Chunk:
             self.shared_values[key] = value
         return value
 
+    def kept_bytes_per_sample(self, phase: ExpandedPhase) -> int:
+        """Upper bound of the bytes per sample that ``shared_values`` keeps for ``phase``
+        (for the memory budget of a chunk): each distinct phase expression on every time
+        segment, for each tunnel position when it uses time_in_state, for each strategy
+        when its names depend on the strategy, one entry stratum at a time."""
+        by_strategy, _ = self._dependence()
+        segments = self.segments(phase)[0].size
+        kept = set()
+        for state, expr in _phase_expressions_by_state(self.inputs, phase):
+            if expr is None:
+                continue
+            positions = state.tunnel_length if "time_in_state" in expr.names else 1
+            copies = self.n_strategies if expr.names & by_strategy else 1
+            kept.add((expr, positions, copies))
+        return 8 * segments * sum(positions * copies for _, positions, copies in kept)
+
     def _dependence(self) -> tuple[frozenset[str], frozenset[str]]:
         """The names whose values may differ between strategies (strategy variables), and
         between entry strata (entry indicators and what is computed from them)."""
@@ -312,14 +328,24 @@ class Chunk:
 def phase_expressions(inputs: ModelInputs, phase: ExpandedPhase) -> list[Expression | None]:
     """Every expression evaluated for the phase: its states' and transitions' cells (all
     strategies' rows); parameters and strategy variables enter through their names."""
-    keys = {s.key for s in phase.states}
-    expressions: list[Expression | None] = []
+    return [expr for _, expr in _phase_expressions_by_state(inputs, phase)]
+
+
+def _phase_expressions_by_state(
+    inputs: ModelInputs, phase: ExpandedPhase
+) -> list[tuple[State, Expression | None]]:
+    """(state, expression) for every expression of :func:`phase_expressions`: the state
+    whose cells hold it, or the state a transition leaves."""
+    by_key = {s.key: s for s in phase.states}
+    pairs: list[tuple[State, Expression | None]] = []
     for s in phase.states:
-        expressions += [s.utility, s.initial, *s.costs.values(), *s.start_costs.values()]
+        pairs += [(s, e) for e in (s.utility, s.initial, *s.costs.values())]
+        pairs += [(s, e) for e in s.start_costs.values()]
     for t in inputs.transitions:
-        if t.from_state in keys:
-            expressions += [t.probability, t.qaly, *t.costs.values()]
-    return expressions
+        if t.from_state in by_key:
+            state = by_key[t.from_state]
+            pairs += [(state, e) for e in (t.probability, t.qaly, *t.costs.values())]
+    return pairs
 
 
 def forget_stratum(shared_values: dict) -> None:

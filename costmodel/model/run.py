@@ -233,13 +233,15 @@ def default_chunk_size(
     compiled: bool,
     shared: frozenset[str] = frozenset(),
 ) -> int:
-    """Samples per chunk so that the largest per-phase arrays stay within CHUNK_BYTES: per
-    cohort and time segment the transition entries (about 3 per state; a dense K × K matrix
-    on the NumPy path), six occupancy sums and two reward temporaries per state, and the
-    stored trace on the NumPy path. A ``shared`` phase runs K cohorts per sample."""
+    """Samples per chunk so that the largest per-phase arrays, with the evaluated
+    expressions a chunk keeps for all its phases, stay within CHUNK_BYTES: per cohort and
+    time segment the transition entries (about 3 per state; a dense K × K matrix on the
+    NumPy path), six occupancy sums and two reward temporaries per state, and the stored
+    trace on the NumPy path (a ``shared`` phase runs K cohorts per sample); kept for the
+    whole chunk, :meth:`Chunk.kept_bytes_per_sample` of every phase."""
     n_strategies = len(inputs.strategies)
     probe = Chunk(inputs, phases, {}, 1, 0, 1)
-    per_sample = 0
+    per_sample = kept = 0
     for p in phases:
         k, segments = p.n_states, probe.segments(p)[0].size
         entries = 3 * k if compiled else k * k
@@ -247,7 +249,8 @@ def default_chunk_size(
         cells = segments * (entries + 8 * k) + trace
         cohorts = k if p.phase.key in shared else n_strategies
         per_sample = max(per_sample, cohorts * 8 * cells)
-    return max(1, min(MAX_CHUNK, CHUNK_BYTES // max(per_sample, 1)))
+        kept += probe.kept_bytes_per_sample(p)
+    return max(1, min(MAX_CHUNK, CHUNK_BYTES // max(per_sample + kept, 1)))
 
 
 @dataclass
