@@ -36,8 +36,9 @@ def _format_table(table: pd.DataFrame, currency: str, effect: str = "qaly") -> s
         "icer": lambda v: "" if pd.isna(v) else f"{v:,.0f}",
     }
     text = shown.to_string(index=False, formatters=formats, na_rep="")
-    unit = "LY" if effect == "ly" else "QALY"
-    return f"Costs in {currency}; ICER per {unit} gained.\n{text}"
+    from costmodel.schema_types import effect_unit
+
+    return f"Costs in {currency}; ICER per {effect_unit(effect)} gained.\n{text}"
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ import pandas as pd
 
 from costmodel.inputs import ModelInputs
 from costmodel.outcomes import ModelOutcomes, resolves_day, share_at_day
+from costmodel.schema_types import effect_unit
 
 DAYS_PER_YEAR = 365.25
 
@@ -90,12 +91,24 @@ def outcomes_table(
             elif column.startswith("days_"):
                 unit = "days"
             else:
-                unit = f"{currency} per " + ("QALY" if "qaly" in column else "life-year")
+                unit = f"{currency} per " + effect_unit("qaly" if "qaly" in column else "ly")
             values.append((column, unit, float(measures.loc[strategy, column])))
         values += [
-            ("ly", "life-years (discounted)", float(base.loc[strategy, "ly"])),
-            ("ly_undiscounted", "life-years", float(base.loc[strategy, "ly_undiscounted"])),
-            ("qaly", "QALYs (discounted)", float(base.loc[strategy, "qaly"])),
+            (
+                "ly",
+                effect_unit("ly", plural=True) + " (discounted)",
+                float(base.loc[strategy, "ly"]),
+            ),
+            (
+                "ly_undiscounted",
+                effect_unit("ly", plural=True),
+                float(base.loc[strategy, "ly_undiscounted"]),
+            ),
+            (
+                "qaly",
+                effect_unit("qaly", plural=True) + " (discounted)",
+                float(base.loc[strategy, "qaly"]),
+            ),
             ("cost", f"{currency} (discounted)", float(base.loc[strategy, "cost"])),
         ]
         values += [

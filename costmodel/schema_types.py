@@ -22,6 +22,17 @@ CORRECTION_METHODS = (
 )  # fmt: skip
 DISTRIBUTIONS = (*FAMILIES, "dirichlet")
 EFFECT_MEASURES = ("qaly", "ly")
+_EFFECT_UNITS = {"qaly": "QALY", "ly": "LY"}  # LY: life-year
+
+
+def effect_unit(measure: str, *, plural: bool = False) -> str:
+    """The unit effects are counted in for Settings effect_measure ``measure``: 'QALY' or
+    'LY' (life-year), 'QALYs' or 'LYs' if ``plural``; every table, figure and sheet says the
+    same."""
+    unit = _EFFECT_UNITS.get(measure, measure)
+    return unit + "s" if plural else unit
+
+
 PRODUCT_TYPES = ("cells", "secretome", "ev", "cells+ev")
 SYNTHESIS_EFFECTS = ("confidence", "prediction", "manual")
 

@@ -144,7 +144,7 @@ def test_ceac_chart_has_one_smooth_series_per_strategy_from_ceac_csv(built, out_
         assert x == pytest.approx(expected.wtp.tolist())
         assert y == pytest.approx(expected.prob_ce.tolist())
     title = "".join(r.t for p in chart.x_axis.title.tx.rich.p for r in p.r)
-    assert "GBP" in title and "life-year" in title
+    assert "GBP" in title and "per LY" in title  # the unit the CLI, report and figures use
 
 
 def test_ce_plane_is_difference_of_saved_columns_versus_reference(built, out_folder):

@@ -124,9 +124,10 @@ def test_state_diagram_lines_never_cross_a_state_label():
 
 
 def test_willingness_to_pay_axes_name_the_effect(hiv_figures):
-    """The HIV example measures effect in life-years: WTP is GBP per life-year on the CEAC,
-    the expected-loss and the EVPI curves (not a generic 'unit of effect')."""
+    """The HIV example measures effect in life-years: WTP is GBP per LY on the CEAC, the
+    expected-loss and the EVPI curves (not a generic 'unit of effect'; LY, as the ICER
+    tables of the command line and the report say)."""
     assert hiv_figures.inputs.settings.effect_measure == "ly"
     drawn = figures_for(hiv_figures)
     for name in ("ceac", "expected_loss", "evpi"):
-        assert drawn[name]().get_xlabel() == "Willingness to pay (GBP per life-year)", name
+        assert drawn[name]().get_xlabel() == "Willingness to pay (GBP per LY)", name

@@ -230,6 +230,11 @@ def test_outcomes_table_per_1000_and_nnt(covid):
         1000 * cells.loc["deaths_day_28", "per_patient"], rel=1e-12
     )
     assert np.isnan(cells.loc["nnt_day_28", "per_1000_patients"])
+    units = cells["unit"]  # one spelling of the effect units, as in the ICER tables
+    assert units["icer_per_qaly_vs_reference"] == "GBP per QALY"
+    assert units["icer_per_ly_vs_reference"] == "GBP per LY"
+    assert (units["qaly"], units["ly"]) == ("QALYs (discounted)", "LYs (discounted)")
+    assert units["ly_undiscounted"] == "LYs"
     categories = {"cost_hospital", "cost_drugs", "cost_msc", "cost_post_discharge"}
     assert categories <= set(cells.index)
     total = sum(cells.loc[c, "per_patient"] for c in categories)

@@ -24,6 +24,7 @@ from costmodel.reports.excel_cells import (
     number_format,
 )
 from costmodel.reports.excel_sheets import _TableSheet
+from costmodel.schema_types import effect_unit
 
 TORNADO_PARAMETERS = 15
 
@@ -98,8 +99,7 @@ def _chart_blocks(sheets: dict[str, _TableSheet], currency: str, effect: str) ->
 
 
 def _effect_unit(effect: str, *, plural: bool = False) -> str:
-    unit = {"qaly": "QALY", "ly": "life-year"}.get(effect, effect)
-    return unit + "s" if plural else unit
+    return effect_unit(effect, plural=plural)
 
 
 def _money(currency: str) -> str:

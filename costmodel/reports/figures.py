@@ -11,6 +11,7 @@ from collections.abc import Callable
 from costmodel.inputs import ModelInputs
 from costmodel.reports import plots
 from costmodel.results import AnalysisResult
+from costmodel.schema_types import effect_unit
 
 
 def _diagram(inputs: ModelInputs) -> tuple[list, list]:
@@ -24,8 +25,8 @@ def _diagram(inputs: ModelInputs) -> tuple[list, list]:
 
 
 def _wtp_unit(settings) -> str:
-    """What willingness to pay is per: 'QALY' or 'life-year' (Settings effect_measure)."""
-    return "QALY" if settings.effect_measure == "qaly" else "life-year"
+    """What willingness to pay is per: 'QALY' or 'LY' (Settings effect_measure)."""
+    return effect_unit(settings.effect_measure)
 
 
 def figures_for(result: AnalysisResult) -> dict[str, Callable]:
@@ -49,7 +50,7 @@ def figures_for(result: AnalysisResult) -> dict[str, Callable]:
             currency,
             labels=names,
             strategy_label=label,
-            effect_unit="LY" if settings.effect_measure == "ly" else "QALY",
+            effect_unit=_wtp_unit(settings),
         )
     for name in [n for n in tables if n == "twoway" or n.startswith("twoway_")]:
         grid = tables[name]
@@ -93,7 +94,7 @@ def _psa_figures(result: AnalysisResult) -> dict[str, Callable]:
     others = [i for i in range(len(keys)) if i != r]
     effect = psa.effect(settings.effect_measure)
     currency = settings.currency
-    label = "QALYs" if settings.effect_measure == "qaly" else "life-years"
+    label = effect_unit(settings.effect_measure, plural=True)
     labels = {key: inputs.strategy_label(key) for key in keys}
     unit = _wtp_unit(settings)
     population = settings.population_size > 0

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from costmodel import schema_types
 from costmodel.reports.cheers import cheers_checklist
 from costmodel.reports.html_elements import _figure, _table, header_label
 from costmodel.results import PROVENANCE_KEYS
@@ -72,7 +73,7 @@ def decision_summary(folder: Path, summary: dict, tables: Tables) -> Section | N
 
 def effect_unit(settings: dict) -> str:
     """'QALY' or 'LY': what the ICERs and WTPs of the run are per (Settings effect_measure)."""
-    return "LY" if settings.get("effect_measure") == "ly" else "QALY"
+    return schema_types.effect_unit(settings.get("effect_measure", "qaly"))
 
 
 def _decision_sentence(
