@@ -149,3 +149,22 @@ def test_provenance_shows_values_as_written_in_a_workbook(hiv_folder):
     assert "<td>20000, 30000</td>" in provenance
     for repr_text in ("True", "False", "[20000.0", "(20000.0", "40.0<"):
         assert repr_text not in provenance, repr_text
+
+
+def test_report_cells_wrap_long_lists_and_urls_at_their_joins_and_keep_identifiers_whole():
+    """Line-break opportunities in table cells (the browser test measures the result):
+    after the joins of a URL or a parameter list, after the underscores of an identifier
+    only when it is longer than 30 characters, anywhere in a hash; escaped as HTML."""
+    from costmodel.reports.html_elements import _breakable
+
+    assert (
+        _breakable("smr_post_discharge_early & <b>") == "smr_post_discharge_early &amp; &lt;b&gt;"
+    )
+    assert _breakable("a_b+c_d+e_f+g_h_i") == "a_b+<wbr>c_d+<wbr>e_f+<wbr>g_h_i"
+    assert _breakable("https://doi.org/x?a=1&b=2") == (
+        "https://<wbr>doi.org/<wbr>x?<wbr>a=<wbr>1&amp;<wbr>b=<wbr>2"
+    )
+    assert _breakable("observed_post_discharge_mortality") == (
+        "observed_<wbr>post_<wbr>discharge_<wbr>mortality"
+    )
+    assert _breakable("f" * 64) == f"<span class='long'>{'f' * 64}</span>"

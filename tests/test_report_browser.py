@@ -80,3 +80,40 @@ def test_wide_tables_scroll_in_their_own_box_never_the_page(report, tmp_path, wi
     )
     assert page_width <= window_width
     assert scrolling >= 1  # the DSA table is wider than any of these windows
+
+
+@pytest.fixture(scope="module")
+def covid_report(tmp_path_factory):
+    from tests.conftest import ROOT
+
+    out = tmp_path_factory.mktemp("browser") / "covid"
+    run_workbook(ROOT / "inputs" / "msc_covid19.xlsx", psa_samples=100, seed=1).write(out)
+    return out / "report.html"
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_no_identifier_in_a_table_is_cut_across_lines(covid_report, tmp_path, width):
+    """Cells such as msc_cells or smr_post_discharge_early stay whole on one line (a cell
+    used to read 'msc_cell' / 's' when its column was squeezed); only lists and paths
+    (a+b+c, a/b) and tokens longer than 30 characters wrap. Measured in the browser: the
+    number of line boxes of each cell's text."""
+    import json
+    import re
+
+    probe = """<script>window.addEventListener('load', () => {
+      const cut = [];
+      for (const td of document.querySelectorAll('td')) {
+        const text = td.textContent.trim();
+        if (/[\\s\\/+,&?=]/.test(text) || text.length > 30) continue;
+        const range = document.createRange(); range.selectNodeContents(td);
+        if (range.getClientRects().length > 1) cut.push(text);
+      }
+      const p = document.createElement('pre'); p.id = 'probe';
+      p.textContent = JSON.stringify(cut); document.body.appendChild(p);});</script>"""
+    copy = tmp_path / "probe.html"
+    copy.write_text(covid_report.read_text().replace("</body>", probe + "</body>"))
+    dom = _chromium(
+        f"--window-size={width},1600", "--virtual-time-budget=5000", "--dump-dom", copy.as_uri()
+    ).stdout
+    cut = json.loads(re.search(r'id="probe">([^<]*)<', dom)[1].replace("&amp;", "&"))
+    assert cut == []

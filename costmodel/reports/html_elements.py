@@ -19,7 +19,7 @@ h1{font-size:1.7rem}h2{border-bottom:2px solid #ccd;padding-bottom:.2rem;margin-
 table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.82rem;font-family:Arial,sans-serif}
 th,td{border:1px solid #bbb;padding:.2rem .45rem;text-align:left;vertical-align:top}
 td.num{text-align:right;white-space:nowrap}th{background:#eef1f6}
-td{max-width:22rem;overflow-wrap:anywhere}
+td{max-width:22rem;overflow-wrap:break-word}.long{overflow-wrap:anywhere}
 tr.weak td{background:#fff4d6}.note{color:#555;font-size:.9rem}
 figure{margin:1rem 0;page-break-inside:avoid}figure img{max-width:100%}
 figcaption{font-size:.85rem;color:#444}
@@ -104,7 +104,7 @@ def _table(frame: pd.DataFrame, *, max_rows: int = 60, weak_column: str | None =
         cells = "".join(
             f"<td class='num'>{html.escape(fmt(v))}</td>"
             if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
-            else f"<td>{html.escape(_format(v))}</td>"
+            else f"<td>{_breakable(_format(v))}</td>"
             for v, fmt in zip(row.to_numpy(), formats, strict=True)
         )
         body.append(f"<tr class='weak'>{cells}</tr>" if weak else f"<tr>{cells}</tr>")
@@ -114,6 +114,38 @@ def _table(frame: pd.DataFrame, *, max_rows: int = 60, weak_column: str | None =
         else ""
     )
     return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}"
+
+
+# Where a token (text between spaces) may wrap: a URL, a path, a distribution's parameters
+# or a group of parameters (a+b+c) after / + , & ? = once longer than 16 characters; an
+# identifier (msc_cells, smr_post_discharge_early) or a word is kept whole up to 30
+# characters, then wraps after _ . -; a longer token without separators (a hash), anywhere.
+_TOKEN = re.compile(r"\S{17,}")
+_JOINS = re.compile(r"([/+,&?=]+)")
+_WORD_JOINS = re.compile(r"([_.-]+)")
+_LONGEST_WORD = 30
+
+
+def _breakable(text: str) -> str:
+    """``text`` escaped for HTML, with line-break opportunities (<wbr>) inside its long
+    tokens as above: a table column is never narrower than an identifier and no identifier
+    is cut, yet URLs and long lists do not widen their column."""
+    out, end = [], 0
+    for match in _TOKEN.finditer(text):
+        out.append(html.escape(text[end : match.start()]))
+        token = match.group(0)
+        long = len(token) > _LONGEST_WORD
+        joins = _JOINS if _JOINS.search(token) else _WORD_JOINS if long else None
+        if joins is not None and joins.search(token):
+            pieces = joins.split(token)  # a capturing group: the separators are odd pieces
+            out += [html.escape(p) + ("<wbr>" if i % 2 else "") for i, p in enumerate(pieces)]
+        elif long:
+            out.append(f"<span class='long'>{html.escape(token)}</span>")
+        else:
+            out.append(html.escape(token))
+        end = match.end()
+    out.append(html.escape(text[end:]))
+    return "".join(out)
 
 
 def _column_format(column: pd.Series) -> Callable[[object], str]:
