@@ -168,3 +168,34 @@ def test_report_cells_wrap_long_lists_and_urls_at_their_joins_and_keep_identifie
         "observed_<wbr>post_<wbr>discharge_<wbr>mortality"
     )
     assert _breakable("f" * 64) == f"<span class='long'>{'f' * 64}</span>"
+
+
+def test_an_ly_models_report_tables_show_icers_and_effects_per_ly():
+    """An LY model (effect_measure = ly) whose QALYs differ from its LYs: the key results'
+    'ICER vs reference' is per LY like the frontier's ICER (it showed the per-QALY ICER),
+    and the subgroup and hypothetical tables name LYs (they said QALYs)."""
+    from costmodel.reports.html_sections import _key_results, _subgroup_columns, hypothetical
+
+    base = pd.DataFrame(
+        {
+            "strategy": ["a", "b"],
+            "label": ["A", "B"],
+            "cost": [1000.0, 3000.0],
+            "qaly": [1.0, 1.25],
+            "ly": [2.0, 2.5],
+            "icer_per_qaly_vs_reference": [float("nan"), 8000.0],  # 2000 / 0.25 QALY
+            "icer_per_ly_vs_reference": [float("nan"), 4000.0],  # 2000 / 0.5 LY
+            "icer": [float("nan"), 4000.0],  # the frontier, per LY
+        }
+    )
+    settings = {"effect_measure": "ly", "reference_strategy": "a"}
+    table = _key_results(base, None, [1000.0], settings).set_index("Strategy")
+    assert table.loc["B", "ICER vs reference"] == 4000.0
+    assert table.loc["B", "LYs"] == 2.5 and table.loc["B", "QALYs"] == 1.25
+    assert table.loc["B", "NHB at 1,000 (LYs)"] == pytest.approx(2.5 - 3000.0 / 1000.0)
+    subgroups = pd.DataFrame(columns=["subgroup", "label", "cost", "qaly", "ly", "icer"])
+    assert _subgroup_columns(subgroups, settings)["ly"] == "LYs"
+    assert "qaly" not in _subgroup_columns(subgroups, settings)
+    frame = pd.DataFrame({"label": ["B"], "inc_effect": [0.5]})
+    _, _, body = hypothetical(None, {"settings": settings}, {"hypothetical": frame})
+    assert "Incremental LYs" in body and "QALY" not in body

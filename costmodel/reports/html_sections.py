@@ -142,9 +142,10 @@ def _key_results(
     columns = {
         "label": "Strategy",
         "cost": "Cost",
-        "qaly": "QALYs",
-        "ly": "Life-years",
-        "icer_per_qaly_vs_reference": "ICER vs reference",
+        "qaly": schema_types.effect_unit("qaly", plural=True),
+        "ly": schema_types.effect_unit("ly", plural=True),
+        # per the run's effect, as the frontier's ICERs (an LY model's were per QALY here)
+        f"icer_per_{effect}_vs_reference": "ICER vs reference",
         "icer": "ICER along the frontier",
         "status": "Status",
     }
@@ -317,12 +318,14 @@ HYPOTHETICAL_COLUMNS = {
 }
 
 
-def _subgroup_columns(table: pd.DataFrame) -> dict[str, str]:
+def _subgroup_columns(table: pd.DataFrame, settings: dict) -> dict[str, str]:
+    """Display labels of the subgroups table: the run's effect beside its ICERs."""
+    effect = "ly" if settings.get("effect_measure") == "ly" else "qaly"
     columns = {
         "subgroup": "Subgroup",
         "label": "Strategy",
         "cost": "Cost",
-        "qaly": "QALYs",
+        effect: schema_types.effect_unit(effect, plural=True),
         "icer": "ICER",
         "status": "Status",
     }
@@ -337,6 +340,8 @@ def _subgroup_columns(table: pd.DataFrame) -> dict[str, str]:
 def hypothetical(folder: Path, summary: dict, tables: Tables) -> Section | None:
     if "hypothetical" not in tables:
         return None
+    unit = effect_unit(summary.get("settings", {}))
+    columns = {**HYPOTHETICAL_COLUMNS, "inc_effect": f"Incremental {unit}s"}
     return (
         "hypothetical",
         "Hypothetical strategies: what they would be worth",
@@ -344,7 +349,7 @@ def hypothetical(folder: Path, summary: dict, tables: Tables) -> Section | None:
         "so they are left out of the ICER table, the acceptability curves and the value of "
         "information. Each is compared with the reference alone: its ICER as assumed, the price "
         "at which it would be cost-effective and the risk ratio of death it would need at its "
-        "assumed price.</p>" + _table(_labelled(tables["hypothetical"], HYPOTHETICAL_COLUMNS)),
+        "assumed price.</p>" + _table(_labelled(tables["hypothetical"], columns)),
     )
 
 
@@ -357,7 +362,12 @@ def subgroups(folder: Path, summary: dict, tables: Tables) -> Section | None:
         "<p>Each subgroup is the cohort started in one respiratory-support state (or a mix); "
         "the whole cohort is their entry-weighted sum. Fully incremental analysis within each "
         "subgroup; threshold price of the DSA strategy and EVPI per patient at each WTP.</p>"
-        + _table(_labelled(tables["subgroups"], _subgroup_columns(tables["subgroups"]))),
+        + _table(
+            _labelled(
+                tables["subgroups"],
+                _subgroup_columns(tables["subgroups"], summary.get("settings", {})),
+            )
+        ),
     )
 
 
