@@ -3,6 +3,8 @@ analysis steps, forked writing jobs, Gaussian-process columns on threads (issue 
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import warnings
 from pathlib import Path
 
@@ -484,31 +486,52 @@ def _table(ctx):
     return run(ctx)["base_case"]
 
 
+@contextlib.contextmanager
+def _fails_after(seconds: int):
+    """Raise TimeoutError in this (main) thread after ``seconds``, and again every 2 s
+    (a wait that catches it is interrupted again): a test of a hang fails instead of
+    hanging the suite."""
+
+    def expired(signum, frame):
+        signal.alarm(2)
+        raise TimeoutError(f"still running after {seconds} s: the run hangs")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 @needs_fork
-@pytest.mark.parametrize("here_polls", [True, False])
-def test_a_helper_killed_mid_job_ends_the_run_with_three_processes(here_polls):
+@pytest.mark.parametrize("how", ["here polls", "waiting to take", "holding the lock"])
+def test_a_helper_killed_mid_job_ends_the_run_with_three_processes(how):
     """With three processes, a helper killed in the middle of a job (out-of-memory killer)
     used to leave the other helper and this process waiting for that job forever. Now this
-    process sees it (while waiting in a job here, or for a job to take), names the job, and
-    stops the other helper."""
+    process sees it (while waiting in a job here, for a job to take, or for the shared lock
+    the killed helper held), names the job, and stops the other helper."""
     import multiprocessing
     import os
-    import signal
     import time
 
+    from costmodel.reports import jobs as jobs_module
     from costmodel.reports.jobs import HelperLostError, raise_if_stopped
 
     parent = os.getpid()
 
     def here() -> None:  # 30 s unless stopped, or 1 s so that the helpers take "die"
-        for _ in range(3000 if here_polls else 100):
-            if here_polls:
+        for _ in range(3000 if how == "here polls" else 100):
+            if how == "here polls":
                 raise_if_stopped()
             time.sleep(0.01)
 
     def die() -> None:
         if os.getpid() == parent:
             raise AssertionError("'die' ran in the calling process")
+        if how == "holding the lock":
+            jobs_module._running.lock.acquire()  # never released: this process dies
         os.kill(os.getpid(), signal.SIGKILL)
 
     def after() -> None:
@@ -516,11 +539,45 @@ def test_a_helper_killed_mid_job_ends_the_run_with_three_processes(here_polls):
 
     jobs = [Job("here", here, here=True), Job("die", die), Job("after", after, ("die",))]
     start = time.perf_counter()
-    with pytest.raises(
-        HelperLostError,
-        match=r"stopped from outside \(exit code -9\) while "
-        r"writing die\.",
+    with (
+        _fails_after(30),
+        pytest.raises(
+            HelperLostError, match=r"stopped from outside \(exit code -9\) while writing die\."
+        ),
     ):
         run_jobs(jobs, processes=3)
     assert time.perf_counter() - start < 10
     assert multiprocessing.active_children() == []
+
+
+@needs_fork
+def test_a_helpers_own_failure_is_never_reported_as_a_killed_helper(monkeypatch):
+    """A helper whose job raises stops the run and exits; had this process looked for lost
+    helpers between the two (a descheduled moment, made 50 ms here), it reported the helper
+    as killed and hid the job's error. The job's own error is raised every time."""
+    import time
+
+    from costmodel.reports import jobs as jobs_module
+
+    take = jobs_module._SharedState.take
+
+    def slow_take(self, needs, skip, worker, lost):
+        found = take(self, needs, skip, worker, lost)
+        if worker == 0 and found == -1:
+            time.sleep(0.05)
+        return found
+
+    monkeypatch.setattr(jobs_module._SharedState, "take", slow_take)
+
+    def fail() -> None:
+        time.sleep(0.2)
+        raise OSError(28, "No space left on device", "figure.png")
+
+    for _ in range(5):
+        jobs = [
+            Job("here", lambda: time.sleep(0.1), here=True),
+            Job("fail", fail),
+            Job("after", lambda: None, ("fail",)),
+        ]
+        with _fails_after(30), pytest.raises(OSError, match="No space left"):
+            run_jobs(jobs, processes=2)

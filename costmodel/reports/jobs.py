@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from costmodel.cores import Forked, fork_processes
 
 _POLL_S = 0.002  # how often a process waiting for a prerequisite looks again
+_LOCK_WAIT_S = 0.5  # how long a process waits for the shared lock before checking on the others
 
 
 class OtherJobFailedError(RuntimeError):
@@ -91,17 +92,22 @@ def run_jobs(jobs: Sequence[Job], processes: int | None = None) -> None:
     ]
 
     def lost() -> str | None:
-        """Why the run cannot finish if a helper left (killed: out of memory, a signal)
-        while a job it took is not done; None if none did."""
+        """Why the run cannot finish if a helper was killed (out of memory, a signal) in
+        the middle of a job or while taking one; None if none was. A helper whose job
+        failed stops the run before it exits: its own error is raised instead."""
         for worker, helper in enumerate(helpers, start=1):
-            if helper.stopped() and (unfinished := state.unfinished(worker)):
-                names = ", ".join(jobs[i].name for i in unfinished)
-                return (
-                    f"a writing process (pid {helper.pid}) was stopped from outside "
-                    f"(exit code {helper.exit_code}) while writing {names}. Run again; if "
-                    "it recurs, look for what kills processes on this machine (the "
-                    "kernel's out-of-memory killer logs in dmesg)."
-                )
+            if not helper.stopped():
+                continue
+            unfinished = state.unfinished(worker)
+            if state.stopped.value or (helper.exit_code == 0 and not unfinished):
+                continue  # stopped by a failure (raised as such), or done
+            doing = ", ".join(jobs[i].name for i in unfinished) or "its next job"
+            return (
+                f"a writing process (pid {helper.pid}) was stopped from outside (exit "
+                f"code {helper.exit_code}) while writing {doing}. Run again; if it "
+                "recurs, look for what kills processes on this machine (the kernel's "
+                "out-of-memory killer logs in dmesg)."
+            )
         return None
 
     error: BaseException | None = None
@@ -136,12 +142,23 @@ class _SharedState:
         self.stopped = context.RawValue("b", 0)
 
     def take(
-        self, needs: Sequence[tuple[int, ...]], skip: Sequence[bool], worker: int
+        self,
+        needs: Sequence[tuple[int, ...]],
+        skip: Sequence[bool],
+        worker: int,
+        lost: Callable[[], str | None],
     ) -> int | None:
         """The first job not yet taken, not to ``skip`` and whose prerequisites are done; -1
         when every job left waits for one still running (or is to skip); None when no job is
-        left (or the work was stopped)."""
-        with self.lock:
+        left (or the work was stopped). The lock is waited for in steps, so that a helper
+        killed while holding it cannot block the others for ever: between steps, stopped
+        work returns None and ``lost()`` raises HelperLostError."""
+        while not self.lock.acquire(timeout=_LOCK_WAIT_S):
+            if self.stopped.value:
+                return None
+            if (why := lost()) is not None:
+                raise HelperLostError(why)
+        try:
             if self.stopped.value:
                 return None
             left = False
@@ -156,6 +173,8 @@ class _SharedState:
                     self.owner[i] = worker
                     return i
             return -1 if left else None
+        finally:
+            self.lock.release()
 
     def stop(self) -> None:
         self.stopped.value = 1
@@ -185,7 +204,7 @@ def _work(
     skip = skip or [False] * len(jobs)
     _running, _lost = state, lost
     try:
-        while (i := state.take(needs, skip, worker)) is not None:
+        while (i := state.take(needs, skip, worker, lost)) is not None:
             if i < 0:  # every job left waits for one another process is running
                 if (why := lost()) is not None:
                     raise HelperLostError(why)
