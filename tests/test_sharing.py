@@ -194,20 +194,29 @@ def test_expressions_evaluated_once_for_strata_and_strategies_give_the_same_bits
         np.testing.assert_allclose(shared.by_entry["o2"].qaly, plain.by_entry["o2"].qaly, 1e-12)
 
 
-@pytest.mark.parametrize("model", ["covid", "tunnels"])
+@pytest.mark.parametrize("model", ["covid", "tunnels", "segments by stratum"])
 def test_the_chunk_memory_budget_counts_the_expressions_a_chunk_keeps(
     covid, tmp_path, monkeypatch, model
 ):
     """Chunk.shared_values keeps evaluated expressions for the whole chunk; the chunk size
-    budget counts them (kept_bytes_per_sample, an upper bound): what a chunk of 300 samples
+    budget counts them (bytes_per_sample, an upper bound): what a chunk of 300 samples
     keeps at its fullest (just before a stratum's values are dropped) is within it. The
-    tunnel model evaluates time_in_state expressions per tunnel position."""
-    if model == "covid":
-        inputs = covid
-    else:
+    tunnel model evaluates time_in_state expressions per tunnel position; in the third,
+    the IMV stratum's hospital cost varies daily (90 segments, the others 2), so the
+    strata keep values on different segments."""
+    if model == "tunnels":
         path = tmp_path / "tunnels.xlsx"
         write_workbook(path, workbook_sheets(model_spec(n_acute=12)))
         inputs = load_inputs(path)
+    elif model == "segments by stratum":
+        state = next(s for s in covid.states if s.key == "o2")
+        costs = {**state.costs}
+        category = next(iter(costs))
+        costs[category] = parse_expression(f"{costs[category].source} + entry_imv * time_days")
+        states = tuple(replace(s, costs=costs) if s is state else s for s in covid.states)
+        inputs = replace(covid, states=states)
+    else:
+        inputs = covid
     n = 300
     values = evaluate_parameters(inputs, sample_parameters(inputs, 5, 0, n), n)
     if model == "tunnels":  # no distributions: give every parameter 300 distinct values
@@ -221,7 +230,5 @@ def test_the_chunk_memory_budget_counts_the_expressions_a_chunk_keeps(
 
     monkeypatch.setattr(model_run, "forget_stratum", record)
     run_model(inputs, values, compiled=False, chunk_size=n)
-    phases = expand_phases(inputs)
-    probe = model_run.Chunk(inputs, phases, {}, 1, 0, 1)
-    bound = n * sum(probe.kept_bytes_per_sample(p) for p in phases)
-    assert 0 < max(fullest) <= bound
+    _, kept = model_run.bytes_per_sample(inputs, expand_phases(inputs), compiled=False)
+    assert 0 < max(fullest) <= n * kept

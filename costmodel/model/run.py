@@ -234,23 +234,42 @@ def default_chunk_size(
     shared: frozenset[str] = frozenset(),
 ) -> int:
     """Samples per chunk so that the largest per-phase arrays, with the evaluated
-    expressions a chunk keeps for all its phases, stay within CHUNK_BYTES: per cohort and
-    time segment the transition entries (about 3 per state; a dense K × K matrix on the
-    NumPy path), six occupancy sums and two reward temporaries per state, and the stored
-    trace on the NumPy path (a ``shared`` phase runs K cohorts per sample); kept for the
-    whole chunk, :meth:`Chunk.kept_bytes_per_sample` of every phase."""
+    expressions a chunk keeps for all its phases, stay within CHUNK_BYTES (see
+    :func:`bytes_per_sample`)."""
+    largest, kept = bytes_per_sample(inputs, phases, compiled, shared)
+    return max(1, min(MAX_CHUNK, CHUNK_BYTES // max(largest + kept, 1)))
+
+
+def bytes_per_sample(
+    inputs: ModelInputs,
+    phases: tuple[ExpandedPhase, ...],
+    compiled: bool,
+    shared: frozenset[str] = frozenset(),
+) -> tuple[int, int]:
+    """Upper bounds of the memory per sample of a chunk [bytes]: (the largest phase's
+    arrays, the evaluated expressions the chunk keeps for all its phases).
+
+    Per cohort and time segment the transition entries (about 3 per state; a dense K × K
+    matrix on the NumPy path), six occupancy sums and two reward temporaries per state, and
+    the stored trace on the NumPy path (a ``shared`` phase runs K cohorts per sample), on
+    the most time segments of any entry stratum. Kept: :meth:`Chunk.kept_bytes_per_sample`
+    of every phase and distinct set of segments (values are kept by segments, and a
+    stratum with segments of its own adds to what the earlier strata left)."""
     n_strategies = len(inputs.strategies)
-    probe = Chunk(inputs, phases, {}, 1, 0, 1)
-    per_sample = kept = 0
+    # segments may differ by stratum (an entry indicator times a time variable): a probe each
+    entries = inputs.entry_states if inputs.uses_entry_indicators() else (None,)
+    probes = [Chunk(inputs, phases, {}, 1, 0, 1, entry) for entry in entries]
+    largest = kept = 0
     for p in phases:
-        k, segments = p.n_states, probe.segments(p)[0].size
-        entries = 3 * k if compiled else k * k
+        distinct = {probe.segments(p)[0].tobytes(): probe for probe in probes}.values()
+        k, segments = p.n_states, max(probe.segments(p)[0].size for probe in distinct)
+        transition_entries = 3 * k if compiled else k * k
         trace = 0 if compiled else 2 * (p.phase.n_cycles + 1) * k
-        cells = segments * (entries + 8 * k) + trace
+        cells = segments * (transition_entries + 8 * k) + trace
         cohorts = k if p.phase.key in shared else n_strategies
-        per_sample = max(per_sample, cohorts * 8 * cells)
-        kept += probe.kept_bytes_per_sample(p)
-    return max(1, min(MAX_CHUNK, CHUNK_BYTES // max(per_sample + kept, 1)))
+        largest = max(largest, cohorts * 8 * cells)
+        kept += sum(probe.kept_bytes_per_sample(p) for probe in distinct)
+    return largest, kept
 
 
 @dataclass
