@@ -168,6 +168,13 @@ def test_report_cells_wrap_long_lists_and_urls_at_their_joins_and_keep_identifie
         "observed_<wbr>post_<wbr>discharge_<wbr>mortality"
     )
     assert _breakable("f" * 64) == f"<span class='long'>{'f' * 64}</span>"
+    # the pieces between joins are treated as tokens of their own
+    assert _breakable("https://x.org/" + "f" * 64) == (
+        f"https://<wbr>x.org/<wbr><span class='long'>{'f' * 64}</span>"
+    )
+    assert _breakable("a+observed_post_discharge_mortality") == (
+        "a+<wbr>observed_<wbr>post_<wbr>discharge_<wbr>mortality"
+    )
 
 
 def test_an_ly_models_report_tables_show_icers_and_effects_per_ly():

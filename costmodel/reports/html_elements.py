@@ -120,6 +120,7 @@ def _table(frame: pd.DataFrame, *, max_rows: int = 60, weak_column: str | None =
 # or a group of parameters (a+b+c) after / + , & ? = once longer than 16 characters; an
 # identifier (msc_cells, smr_post_discharge_early) or a word is kept whole up to 30
 # characters, then wraps after _ . -; a longer token without separators (a hash), anywhere.
+# The pieces between / + , & ? = joins are treated like tokens of their own.
 _TOKEN = re.compile(r"\S{17,}")
 _JOINS = re.compile(r"([/+,&?=]+)")
 _WORD_JOINS = re.compile(r"([_.-]+)")
@@ -134,18 +135,38 @@ def _breakable(text: str) -> str:
     for match in _TOKEN.finditer(text):
         out.append(html.escape(text[end : match.start()]))
         token = match.group(0)
-        long = len(token) > _LONGEST_WORD
-        joins = _JOINS if _JOINS.search(token) else _WORD_JOINS if long else None
-        if joins is not None and joins.search(token):
-            pieces = joins.split(token)  # a capturing group: the separators are odd pieces
-            out += [html.escape(p) + ("<wbr>" if i % 2 else "") for i, p in enumerate(pieces)]
-        elif long:
-            out.append(f"<span class='long'>{html.escape(token)}</span>")
+        if _JOINS.search(token):  # a piece between joins longer than a word wraps too
+            out.append(_after_joins(token, _JOINS, _long_word))
         else:
-            out.append(html.escape(token))
+            out.append(_long_word(token))
         end = match.end()
     out.append(html.escape(text[end:]))
     return "".join(out)
+
+
+def _long_word(token: str) -> str:
+    """A token without / + , & ? = escaped: whole up to _LONGEST_WORD characters, else with
+    <wbr> after its _ . - or, without any, breakable anywhere."""
+    if len(token) <= _LONGEST_WORD:
+        return html.escape(token)
+    if _WORD_JOINS.search(token):
+        return _after_joins(token, _WORD_JOINS, _anywhere)
+    return _anywhere(token)
+
+
+def _anywhere(token: str) -> str:
+    """A token escaped, breakable anywhere if longer than _LONGEST_WORD (a hash)."""
+    if len(token) <= _LONGEST_WORD:
+        return html.escape(token)
+    return f"<span class='long'>{html.escape(token)}</span>"
+
+
+def _after_joins(token: str, joins: re.Pattern, piece: Callable[[str], str]) -> str:
+    """``token`` with <wbr> after each run of ``joins``; the pieces between, by ``piece``."""
+    parts = joins.split(token)  # a capturing group: the joins are the odd parts
+    return "".join(
+        html.escape(part) + "<wbr>" if i % 2 else piece(part) for i, part in enumerate(parts)
+    )
 
 
 def _column_format(column: pd.Series) -> Callable[[object], str]:
