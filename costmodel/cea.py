@@ -31,6 +31,7 @@ from costmodel.cea_icer import (
     net_monetary_benefit,
 )
 from costmodel.cea_icer import compare_to_reference as compare_to_reference
+from costmodel.cea_icer import comparison as comparison
 
 __all__ = [
     "STATUS_DOMINATED",

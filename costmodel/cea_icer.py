@@ -193,18 +193,59 @@ def compare_to_reference(
     Returns
     -------
     inc_cost, inc_effect, icer, inmb : numpy.ndarray, shape (n_samples, n_strategies)
-        Δcost [currency], Δeffect, ICER = Δcost / Δeffect [currency per unit effect] (NaN when
-        |Δeffect| <= 1e-12, and in the reference column) and INMB = wtp·Δeffect − Δcost
-        [currency]; Δ are 0 in the reference column.
+        Δcost [currency], Δeffect, ICER = Δcost / Δeffect [currency per unit effect] where it
+        is a trade-off (see :func:`icer_where_trade_off`; NaN where one dominates, and in the
+        reference column) and INMB = wtp·Δeffect − Δcost [currency]; Δ are 0 in the
+        reference column. :func:`comparison` names the quadrant.
     """
     cost = np.asarray(cost, dtype=float)
     effect = np.asarray(effect, dtype=float)
     inc_cost = cost - cost[:, [reference]]
     inc_effect = effect - effect[:, [reference]]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        icer = np.where(np.abs(inc_effect) > 1e-12, inc_cost / inc_effect, np.nan)
+    icer = icer_where_trade_off(inc_cost, inc_effect)
     icer[:, reference] = np.nan
     return inc_cost, inc_effect, icer, wtp * inc_effect - inc_cost
+
+
+_SAME_EFFECT = 1e-12  # |Δeffect| at or below this is no difference in effect
+
+
+def icer_where_trade_off(inc_cost: ArrayLike, inc_effect: ArrayLike) -> np.ndarray:
+    """Δcost / Δeffect [currency per unit effect] where it prices a trade-off (more costly
+    and more effective, or less costly and less effective); NaN where one strategy
+    dominates the other (Δcost <= 0 < Δeffect, or Δeffect < 0 <= Δcost) or the effects are
+    the same (|Δeffect| <= 1e-12). A negative ratio is never shown: -43,676 per QALY could
+    be a dominant or a dominated strategy."""
+    inc_cost = np.asarray(inc_cost, dtype=float)
+    inc_effect = np.asarray(inc_effect, dtype=float)
+    trade_off = ((inc_effect > _SAME_EFFECT) & (inc_cost > 0)) | (
+        (inc_effect < -_SAME_EFFECT) & (inc_cost < 0)
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(trade_off, inc_cost / inc_effect, np.nan)
+
+
+COMPARISONS = (
+    "more costly, more effective",
+    "less costly, less effective",
+    "dominant",
+    "dominated",
+    "same effect",
+)
+
+
+def comparison(inc_cost: ArrayLike, inc_effect: ArrayLike) -> np.ndarray:
+    """How a strategy compares with its comparator, element by element (one of
+    COMPARISONS): the ICER quadrant, 'dominant' (no more costly, more effective),
+    'dominated' (no less costly, less effective) or 'same effect' (|Δeffect| <= 1e-12)."""
+    inc_cost = np.asarray(inc_cost, dtype=float)
+    inc_effect = np.asarray(inc_effect, dtype=float)
+    more, less = inc_effect > _SAME_EFFECT, inc_effect < -_SAME_EFFECT
+    return np.select(
+        [more & (inc_cost > 0), less & (inc_cost < 0), more, less],
+        list(COMPARISONS[:4]),
+        default=COMPARISONS[4],
+    )
 
 
 def _classify(

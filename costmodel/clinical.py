@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from costmodel.cea_icer import icer_where_trade_off
 from costmodel.inputs import ModelInputs
 from costmodel.outcomes import ModelOutcomes, resolves_day, share_at_day
 from costmodel.schema_types import effect_unit
@@ -52,12 +53,10 @@ def clinical_measures(
     for tag in inputs.tags:
         columns = [index[s.key] for s in inputs.states if tag in s.tags]
         table[f"days_{tag}"] = outcomes.state_time[sample][:, columns].sum(axis=1) * DAYS_PER_YEAR
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for name, effect in (("qaly", qaly), ("ly", ly)):
-            gain = effect - effect[ref]
-            icer = np.where(np.abs(gain) > 1e-12, (cost - cost[ref]) / gain, np.nan)
-            icer[ref] = np.nan
-            table[f"icer_per_{name}_vs_reference"] = icer
+    for name, effect in (("qaly", qaly), ("ly", ly)):
+        icer = icer_where_trade_off(cost - cost[ref], effect - effect[ref])
+        icer[ref] = np.nan
+        table[f"icer_per_{name}_vs_reference"] = icer
     for column in table.columns:
         if column.startswith(("deaths_averted", "nnt", "cost_per_death")):
             table.loc[ref, column] = np.nan

@@ -377,3 +377,27 @@ def test_net_monetary_benefit_broadcasts_cost_against_effect():
 def test_net_monetary_benefit_rejects_bad_shapes(cost, effect, wtp, match: str):
     with pytest.raises(ValueError, match=match):
         net_monetary_benefit(cost, effect, wtp)
+
+
+def test_an_icer_versus_the_reference_is_shown_only_for_a_trade_off():
+    """Hand example, reference A (cost 1000, effect 1.0): B costs 500 more for 0.1 more
+    (ICER 5,000); C saves 200 for 0.1 less (SW: 2,000 saved per unit lost); D costs 300
+    more for 0.1 less (dominated: the ratio -3,000 was shown as an ICER); E saves 100 for
+    0.2 more (dominant: -500); F costs 50 more for the same effect."""
+    from costmodel.cea import comparison, compare_to_reference
+
+    cost = np.array([[1000.0, 1500.0, 800.0, 1300.0, 900.0, 1050.0]])
+    effect = np.array([[1.0, 1.1, 0.9, 0.9, 1.2, 1.0]])
+    inc_cost, inc_effect, icer, inmb = compare_to_reference(cost, effect, 0, 20_000.0)
+    np.testing.assert_allclose(icer[0, 1:3], [5000.0, 2000.0], rtol=1e-12)
+    assert np.isnan(icer[0, [0, 3, 4, 5]]).all()
+    np.testing.assert_allclose(inmb[0], [0.0, 1500.0, -1800.0, -2300.0, 4100.0, -50.0], atol=1e-9)
+    assert list(comparison(inc_cost, inc_effect)[0, 1:]) == [
+        "more costly, more effective",
+        "less costly, less effective",
+        "dominated",
+        "dominant",
+        "same effect",
+    ]
+    # the edges: no extra cost for more effect is dominant, no saving for less is dominated
+    assert list(comparison([0.0, 0.0], [0.1, -0.1])) == ["dominant", "dominated"]

@@ -413,3 +413,25 @@ def test_threshold_searches_together_use_the_engine_each_would_alone(monkeypatch
         ignore_index=True,
     )
     pd.testing.assert_frame_equal(together, alone, check_exact=True)
+
+
+def test_one_way_and_two_way_name_dominance_instead_of_a_negative_icer():
+    """The default model's one-way DSA at the high risk ratio of death (1.14): MSC costs more
+    and gives fewer QALYs than standard care. Its ICER is empty and the row says
+    'dominated' (it read -43,676 per QALY); no ICER of the DSA tables is negative, and each
+    empty one is explained by its comparison."""
+    from costmodel.analyses.dsa import one_way, two_way, two_way_pairs
+
+    inputs = load_inputs(ROOT / "inputs" / "msc_covid19.xlsx")
+    table = one_way(inputs)
+    row = table[(table.parameter == "rr_death_msc") & (table.strategy == "msc_cells")].iloc[0]
+    assert row.inc_cost_high > 0 and row.inc_effect_high < 0
+    assert np.isnan(row.icer_high) and row.comparison_high == "dominated"
+    assert row.comparison_low == "more costly, more effective" and row.icer_low > 0
+    for end in ("base", "low", "high"):
+        icer, why = table[f"icer_{end}"], table[f"comparison_{end}"]
+        assert (icer.dropna() > 0).all()
+        trade_offs = ("more costly, more effective", "less costly, less effective")
+        assert (icer.isna() == ~why.isin(trade_offs)).all()
+    grid = two_way(inputs, *two_way_pairs(inputs)[0])
+    assert (grid.icer.dropna() > 0).all() and (grid.comparison == "dominated").any()

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from costmodel.analyses.base import AnalysisContext
-from costmodel.cea import compare_to_reference
+from costmodel.cea import compare_to_reference, comparison
 from costmodel.errors import CostModelError
 from costmodel.inputs import ModelInputs
 from costmodel.model import run_model
@@ -54,7 +54,7 @@ ONE_WAY_COLUMNS = (
     "parameter", "description", "strategy", "comparator", "base_value", "low_value",
     "high_value", "range_source", "inmb_base", "inmb_low", "inmb_high", "inmb_range",
     "icer_base", "icer_low", "icer_high", "inc_cost_low", "inc_effect_low", "inc_cost_high",
-    "inc_effect_high", "wtp",
+    "inc_effect_high", "wtp", "comparison_base", "comparison_low", "comparison_high",
 )  # fmt: skip
 
 
@@ -76,6 +76,7 @@ def one_way(inputs: ModelInputs) -> pd.DataFrame:
         if strategy == inputs.reference_strategy:
             continue
         d_cost, d_effect, icer, inmb = increments(inputs, outcomes, strategy)
+        quadrant = comparison(d_cost, d_effect)  # why an ICER is empty: dominant, dominated
         for i, (p, (low, high, origin)) in enumerate(ranged):
             lo, hi = 2 * i + 1, 2 * i + 2
             rows.append(
@@ -100,6 +101,9 @@ def one_way(inputs: ModelInputs) -> pd.DataFrame:
                     "inc_cost_high": d_cost[hi],
                     "inc_effect_high": d_effect[hi],
                     "wtp": inputs.settings.wtp[0],
+                    "comparison_base": quadrant[0],
+                    "comparison_low": quadrant[lo],
+                    "comparison_high": quadrant[hi],
                 }
             )
     table = pd.DataFrame(rows, columns=ONE_WAY_COLUMNS)
@@ -145,7 +149,7 @@ def two_way(inputs: ModelInputs, a: str, b: str, n: int = TWO_WAY_POINTS) -> pd.
     overrides = [{a: x, b: y} for x, y in zip(va.ravel(), vb.ravel(), strict=True)]
     outcomes = run_overrides(inputs, overrides)
     strategy = inputs.dsa_strategy
-    _, _, icer, inmb = increments(inputs, outcomes, strategy)
+    d_cost, d_effect, icer, inmb = increments(inputs, outcomes, strategy)
     return pd.DataFrame(
         {
             "parameter_a": a,
@@ -157,6 +161,7 @@ def two_way(inputs: ModelInputs, a: str, b: str, n: int = TWO_WAY_POINTS) -> pd.
             "wtp": inputs.settings.wtp[0],
             "inmb": inmb,
             "icer": icer,
+            "comparison": comparison(d_cost, d_effect),
         }
     )
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from costmodel.analyses.base import AnalysisContext
 from costmodel.analyses.dsa import increments, run_overrides
+from costmodel.cea import comparison
 from costmodel.evidence import Selection, Synthesis, describe_method
 from costmodel.inputs import ModelInputs
 from costmodel.validate.trials import run_synthesis
@@ -72,7 +73,13 @@ def evidence_sensitivity_table(inputs: ModelInputs) -> pd.DataFrame:
         valid = table["rr"].notna()
         outcomes = run_overrides(inputs, [{effect: rr} for rr in table.loc[valid, "rr"]])
         d_cost, d_effect, icer, inmb = increments(inputs, outcomes, inputs.dsa_strategy)
-        computed = {"inc_cost": d_cost, "inc_effect": d_effect, "icer": icer, "inmb": inmb}
+        computed = {
+            "inc_cost": d_cost,
+            "inc_effect": d_effect,
+            "icer": icer,
+            "inmb": inmb,
+            "comparison": comparison(d_cost, d_effect),
+        }
         for column, values in computed.items():
             table.loc[valid, column] = values
         table["strategy"] = inputs.dsa_strategy

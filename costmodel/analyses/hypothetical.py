@@ -15,7 +15,7 @@ import pandas as pd
 
 from costmodel.analyses.base import AnalysisContext
 from costmodel.analyses.threshold import Search, threshold_range, thresholds
-from costmodel.cea import compare_to_reference
+from costmodel.cea import compare_to_reference, comparison
 from costmodel.inputs import ModelInputs, Strategy
 from costmodel.model import run_model
 
@@ -56,6 +56,7 @@ def hypothetical_table(inputs: ModelInputs) -> pd.DataFrame:
         prices, effects = tables.get("price"), tables.get("effect")
         for wtp in settings.wtp:
             inc_cost, inc_effect, icer, inmb = compare_to_reference(out.cost, effect, 0, wtp)
+            quadrant = comparison(inc_cost, inc_effect)
             row = {
                 "strategy": strategy.key,
                 "label": strategy.label,
@@ -68,6 +69,7 @@ def hypothetical_table(inputs: ModelInputs) -> pd.DataFrame:
                 "inc_effect": inc_effect[0, 1],
                 "icer": icer[0, 1],
                 "inmb": inmb[0, 1],
+                "comparison": quadrant[0, 1],
                 "price_parameter": price,
                 "price_base": np.nan,
                 "threshold_price": np.nan,

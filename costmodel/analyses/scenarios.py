@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from costmodel.analyses.base import AnalysisContext
-from costmodel.cea import compare_to_reference
+from costmodel.cea import compare_to_reference, comparison
 from costmodel.errors import ModelCheckError
 from costmodel.inputs import ModelInputs
 from costmodel.model import run_model, use_compiled
@@ -106,6 +106,7 @@ def run_scenarios(inputs: ModelInputs) -> pd.DataFrame:
         cost, qaly, ly = out.cost[k : k + 1], out.qaly[k : k + 1], out.ly[k : k + 1]
         effect = out.effect(case.settings.effect_measure)[k : k + 1]
         inc_cost, inc_effect, icer, inmb = compare_to_reference(cost, effect, r, wtp)
+        quadrant = comparison(inc_cost, inc_effect)
         for s, strategy in enumerate(keys):
             is_reference = s == r
             rows.append(
@@ -121,6 +122,7 @@ def run_scenarios(inputs: ModelInputs) -> pd.DataFrame:
                     "icer": icer[0, s],
                     "inmb": np.nan if is_reference else inmb[0, s],
                     "wtp": wtp,
+                    "comparison": "" if is_reference else quadrant[0, s],
                 }
             )
     return pd.DataFrame(rows)
