@@ -384,7 +384,7 @@ def test_an_icer_versus_the_reference_is_shown_only_for_a_trade_off():
     (ICER 5,000); C saves 200 for 0.1 less (SW: 2,000 saved per unit lost); D costs 300
     more for 0.1 less (dominated: the ratio -3,000 was shown as an ICER); E saves 100 for
     0.2 more (dominant: -500); F costs 50 more for the same effect."""
-    from costmodel.cea import comparison, compare_to_reference
+    from costmodel.cea import compare_to_reference, comparison
 
     cost = np.array([[1000.0, 1500.0, 800.0, 1300.0, 900.0, 1050.0]])
     effect = np.array([[1.0, 1.1, 0.9, 0.9, 1.2, 1.0]])

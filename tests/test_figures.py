@@ -131,3 +131,50 @@ def test_willingness_to_pay_axes_name_the_effect(hiv_figures):
     drawn = figures_for(hiv_figures)
     for name in ("ceac", "expected_loss", "evpi"):
         assert drawn[name]().get_xlabel() == "Willingness to pay (GBP per LY)", name
+
+
+@pytest.fixture(scope="module")
+def covid_figures():
+    from tests.conftest import ROOT
+
+    return run_workbook(ROOT / "inputs" / "msc_covid19.xlsx")  # as `make run` draws them
+
+
+def _texts(figure) -> list:
+    """The visible, non-empty Text artists of a figure (labels, ticks, titles, legends)."""
+    from matplotlib.text import Text
+
+    return [
+        t
+        for t in figure.findobj(Text)
+        if t.get_visible() and t.get_text().strip() and t.get_figure() is not None
+    ]
+
+
+def _outside(figure) -> list[float]:
+    """How far drawn content (every text included) reaches past each edge of the figure
+    [inches; left, bottom, right, top], if it does: a label there is cut."""
+    figure.canvas.draw()
+    drawn = figure.get_tightbbox(figure.canvas.get_renderer())
+    width, height = figure.get_size_inches()
+    past = [-drawn.x0, -drawn.y0, drawn.x1 - width, drawn.y1 - height]
+    return past if max(past) > 0.01 else []
+
+
+def test_the_default_models_figures_are_readable(covid_figures):
+    """The default workbook's figures (an HTA review found 'GBP 50kGBP 100k' on the EVPPI
+    axis and labels cut with '…' on the tornado and two-way): no tick labels overlap, no
+    text is cut at the figure's edge or shortened with an ellipsis."""
+    drawn = figures_for(covid_figures)
+    problems = {}
+    for name, draw in drawn.items():
+        figure = draw().figure
+        figure.canvas.draw()
+        for ax in figure.axes:
+            if _overlaps(ax):
+                problems[f"{name}: overlapping"] = _overlaps(ax)
+        if outside := _outside(figure):
+            problems[f"{name}: outside"] = outside
+        if shortened := [t.get_text() for t in _texts(figure) if "…" in t.get_text()]:
+            problems[f"{name}: shortened"] = shortened
+    assert problems == {}

@@ -75,7 +75,9 @@ def figures_for(result: AnalysisResult) -> dict[str, Callable]:
     if result.psa is not None:
         figures.update(_psa_figures(result))
     if "evppi" in tables:
-        figures["evppi"] = lambda: plots.plot_evppi(tables["evppi"], currency)
+        figures["evppi"] = lambda: plots.plot_evppi(
+            tables["evppi"], currency, effect_unit=_wtp_unit(settings)
+        )
     if "voi_by_price" in tables:
         figures["voi_by_price"] = lambda: plots.plot_voi_by_price(
             tables["voi_by_price"], currency, effect_unit=_wtp_unit(settings)

@@ -7,6 +7,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.ticker import MaxNLocator
 
 from costmodel.evidence import Synthesis, describe_method
 
@@ -95,6 +97,30 @@ def _money(currency: str):
     return _compact_money(currency)
 
 
+def _money_along_x(ax: Axes, currency: str) -> None:
+    """Money on the x axis: compact labels ('GBP 250k'), and no more ticks than such labels
+    fit side by side (matplotlib's default spacing assumes labels three font sizes wide, and
+    'GBP 50kGBP 100k' ran together on a narrow axis)."""
+    ax.xaxis.set_major_formatter(_compact_money(currency))
+    ax.xaxis.set_major_locator(_MoneyTicks())
+
+
+class _MoneyTicks(MaxNLocator):
+    """MaxNLocator with as many bins as labels of about 9 characters ('GBP -150k') fit along
+    the axis at its drawn width, 2 at least."""
+
+    def __init__(self) -> None:
+        super().__init__(nbins="auto", steps=[1, 2, 2.5, 5, 10])
+
+    def tick_values(self, vmin: float, vmax: float):
+        axis = self.axis
+        if axis is not None and axis.axes is not None and axis.figure is not None:
+            width_pt = axis.axes.bbox.width * 72.0 / axis.figure.dpi
+            size = FontProperties(size=matplotlib.rcParams["xtick.labelsize"]).get_size_in_points()
+            self.set_params(nbins=max(2, int(width_pt // (6.0 * size))))
+        return super().tick_values(vmin, vmax)
+
+
 def _compact_money(currency: str):
     """Axis labels such as 'GBP 2.5k' and 'GBP 120m' for wide ranges."""
     from matplotlib.ticker import FuncFormatter
@@ -176,7 +202,7 @@ def plot_ceac(
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(f"Willingness to pay ({currency} per {effect_unit})")
     ax.set_ylabel("Probability cost-effective")
-    ax.xaxis.set_major_formatter(_money(currency))
+    _money_along_x(ax, currency)
     ax.legend(fontsize=7)
     ax.set_title("Acceptability curves; dots: acceptability frontier", fontsize=10)
     ax.figure.tight_layout()
@@ -199,7 +225,7 @@ def plot_expected_loss(
     ax.set_ylim(bottom=0)
     ax.set_xlabel(f"Willingness to pay ({currency} per {effect_unit})")
     ax.set_ylabel(f"Expected loss per patient ({currency})")
-    ax.xaxis.set_major_formatter(_money(currency))
+    _money_along_x(ax, currency)
     ax.yaxis.set_major_formatter(_money(currency))
     ax.legend(fontsize=7)
     ax.set_title("Expected loss; dots: the optimal strategy (its loss is the EVPI)", fontsize=10)
@@ -221,7 +247,7 @@ def plot_evpi(
     ax.plot(table.wtp, table[column], color="tab:purple")
     ax.set_xlabel(f"Willingness to pay ({currency} per {effect_unit})")
     ax.set_ylabel(f"EVPI ({currency}{', population' if population else ' per patient'})")
-    ax.xaxis.set_major_formatter(_money(currency))
+    _money_along_x(ax, currency)
     ax.yaxis.set_major_formatter(_money(currency))
     ax.set_title("Expected value of perfect information", fontsize=10)
     ax.figure.tight_layout()
@@ -253,8 +279,12 @@ def _value_text(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
-def _short(text: str, limit: int = 48) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+def _wrapped(text: str, width: int, lines: int) -> str:
+    """``text`` on lines of at most ``width`` characters, ``lines`` at most (only a text
+    longer than that loses its end, marked '…')."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width, max_lines=lines, placeholder=" …"))
 
 
 def plot_tornado(
@@ -269,12 +299,16 @@ def plot_tornado(
     """Tornado of INMB (one strategy vs the reference) from dsa_oneway rows: parameters by
     their labels (``labels``: name → description) with the low and high input values, bar
     ends marked so that a tiny range stays visible."""
-    from matplotlib.ticker import MaxNLocator
-
     labels = labels or {}
     rows = table.head(top).iloc[::-1]
-    if ax is None:
-        _, ax = _subplots(figsize=(8.0, 0.5 * len(rows) + 1.6))
+    names = [
+        f"{_wrapped(labels.get(r.parameter) or r.parameter, 48, 3)}\n"
+        f"low {_value_text(r.low_value)}, high {_value_text(r.high_value)}"
+        for r in rows.itertuples()
+    ]
+    if ax is None:  # rows of up to 4 lines of 7 pt text
+        per_row = 0.5 if max((n.count("\n") for n in names), default=0) < 2 else 0.68
+        _, ax = _subplots(figsize=(8.0, per_row * len(rows) + 1.6))
     base = float(rows.inmb_base.iloc[0]) if len(rows) else 0.0
     y = np.arange(len(rows))
     ax.barh(y, rows.inmb_low - base, left=base, color="tab:blue", label="at the low value")
@@ -282,16 +316,10 @@ def plot_tornado(
     ax.plot(rows.inmb_low, y, "|", color="tab:blue", ms=9)
     ax.plot(rows.inmb_high, y, "|", color="tab:orange", ms=9)
     ax.axvline(base, color="k", lw=0.8)
-    names = [
-        f"{_short(labels.get(r.parameter) or r.parameter)}\n"
-        f"low {_value_text(r.low_value)}, high {_value_text(r.high_value)}"
-        for r in rows.itertuples()
-    ]
     ax.set_yticks(y, names, fontsize=7)
     span = max(float(np.nanmax(np.abs(rows[["inmb_low", "inmb_high"]].to_numpy() - base))), 1.0)
     ax.set_xlim(base - 1.1 * span, base + 1.1 * span)
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # compact money labels need room
-    ax.xaxis.set_major_formatter(_money(currency))
+    _money_along_x(ax, currency)
     strategy = strategy_label or (rows.strategy.iloc[0] if len(rows) else "")
     wtp = rows.wtp.iloc[0] if len(rows) else 0
     ax.set_xlabel(
@@ -328,8 +356,8 @@ def plot_two_way(
     bar.update_ticks()
     if z.min() < 0 < z.max():
         ax.contour(xs, ys, z, levels=[0], colors="k", linewidths=1)
-    ax.set_xlabel(_short(labels.get(a) or a, 60), fontsize=8)
-    ax.set_ylabel(_short(labels.get(b) or b, 60), fontsize=8)
+    ax.set_xlabel(_wrapped(labels.get(a) or a, 70, 2), fontsize=8)
+    ax.set_ylabel(_wrapped(labels.get(b) or b, 55, 2), fontsize=8)
     strategy = strategy_label or table.strategy.iloc[0]
     ax.set_title(f"Two-way: {strategy} vs reference; line: INMB = 0", fontsize=10)
     ax.figure.tight_layout()
@@ -479,22 +507,32 @@ def plot_budget_impact(table, currency: str, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_evppi(table, currency: str, ax: Axes | None = None) -> Axes:
-    """Bar chart of EVPPI per parameter group at the first WTP (population if set)."""
-    first = table[table.wtp == table.wtp.min()]
+def plot_evppi(
+    table, currency: str, ax: Axes | None = None, effect_unit: str = "unit of effect"
+) -> Axes:
+    """Bar chart of EVPPI per parameter group, one bar per WTP (population if set), the
+    groups in order of their largest EVPPI."""
     column = (
         "evppi_population"
-        if (first.evppi_population != first.evppi_per_patient).any()
+        if (table.evppi_population != table.evppi_per_patient).any()
         else "evppi_per_patient"
     )
-    first = first.sort_values(column)
+    wide = table.pivot_table(index="group", columns="wtp", values=column, sort=False)
+    wide = wide.loc[wide.max(axis=1).sort_values(kind="stable").index]
     if ax is None:
-        _, ax = _subplots(figsize=(6.5, 0.4 * len(first) + 1.5))
-    ax.barh(first.group, first[column], color="tab:green")
-    ax.xaxis.set_major_formatter(_money(currency))
+        _, ax = _subplots(figsize=(6.5, 0.25 * wide.size + 0.3 * len(wide) + 1.5))
+    height = 0.8 / wide.shape[1]
+    rows = np.arange(len(wide))
+    for k, wtp in enumerate(wide.columns):
+        offset = (k - (wide.shape[1] - 1) / 2) * height
+        label = f"at {currency} {wtp:,.0f} per {effect_unit}"
+        ax.barh(rows - offset, wide[wtp], height, color=f"C{k + 2}", label=label)
+    ax.set_yticks(rows, list(wide.index))
+    _money_along_x(ax, currency)
     per = "population" if column == "evppi_population" else "per patient"
-    ax.set_xlabel(f"EVPPI ({currency}, {per}) at {currency} {first.wtp.iloc[0]:,.0f}")
+    ax.set_xlabel(f"EVPPI ({currency}, {per})")
     ax.set_title("Expected value of partial perfect information", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
     ax.figure.tight_layout()
     return ax
 
@@ -554,7 +592,7 @@ def plot_voi_by_price(
     unit = table.parameter_unit.iloc[0] if "parameter_unit" in table else currency
     ax.set_xlabel(f"Price of {table.parameter.iloc[0]} ({unit})")
     ax.set_ylabel(f"Population value ({currency})")
-    ax.xaxis.set_major_formatter(_compact_money(currency))
+    _money_along_x(ax, currency)
     ax.yaxis.set_major_formatter(_compact_money(currency))
     ax.legend(fontsize=7)
     ax.set_title("Value of research by product price", fontsize=10)
