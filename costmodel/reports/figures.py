@@ -67,7 +67,11 @@ def figures_for(result: AnalysisResult) -> dict[str, Callable]:
             state_labels={st.key: st.label for st in inputs.states},
         )
     if "calibration" in tables and not tables["calibration"].empty:
-        figures["calibration"] = lambda: plots.plot_calibration(tables["calibration"])
+        figures["calibration"] = lambda: plots.plot_calibration(
+            tables["calibration"],
+            state_labels={st.key: st.label for st in inputs.states},
+            strategy_labels={st.key: inputs.strategy_label(st.key) for st in inputs.strategies},
+        )
     if "budget_impact" in tables:
         figures["budget_impact"] = lambda: plots.plot_budget_impact(
             tables["budget_impact"], currency
@@ -80,7 +84,7 @@ def figures_for(result: AnalysisResult) -> dict[str, Callable]:
         )
     if "voi_by_price" in tables:
         figures["voi_by_price"] = lambda: plots.plot_voi_by_price(
-            tables["voi_by_price"], currency, effect_unit=_wtp_unit(settings)
+            tables["voi_by_price"], currency, effect_unit=_wtp_unit(settings), labels=names
         )
     if "evsi" in tables:
         figures["evsi"] = lambda: plots.plot_evsi(tables["evsi"], currency)

@@ -573,12 +573,17 @@ def plot_evsi(table, currency: str, ax: Axes | None = None) -> Axes:
 
 
 def plot_voi_by_price(
-    table, currency: str, ax: Axes | None = None, effect_unit: str = "unit of effect"
+    table,
+    currency: str,
+    ax: Axes | None = None,
+    effect_unit: str = "unit of effect",
+    labels: dict[str, str] | None = None,
 ) -> Axes:
-    """Population EVPI (and ENBS of the best trial, when computed) against the product price,
-    one colour per WTP; the base price is marked."""
+    """Population EVPI (and ENBS of the best trial, when computed) against the product price
+    (named by ``labels``: parameter → description), one colour per WTP; the base price is
+    marked."""
     if ax is None:
-        _, ax = _subplots(figsize=(6.5, 4.0))
+        _, ax = _subplots(figsize=(6.5, 5.0))
     for i, (wtp, rows) in enumerate(table.groupby("wtp", sort=True)):
         colour = f"C{i}"
         at = f"{currency} {wtp:,.0f} per {effect_unit}"
@@ -590,11 +595,13 @@ def plot_voi_by_price(
     if len(base):
         ax.axvline(base.price.iloc[0], color="0.5", ls="--", lw=1, label="price in the model")
     unit = table.parameter_unit.iloc[0] if "parameter_unit" in table else currency
-    ax.set_xlabel(f"Price of {table.parameter.iloc[0]} ({unit})")
+    parameter = table.parameter.iloc[0]
+    ax.set_xlabel(_wrapped(f"{(labels or {}).get(parameter, parameter)} ({unit})", 64, 2))
     ax.set_ylabel(f"Population value ({currency})")
     _money_along_x(ax, currency)
     ax.yaxis.set_major_formatter(_compact_money(currency))
-    ax.legend(fontsize=7)
+    # below the plot: five entries inside would hide the curves
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
     ax.set_title("Value of research by product price", fontsize=10)
     ax.figure.tight_layout()
     return ax
@@ -655,20 +662,55 @@ def plot_trace_and_survival(
     return left
 
 
-def plot_calibration(calibration) -> Axes:
+def plot_calibration(
+    calibration,
+    state_labels: dict[str, str] | None = None,
+    strategy_labels: dict[str, str] | None = None,
+) -> Axes:
     """Every calibration target (square, with its tolerance) beside the model's value
-    (cross), one row per target: a glance shows which targets the model meets."""
+    (cross), one row per target named in words: its states and day, its strategy (a ratio
+    to another) and its cohort; a glance shows which targets the model meets."""
     rows = calibration.iloc[::-1]
-    _, ax = _subplots(figsize=(7.5, 0.45 * len(rows) + 1.4))
+    names = [
+        _calibration_label(r, state_labels or {}, strategy_labels or {}) for r in rows.itertuples()
+    ]
+    lines = max((n.count("\n") + 1 for n in names), default=1)
+    _, ax = _subplots(figsize=(8.0, (0.2 + 0.13 * lines) * len(rows) + 1.4))
     y = np.arange(len(rows))
     ax.errorbar(
         rows.target, y, xerr=rows.tolerance, fmt="ks", ms=5, capsize=3, label="target ± tolerance"
     )
     ax.plot(rows.model, y, "x", color="tab:red", ms=8, mew=2, label="model")
-    names = [f"{r.key} (day {r.day:g})" for r in rows.itertuples()]
-    ax.set_yticks(y, names, fontsize=7.5)
+    ax.set_yticks(y, names, fontsize=7)
     ax.set_xlabel("Share of the cohort (a ratio for targets relative to another strategy)")
     ax.legend(fontsize=7, loc="best")
     ax.set_title("Calibration: targets and the fitted model", fontsize=10)
     ax.figure.tight_layout()
     return ax
+
+
+def _calibration_label(row, state_labels: dict[str, str], strategy_labels: dict[str, str]) -> str:
+    """'Dead by day 28' / 'Standard care + MSC ÷ Standard care' / 'cohort: Hospital,
+    low-flow oxygen 933, ...': a Calibration row in words (its key if a field is missing)."""
+    outcome = getattr(row, "outcome", "")
+    if not isinstance(outcome, str) or not outcome.strip():
+        return str(row.key)
+    states = " or ".join(state_labels.get(k.strip(), k.strip()) for k in outcome.split(","))
+    text = f"{states} by day {row.day:g}"
+    strategy = getattr(row, "strategy", "")
+    if isinstance(strategy, str) and strategy:
+        text += f"; {strategy_labels.get(strategy, strategy)}"
+        other = getattr(row, "relative_to", "")
+        if isinstance(other, str) and other:
+            text += f" ÷ {strategy_labels.get(other, other)}"
+    entry = getattr(row, "entry", "")
+    if isinstance(entry, str) and entry.strip() and entry.strip() != "initial":
+        parts = [part.partition(":") for part in entry.split(",")]
+        cohort = [
+            f"{state_labels.get(key.strip(), key.strip())} {weight.strip()}".rstrip()
+            if len(parts) > 1  # a mix: each state's weight; one state: its name alone
+            else state_labels.get(key.strip(), key.strip())
+            for key, _, weight in parts
+        ]
+        text += f"; cohort: {', '.join(cohort)}"
+    return _wrapped(text, 60, 4)
