@@ -319,3 +319,14 @@ def test_report_has_the_committee_sections(covid_run):
         "How much the effect leans on each trial",
     ):
         assert title in text, title
+
+
+def test_the_summary_says_what_the_threshold_price_compares_and_what_is_assumed(covid_run):
+    """From an HTA review: the threshold price (GBP 2,766 at GBP 20,000) only makes MSC's
+    ICER versus standard care equal the WTP, and test-and-treat, on the frontier, rests on
+    assumed biomarker inputs only; the summary says both."""
+    text = (covid_run / "report.html").read_text(encoding="utf-8")
+    summary = text[text.index("<section id='summary'") : text.index("<section id='problem'")]
+    assert "At that price, Standard care + MSC's ICER versus Standard care equals the" in summary
+    assert "Test and treat (responder biomarker) rests on assumed inputs" in summary
+    assert "biomarker test cost are [A]" in summary

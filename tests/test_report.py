@@ -123,7 +123,7 @@ def test_summary_shows_net_health_benefit_and_clinical_results(hiv_folder, tmp_p
     text = (hiv_folder / "report.html").read_text(encoding="utf-8")
     summary = text[text.index("<section id='summary'") : text.index("<section id='problem'")]
     base = pd.read_csv(hiv_folder / "base_case.csv").set_index("strategy")
-    assert "NHB at 20,000 (LYs)" in summary
+    assert "NHB (LYs) at GBP 20,000 per LY" in summary
     nhb = base.loc["combination", "ly"] - base.loc["combination", "cost"] / 20_000
     assert f"{nhb:,.3f}" in summary
     assert "Clinical results versus" not in summary
@@ -135,6 +135,7 @@ def test_summary_shows_net_health_benefit_and_clinical_results(hiv_folder, tmp_p
     summary = text[text.index("<section id='summary'") : text.index("<section id='problem'")]
     msc = pd.read_csv(out / "base_case.csv").set_index("strategy").loc["msc_cells"]
     assert "Clinical results versus Standard care" in summary
+    assert "<td>extendedly dominated</td>" in summary and "<td>ed</td>" not in summary
     assert (
         f"{msc.nnt_day_28:.1f}" in summary and f"{1000 * msc.deaths_averted_day_28:.1f}" in summary
     )
@@ -195,11 +196,11 @@ def test_an_ly_models_report_tables_show_icers_and_effects_per_ly():
             "icer": [float("nan"), 4000.0],  # the frontier, per LY
         }
     )
-    settings = {"effect_measure": "ly", "reference_strategy": "a"}
+    settings = {"effect_measure": "ly", "reference_strategy": "a", "currency": "GBP"}
     table = _key_results(base, None, [1000.0], settings).set_index("Strategy")
-    assert table.loc["B", "ICER vs reference"] == 4000.0
+    assert table.loc["B", "ICER vs reference (GBP per LY)"] == 4000.0
     assert table.loc["B", "LYs"] == 2.5 and table.loc["B", "QALYs"] == 1.25
-    assert table.loc["B", "NHB at 1,000 (LYs)"] == pytest.approx(2.5 - 3000.0 / 1000.0)
+    assert table.loc["B", "NHB (LYs) at GBP 1,000 per LY"] == pytest.approx(2.5 - 3000.0 / 1000.0)
     subgroups = pd.DataFrame(columns=["subgroup", "label", "cost", "qaly", "ly", "icer"])
     assert _subgroup_columns(subgroups, settings)["ly"] == "LYs"
     assert "qaly" not in _subgroup_columns(subgroups, settings)

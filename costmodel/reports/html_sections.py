@@ -51,9 +51,15 @@ def decision_summary(folder: Path, summary: dict, tables: Tables) -> Section | N
             for r in rows.itertuples()
         ]
         if parts:
+            labels = _strategy_labels(base)
+            strategy, comparator = rows.strategy.iloc[0], rows.comparator.iloc[0]
             body += (
                 f"<p><b>Threshold price</b> ({html.escape(_label(tables, name))}, base "
-                f"{currency} {rows.base_value.iloc[0]:,.0f}): {'; '.join(parts)}.</p>"
+                f"{currency} {rows.base_value.iloc[0]:,.0f}): {'; '.join(parts)}. At that price, "
+                f"{html.escape(labels.get(strategy, strategy))}'s ICER versus "
+                f"{html.escape(labels.get(comparator, comparator))} equals the willingness to "
+                "pay; to be the most cost-effective strategy it must also beat the others, "
+                "which the table above shows at the base price.</p>"
             )
     evpi = tables.get("evpi")
     if evpi is not None:
@@ -103,7 +109,35 @@ def _decision_sentence(
         text += f". Incremental cost-effectiveness ratios along the frontier: {steps}"
     if "hypothetical" in tables:
         text += ". Hypothetical strategies are reported separately, never in this decision"
+    if "biomarker" in tables and "test_and_treat" in set(base.strategy):
+        assumed = _assumed(tables, BIOMARKER_INPUTS)
+        if assumed:
+            label = _strategy_labels(base).get("test_and_treat", "test_and_treat")
+            text += (
+                f". {label} rests on assumed inputs ({', '.join(assumed)} are [A]): no "
+                "validated responder biomarker exists"
+            )
     return text + "."
+
+
+BIOMARKER_INPUTS = ("biomarker_prevalence", "test_sensitivity", "test_specificity", "c_test")
+
+
+def _assumed(tables: Tables, names: tuple[str, ...]) -> list[str]:
+    """Those of ``names`` whose evidence flags in parameters.csv include [A], by their
+    descriptions."""
+    parameters = tables.get("parameters")
+    if parameters is None or "evidence_flags" not in parameters:
+        return []
+    flags = parameters.set_index("name").evidence_flags.astype("string").fillna("")
+    return [_label(tables, n).lower() for n in names if n in flags.index and "[A]" in str(flags[n])]
+
+
+def _strategy_labels(base: pd.DataFrame) -> dict[str, str]:
+    """Strategy key → display label, from the base-case table."""
+    if "label" not in base:
+        return {}
+    return dict(zip(base.strategy, base.label, strict=True))
 
 
 def _reference(base: pd.DataFrame, settings: dict) -> str:
@@ -139,26 +173,35 @@ def _key_results(
 ) -> pd.DataFrame:
     effect = "ly" if settings.get("effect_measure") == "ly" else "qaly"
     unit = effect_unit(settings)
+    cur = settings.get("currency", "")
+    money = f"{cur} " if cur else ""  # 'GBP 20,000 per QALY', or '20,000 per QALY'
     columns = {
         "label": "Strategy",
-        "cost": "Cost",
+        "cost": f"Cost ({cur})" if cur else "Cost",
         "qaly": schema_types.effect_unit("qaly", plural=True),
         "ly": schema_types.effect_unit("ly", plural=True),
         # per the run's effect, as the frontier's ICERs (an LY model's were per QALY here)
-        f"icer_per_{effect}_vs_reference": "ICER vs reference",
-        "icer": "ICER along the frontier",
+        f"icer_per_{effect}_vs_reference": f"ICER vs reference ({money}per {unit})",
+        "icer": f"ICER along the frontier ({money}per {unit})",
         "status": "Status",
     }
     table = base[[c for c in columns if c in base]].rename(columns=columns)
+    if "Status" in table:
+        table["Status"] = table["Status"].map(lambda code: STATUS_WORDS.get(code, code))
     for w in wtps:
+        at = f"at {money}{w:,.0f} per {unit}"
         if f"nmb_{w:g}" in base:
-            table[f"NMB at {w:,.0f}"] = base[f"nmb_{w:g}"].to_numpy()
+            table[f"NMB ({cur}) {at}" if cur else f"NMB {at}"] = base[f"nmb_{w:g}"].to_numpy()
         if w > 0 and {effect, "cost"} <= set(base.columns):
-            table[f"NHB at {w:,.0f} ({unit}s)"] = (base[effect] - base.cost / w).to_numpy()
+            table[f"NHB ({unit}s) {at}"] = (base[effect] - base.cost / w).to_numpy()
         if ceac is not None:
             p = ceac[ceac.wtp == w].set_index("strategy").prob_ce
-            table[f"P(cost-effective) at {w:,.0f}"] = base.strategy.map(p).to_numpy()
+            table[f"P(cost-effective) {at}"] = base.strategy.map(p).to_numpy()
     return table
+
+
+# the ICER table's status codes (cea_icer) in words, where a decision maker reads them
+STATUS_WORDS = {"nd": "frontier", "ed": "extendedly dominated", "d": "dominated"}
 
 
 def _label(tables: Tables, name: str) -> str:
@@ -381,7 +424,8 @@ def calibration(folder: Path, summary: dict, tables: Tables) -> Section | None:
 
 
 def base_case(folder: Path, summary: dict, tables: Tables) -> Section:
-    currency = summary.get("settings", {}).get("currency", "")
+    settings = summary.get("settings", {})
+    currency = settings.get("currency", "")
     base_body = ""
     if "base_case" in tables:
         base = tables["base_case"]
@@ -393,7 +437,7 @@ def base_case(folder: Path, summary: dict, tables: Tables) -> Section:
                 "qaly",
                 "ly",
                 "inc_cost",
-                "inc_qaly",
+                "inc_ly" if settings.get("effect_measure") == "ly" else "inc_qaly",
                 "icer",
                 "status",
                 "comparator",
@@ -488,13 +532,22 @@ def _weak_inputs(summary: dict, tables: Tables) -> str:
     if parameters is None or "evidence_flags" not in parameters:
         return ""
     flags = parameters.evidence_flags.astype("string").fillna("")
-    counts = {f: int(flags.str.contains(f, regex=False).sum()) for f in ("[A]", "[R]", "[GAP]")}
-    names = parameters[flags.str.contains(r"\[A\]|\[GAP\]")].name.tolist()
+    kinds = (
+        ("[A]", "rest on assumptions [A]"),
+        ("[GAP]", "are evidence gaps [GAP]"),
+        ("[R]", "are recalled values to verify [R]"),
+    )
+    parts = []
+    for flag, what in kinds:  # each kind with its own parameters, 12 at most
+        names = parameters[flags.str.contains(flag, regex=False)].name.tolist()
+        if names:
+            shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+            parts.append(f"{len(names)} {what} ({html.escape(shown)})")
+    if not parts:
+        return ""
     return (
-        f"Weak inputs: {counts['[A]']} parameters rest on assumptions [A], {counts['[R]']} on "
-        f"recalled values to verify [R], {counts['[GAP]']} are evidence gaps [GAP] "
-        f"({html.escape(', '.join(names[:12]))}{', ...' if len(names) > 12 else ''}); see "
-        "'Inputs' and the one-way analysis for how much each matters."
+        f"Weak inputs: {'; '.join(parts)}. See 'Inputs' and the one-way analysis for how much "
+        "each matters."
     )
 
 
@@ -517,9 +570,12 @@ def _synthesis(summary: dict, tables: Tables) -> str:
         alone = sensitivity[sensitivity.analysis.str.startswith("largest trial alone")]
         if len(alone):
             row = alone.iloc[0]
-            text += (
-                f" The largest trial alone gives RR {row.rr:.2f} and an ICER of {row.icer:,.0f}."
+            result = (
+                f"an ICER of {row.icer:,.0f}"
+                if row.icer == row.icer
+                else f"a treatment that is {getattr(row, 'comparison', 'not a trade-off')}"
             )
+            text += f" The largest trial alone gives RR {row.rr:.2f} and {result}."
     return text
 
 
@@ -527,7 +583,11 @@ def _effect_duration(summary: dict, tables: Tables) -> str:
     settings = summary.get("settings", {})
     end, waning = settings.get("effect_end_day"), settings.get("effect_waning", "none")
     if end is None and waning == "none" and settings.get("effect_start_day", 0) == 0:
-        return "The treatment effect is assumed to last for the whole time horizon."
+        return (
+            "No effect duration is set in Settings (effect_start_day, effect_end_day, "
+            "effect_waning): the treatment effect lasts as long as the model's own "
+            "expressions apply it; check that this matches the evidence."
+        )
     text = (
         f"Effect duration: full effect from day {settings.get('effect_start_day', 0):g} to day "
         f"{end:g}, waning {html.escape(str(waning))}."
