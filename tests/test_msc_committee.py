@@ -330,3 +330,15 @@ def test_the_summary_says_what_the_threshold_price_compares_and_what_is_assumed(
     assert "At that price, Standard care + MSC's ICER versus Standard care equals the" in summary
     assert "Test and treat (responder biomarker) rests on assumed inputs" in summary
     assert "biomarker test cost are [A]" in summary
+
+
+def test_report_tables_name_strategies_by_their_labels(covid_run):
+    """From an HTA review: strategy keys (msc_cells, standard_care) filled the base-case,
+    DSA, threshold, scenario, PSA and biomarker tables of report.html; they show labels now
+    (the CSVs keep the keys)."""
+    text = (covid_run / "report.html").read_text(encoding="utf-8")
+    text = text[: text.index("<section id='provenance'")]  # settings as written stay there
+    for key in ("msc_cells", "standard_care", "test_and_treat", "msc_early"):
+        assert f"<td>{key}</td>" not in text, key
+    assert "<td>Standard care + MSC</td>" in text
+    assert "msc_cells" in set(pd.read_csv(covid_run / "dsa_oneway.csv").strategy)

@@ -133,6 +133,22 @@ def _assumed(tables: Tables, names: tuple[str, ...]) -> list[str]:
     return [_label(tables, n).lower() for n in names if n in flags.index and "[A]" in str(flags[n])]
 
 
+_STRATEGY_COLUMNS = ("strategy", "comparator", "best_strategy", "relative_to")
+_DERIVED_LABELS = {"treat_all": "Treat all"}  # the biomarker analysis's own arm
+
+
+def _readable(frame: pd.DataFrame, tables: Tables) -> pd.DataFrame:
+    """``frame`` for display: strategy keys (in strategy, comparator... columns) replaced
+    by their labels from the base case; the CSVs keep the keys."""
+    base = tables.get("base_case")
+    labels = {**_DERIVED_LABELS, **(_strategy_labels(base) if base is not None else {})}
+    shown = frame.copy()
+    for column in _STRATEGY_COLUMNS:
+        if column in shown and not pd.api.types.is_numeric_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda key: labels.get(key, key))
+    return shown
+
+
 def _strategy_labels(base: pd.DataFrame) -> dict[str, str]:
     """Strategy key → display label, from the base-case table."""
     if "label" not in base:
@@ -336,7 +352,7 @@ def evidence(folder: Path, summary: dict, tables: Tables) -> Section | None:
             "<h3>How much the effect leans on each trial</h3><p>The synthesis re-run without "
             "each trial, without high risk-of-bias trials, without back-calculated counts, "
             "and with the largest trial alone; the ICER of the DSA strategy for each.</p>"
-            + _table(tables["evidence_sensitivity"])
+            + _table(_readable(tables["evidence_sensitivity"], tables))
         )
     return ("evidence", "Evidence synthesis", body)
 
@@ -418,7 +434,7 @@ def calibration(folder: Path, summary: dict, tables: Tables) -> Section | None:
     if "calibration" not in tables:
         return None
     body = _figure(folder, "calibration") + _table(
-        _labelled(tables["calibration"], CALIBRATION_COLUMNS)
+        _labelled(_readable(tables["calibration"], tables), CALIBRATION_COLUMNS)
     )
     return ("calibration", "Calibration", body)
 
@@ -446,7 +462,8 @@ def base_case(folder: Path, summary: dict, tables: Tables) -> Section:
         ]
         base_body += (
             f"<p>Per patient, discounted, {html.escape(currency)}. Status: nd on the "
-            "frontier, ed extendedly dominated, d dominated.</p>" + _table(base[icer_columns])
+            "frontier, ed extendedly dominated, d dominated.</p>"
+            + _table(_readable(base[icer_columns], tables))
         )
     if "outcomes" in tables:
         outcomes = tables["outcomes"]
@@ -467,14 +484,13 @@ def deterministic_sensitivity(folder: Path, summary: dict, tables: Tables) -> Se
         return None
     body = _figure(folder, "tornado")
     if "dsa_oneway" in tables:
-        body += _table(
-            tables["dsa_oneway"].drop(columns=["description"], errors="ignore"), max_rows=20
-        )
+        oneway = tables["dsa_oneway"].drop(columns=["description"], errors="ignore")
+        body += _table(_readable(oneway, tables), max_rows=20)
     body += _figure(folder, "twoway")
     if "threshold" in tables:
-        body += "<h3>Threshold analysis</h3>" + _table(tables["threshold"])
+        body += "<h3>Threshold analysis</h3>" + _table(_readable(tables["threshold"], tables))
     if "scenarios" in tables:
-        body += "<h3>Scenarios</h3>" + _table(tables["scenarios"])
+        body += "<h3>Scenarios</h3>" + _table(_readable(tables["scenarios"], tables))
     return ("dsa", "Deterministic sensitivity", body)
 
 
@@ -484,7 +500,7 @@ def probabilistic_sensitivity(folder: Path, summary: dict, tables: Tables) -> Se
     settings = summary.get("settings", {})
     figures = ("ce_plane", "ceac", "expected_loss", "evpi", "convergence")
     body = "".join(_figure(folder, f) for f in figures)
-    body += _table(tables.get("psa_summary", pd.DataFrame()))
+    body += _table(_readable(tables.get("psa_summary", pd.DataFrame()), tables))
     evpi = tables.get("evpi")
     if evpi is not None:
         wtps = settings.get("wtp", [])
@@ -498,7 +514,7 @@ def _figure_and_table(name: str, title: str) -> SectionBuilder:
     def build(folder: Path, summary: dict, tables: Tables) -> Section | None:
         if name not in tables:
             return None
-        return (name, title, _figure(folder, name) + _table(tables[name]))
+        return (name, title, _figure(folder, name) + _table(_readable(tables[name], tables)))
 
     return build
 
