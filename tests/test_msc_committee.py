@@ -342,3 +342,14 @@ def test_report_tables_name_strategies_by_their_labels(covid_run):
         assert f"<td>{key}</td>" not in text, key
     assert "<td>Standard care + MSC</td>" in text
     assert "msc_cells" in set(pd.read_csv(covid_run / "dsa_oneway.csv").strategy)
+
+
+def test_voi_by_price_reports_no_sample_information_where_no_trial_is_worth_running(covid_run):
+    """Where no trial size has a positive ENBS (the base price at GBP 30,000 in an HTA
+    review), the best choice is no trial: n = 0, ENBS 0 and EVSI 0 (it showed the n = 200
+    trial's EVSI of 84 per patient beside n = 0); elsewhere the EVSI is the chosen trial's."""
+    table = pd.read_csv(covid_run / "voi_by_price.csv")
+    none = table[table.optimal_n_per_arm == 0]
+    assert len(none) and (none[["evsi_per_patient", "evsi_population", "enbs"]] == 0).all().all()
+    chosen = table[table.optimal_n_per_arm > 0]
+    assert len(chosen) and (chosen.evsi_per_patient > 0).all() and (chosen.enbs > 0).all()

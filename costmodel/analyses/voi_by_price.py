@@ -117,7 +117,8 @@ def voi_by_price_table(
 ) -> pd.DataFrame:
     """voi_by_price.csv: price, wtp, evpi_per_patient, evpi_population, best_strategy,
     prob_best, and with EVSI: optimal_n_per_arm, evsi_per_patient, evsi_se,
-    evsi_population, enbs (at the ENBS-maximising trial size)."""
+    evsi_population, enbs (at the ENBS-maximising trial size; all 0 when no size has a
+    positive ENBS: the best choice is then no trial, which gives no information)."""
     settings = inputs.settings
     name = settings.threshold_parameter
     base = float(evaluate_parameters(inputs)[name][0])
@@ -155,11 +156,12 @@ def voi_by_price_table(
             if evsi is not None:
                 at = evsi[np.isclose(evsi.wtp, wtp[w])]
                 top = at.loc[at.enbs.idxmax()]
+                trial = top.enbs > 0  # else the best choice is no trial: no information
                 row.update(
-                    optimal_n_per_arm=int(top.n_per_arm) if top.enbs > 0 else 0,
-                    evsi_per_patient=top.evsi_per_patient,
-                    evsi_se=top.se,
-                    evsi_population=top.evsi_population,
+                    optimal_n_per_arm=int(top.n_per_arm) if trial else 0,
+                    evsi_per_patient=top.evsi_per_patient if trial else 0.0,
+                    evsi_se=top.se if trial else 0.0,
+                    evsi_population=top.evsi_population if trial else 0.0,
                     enbs=max(float(top.enbs), 0.0),
                     evsi_samples_used=int(top.samples_used),
                 )
