@@ -581,3 +581,27 @@ def test_a_helpers_own_failure_is_never_reported_as_a_killed_helper(monkeypatch)
         ]
         with _fails_after(30), pytest.raises(OSError, match="No space left"):
             run_jobs(jobs, processes=2)
+
+
+@pytest.mark.parametrize("forked", [True, False])
+def test_warnings_of_the_analyses_are_recorded_in_the_summary(monkeypatch, forked):
+    """A warning an analysis raises (EVPPI's flagged estimates, in a forked process or not)
+    reached only the terminal; summary.json, the report's Warnings and results.xlsx now
+    record it after the workbook's own, and it is still issued."""
+    from costmodel.analyses import run as analyses_run
+
+    def evppi_that_warns(ctx):
+        warnings.warn("evppi.csv: 1 estimate(s) flagged (test)", RuntimeWarning, stacklevel=1)
+        return {}
+
+    steps = tuple((n, evppi_that_warns if n == "EVPPI" else s) for n, s in analyses_run.STEPS)
+    monkeypatch.setattr(analyses_run, "STEPS", steps)
+    if not forked:
+        monkeypatch.setenv(cores.FORK_ENV, "1")
+    inputs = load_inputs(HIV_WORKBOOK)
+    with pytest.warns(RuntimeWarning, match="flagged \\(test\\)"):
+        result = run_analyses(inputs, RunOptions(seed=3, psa_samples=50))
+    assert result.summary["warnings"] == [
+        *inputs.warnings,
+        "evppi.csv: 1 estimate(s) flagged (test)",
+    ]

@@ -44,6 +44,7 @@ class AnalysisContext:
     all_inputs: ModelInputs | None = None  # with hypothetical strategies (default: inputs)
     biomarker_runs: tuple[ModelOutcomes, ModelOutcomes] | None = None  # PSA at RR+ and RR-
     tables_by_step: dict[str, dict[str, pd.DataFrame]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # raised by the steps, for the record
 
     def add_tables(self, step: str, tables: dict[str, pd.DataFrame]) -> None:
         """Record the tables step ``step`` made (later steps read them in ``tables``)."""

@@ -7,7 +7,9 @@ add it to STEPS; its figure (if any) goes in :mod:`costmodel.reports.figures`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pandas as pd
@@ -178,6 +180,8 @@ class RunningAnalyses:
         decision, options = ctx.inputs, ctx.options
         result_summary = summary(decision, tables["base_case"], seed=options.seed)
         result_summary["psa_samples"] = options.psa_samples if ctx.psa is not None else 0
+        recorded = result_summary["warnings"]  # the workbook's, then the analyses' own
+        recorded += [w for w in dict.fromkeys(ctx.warnings) if w not in recorded]
         if ctx.psa is not None and "ceac" in tables:
             wtp = ctx.workbook_inputs.settings.wtp
             result_summary["prob_cost_effective"] = prob_ce_at_wtp(tables["ceac"], wtp)
@@ -215,7 +219,8 @@ def _start_analyses(inputs: ModelInputs, options: RunOptions) -> RunningAnalyses
                 _collect(groups, ctx, until=NEEDS_TABLES[name])
             if options.on_step is not None:
                 options.on_step(name)
-            ctx.add_tables(name, step(ctx))
+            with _recording_warnings(ctx):
+                ctx.add_tables(name, step(ctx))
     except BaseException:
         for group in groups:
             group.forked.cancel()
@@ -247,6 +252,19 @@ def _fork_group(ctx: AnalysisContext, steps: list[tuple[str, Step]], beside: str
     return _Group([name for name, _ in steps], beside, Forked(run_group))
 
 
+@contextmanager
+def _recording_warnings(ctx: AnalysisContext) -> Iterator[None]:
+    """Warnings raised in the block are kept in ``ctx.warnings`` (summary.json, the report's
+    Warnings, results.xlsx) and issued again as they were, so the command line still shows
+    them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        ctx.warnings.append(str(warning.message))
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+
+
 def _collect(
     groups: list[_Group],
     ctx: AnalysisContext,
@@ -265,7 +283,8 @@ def _collect(
             on_step(f"{names[0]} (ran beside {group.beside})")
         while while_waiting is not None and not group.forked.wait(0.1):
             while_waiting()
-        tables = group.forked.result()
+        with _recording_warnings(ctx):  # the forked steps' warnings are issued here
+            tables = group.forked.result()
         for i, name in enumerate(names):
             if i and on_step is not None:
                 on_step(f"{name} (ran beside {group.beside})")
