@@ -353,3 +353,20 @@ def test_voi_by_price_reports_no_sample_information_where_no_trial_is_worth_runn
     assert len(none) and (none[["evsi_per_patient", "evsi_population", "enbs"]] == 0).all().all()
     chosen = table[table.optimal_n_per_arm > 0]
     assert len(chosen) and (chosen.evsi_per_patient > 0).all() and (chosen.enbs > 0).all()
+
+
+def test_limitations_name_the_gap_between_deterministic_and_probabilistic_icers(covid_run):
+    """From an HTA review: MSC's ICER versus standard care is about 20% higher at the PSA
+    means than in the base case; Limitations states both numbers, read here from
+    base_case.csv and psa_summary.csv."""
+    text = (covid_run / "report.html").read_text(encoding="utf-8")
+    section = text[text.index("<section id='limitations'") :]
+    section = section[: section.index("</section>")]
+    det = pd.read_csv(covid_run / "base_case.csv").set_index("strategy")
+    det = det.loc["msc_cells", "icer_per_qaly_vs_reference"]
+    prob = pd.read_csv(covid_run / "psa_summary.csv").set_index("strategy")
+    prob = prob.loc["msc_cells", "icer_of_means"]
+    assert prob > 1.1 * det
+    assert f"Standard care + MSC GBP {det:,.0f} deterministic, GBP {prob:,.0f} probabilistic" in (
+        section
+    )

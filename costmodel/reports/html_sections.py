@@ -646,7 +646,46 @@ def _hypothetical(summary: dict, tables: Tables) -> str:
     )
 
 
-LIMITATION_CHECKS = (_weak_inputs, _synthesis, _effect_duration, _baseline_era, _hypothetical)
+def _deterministic_vs_probabilistic(summary: dict, tables: Tables) -> str:
+    """Strategies whose probabilistic ICER versus the reference (ICER of the PSA means)
+    differs from the deterministic one by more than 10%: the model is non-linear in its
+    uncertain inputs, and the mean over the PSA is the expected value."""
+    base, psa = tables.get("base_case"), tables.get("psa_summary")
+    settings = summary.get("settings", {})
+    effect = "ly" if settings.get("effect_measure") == "ly" else "qaly"
+    column = f"icer_per_{effect}_vs_reference"
+    if base is None or psa is None or column not in base or "icer_of_means" not in psa:
+        return ""
+    deterministic = base.set_index("strategy")[column]
+    labels, cur = _strategy_labels(base), settings.get("currency", "")
+    parts = []
+    for row in psa.itertuples():
+        det = deterministic.get(row.strategy)
+        prob = row.icer_of_means
+        if det is None or not (det == det and prob == prob) or det <= 0:
+            continue
+        if abs(prob - det) > 0.1 * det:
+            parts.append(
+                f"{html.escape(labels.get(row.strategy, row.strategy))} {cur} {det:,.0f} "
+                f"deterministic, {cur} {prob:,.0f} probabilistic ({100 * (prob / det - 1):+.0f}%)"
+            )
+    if not parts:
+        return ""
+    return (
+        "The ICERs versus the reference differ between the base case and the PSA means: "
+        f"{'; '.join(parts)}. The model is non-linear in its uncertain inputs, so the PSA "
+        "mean, not the base case at the mean inputs, is the expected value."
+    )
+
+
+LIMITATION_CHECKS = (
+    _weak_inputs,
+    _synthesis,
+    _effect_duration,
+    _baseline_era,
+    _hypothetical,
+    _deterministic_vs_probabilistic,
+)
 
 
 def run_warnings(folder: Path, summary: dict, tables: Tables) -> Section:
