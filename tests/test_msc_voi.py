@@ -101,6 +101,11 @@ def test_budget_impact_matches_hand_calculation():
     assert table.cumulative_budget_impact.iloc[-1] == pytest.approx(
         20000 * (0.1 + 0.2 + 0.3 + 0.4 + 0.5) * per_patient, rel=1e-12
     )
+    # no price per year in the sheet: each year ran at the model's price, and says so
+    from costmodel.parameters import evaluate_parameters
+
+    price = evaluate_parameters(inputs)[inputs.settings.threshold_parameter][0]
+    assert (table.price == price).all()
 
 
 def test_voi_by_price_when_the_price_is_computed_from_sampled_inputs(tmp_path):

@@ -16,6 +16,7 @@ import pandas as pd
 from costmodel.analyses.base import AnalysisContext
 from costmodel.analyses.dsa import run_overrides
 from costmodel.inputs import ModelInputs
+from costmodel.parameters import evaluate_parameters
 
 
 def budget_strategy(inputs: ModelInputs) -> str:
@@ -23,7 +24,8 @@ def budget_strategy(inputs: ModelInputs) -> str:
 
 
 def budget_impact(inputs: ModelInputs) -> pd.DataFrame:
-    """budget_impact.csv: year, eligible_patients, uptake, patients_treated, price,
+    """budget_impact.csv: year, eligible_patients, uptake, patients_treated, price (the
+    year's price, else the model's: the price each year was run at),
     cost_per_patient_new, cost_per_patient_current, cost_without, cost_with, budget_impact,
     cumulative_budget_impact (currency, undiscounted)."""
     undiscounted = replace(inputs, settings=replace(inputs.settings, discount_rate_costs=0.0))
@@ -33,6 +35,7 @@ def budget_impact(inputs: ModelInputs) -> pd.DataFrame:
         for y in inputs.budget_impact
     ]
     outcomes = run_overrides(undiscounted, overrides)
+    base_price = evaluate_parameters(inputs)[price_name][0] if price_name else np.nan
     keys = list(inputs.strategy_keys)
     new, current = keys.index(budget_strategy(inputs)), keys.index(inputs.reference_strategy)
     rows = []
@@ -48,7 +51,7 @@ def budget_impact(inputs: ModelInputs) -> pd.DataFrame:
                 "eligible_patients": y.eligible_patients,
                 "uptake": y.uptake,
                 "patients_treated": y.eligible_patients * y.uptake,
-                "price": y.price if y.price is not None else np.nan,
+                "price": y.price if y.price is not None else float(base_price),  # as run
                 "cost_per_patient_new": c_new,
                 "cost_per_patient_current": c_current,
                 "cost_without": without,

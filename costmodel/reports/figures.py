@@ -74,7 +74,9 @@ def figures_for(result: AnalysisResult) -> dict[str, Callable]:
         )
     if "budget_impact" in tables:
         figures["budget_impact"] = lambda: plots.plot_budget_impact(
-            tables["budget_impact"], currency
+            tables["budget_impact"],
+            currency,
+            labels={k: inputs.strategy_label(k) for k in inputs.strategy_keys},
         )
     if result.psa is not None:
         figures.update(_psa_figures(result))

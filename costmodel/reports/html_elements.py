@@ -58,7 +58,9 @@ FIGURE_TEXT = {
     "evppi": "Expected value of partial perfect information of parameter groups.",
     "evsi": "Expected value of sample information and expected net benefit of sampling over "
     "the size of a future trial.",
-    "budget_impact": "Budget impact per year with and without MSC.",
+    "budget_impact": "Budget impact per year (bars) and its running total (line): the extra "
+    "cost of the strategy at the BudgetImpact sheet's uptake, undiscounted, each patient's "
+    "lifetime costs counted in the year of treatment.",
 }
 
 

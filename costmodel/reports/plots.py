@@ -492,8 +492,11 @@ def _diagram_lanes(
     return out
 
 
-def plot_budget_impact(table, currency: str, ax: Axes | None = None) -> Axes:
-    """Budget impact per year (bars) and cumulative (line)."""
+def plot_budget_impact(
+    table, currency: str, ax: Axes | None = None, labels: dict[str, str] | None = None
+) -> Axes:
+    """Budget impact per year (bars) and cumulative (line) of the strategy versus its
+    comparator (named by ``labels``: strategy key → label)."""
     if ax is None:
         _, ax = _subplots(figsize=(6.5, 4.0))
     ax.bar(table.year, table.budget_impact, color="tab:blue", label="budget impact")
@@ -502,7 +505,10 @@ def plot_budget_impact(table, currency: str, ax: Axes | None = None) -> Axes:
     ax.set_ylabel(f"{currency} (undiscounted)")
     ax.yaxis.set_major_formatter(_money(currency))
     ax.legend(fontsize=7)
-    ax.set_title(f"Budget impact of {table.strategy.iloc[0]}", fontsize=10)
+    labels = labels or {}
+    new, current = table.strategy.iloc[0], table.comparator.iloc[0]
+    title = f"Budget impact of {labels.get(new, new)} instead of {labels.get(current, current)}"
+    ax.set_title(_wrapped(title, 70, 2), fontsize=10)
     ax.figure.tight_layout()
     return ax
 
