@@ -161,10 +161,30 @@ def _outside(figure) -> list[float]:
     return past if max(past) > 0.01 else []
 
 
+def _overlapping_texts(figure) -> list[tuple[str, str]]:
+    """Pairs of texts other than tick labels (titles, axis labels, legend entries,
+    annotations) whose boxes intersect."""
+    renderer = figure.canvas.get_renderer()
+    ticks = {
+        id(t)
+        for ax in figure.axes
+        for t in (*ax.get_xticklabels(which="both"), *ax.get_yticklabels(which="both"))
+    }
+    boxes = [
+        (t.get_text(), t.get_window_extent(renderer)) for t in _texts(figure) if id(t) not in ticks
+    ]
+    return [
+        (a, b)
+        for i, (a, box) in enumerate(boxes)
+        for b, other in boxes[i + 1 :]
+        if box.overlaps(other)
+    ]
+
+
 def test_the_default_models_figures_are_readable(covid_figures):
     """The default workbook's figures (an HTA review found 'GBP 50kGBP 100k' on the EVPPI
-    axis and labels cut with '…' on the tornado and two-way): no tick labels overlap, no
-    text is cut at the figure's edge or shortened with an ellipsis."""
+    axis and labels cut with '…' on the tornado and two-way): no tick labels or other texts
+    overlap, no text is cut at the figure's edge or shortened with an ellipsis."""
     drawn = figures_for(covid_figures)
     problems = {}
     for name, draw in drawn.items():
@@ -175,6 +195,8 @@ def test_the_default_models_figures_are_readable(covid_figures):
                 problems[f"{name}: overlapping"] = _overlaps(ax)
         if outside := _outside(figure):
             problems[f"{name}: outside"] = outside
+        if crossing := _overlapping_texts(figure):
+            problems[f"{name}: texts overlap"] = crossing
         if shortened := [t.get_text() for t in _texts(figure) if "…" in t.get_text()]:
             problems[f"{name}: shortened"] = shortened
     assert problems == {}

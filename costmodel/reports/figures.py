@@ -118,11 +118,14 @@ def _psa_figures(result: AnalysisResult) -> dict[str, Callable]:
         inc_effect = effect[:, others] - effect[:, [r]]
         names = [labels[keys[i]] for i in others]
         figures["ce_plane"] = lambda: plots.plot_ce_plane(
-            inc_cost, inc_effect, names, settings.wtp, currency, label
+            inc_cost, inc_effect, names, settings.wtp, currency, label, reference=labels[keys[r]]
         )
         s = keys.index(inputs.dsa_strategy)
         inmb = settings.wtp[0] * (effect[:, s] - effect[:, r]) - (psa.cost[:, s] - psa.cost[:, r])
         figures["convergence"] = lambda: plots.plot_convergence(
-            inmb, f"{labels[keys[s]]} vs {labels[keys[r]]}", currency
+            inmb,
+            f"{labels[keys[s]]} vs {labels[keys[r]]} at {currency} {settings.wtp[0]:,.0f} per "
+            f"{unit}",
+            currency,
         )
     return figures

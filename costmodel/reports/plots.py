@@ -142,30 +142,31 @@ def plot_ce_plane(
     currency: str,
     effect_label: str = "QALYs",
     ax: Axes | None = None,
+    reference: str = "reference",
 ) -> Axes:
     """Incremental cost-effectiveness plane: PSA samples (n_samples, n_comparisons) versus the
-    reference, their means, and a line per WTP."""
+    reference (named ``reference``), their means, and a line per WTP."""
     if ax is None:
         _, ax = _subplots(figsize=(6.5, 5.0))
     shown = min(len(inc_cost), CE_PLANE_POINTS)  # draws are independent: the first are a sample
     for j, label in enumerate(labels):
         ax.scatter(inc_effect[:shown, j], inc_cost[:shown, j], s=3, alpha=0.25, label=label)
         ax.plot(inc_effect[:, j].mean(), inc_cost[:, j].mean(), "k+", ms=10)
-    x = np.array(ax.get_xlim())
-    for w in wtp:
-        ax.plot(x, w * x, ls="--", lw=0.8, color="0.4")
-        unit = effect_label.removesuffix("s")
-        ax.annotate(
-            f"{currency} {w:,.0f}/{unit}",
-            (x[1], w * x[1]),
-            fontsize=7,
-            ha="right",
-            va="bottom",
-            color="0.4",
-        )
+    # the axes hold the samples and the origin; WTP lines are clipped to them (they used to
+    # stretch the cost axis to where no sample is)
+    ax.update_datalim([(0.0, 0.0)])
+    ax.autoscale_view()
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    unit = effect_label.removesuffix("s")
+    for w, style in zip(wtp, ("--", ":", "-.", (0, (5, 1, 1, 1))) * len(wtp), strict=False):
+        # named in the legend: labels at the lines' ends ran into each other and the title
+        label = f"WTP {currency} {w:,.0f} per {unit}"
+        ax.axline((0.0, 0.0), slope=w, ls=style, lw=0.9, color="0.3", label=label)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
     ax.axhline(0, color="0.7", lw=0.6)
     ax.axvline(0, color="0.7", lw=0.6)
-    ax.set_xlabel(f"Incremental {effect_label} vs reference")
+    ax.set_xlabel(f"Incremental {effect_label} vs {reference}")
     ax.set_ylabel(f"Incremental cost ({currency})")
     ax.yaxis.set_major_formatter(_money(currency))
     ax.legend(fontsize=7, markerscale=3)
