@@ -370,3 +370,17 @@ def test_limitations_name_the_gap_between_deterministic_and_probabilistic_icers(
     assert f"Standard care + MSC GBP {det:,.0f} deterministic, GBP {prob:,.0f} probabilistic" in (
         section
     )
+
+
+def test_subgroup_threshold_prices_and_evpi_are_shown_once_per_subgroup(covid_run):
+    """From an HTA review: each subgroup's threshold price and EVPI were repeated on every
+    strategy row, the EVPI to 3 decimals and without a unit. They are now one row per
+    subgroup, headed with their units, the prices as in subgroups.csv."""
+    text = (covid_run / "report.html").read_text(encoding="utf-8")
+    section = text[text.index("<section id='subgroups'") :]
+    section = section[: section.index("</section>")]
+    table = pd.read_csv(covid_run / "subgroups.csv").drop_duplicates("subgroup")
+    header = "Threshold price (GBP per infusion) at GBP 20,000 per QALY"
+    assert section.count(header) == 1 and "EVPI per patient (GBP) at GBP 20,000 per QALY" in section
+    for row in table.itertuples():
+        assert f"<td class='num'>{row.threshold_price_20000:,.0f}</td>" in section

@@ -201,9 +201,8 @@ def test_an_ly_models_report_tables_show_icers_and_effects_per_ly():
     assert table.loc["B", "ICER vs reference (GBP per LY)"] == 4000.0
     assert table.loc["B", "LYs"] == 2.5 and table.loc["B", "QALYs"] == 1.25
     assert table.loc["B", "NHB (LYs) at GBP 1,000 per LY"] == pytest.approx(2.5 - 3000.0 / 1000.0)
-    subgroups = pd.DataFrame(columns=["subgroup", "label", "cost", "qaly", "ly", "icer"])
-    assert _subgroup_columns(subgroups, settings)["ly"] == "LYs"
-    assert "qaly" not in _subgroup_columns(subgroups, settings)
+    assert _subgroup_columns(settings)["ly"] == "LYs"
+    assert "qaly" not in _subgroup_columns(settings)
     frame = pd.DataFrame({"label": ["B"], "inc_effect": [0.5]})
     _, _, body = hypothetical(None, {"settings": settings}, {"hypothetical": frame})
     assert "Incremental LYs" in body and "QALY" not in body

@@ -377,23 +377,50 @@ HYPOTHETICAL_COLUMNS = {
 }
 
 
-def _subgroup_columns(table: pd.DataFrame, settings: dict) -> dict[str, str]:
-    """Display labels of the subgroups table: the run's effect beside its ICERs."""
+def _subgroup_columns(settings: dict) -> dict[str, str]:
+    """Display labels of the subgroups' strategy rows: the run's effect beside its ICERs."""
     effect = "ly" if settings.get("effect_measure") == "ly" else "qaly"
-    columns = {
+    unit, cur = effect_unit(settings), settings.get("currency", "")
+    money = f"{cur} " if cur else ""
+    return {
         "subgroup": "Subgroup",
         "label": "Strategy",
-        "cost": "Cost",
+        "cost": f"Cost ({cur})" if cur else "Cost",
         effect: schema_types.effect_unit(effect, plural=True),
-        "icer": "ICER",
+        "icer": f"ICER ({money}per {unit})",
         "status": "Status",
     }
+
+
+def _subgroup_values(table: pd.DataFrame, settings: dict, tables: Tables) -> pd.DataFrame:
+    """One row per subgroup: the threshold price of the DSA strategy and the EVPI per
+    patient at each WTP (the same on each of its strategy rows in subgroups.csv)."""
+    unit, cur = effect_unit(settings), settings.get("currency", "")
+    money = f"{cur} " if cur else ""
+    name = settings.get("threshold_parameter") or ""
+    price_unit = _parameter_unit(tables, name) or cur
+    columns = {"subgroup": "Subgroup"}
     for column in table.columns:
-        prefixes = (("threshold_price_", "Threshold price at"), ("evpi_per_patient_", "EVPI at"))
-        for prefix, label in prefixes:
+        for prefix, what in (
+            ("threshold_price_", f"Threshold price ({price_unit})"),
+            ("evpi_per_patient_", f"EVPI per patient ({cur})" if cur else "EVPI per patient"),
+        ):
             if column.startswith(prefix):
-                columns[column] = f"{label} {float(column[len(prefix) :]):,.0f}"
-    return columns
+                wtp = float(column[len(prefix) :])
+                columns[column] = f"{what} at {money}{wtp:,.0f} per {unit}"
+    rows = table.drop_duplicates("subgroup").copy()
+    for column in [c for c in columns if c.startswith("evpi_per_patient_")]:
+        rows[column] = rows[column].round(0)  # whole currency units, like the prices
+    return _labelled(rows, columns) if len(columns) > 1 else pd.DataFrame()
+
+
+def _parameter_unit(tables: Tables, name: str) -> str:
+    """A parameter's unit from parameters.csv ('' when unknown)."""
+    parameters = tables.get("parameters")
+    if parameters is None or "unit" not in parameters or not name:
+        return ""
+    found = parameters.loc[parameters.name == name, "unit"]
+    return str(found.iloc[0]) if len(found) and isinstance(found.iloc[0], str) else ""
 
 
 def hypothetical(folder: Path, summary: dict, tables: Tables) -> Section | None:
@@ -415,19 +442,23 @@ def hypothetical(folder: Path, summary: dict, tables: Tables) -> Section | None:
 def subgroups(folder: Path, summary: dict, tables: Tables) -> Section | None:
     if "subgroups" not in tables:
         return None
-    return (
-        "subgroups",
-        "Subgroups",
+    settings, table = summary.get("settings", {}), tables["subgroups"]
+    rows = _labelled(table, _subgroup_columns(settings))
+    if "Status" in rows:
+        rows["Status"] = rows["Status"].map(lambda code: STATUS_WORDS.get(code, code))
+    values = _subgroup_values(table, settings, tables)
+    body = (
         "<p>Each subgroup is the cohort started in one respiratory-support state (or a mix); "
         "the whole cohort is their entry-weighted sum. Fully incremental analysis within each "
-        "subgroup; threshold price of the DSA strategy and EVPI per patient at each WTP.</p>"
-        + _table(
-            _labelled(
-                tables["subgroups"],
-                _subgroup_columns(tables["subgroups"], summary.get("settings", {})),
-            )
-        ),
+        "subgroup (a strategy that is the same as another within a subgroup, as one "
+        "treating only other patients is, is listed as dominated).</p>" + _table(rows)
     )
+    if len(values):
+        body += (
+            "<p>Per subgroup: the threshold price of the DSA strategy versus the reference, "
+            "and the EVPI per patient, at each WTP.</p>" + _table(values)
+        )
+    return ("subgroups", "Subgroups", body)
 
 
 def calibration(folder: Path, summary: dict, tables: Tables) -> Section | None:
