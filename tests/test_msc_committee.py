@@ -384,3 +384,14 @@ def test_subgroup_threshold_prices_and_evpi_are_shown_once_per_subgroup(covid_ru
     assert section.count(header) == 1 and "EVPI per patient (GBP) at GBP 20,000 per QALY" in section
     for row in table.itertuples():
         assert f"<td class='num'>{row.threshold_price_20000:,.0f}</td>" in section
+
+
+def test_a_test_cost_that_cannot_help_is_said_in_words(covid_run):
+    """biomarker.csv's negative largest test cost means test-and-treat is not optimal even
+    with a free test; the report says so instead of showing a negative price."""
+    table = pd.read_csv(covid_run / "biomarker.csv")
+    assert (table.max_test_cost_20000.dropna() < 0).any()
+    text = (covid_run / "report.html").read_text(encoding="utf-8")
+    section = text[text.index("<section id='biomarker'") :]
+    section = section[: section.index("</section>")]
+    assert "none: not optimal even with a free test" in section

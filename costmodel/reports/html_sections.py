@@ -539,26 +539,41 @@ def probabilistic_sensitivity(folder: Path, summary: dict, tables: Tables) -> Se
     return ("psa", f"Probabilistic sensitivity ({summary.get('psa_samples', '')} samples)", body)
 
 
-def _figure_and_table(name: str, title: str) -> SectionBuilder:
-    """A section of one analysis: its figure (if drawn) and its table, when the table exists."""
+def _figure_and_table(
+    name: str, title: str, shown: Callable[[pd.DataFrame], pd.DataFrame] | None = None
+) -> SectionBuilder:
+    """A section of one analysis: its figure (if drawn) and its table (through ``shown``,
+    for display), when the table exists."""
 
     def build(folder: Path, summary: dict, tables: Tables) -> Section | None:
         if name not in tables:
             return None
-        return (name, title, _figure(folder, name) + _table(_readable(tables[name], tables)))
+        table = _readable(tables[name], tables)
+        table = shown(table) if shown is not None else table
+        return (name, title, _figure(folder, name) + _table(table))
 
     return build
 
 
-FURTHER_ANALYSES: tuple[SectionBuilder, ...] = tuple(
-    _figure_and_table(name, title)
-    for name, title in (
-        ("evppi", "Expected value of partial perfect information"),
-        ("evsi", "Expected value of sample information"),
-        ("voi_by_price", "Value of research by product price"),
-        ("biomarker", "Responder biomarker"),
-        ("budget_impact", "Budget impact"),
-    )
+def _max_test_cost_in_words(table: pd.DataFrame) -> pd.DataFrame:
+    """The biomarker table with a negative largest test cost (test-and-treat not optimal
+    even with a free test) said in words, not as a negative price."""
+    shown = table.copy()
+    for column in [c for c in shown.columns if c.startswith("max_test_cost_")]:
+        shown[column] = (
+            shown[column]
+            .astype(object)
+            .where(~(shown[column] < 0), "none: not optimal even with a free test")
+        )
+    return shown
+
+
+FURTHER_ANALYSES: tuple[SectionBuilder, ...] = (
+    _figure_and_table("evppi", "Expected value of partial perfect information"),
+    _figure_and_table("evsi", "Expected value of sample information"),
+    _figure_and_table("voi_by_price", "Value of research by product price"),
+    _figure_and_table("biomarker", "Responder biomarker", _max_test_cost_in_words),
+    _figure_and_table("budget_impact", "Budget impact"),
 )
 
 
