@@ -125,6 +125,9 @@ def test_summary_sheet_has_provenance_and_icer_table(built, out_folder):
     header = next(r for r in rows if r[0] == "strategy" and "icer" in r)
     combination = next(r for r in rows if r[0] == "combination")
     assert combination[header.index("icer")] == pytest.approx(icer["combination"], rel=1e-12)
+    # under the table: its units (the HIV example counts life-years) and the status codes
+    legend = next(r[0] for r in rows if r[0] and str(r[0]).startswith("Per patient, discounted"))
+    assert "ICERs in GBP per LY" in legend and "ed extendedly dominated" in legend
 
 
 def test_ceac_chart_has_one_smooth_series_per_strategy_from_ceac_csv(built, out_folder):

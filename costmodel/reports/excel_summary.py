@@ -7,6 +7,7 @@ import json
 
 from costmodel.reports.excel_cells import _is_number, _plain, _Styled, number_format
 from costmodel.results import PROVENANCE_KEYS
+from costmodel.schema_types import effect_unit
 
 _RUN_KEYS = PROVENANCE_KEYS
 
@@ -52,6 +53,19 @@ def _summary_rows(
     if isinstance(icer, list) and icer and all(isinstance(r, dict) for r in icer):
         rows += _section("ICER table (summary.json icer_table)")
         rows += _records_rows(icer, "base_case")
+        settings = summary.get("settings") if isinstance(summary.get("settings"), dict) else {}
+        currency = settings.get("currency") or "currency units"
+        unit = effect_unit(str(settings.get("effect_measure", "qaly")))
+        rows.append(
+            [
+                _Styled(
+                    f"Per patient, discounted; costs and NMB in {currency}, ICERs in {currency} "
+                    f"per {unit}. status: nd on the frontier, ed extendedly dominated, d "
+                    "dominated.",
+                    fit=False,
+                )
+            ]
+        )
 
     prob = summary.get("prob_cost_effective")
     if isinstance(prob, dict) and prob and all(isinstance(v, dict) for v in prob.values()):
