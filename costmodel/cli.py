@@ -38,7 +38,10 @@ def _format_table(table: pd.DataFrame, currency: str, effect: str = "qaly") -> s
     text = shown.to_string(index=False, formatters=formats, na_rep="")
     from costmodel.schema_types import effect_unit
 
-    return f"Costs in {currency}; ICER per {effect_unit(effect)} gained.\n{text}"
+    return (
+        f"Costs in {currency}; ICER per {effect_unit(effect)} gained; status: nd on the "
+        f"frontier, ed extendedly dominated, d dominated.\n{text}"
+    )
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
