@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from costmodel.analyses.biomarker import biomarker_outcomes
@@ -221,3 +222,34 @@ def test_evsi_table_with_the_se_of_the_best_size_only_has_the_full_tables_number
     assert best.drop(columns="se").equals(full.drop(columns="se"))
     assert best.loc[top, "se"].equals(full.loc[top, "se"])
     assert best.drop(index=top).se.isna().all()
+
+
+def test_evsi_above_the_evppi_of_the_trials_parameters_is_flagged():
+    """No trial can be worth more than perfect information on what it measures: an EVSI
+    estimate above the EVPPI of the group of exactly the effect and control-risk parameters
+    is flagged as Monte Carlo noise (hand-made tables; the default model's 200-sample run
+    has such a row at n = 3,200 and GBP 30,000)."""
+    import warnings
+
+    from costmodel.analyses.evsi import flag_above_evppi
+
+    inputs = load_inputs(COVID)
+    s = inputs.settings
+    evppi = pd.DataFrame(
+        {
+            "group": ["effect", "effect", "costs", "costs"],
+            "parameters": [f"{s.effect_parameter}+{s.trial_control_risk_parameter}"] * 2
+            + ["c_day_ward+c_day_icu"] * 2,
+            "wtp": [20000.0, 30000.0, 20000.0, 30000.0],
+            "evppi_per_patient": [4.4, 241.8, 0.0, 0.0],
+        }
+    )
+    evsi = pd.DataFrame({"wtp": [20000.0, 20000.0, 30000.0], "evsi_per_patient": [4.3, 4.5, 244.7]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        flagged = flag_above_evppi(inputs, evsi, evppi)
+    assert flagged.flag.iloc[0] == ""
+    assert flagged.flag.iloc[1].startswith("above the EVPPI of 'effect' (4.40 per patient)")
+    assert flagged.flag.iloc[2].startswith("above the EVPPI of 'effect' (241.80 per patient)")
+    assert "2 estimate(s) above the EVPPI" in str(caught[0].message)
+    assert (flag_above_evppi(inputs, evsi, None).flag == "").all()  # no EVPPI: no flag

@@ -6,6 +6,8 @@ The trial's simulated data come from the run's seed through
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -92,4 +94,39 @@ def run(ctx: AnalysisContext) -> dict[str, pd.DataFrame]:
     if ctx.psa is None or not ctx.options.voi or not ctx.inputs.settings.run_evsi:
         return {}
     with one_blas_thread():
-        return {"evsi": evsi_table(ctx.inputs, ctx.psa)}
+        table = evsi_table(ctx.inputs, ctx.psa)
+    return {"evsi": flag_above_evppi(ctx.inputs, table, ctx.tables.get("evppi"))}
+
+
+def flag_above_evppi(
+    inputs: ModelInputs, table: pd.DataFrame, evppi: pd.DataFrame | None
+) -> pd.DataFrame:
+    """``table`` with a ``flag`` column: where an EVSI estimate exceeds the EVPPI of the
+    parameters the trial informs (an EVPPI group of exactly the effect and control-risk
+    parameters, when the run has one), which no trial can: Monte Carlo noise of the
+    regression estimates. Such rows are also reported as a warning."""
+    table = table.assign(flag="")
+    settings = inputs.settings
+    informed = {settings.effect_parameter, settings.trial_control_risk_parameter}
+    if evppi is None or evppi.empty or "parameters" not in evppi:
+        return table
+    group = evppi[evppi.parameters.map(lambda p: set(str(p).split("+")) == informed)]
+    if group.empty:
+        return table
+    ceiling = group.set_index("wtp").evppi_per_patient
+    limit = table.wtp.map(ceiling)
+    above = table.evsi_per_patient > limit * (1 + 1e-9)
+    if above.any():
+        name = group.group.iloc[0]
+        table.loc[above, "flag"] = [
+            f"above the EVPPI of '{name}' ({v:,.2f} per patient): Monte Carlo noise; use "
+            "more PSA samples"
+            for v in limit[above]
+        ]
+        warnings.warn(
+            f"evsi.csv: {int(above.sum())} estimate(s) above the EVPPI of the parameters the "
+            f"trial informs ('{name}'): Monte Carlo noise; see its flag column.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return table

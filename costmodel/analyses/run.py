@@ -247,6 +247,7 @@ def _fork_group(ctx: AnalysisContext, steps: list[tuple[str, Step]], beside: str
         with numpy_engine():
             for name, step in steps:
                 tables[name] = step(ctx)
+                ctx.add_tables(name, tables[name])  # (the child's copy) later steps read it
         return tables
 
     return _Group([name for name, _ in steps], beside, Forked(run_group))
