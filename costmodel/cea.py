@@ -27,6 +27,7 @@ from costmodel.cea_icer import (
     STATUS_EXTENDED,
     STATUS_NON_DOMINATED,
     compute_icer_table,
+    icer_where_trade_off,
     name_problems,
     net_monetary_benefit,
 )
@@ -333,16 +334,17 @@ def psa_summary(
         columns[f"{label}_high"] = high
     inc_cost_mean = columns["inc_cost_mean"]
     inc_effect_mean = columns[f"inc_{effect_name}_mean"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        icer = np.where(inc_effect_mean != 0, inc_cost_mean / inc_effect_mean, np.nan)
-    columns["icer_of_means"] = icer
+    # a trade-off only (cea_icer.icer_where_trade_off): no negative ratio of means
+    columns["icer_of_means"] = icer_where_trade_off(inc_cost_mean, inc_effect_mean)
     columns["prob_cost_saving"] = (inc_cost < 0).mean(axis=0)
     columns["prob_more_effective"] = (inc_effect > 0).mean(axis=0)
+    columns["comparison_of_means"] = comparison(inc_cost_mean, inc_effect_mean)
 
     table = pd.DataFrame(columns)
-    comparison = [c for c in table.columns if c.startswith("inc_")]
-    comparison += ["icer_of_means", "prob_cost_saving", "prob_more_effective"]
-    table.loc[reference, comparison] = np.nan
+    versus = [c for c in table.columns if c.startswith("inc_")]
+    versus += ["icer_of_means", "prob_cost_saving", "prob_more_effective"]
+    table.loc[reference, versus] = np.nan
+    table.loc[reference, "comparison_of_means"] = ""
     return table
 
 

@@ -237,13 +237,15 @@ COMPARISONS = (
 def comparison(inc_cost: ArrayLike, inc_effect: ArrayLike) -> np.ndarray:
     """How a strategy compares with its comparator, element by element (one of
     COMPARISONS): the ICER quadrant, 'dominant' (no more costly, more effective),
-    'dominated' (no less costly, less effective) or 'same effect' (|Δeffect| <= 1e-12)."""
+    'dominated' (no less costly, less effective), 'same effect' (|Δeffect| <= 1e-12), or ''
+    where either difference is NaN."""
     inc_cost = np.asarray(inc_cost, dtype=float)
     inc_effect = np.asarray(inc_effect, dtype=float)
     more, less = inc_effect > _SAME_EFFECT, inc_effect < -_SAME_EFFECT
+    unknown = np.isnan(inc_cost) | np.isnan(inc_effect)
     return np.select(
-        [more & (inc_cost > 0), less & (inc_cost < 0), more, less],
-        list(COMPARISONS[:4]),
+        [unknown, more & (inc_cost > 0), less & (inc_cost < 0), more, less],
+        ["", *COMPARISONS[:4]],
         default=COMPARISONS[4],
     )
 
@@ -401,10 +403,11 @@ def add_reference_columns(
 ) -> pd.DataFrame:
     """The ICER table with each strategy versus one chosen ``reference`` (BCEA's pairwise
     convention) beside the frontier ICERs: ``reference``, ``inc_cost_vs_reference``,
-    ``inc_effect_vs_reference``, ``icer_vs_reference`` (NaN for the reference itself and
-    when |Δeffect| <= 1e-12), and the net health benefit ``nhb_<w>`` = effect − cost / w
-    [effect units] for each w > 0 in ``wtp``. ``cost``/``effect`` are the means per strategy,
-    in the order of ``strategies``."""
+    ``inc_effect_vs_reference``, ``icer_vs_reference`` (only for a trade-off, see
+    :func:`icer_where_trade_off`: NaN for the reference itself and where one dominates),
+    ``comparison_vs_reference`` (:func:`comparison`), and the net health benefit ``nhb_<w>``
+    = effect − cost / w [effect units] for each w > 0 in ``wtp``. ``cost``/``effect`` are
+    the means per strategy, in the order of ``strategies``."""
     names = list(strategies)
     if reference not in names:
         raise ValueError(f"reference {reference!r} is not a strategy ({', '.join(names)})")
@@ -419,6 +422,8 @@ def add_reference_columns(
     out["inc_cost_vs_reference"] = inc_cost[0, row]
     out["inc_effect_vs_reference"] = inc_effect[0, row]
     out["icer_vs_reference"] = icer[0, row]
+    out["comparison_vs_reference"] = comparison(inc_cost[0, row], inc_effect[0, row])
+    out.loc[out.strategy == reference, "comparison_vs_reference"] = ""
     for w in wtp:
         if w > 0:
             out["nhb_" + _nmb_column(float(w)).removeprefix("nmb_")] = effect[row] - cost[row] / w

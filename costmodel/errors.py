@@ -9,6 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+class AnalysisWarning(RuntimeWarning):
+    """A result to read with care, raised by an analysis (flagged EVPPI or EVSI estimates,
+    an estimate clipped to the EVPI): recorded in summary.json and the report's Warnings."""
+
+
 class CostModelError(Exception):
     """Base class for errors a user can act on."""
 

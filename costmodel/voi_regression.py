@@ -91,6 +91,7 @@ from scipy.interpolate import BSpline
 
 from costmodel.cea import evpi as _evpi
 from costmodel.cores import map_on_cores
+from costmodel.errors import AnalysisWarning
 from costmodel.rng import Purpose, method_stream
 from costmodel.voi_validation import VoiError
 
@@ -192,7 +193,7 @@ def _clip_to_evpi(
             f"{caller}: regression estimate {value[worst]:.6g} exceeds the EVPI "
             f"{bound[worst]:.6g} at wtp {wtp[worst]:g}: the regression over-fits the sample; "
             "clipped to the EVPI. Use a larger PSA sample or fewer parameters.",
-            RuntimeWarning,
+            AnalysisWarning,
             stacklevel=4,  # the caller of evppi / evsi_regression
         )
     return np.clip(value, 0.0, bound), excess > tolerance

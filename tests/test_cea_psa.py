@@ -301,6 +301,7 @@ SUMMARY_COLUMNS = [
     "icer_of_means",
     "prob_cost_saving",
     "prob_more_effective",
+    "comparison_of_means",
 ]
 
 
@@ -322,14 +323,22 @@ def test_psa_summary_statistics_equal_pandas_column_statistics(sample):
     )
     np.testing.assert_allclose(table["inc_qaly_low"].iloc[1:], inc_e.quantile(0.025), rtol=1e-12)
     np.testing.assert_allclose(table["inc_cost_high"].iloc[1:], inc_c.quantile(0.975), rtol=1e-12)
-    np.testing.assert_allclose(
-        table["icer_of_means"].iloc[1:], inc_c.mean() / inc_e.mean(), rtol=1e-12
-    )
+    # the ratio of mean increments where it prices a trade-off (both positive or both
+    # negative), else no ICER and the comparison says why
+    ratio = inc_c.mean() / inc_e.mean()
+    trade_off = (inc_c.mean() > 0) == (inc_e.mean() > 0)
+    np.testing.assert_allclose(table["icer_of_means"].iloc[1:], ratio.where(trade_off), rtol=1e-12)
+    assert set(table["comparison_of_means"].iloc[1:]) <= {
+        "more costly, more effective",
+        "less costly, less effective",
+        "dominant",
+        "dominated",
+    }
     np.testing.assert_allclose(table["prob_cost_saving"].iloc[1:], (inc_c < 0).mean(), rtol=0)
     np.testing.assert_allclose(table["prob_more_effective"].iloc[1:], (inc_e > 0).mean(), rtol=0)
     comparison = [c for c in SUMMARY_COLUMNS if c.startswith(("inc_", "icer", "prob"))]
-    assert table.loc[0, comparison].isna().all()
-    assert table.loc[1:, comparison].notna().all().all()
+    assert table.loc[0, comparison].isna().all() and table.loc[0, "comparison_of_means"] == ""
+    assert table.loc[1:, [c for c in comparison if c != "icer_of_means"]].notna().all().all()
 
 
 def test_psa_summary_reference_and_effect_name():

@@ -253,3 +253,22 @@ def test_evsi_above_the_evppi_of_the_trials_parameters_is_flagged():
     assert flagged.flag.iloc[2].startswith("above the EVPPI of 'effect' (241.80 per patient)")
     assert "2 estimate(s) above the EVPPI" in str(caught[0].message)
     assert (flag_above_evppi(inputs, evsi, None).flag == "").all()  # no EVPPI: no flag
+
+
+def test_runs_whose_evppi_groups_repeat_or_are_all_skipped_still_write(tmp_path):
+    """From a review: --evppi naming the trial's own parameters (the workbook's 'effect'
+    group again) made the EVSI flag fail on a repeated WTP, and a run whose every EVPPI
+    group was skipped (10 parameters on 20 samples) failed drawing an empty EVPPI chart."""
+    from costmodel.cli import main
+
+    out = tmp_path / "repeat"
+    args = ["run", str(COVID), "--psa-samples", "100", "--evppi", "rr_death_msc,p28_death_control"]
+    assert main([*args, "--out", str(out), "-q"]) == 0
+    assert "flag" in pd.read_csv(out / "evsi.csv").columns
+    skipped = tmp_path / "skipped"
+    group = "n_aa,n_ab,n_ac,n_ad,n_bb,n_bc,n_bd,n_cc,n_cd,rr_combination"
+    hiv = ROOT / "inputs" / "examples" / "chancellor_hiv.xlsx"
+    args = ["run", str(hiv), "--psa-samples", "20", "--evppi", group, "--out", str(skipped)]
+    assert main([*args, "-q"]) == 0
+    assert pd.read_csv(skipped / "evppi.csv").evppi_per_patient.isna().all()
+    assert not (skipped / "figures" / "evppi.png").exists()

@@ -18,7 +18,7 @@ from costmodel.analyses.biomarker import PARAMETERS as BIOMARKER_PARAMETERS
 from costmodel.analyses.biomarker import biomarker_outcomes
 from costmodel.analyses.psa import population, regression_rows
 from costmodel.cores import map_on_cores, one_blas_thread
-from costmodel.errors import CostModelError
+from costmodel.errors import AnalysisWarning, CostModelError
 from costmodel.inputs import ModelInputs
 from costmodel.outcomes import PsaResult
 from costmodel.parameters import evaluate_parameters
@@ -106,7 +106,7 @@ def evppi_table(
             warnings.warn(
                 f"evppi.csv: {len(flagged)} estimate(s) flagged ({flagged.group.iloc[0]}: "
                 f"{flagged.flag.iloc[0]}); see its flag column.",
-                RuntimeWarning,
+                AnalysisWarning,
                 stacklevel=2,
             )
     if not skipped:

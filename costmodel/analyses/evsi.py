@@ -15,7 +15,7 @@ from costmodel import voi
 from costmodel.analyses.base import AnalysisContext
 from costmodel.analyses.psa import population, regression_rows
 from costmodel.cores import one_blas_thread
-from costmodel.errors import CostModelError
+from costmodel.errors import AnalysisWarning, CostModelError
 from costmodel.inputs import ModelInputs
 from costmodel.outcomes import PsaResult
 from costmodel.parameters import evaluate_parameters
@@ -113,7 +113,7 @@ def flag_above_evppi(
     group = evppi[evppi.parameters.map(lambda p: set(str(p).split("+")) == informed)]
     if group.empty:
         return table
-    ceiling = group.set_index("wtp").evppi_per_patient
+    ceiling = group.groupby("wtp").evppi_per_patient.min()  # one group may repeat (--evppi)
     limit = table.wtp.map(ceiling)
     above = table.evsi_per_patient > limit * (1 + 1e-9)
     if above.any():
@@ -126,7 +126,7 @@ def flag_above_evppi(
         warnings.warn(
             f"evsi.csv: {int(above.sum())} estimate(s) above the EVPPI of the parameters the "
             f"trial informs ('{name}'): Monte Carlo noise; see its flag column.",
-            RuntimeWarning,
+            AnalysisWarning,
             stacklevel=2,
         )
     return table

@@ -33,6 +33,7 @@ from costmodel.analyses import (
 )
 from costmodel.analyses.base import AnalysisContext, RunOptions
 from costmodel.cores import Forked, one_blas_thread
+from costmodel.errors import AnalysisWarning
 from costmodel.inputs import ModelInputs
 from costmodel.model import numpy_engine, run_model
 from costmodel.parameters import evaluate_parameters
@@ -255,14 +256,18 @@ def _fork_group(ctx: AnalysisContext, steps: list[tuple[str, Step]], beside: str
 
 @contextmanager
 def _recording_warnings(ctx: AnalysisContext) -> Iterator[None]:
-    """Warnings raised in the block are kept in ``ctx.warnings`` (summary.json, the report's
-    Warnings, results.xlsx) and issued again as they were, so the command line still shows
-    them."""
+    """Warnings raised in the block are issued again as they were (the user's filters
+    apply; also when the block fails), and costmodel's own (AnalysisWarning) are kept in
+    ``ctx.warnings`` for summary.json, the report's Warnings and results.xlsx."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        yield
-    for warning in caught:
-        ctx.warnings.append(str(warning.message))
+        try:
+            yield
+        finally:
+            seen = list(caught)
+    for warning in seen:
+        if isinstance(warning.message, AnalysisWarning):
+            ctx.warnings.append(str(warning.message))
         warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 

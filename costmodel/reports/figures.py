@@ -80,7 +80,7 @@ def figures_for(result: AnalysisResult) -> dict[str, Callable]:
         )
     if result.psa is not None:
         figures.update(_psa_figures(result))
-    if "evppi" in tables:
+    if "evppi" in tables and tables["evppi"].evppi_per_patient.notna().any():
         figures["evppi"] = lambda: plots.plot_evppi(
             tables["evppi"], currency, effect_unit=_wtp_unit(settings)
         )

@@ -369,6 +369,7 @@ HYPOTHETICAL_COLUMNS = {
     "inc_cost": "Incremental cost",
     "inc_effect": "Incremental QALYs",
     "icer": "ICER vs reference",
+    "comparison": "Versus reference",
     "price_base": "Price assumed",
     "threshold_price": "Threshold price",
     "effect_base": "RR assumed",
@@ -635,7 +636,7 @@ def _synthesis(summary: dict, tables: Tables) -> str:
             result = (
                 f"an ICER of {row.icer:,.0f}"
                 if row.icer == row.icer
-                else f"a treatment that is {getattr(row, 'comparison', 'not a trade-off')}"
+                else f"no ICER ({_comparison_words(row)})"
             )
             text += f" The largest trial alone gives RR {row.rr:.2f} and {result}."
     return text
@@ -671,14 +672,31 @@ def _baseline_era(summary: dict, tables: Tables) -> str:
     scenarios = tables.get("scenarios")
     if scenarios is None or "scenario" not in scenarios:
         return ""
-    era = scenarios[(scenarios.scenario == "current_era_baseline") & scenarios.icer.notna()]
+    era = scenarios[
+        (scenarios.scenario == "current_era_baseline") & scenarios.inc_cost.notna()
+    ]  # the strategies compared with the reference
     if era.empty:
         return ""
-    shown = ", ".join(f"{r.strategy} {r.icer:,.0f}" for r in era.itertuples())
+    base = tables.get("base_case")
+    labels = _strategy_labels(base) if base is not None else {}
+    cur = summary.get("settings", {}).get("currency", "")
+    shown = ", ".join(
+        f"{html.escape(labels.get(r.strategy, r.strategy))} "
+        + (f"{cur} {r.icer:,.0f}" if r.icer == r.icer else _comparison_words(r))
+        for r in era.itertuples()
+    )
     return (
         "Baseline risk is that of the calibration cohort; with current-era standard-care "
-        f"mortality (scenario 'current_era_baseline') the ICERs are {shown}."
+        f"mortality (scenario 'current_era_baseline') the ICERs versus the reference are: "
+        f"{shown}."
     )
+
+
+def _comparison_words(row) -> str:
+    """Why a row has no ICER, in words: 'dominated', 'dominant' or 'the same effect'."""
+    found = getattr(row, "comparison", "")
+    words = {"same effect": "the same effect", "dominant": "dominant", "dominated": "dominated"}
+    return words.get(found, "no ICER") if isinstance(found, str) else "no ICER"
 
 
 def _hypothetical(summary: dict, tables: Tables) -> str:
@@ -708,7 +726,13 @@ def _deterministic_vs_probabilistic(summary: dict, tables: Tables) -> str:
     for row in psa.itertuples():
         det = deterministic.get(row.strategy)
         prob = row.icer_of_means
-        if det is None or not (det == det and prob == prob) or det <= 0:
+        if det is None or det != det or det <= 0:
+            continue
+        if prob != prob:  # no trade-off at the means: dominated or dominant there
+            why = getattr(row, "comparison_of_means", "")
+            if why in ("dominated", "dominant"):
+                name = html.escape(labels.get(row.strategy, row.strategy))
+                parts.append(f"{name} {cur} {det:,.0f} deterministic, {why} at the PSA means")
             continue
         if abs(prob - det) > 0.1 * det:
             parts.append(

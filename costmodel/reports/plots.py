@@ -519,12 +519,13 @@ def plot_evppi(
 ) -> Axes:
     """Bar chart of EVPPI per parameter group, one bar per WTP (population if set), the
     groups in order of their largest EVPPI."""
+    estimated = table.dropna(subset=["evppi_per_patient"])  # a group may have been skipped
     column = (
         "evppi_population"
-        if (table.evppi_population != table.evppi_per_patient).any()
+        if (estimated.evppi_population != estimated.evppi_per_patient).any()
         else "evppi_per_patient"
     )
-    wide = table.pivot_table(index="group", columns="wtp", values=column, sort=False)
+    wide = estimated.pivot_table(index="group", columns="wtp", values=column, sort=False)
     wide = wide.loc[wide.max(axis=1).sort_values(kind="stable").index]
     if ax is None:
         _, ax = _subplots(figsize=(6.5, 0.25 * wide.size + 0.3 * len(wide) + 1.5))
