@@ -401,3 +401,4 @@ def test_an_icer_versus_the_reference_is_shown_only_for_a_trade_off():
     ]
     # the edges: no extra cost for more effect is dominant, no saving for less is dominated
     assert list(comparison([0.0, 0.0], [0.1, -0.1])) == ["dominant", "dominated"]
+    assert list(comparison([np.nan, 100.0], [0.1, np.nan])) == ["", ""]  # unknown, not a word
