@@ -108,7 +108,7 @@ def test_state_diagram_lines_never_cross_a_state_label():
     death from every hospital state) run along lanes beside the column, not through the
     boxes between; arrows start and end at the box edges."""
     from costmodel.reports.figures import _diagram
-    from costmodel.reports.plots import plot_state_diagram
+    from costmodel.reports.plot_diagram import plot_state_diagram
     from costmodel.validate import load_inputs
     from tests.conftest import ROOT
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from costmodel.inputs import ModelInputs
-from costmodel.reports import plots
+from costmodel.reports import plot_diagram, plots
 from costmodel.results import AnalysisResult
 from costmodel.schema_types import effect_unit
 
@@ -35,7 +35,7 @@ def figures_for(result: AnalysisResult) -> dict[str, Callable]:
     settings = inputs.settings
     currency = settings.currency
     figures: dict[str, Callable] = {
-        "state_diagram": lambda: plots.plot_state_diagram(*_diagram(inputs))
+        "state_diagram": lambda: plot_diagram.plot_state_diagram(*_diagram(inputs))
     }
     if inputs.synthesis is not None:
         sensitivity = tables.get("evidence_sensitivity")

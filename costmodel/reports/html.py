@@ -20,6 +20,7 @@ from costmodel.files import atomic_write, atomic_write_text, write_csv
 from costmodel.reports import html_sections as sections
 from costmodel.reports.cheers import CHEERS_ITEMS, cheers_checklist
 from costmodel.reports.html_elements import CSS, FIGURE_TEXT, RASTER_FIGURES
+from costmodel.reports.html_limitations import limitations
 
 __all__ = [
     "CHEERS_ITEMS",
@@ -47,7 +48,7 @@ SECTIONS: tuple[sections.SectionBuilder, ...] = (
     sections.deterministic_sensitivity,
     sections.probabilistic_sensitivity,
     *sections.FURTHER_ANALYSES,
-    sections.limitations,
+    limitations,
     sections.run_warnings,
     sections.provenance,
     sections.cheers_section,
