@@ -8,19 +8,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from costmodel.reports.html_sections import Section, Tables, _strategy_labels
+from costmodel.reports.html_sections import (
+    Section,
+    Tables,
+    _strategy_labels,
+    bullet_list,
+    effect_measure,
+)
 
 
 def limitations(folder: Path, summary: dict, tables: Tables) -> Section:
     """What is weak in this run, generated from its own outputs (CHEERS item 26)."""
     items = [item for item in (check(summary, tables) for check in LIMITATION_CHECKS) if item]
-    return (
-        "limitations",
-        "Limitations",
-        "<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
-        if items
-        else "<p>None found by the automatic checks.</p>",
-    )
+    return ("limitations", "Limitations", bullet_list(items, "None found by the automatic checks."))
 
 
 def _weak_inputs(summary: dict, tables: Tables) -> str:
@@ -128,8 +128,9 @@ def _baseline_era(summary: dict, tables: Tables) -> str:
 def _comparison_words(row) -> str:
     """Why a row has no ICER, in words: 'dominated', 'dominant' or 'the same effect'."""
     found = getattr(row, "comparison", "")
-    words = {"same effect": "the same effect", "dominant": "dominant", "dominated": "dominated"}
-    return words.get(found, "no ICER") if isinstance(found, str) else "no ICER"
+    if found in ("dominant", "dominated"):
+        return found
+    return "the same effect" if found == "same effect" else "no ICER"
 
 
 def _hypothetical(summary: dict, tables: Tables) -> str:
@@ -149,8 +150,7 @@ def _deterministic_vs_probabilistic(summary: dict, tables: Tables) -> str:
     uncertain inputs, and the mean over the PSA is the expected value."""
     base, psa = tables.get("base_case"), tables.get("psa_summary")
     settings = summary.get("settings", {})
-    effect = "ly" if settings.get("effect_measure") == "ly" else "qaly"
-    column = f"icer_per_{effect}_vs_reference"
+    column = f"icer_per_{effect_measure(settings)}_vs_reference"
     if base is None or psa is None or column not in base or "icer_of_means" not in psa:
         return ""
     deterministic = base.set_index("strategy")[column]

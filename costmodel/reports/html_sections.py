@@ -79,7 +79,32 @@ def decision_summary(folder: Path, summary: dict, tables: Tables) -> Section | N
 
 def effect_unit(settings: dict) -> str:
     """'QALY' or 'LY': what the ICERs and WTPs of the run are per (Settings effect_measure)."""
-    return schema_types.effect_unit(settings.get("effect_measure", "qaly"))
+    return schema_types.effect_unit(effect_measure(settings))
+
+
+def effect_measure(settings: dict) -> str:
+    """'qaly' or 'ly': the run's effect measure (Settings effect_measure)."""
+    return "ly" if settings.get("effect_measure") == "ly" else "qaly"
+
+
+def money_prefix(settings: dict) -> str:
+    """What goes before an amount: 'GBP ' ('GBP 20,000 per QALY'), or '' without a currency."""
+    currency = settings.get("currency", "")
+    return f"{currency} " if currency else ""
+
+
+def bullet_list(items: list[str], empty: str) -> str:
+    """Items (HTML already) as a list, or the paragraph ``empty`` when there are none."""
+    if not items:
+        return f"<p>{empty}</p>"
+    return "<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
+
+
+def _status_in_words(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its 'Status' column's codes (nd, ed, d) in words, if it has one."""
+    if "Status" in frame:
+        frame["Status"] = frame["Status"].map(lambda code: STATUS_WORDS.get(code, code))
+    return frame
 
 
 def _decision_sentence(
@@ -187,10 +212,8 @@ def _clinical_results(base: pd.DataFrame, settings: dict) -> pd.DataFrame | None
 def _key_results(
     base: pd.DataFrame, ceac: pd.DataFrame | None, wtps: list[float], settings: dict
 ) -> pd.DataFrame:
-    effect = "ly" if settings.get("effect_measure") == "ly" else "qaly"
-    unit = effect_unit(settings)
-    cur = settings.get("currency", "")
-    money = f"{cur} " if cur else ""  # 'GBP 20,000 per QALY', or '20,000 per QALY'
+    effect, unit = effect_measure(settings), effect_unit(settings)
+    cur, money = settings.get("currency", ""), money_prefix(settings)
     columns = {
         "label": "Strategy",
         "cost": f"Cost ({cur})" if cur else "Cost",
@@ -201,9 +224,7 @@ def _key_results(
         "icer": f"ICER along the frontier ({money}per {unit})",
         "status": "Status",
     }
-    table = base[[c for c in columns if c in base]].rename(columns=columns)
-    if "Status" in table:
-        table["Status"] = table["Status"].map(lambda code: STATUS_WORDS.get(code, code))
+    table = _status_in_words(base[[c for c in columns if c in base]].rename(columns=columns))
     for w in wtps:
         at = f"at {money}{w:,.0f} per {unit}"
         if f"nmb_{w:g}" in base:
@@ -380,9 +401,8 @@ HYPOTHETICAL_COLUMNS = {
 
 def _subgroup_columns(settings: dict) -> dict[str, str]:
     """Display labels of the subgroups' strategy rows: the run's effect beside its ICERs."""
-    effect = "ly" if settings.get("effect_measure") == "ly" else "qaly"
-    unit, cur = effect_unit(settings), settings.get("currency", "")
-    money = f"{cur} " if cur else ""
+    effect, unit = effect_measure(settings), effect_unit(settings)
+    cur, money = settings.get("currency", ""), money_prefix(settings)
     return {
         "subgroup": "Subgroup",
         "label": "Strategy",
@@ -396,8 +416,7 @@ def _subgroup_columns(settings: dict) -> dict[str, str]:
 def _subgroup_values(table: pd.DataFrame, settings: dict, tables: Tables) -> pd.DataFrame:
     """One row per subgroup: the threshold price of the DSA strategy and the EVPI per
     patient at each WTP (the same on each of its strategy rows in subgroups.csv)."""
-    unit, cur = effect_unit(settings), settings.get("currency", "")
-    money = f"{cur} " if cur else ""
+    unit, cur, money = effect_unit(settings), settings.get("currency", ""), money_prefix(settings)
     name = settings.get("threshold_parameter") or ""
     price_unit = _parameter_unit(tables, name) or cur
     columns = {"subgroup": "Subgroup"}
@@ -444,9 +463,7 @@ def subgroups(folder: Path, summary: dict, tables: Tables) -> Section | None:
     if "subgroups" not in tables:
         return None
     settings, table = summary.get("settings", {}), tables["subgroups"]
-    rows = _labelled(table, _subgroup_columns(settings))
-    if "Status" in rows:
-        rows["Status"] = rows["Status"].map(lambda code: STATUS_WORDS.get(code, code))
+    rows = _status_in_words(_labelled(table, _subgroup_columns(settings)))
     values = _subgroup_values(table, settings, tables)
     body = (
         "<p>Each subgroup is the cohort started in one respiratory-support state (or a mix); "
@@ -485,7 +502,7 @@ def base_case(folder: Path, summary: dict, tables: Tables) -> Section:
                 "qaly",
                 "ly",
                 "inc_cost",
-                "inc_ly" if settings.get("effect_measure") == "ly" else "inc_qaly",
+                f"inc_{effect_measure(settings)}",
                 "icer",
                 "status",
                 "comparator",
@@ -579,14 +596,8 @@ FURTHER_ANALYSES: tuple[SectionBuilder, ...] = (
 
 
 def run_warnings(folder: Path, summary: dict, tables: Tables) -> Section:
-    found = summary.get("warnings", [])
-    return (
-        "warnings",
-        "Warnings",
-        "<ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in found) + "</ul>"
-        if found
-        else "<p>None.</p>",
-    )
+    found = [html.escape(w) for w in summary.get("warnings", [])]
+    return ("warnings", "Warnings", bullet_list(found, "None."))
 
 
 def provenance(folder: Path, summary: dict, tables: Tables) -> Section:
