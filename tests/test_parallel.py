@@ -611,3 +611,22 @@ def test_warnings_of_the_analyses_are_recorded_in_the_summary(monkeypatch, forke
         *inputs.warnings,
         "evppi.csv: 1 estimate(s) flagged (test)",
     ]
+
+
+def test_a_failing_steps_warnings_are_still_issued(monkeypatch):
+    """A step that warns and then fails: its warning reaches the user with the error (it
+    was caught for the record and lost with the failure)."""
+    from costmodel.analyses import run as analyses_run
+    from costmodel.errors import AnalysisWarning
+
+    def base_case_that_fails(ctx):
+        warnings.warn("base case: read with care (test)", AnalysisWarning, stacklevel=1)
+        raise ValueError("failed (test)")
+
+    steps = tuple(
+        (n, base_case_that_fails if n == "base case" else s) for n, s in analyses_run.STEPS
+    )
+    monkeypatch.setattr(analyses_run, "STEPS", steps)
+    monkeypatch.setenv(cores.FORK_ENV, "1")
+    with pytest.warns(AnalysisWarning, match="read with care"), pytest.raises(ValueError):
+        run_analyses(load_inputs(HIV_WORKBOOK), RunOptions(seed=3, psa_samples=0))

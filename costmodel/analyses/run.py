@@ -259,16 +259,18 @@ def _recording_warnings(ctx: AnalysisContext) -> Iterator[None]:
     """Warnings raised in the block are issued again as they were (the user's filters
     apply; also when the block fails), and costmodel's own (AnalysisWarning) are kept in
     ``ctx.warnings`` for summary.json, the report's Warnings and results.xlsx."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             yield
-        finally:
-            seen = list(caught)
-    for warning in seen:
-        if isinstance(warning.message, AnalysisWarning):
-            ctx.warnings.append(str(warning.message))
-        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    finally:  # outside the block, whose filters are gone: the user's apply
+        for warning in caught:
+            if isinstance(warning.message, AnalysisWarning):
+                ctx.warnings.append(str(warning.message))
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
 
 
 def _collect(
