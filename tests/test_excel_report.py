@@ -378,6 +378,18 @@ def test_sheet_titles_are_valid_unique_and_short(tmp_path):
         ("calibration", "target", PERCENT_FORMAT),
         ("trace", "cycle", None),
         ("budget_impact", "year", None),
+        # money columns that showed as General (up to 11 digits: -2785.791324)
+        ("biomarker", "max_test_cost_20000", CURRENCY_FORMAT),
+        ("biomarker", "deaths_day_28", PERCENT_FORMAT),
+        ("subgroups", "threshold_price_30000", CURRENCY_FORMAT),
+        ("hypothetical", "price_base", CURRENCY_FORMAT),
+        ("voi_by_price", "price", CURRENCY_FORMAT),
+        ("voi_by_price", "enbs", CURRENCY_FORMAT),
+        ("evsi", "trial_cost", CURRENCY_FORMAT),
+        ("evsi", "se", CURRENCY_FORMAT),
+        ("ceac", "expected_loss", CURRENCY_FORMAT),
+        ("evidence_studies", "variance", None),  # se outside evppi/evsi keeps General
+        ("threshold", "threshold_value", None),  # a price or an effect: mixed units
     ],
 )
 def test_number_format_rule(table, column, expected):

@@ -28,7 +28,8 @@ _FORMAT_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"prob_.*|deaths_(averted_)?day_\d+|i2", PERCENT_FORMAT),
         (
             r"(inc_)?cost(_.*)?|c_.*|n?nmb(_.*)?|inmb(_.*)?|expected_nmb|icer(_.*)?"
-            r"|evpi(_.*)?|evppi(_.*)?|evsi(_.*)?|wtp",
+            r"|evpi(_.*)?|evppi(_.*)?|evsi(_.*)?|wtp|enbs|expected_loss|trial_cost"
+            r"|price(_base)?|threshold_price(_.*)?|max_test_cost(_.*)?",
             CURRENCY_FORMAT,
         ),
         (
@@ -40,6 +41,8 @@ _FORMAT_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     )
 )
 _PERCENT_BY_TABLE = {"calibration": frozenset({"target", "model", "difference", "tolerance"})}
+# standard errors of value-of-information estimates: currency per patient
+_CURRENCY_BY_TABLE = {"evppi": frozenset({"se"}), "evsi": frozenset({"se"})}
 
 
 def number_format(table: str, column: str) -> str | None:
@@ -51,8 +54,10 @@ def number_format(table: str, column: str) -> str | None:
       ``deaths_day_*``, ``deaths_averted_day_*``, ``i2``, and in ``calibration`` the
       ``target``, ``model``, ``difference`` and ``tolerance`` columns.
     - ``'#,##0'`` money: ``cost``, ``cost_*``, ``inc_cost*``, ``c_*`` (cost parameters),
-      ``nmb*``, ``inmb*``, ``expected_nmb``, ``icer*``, ``evpi*``, ``evppi*``, ``evsi*``, ``wtp``
-      and every column of ``budget_impact`` except ``year``.
+      ``nmb*``, ``inmb*``, ``expected_nmb``, ``icer*``, ``evpi*``, ``evppi*``, ``evsi*``, ``wtp``,
+      ``enbs``, ``expected_loss``, ``trial_cost``, ``price``, ``price_base``,
+      ``threshold_price*``, ``max_test_cost*``, the ``se`` of ``evppi`` and ``evsi``, and every
+      column of ``budget_impact`` except ``year``.
     - ``'0.000'`` health effects and ratios: ``qaly*``, ``ly*``, ``inc_qaly*``, ``inc_ly*``,
       ``inc_effect*``, ``effect*``, ``time_years``, ``rr``, ``hr``, ``or``, ``log_rr``,
       ``se_log_rr``, ``ci_low/high``, ``pi_low/high``.
@@ -64,6 +69,8 @@ def number_format(table: str, column: str) -> str | None:
     name = column.strip().lower()
     if name in _PERCENT_BY_TABLE.get(table, ()):
         return PERCENT_FORMAT
+    if name in _CURRENCY_BY_TABLE.get(table, ()):
+        return CURRENCY_FORMAT
     if table == "budget_impact" and name != "year":
         return CURRENCY_FORMAT
     for pattern, fmt in _FORMAT_RULES:
