@@ -206,3 +206,38 @@ def test_an_ly_models_report_tables_show_icers_and_effects_per_ly():
     frame = pd.DataFrame({"label": ["B"], "inc_effect": [0.5]})
     _, _, body = hypothetical(None, {"settings": settings}, {"hypothetical": frame})
     assert "Incremental LYs" in body and "QALY" not in body
+
+
+def test_treat_all_versus_base_case_by_hand():
+    """The biomarker's treat-all arm against the base case's run of the same strategy: a
+    gap of 0.1 in a gain of 0.5 QALYs is 20%; within 1% of the gain nothing is said."""
+    from costmodel.reports.html_sections import treat_all_vs_base_case
+
+    base = pd.DataFrame(
+        {
+            "strategy": ["soc", "new"],
+            "label": ["Usual care", "New drug"],
+            "cost": [1000.0, 5000.0],
+            "qaly": [5.0, 5.5],
+            "deaths_day_30": [0.2, 0.1],
+        }
+    )
+    biomarker = pd.DataFrame(
+        {
+            "strategy": ["soc", "test_and_treat", "treat_all"],
+            "cost": [1000.0, 3000.0, 4900.0],
+            "effect": [5.0, 5.3, 5.4],
+            "deaths_day_30": [0.2, 0.15, 0.12],
+        }
+    )
+    settings = {"reference_strategy": "soc", "biomarker_strategy": "new", "currency": "EUR"}
+    tables = {"base_case": base, "biomarker": biomarker}
+    text = treat_all_vs_base_case({"settings": settings}, tables)
+    assert "gives everyone New drug" in text
+    assert "5.400 against 5.500 QALYs (20% of the base case's gain" in text
+    assert "EUR 4,900 against EUR 5,000" in text
+    assert "deaths by day 30: 120 against 100 per 1,000" in text
+    brief = treat_all_vs_base_case({"settings": settings}, tables, brief=True)
+    assert "differs from the base case by 20% of its QALY gain" in brief
+    biomarker.loc[2, "effect"] = 5.496  # 0.8% of the gain
+    assert treat_all_vs_base_case({"settings": settings}, tables) == ""

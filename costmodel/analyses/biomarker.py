@@ -24,7 +24,7 @@ from costmodel.cea import compute_icer_table
 from costmodel.errors import CostModelError
 from costmodel.inputs import ModelInputs
 from costmodel.model import run_model
-from costmodel.outcomes import ModelOutcomes
+from costmodel.outcomes import ModelOutcomes, resolves_day, share_at_day
 from costmodel.parameters import evaluate_parameters
 from costmodel.schema import BIOMARKER_PARAMETERS
 
@@ -120,9 +120,18 @@ def biomarker_table(inputs: ModelInputs) -> pd.DataFrame:
             "with this prevalence and RR+ the pooled effect cannot be reproduced; lower "
             "the prevalence or the effect in positives, or set RR- directly."
         )
-    cost, effect = biomarker_outcomes(inputs, values)
+    runs = effect_runs(inputs, values, keep_trace=True)
+    alone = inputs.with_strategies([inputs.reference_strategy])
+    reference_run = run_model(alone, values, keep_trace=True)
+    measure = inputs.settings.effect_measure
+    reference = reference_run.cost[:, 0], getattr(reference_run, measure)[:, 0]
+    cost, effect = biomarker_outcomes(inputs, values, runs, reference)
     names = [inputs.reference_strategy, "treat_all", "test_and_treat"]
     table = compute_icer_table(names, cost[0], effect[0], wtp=inputs.settings.wtp)
+    deaths = _deaths_by_day(inputs, values, runs, reference_run)
+    order = table.strategy.map({name: i for i, name in enumerate(names)}).to_numpy()
+    for column, shares in deaths.items():
+        table[column] = shares[order]
     c_test = float(values["c_test"][0])
     for w in inputs.settings.wtp:
         nmb = w * effect[0] - cost[0]
@@ -131,6 +140,38 @@ def biomarker_table(inputs: ModelInputs) -> pd.DataFrame:
             table.strategy == "test_and_treat", c_test + nmb[2] - best_other, np.nan
         )
     return table
+
+
+def _deaths_by_day(
+    inputs: ModelInputs,
+    values: dict[str, np.ndarray],
+    runs: tuple[ModelOutcomes, ModelOutcomes],
+    reference_run: ModelOutcomes,
+) -> dict[str, np.ndarray]:
+    """deaths_day_<d> (cumulative share dead at each Settings outcome day the cycles
+    resolve) → (3,) for reference, treat-all and test-and-treat in the base case, mixed with
+    the same shares as the costs and effects (runs with traces)."""
+    dead = tuple(s.key for s in inputs.states if not s.alive)
+    pi = float(values["biomarker_prevalence"][0])
+    se, sp = float(values["test_sensitivity"][0]), float(values["test_specificity"][0])
+    treated_pos, treated_neg = pi * se, (1 - pi) * (1 - sp)
+    pos, neg = runs
+    found: dict[str, np.ndarray] = {}
+    for day in inputs.settings.outcome_days:
+        if not resolves_day(inputs, day):
+            continue
+        ref, d_pos, d_neg = (
+            float(share_at_day(inputs, run, dead, day)[0, 0]) for run in (reference_run, pos, neg)
+        )
+        untreated = 1 - treated_pos - treated_neg
+        found[f"deaths_day_{day:g}"] = np.array(
+            [
+                ref,
+                pi * d_pos + (1 - pi) * d_neg,
+                treated_pos * d_pos + treated_neg * d_neg + untreated * ref,
+            ]
+        )
+    return found
 
 
 def run(ctx: AnalysisContext) -> dict[str, pd.DataFrame]:

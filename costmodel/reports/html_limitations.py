@@ -14,6 +14,7 @@ from costmodel.reports.html_sections import (
     _strategy_labels,
     bullet_list,
     effect_measure,
+    treat_all_vs_base_case,
 )
 
 
@@ -181,6 +182,10 @@ def _deterministic_vs_probabilistic(summary: dict, tables: Tables) -> str:
     )
 
 
+def _biomarker_split(summary: dict, tables: Tables) -> str:
+    return treat_all_vs_base_case(summary, tables, brief=True)
+
+
 LIMITATION_CHECKS = (
     _weak_inputs,
     _synthesis,
@@ -188,4 +193,5 @@ LIMITATION_CHECKS = (
     _baseline_era,
     _hypothetical,
     _deterministic_vs_probabilistic,
+    _biomarker_split,
 )

@@ -575,8 +575,13 @@ def _figure_and_table(
 
 def _max_test_cost_in_words(table: pd.DataFrame) -> pd.DataFrame:
     """The biomarker table with a negative largest test cost (test-and-treat not optimal
-    even with a free test) said in words, not as a negative price."""
+    even with a free test) said in words, not as a negative price, and deaths per 1,000
+    patients (one decimal, as in the clinical results)."""
     shown = table.copy()
+    for column in [c for c in shown.columns if c.startswith("deaths_day_")]:
+        day = column.rsplit("_", 1)[1]
+        shown[column] = (shown[column] * 1000).round(1)
+        shown = shown.rename(columns={column: f"Deaths by day {day} (per 1,000)"})
     for column in [c for c in shown.columns if c.startswith("max_test_cost_")]:
         shown[column] = (
             shown[column]
@@ -586,11 +591,75 @@ def _max_test_cost_in_words(table: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+def treat_all_vs_base_case(summary: dict, tables: Tables, *, brief: bool = False) -> str:
+    """Where the biomarker analysis's treat-all arm (runs at RR+ and RR- whose shares average
+    the pooled RR) and the base case's run of the same strategy at the pooled RR differ by
+    more than 1% of that strategy's effect gain over the reference: both, with the deaths by
+    day that show why, or with ``brief`` one sentence pointing to the biomarker section
+    (HTML; '' when they agree or a table is missing)."""
+    biomarker, base = tables.get("biomarker"), tables.get("base_case")
+    settings = summary.get("settings", {})
+    key = settings.get("biomarker_strategy") or settings.get("dsa_strategy") or ""
+    measure = effect_measure(settings)
+    if biomarker is None or base is None or measure not in base:
+        return ""
+    arm = biomarker[biomarker.strategy == "treat_all"]
+    same = base[base.strategy == key]
+    ref = base[base.strategy == _reference(base, settings)]
+    if arm.empty or same.empty or ref.empty or "effect" not in arm:
+        return ""
+    arm, same, ref = arm.iloc[0], same.iloc[0], ref.iloc[0]
+    gain = same[measure] - ref[measure]
+    gap = arm.effect - same[measure]
+    if not gain > 0 or abs(gap) <= 0.01 * gain:
+        return ""
+    label = html.escape(_strategy_labels(base).get(key, key))
+    unit, money = effect_unit(settings), money_prefix(settings)
+    if brief:
+        return (
+            f"The biomarker analysis's treat-all arm ({label} for everyone, its effect split "
+            f"between biomarker-positive and negative patients) differs from the base case by "
+            f"{abs(gap) / gain:.0%} of its {unit} gain: the biomarker's results depend on "
+            "that assumed split (see 'Responder biomarker')."
+        )
+    days = [c for c in arm.index if c.startswith("deaths_day_") and c in same.index]
+    deaths = "; ".join(
+        f"deaths by day {c.rsplit('_', 1)[1]}: {1000 * arm[c]:.0f} against "
+        f"{1000 * same[c]:.0f} per 1,000"
+        for c in days
+    )
+    return (
+        f"The biomarker analysis's treat-all arm gives everyone {label}, as the base case does, "
+        "but as runs with the effect at RR+ in biomarker-positive and RR- in negative patients "
+        "whose shares average the pooled RR. It does not reproduce the base case: "
+        f"{arm.effect:.3f} against {same[measure]:.3f} {unit}s ({abs(gap) / gain:.0%} of the "
+        f"base case's gain over the reference), {money}{arm.cost:,.0f} against "
+        f"{money}{same.cost:,.0f}" + (f"; {deaths}" if deaths else "") + ". The model's "
+        "outcomes are not linear in the effect (the deaths by day show when the two part), so "
+        "splitting the same average effect between two groups changes them. The biomarker's "
+        "results, test-and-treat's place in the decision included, depend on that split, "
+        "which is assumed."
+    )
+
+
+def _biomarker(folder: Path, summary: dict, tables: Tables) -> Section | None:
+    """The biomarker table (largest test costs in words) after what treat-all is, and where
+    it differs from the base case."""
+    built = _figure_and_table("biomarker", "Responder biomarker", _max_test_cost_in_words)(
+        folder, summary, tables
+    )
+    if built is None:
+        return None
+    name, title, body = built
+    consistency = treat_all_vs_base_case(summary, tables)
+    return (name, title, (f"<p>{consistency}</p>" if consistency else "") + body)
+
+
 FURTHER_ANALYSES: tuple[SectionBuilder, ...] = (
     _figure_and_table("evppi", "Expected value of partial perfect information"),
     _figure_and_table("evsi", "Expected value of sample information"),
     _figure_and_table("voi_by_price", "Value of research by product price"),
-    _figure_and_table("biomarker", "Responder biomarker", _max_test_cost_in_words),
+    _biomarker,
     _figure_and_table("budget_impact", "Budget impact"),
 )
 
