@@ -84,6 +84,19 @@ def fork_processes() -> int:
     return max(1, min(limit, cores()))
 
 
+class HelperLostError(RuntimeError):
+    """A helper process was killed (out of memory, a signal) in the middle of its work."""
+
+
+def acquire_watching(lock, lost: Callable[[], str | None], step: float = 0.5) -> None:
+    """Acquire a lock shared with forked helpers, looking between waits of ``step`` seconds
+    whether one was killed (``lost()`` says why, or None): a helper killed while holding
+    the lock never releases it, and waiting without looking would wait for ever."""
+    while not lock.acquire(timeout=step):
+        if (why := lost()) is not None:
+            raise HelperLostError(why)
+
+
 class Forked:
     """``function()`` computed in a forked child process (it inherits this process's memory:
     nothing is pickled on the way in); :meth:`result` waits for its value (pickled back),

@@ -456,6 +456,64 @@ def test_an_error_in_a_psa_helper_process_is_raised_here(monkeypatch):
         psa.run_psa(inputs, 1200, 7, processes=2, chunk_size=200)
 
 
+@needs_fork
+@pytest.mark.parametrize(
+    ("how", "processes"),
+    [("holding the lock", 2), ("holding the lock", 3), ("mid-chunk", 2), ("mid-chunk", 3)],
+)
+def test_a_psa_helper_killed_ends_the_psa_with_a_clear_error(monkeypatch, how, processes):
+    """A PSA helper killed (out-of-memory killer) while holding the chunk queue's lock left
+    this process, and any other helper, waiting for it for ever; killed in the middle of a
+    chunk, the PSA ended with 'it stopped without a result'. Now this process sees the
+    killed helper and names it (exit code -9), and no helper is left running."""
+    import multiprocessing
+    import os
+    import time
+
+    from costmodel.analyses import psa
+    from costmodel.cores import HelperLostError
+
+    monkeypatch.setattr(psa, "MIN_PROCESS_SAMPLES", 0)
+    run_chunk, finished = psa._run_chunk, psa._ChunkQueue.finished
+    parent = os.getpid()
+    killed = multiprocessing.get_context("fork").RawValue("b", 0)  # one helper dies
+
+    def dies_once() -> bool:
+        if os.getpid() == parent or killed.value:
+            return False
+        killed.value = 1
+        return True
+
+    def chunk(inputs, seed, start, stop, compiled):
+        if how == "mid-chunk" and dies_once():
+            os.kill(os.getpid(), signal.SIGKILL)
+        if os.getpid() == parent:
+            time.sleep(0.05)  # the helpers take chunks too
+        return run_chunk(inputs, seed, start, stop, compiled)
+
+    def finish(self, samples):
+        if how == "holding the lock" and dies_once():
+            self._lock.acquire()  # never released: this process dies
+            os.kill(os.getpid(), signal.SIGKILL)
+        return finished(self, samples)
+
+    monkeypatch.setattr(psa, "_run_chunk", chunk)
+    monkeypatch.setattr(psa._ChunkQueue, "finished", finish)
+    inputs = load_inputs(COVID).decision_inputs()
+    start = time.perf_counter()
+    with (
+        _fails_after(60),
+        pytest.raises(
+            HelperLostError,
+            match=r"PSA process \(pid \d+\) was stopped from outside "
+            r"\(exit code -9\) in the middle of its samples",
+        ),
+    ):
+        psa.run_psa(inputs, 3000, 7, processes=processes, chunk_size=100)
+    assert time.perf_counter() - start < 30
+    assert multiprocessing.active_children() == []
+
+
 def test_analyses_run_with_blas_on_one_thread(monkeypatch):
     """run_analyses pins BLAS to one thread (the cores are shared out by costmodel itself;
     BLAS threads on small matrices only spin): a step sees one BLAS thread, and the limit is

@@ -8,6 +8,7 @@ of samples), so results depend only on the seed and the sample index, never on c
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from costmodel import cea
 from costmodel.analyses.base import AnalysisContext
 from costmodel.cores import (
     Forked,
+    HelperLostError,
+    acquire_watching,
     cores,
     fork_processes,
     in_forked_child,
@@ -120,7 +123,13 @@ def _psa_on_processes(inputs, n_samples, seed, chunk_size, compiled, progress, p
     starts = list(range(0, n_samples, size))
     probe_draws, probe = _run_chunk(inputs, seed, 0, 1, compiled=False)
     arrays = _PsaArrays.like(probe_draws, probe, n_samples, shared_zeros)
-    queue = _ChunkQueue(len(starts))
+    helpers: list[Forked] = []
+    here = os.getpid()
+
+    def lost() -> str | None:  # only this process can look at its helpers
+        return _killed_helper(helpers) if os.getpid() == here else None
+
+    queue = _ChunkQueue(len(starts), lost)
 
     def work(report: Callable[[int, int], None] | None) -> None:
         while (i := queue.take()) is not None:
@@ -132,8 +141,9 @@ def _psa_on_processes(inputs, n_samples, seed, chunk_size, compiled, progress, p
                 raise
             arrays.store(start, draws, outcomes)
             done = queue.finished(stop - start)
-            if report is not None:
+            if report is not None:  # this process: report, and stop if a helper was killed
                 report(done, n_samples)
+                _raise_if_lost(lost)
 
     reported = 0
 
@@ -143,10 +153,13 @@ def _psa_on_processes(inputs, n_samples, seed, chunk_size, compiled, progress, p
         if progress is not None:
             progress(done, total)
 
-    helpers = [Forked(lambda: work(None)) for _ in range(processes - 1)]
+    helpers += [Forked(lambda: work(None)) for _ in range(processes - 1)]
     try:
         with kernel_threads(1):
             work(report)
+        for helper in helpers:
+            _wait_watching(helper, lost)  # it may wait for the lock of a killed one
+        _raise_if_lost(lost)  # a killed helper's samples are missing
         for helper in helpers:
             helper.result()
     finally:
@@ -155,6 +168,31 @@ def _psa_on_processes(inputs, n_samples, seed, chunk_size, compiled, progress, p
     if progress is not None and reported < n_samples:
         progress(n_samples, n_samples)  # the helpers' last chunks, after this process's
     return arrays.result(seed, inputs.strategy_keys)
+
+
+def _killed_helper(helpers: list[Forked]) -> str | None:
+    """Why the PSA cannot finish if a helper was killed (exit code not 0: its samples are
+    lost, and it may have held the queue's lock); None if none was."""
+    for helper in helpers:
+        if helper.stopped() and helper.exit_code != 0:
+            return (
+                f"a PSA process (pid {helper.pid}) was stopped from outside (exit code "
+                f"{helper.exit_code}) in the middle of its samples. Run again; if it recurs, "
+                "look for what kills processes on this machine (the kernel's out-of-memory "
+                "killer logs in dmesg) or run fewer samples."
+            )
+    return None
+
+
+def _raise_if_lost(lost: Callable[[], str | None]) -> None:
+    if (why := lost()) is not None:
+        raise HelperLostError(why)
+
+
+def _wait_watching(helper: Forked, lost: Callable[[], str | None]) -> None:
+    """Wait until ``helper`` has its result, raising HelperLostError if one was killed."""
+    while not helper.wait(_LOCK_WAIT_S):
+        _raise_if_lost(lost)
 
 
 # Outcome arrays (n_samples, n_strategies) of a PSA, as ModelOutcomes names them.
@@ -210,28 +248,40 @@ class _PsaArrays:
         )
 
 
-class _ChunkQueue:
-    """Which chunk to take next, and how many samples are done (shared by forked processes)."""
+_LOCK_WAIT_S = 0.5  # how long the queue's lock is waited for before looking for killed helpers
 
-    def __init__(self, n_chunks: int) -> None:
+
+class _ChunkQueue:
+    """Which chunk to take next, and how many samples are done (shared by forked processes).
+    Its lock is waited for in steps, between which ``lost()`` may raise HelperLostError: a
+    helper killed while holding it would otherwise block every other process for ever."""
+
+    def __init__(self, n_chunks: int, lost: Callable[[], str | None] = lambda: None) -> None:
         context = multiprocessing.get_context("fork")
         self._lock = context.Lock()
         self._next = context.RawValue("q", 0)
         self._done = context.RawValue("q", 0)
         self._stopped = context.RawValue("b", 0)
         self._n_chunks = n_chunks
+        self._lost = lost
 
     def take(self) -> int | None:
-        with self._lock:
+        acquire_watching(self._lock, self._lost, _LOCK_WAIT_S)
+        try:
             if self._stopped.value or self._next.value >= self._n_chunks:
                 return None
             self._next.value += 1
             return self._next.value - 1
+        finally:
+            self._lock.release()
 
     def finished(self, samples: int) -> int:
-        with self._lock:
+        acquire_watching(self._lock, self._lost, _LOCK_WAIT_S)
+        try:
             self._done.value += samples
             return self._done.value
+        finally:
+            self._lock.release()
 
     def stop(self) -> None:
         self._stopped.value = 1

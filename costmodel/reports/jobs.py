@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from costmodel.cores import Forked, fork_processes
+from costmodel.cores import Forked, HelperLostError, fork_processes
 
 _POLL_S = 0.002  # how often a process waiting for a prerequisite looks again
 _LOCK_WAIT_S = 0.5  # how long a process waits for the shared lock before checking on the others
@@ -27,10 +27,6 @@ _LOCK_WAIT_S = 0.5  # how long a process waits for the shared lock before checki
 
 class OtherJobFailedError(RuntimeError):
     """Raised in a job by :func:`raise_if_stopped`: a job in another process has failed."""
-
-
-class HelperLostError(RuntimeError):
-    """A helper process was killed (out of memory, a signal) in the middle of a job."""
 
 
 _running: _SharedState | None = None  # the shared state of the jobs this process runs
