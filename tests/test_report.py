@@ -241,3 +241,17 @@ def test_treat_all_versus_base_case_by_hand():
     assert "differs from the base case by 20% of its QALY gain" in brief
     biomarker.loc[2, "effect"] = 5.496  # 0.8% of the gain
     assert treat_all_vs_base_case({"settings": settings}, tables) == ""
+
+
+def test_report_numbers_round_halves_as_excel_shows_them():
+    """A half is rounded away from zero, as results.xlsx shows it: the HIV example's
+    lamivudine price 2,086.5 read '2,086' in report.html's tables (Python rounds half to
+    even) and '2,087' in Excel."""
+    from costmodel.reports.html_elements import _column_format, _format, fixed
+
+    assert fixed(2086.5, 0) == "2,087" and fixed(-2086.5, 0) == "-2,087"
+    assert fixed(2.675, 2) == "2.68"  # the decimal written, not the binary 2.67499...
+    assert fixed(44663.25, 1) == "44,663.3"
+    assert _format(2086.5) == "2,087" and _format(150.25) == "150.3"
+    column = _column_format(pd.Series([2086.5, 44663.25, 120.125]))  # whole numbers
+    assert [column(v) for v in (2086.5, 44663.25)] == ["2,087", "44,663"]

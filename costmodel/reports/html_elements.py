@@ -7,6 +7,7 @@ import base64
 import html
 import re
 from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import numpy as np
@@ -194,9 +195,17 @@ def _column_format(column: pd.Series) -> Callable[[object], str]:
     def format_number(value: object) -> str:
         if not _is_number(value):
             return _format(value)
-        return f"{float(value):,.{decimals}f}"
+        return fixed(float(value), decimals)
 
     return format_number
+
+
+def fixed(value: float, decimals: int) -> str:
+    """``value`` with ``decimals`` decimals and thousands separators, a half rounded away
+    from zero as Excel shows it (Python's format rounds half to even: 2,086.5 gave '2,086'
+    here and '2,087' in results.xlsx)."""
+    step = Decimal(1).scaleb(-decimals)
+    return f"{Decimal(repr(value)).quantize(step, rounding=ROUND_HALF_UP):,.{decimals}f}"
 
 
 def _is_number(value: object) -> bool:
@@ -217,9 +226,11 @@ def _format(value: object) -> str:
         if float(value).is_integer() and magnitude < 1e15:
             return f"{value:,.0f}"
         if magnitude >= 1000:
-            return f"{value:,.0f}"
+            return fixed(float(value), 0)
         if magnitude >= 1 or magnitude == 0:
-            return f"{value:.3f}".rstrip("0").rstrip(".") if magnitude < 100 else f"{value:.1f}"
+            if magnitude >= 100:
+                return fixed(float(value), 1)
+            return fixed(float(value), 3).rstrip("0").rstrip(".")
         return f"{value:.4g}"
     return str(value)
 
