@@ -239,6 +239,14 @@ SETTINGS: tuple[Setting, ...] = (
         default="",
     ),
     Setting(
+        "biomarker_in_decision",
+        BOOL,
+        "With run_biomarker: test-and-treat joins the decision (base case, PSA, CEAC/CEAF, "
+        "EVPI, EVPPI, EVSI); no: it is reported in biomarker.csv only, outside the decision "
+        "like a hypothetical strategy (its inputs are assumptions).",
+        default=True,
+    ),
+    Setting(
         "biomarker_strategy",
         TEXT,
         "Treat-all strategy whose effect the biomarker splits (default: dsa_strategy).",

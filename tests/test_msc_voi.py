@@ -90,6 +90,42 @@ def test_biomarker_default_constraint_keeps_the_pooled_effect():
     assert "max_test_cost_20000" in table.columns
 
 
+def test_test_and_treat_can_be_left_out_of_the_decision(covid_psa, tmp_path):
+    """Settings biomarker_in_decision no (an HTA reviewer's choice: its inputs are all
+    assumptions): test-and-treat leaves the base case, the PSA and the CEAC, the other
+    strategies' outcomes and the biomarker analysis are unchanged, and its EVPPI is still
+    computed for the test-and-treat decision."""
+    out = run_workbook(
+        COVID,
+        psa_samples=800,
+        seed=3,
+        deterministic=False,
+        overrides={"biomarker_in_decision": False},
+    )
+    modelled = ["standard_care", "msc_cells", "msc_early", "msc_late"]
+    assert sorted(out.base_case.strategy) == sorted(modelled)
+    assert "test_and_treat" not in set(out.ceac.strategy) | set(out.psa_summary.strategy)
+    with_tt = covid_psa.base_case.set_index("strategy").loc[modelled, ["cost", "qaly"]]
+    without = out.base_case.set_index("strategy").loc[modelled, ["cost", "qaly"]]
+    pd.testing.assert_frame_equal(with_tt, without, check_exact=True)
+    pd.testing.assert_frame_equal(out.biomarker, covid_psa.biomarker, check_exact=True)
+    assert out.evppi.group.str.startswith("biomarker").any()
+    # the same draws: the modelled strategies' PSA outcomes are the same numbers
+    assert out.psa.strategies == covid_psa.psa.strategies[:-1]
+    np.testing.assert_array_equal(out.psa.cost, covid_psa.psa.cost[:, :-1])
+    np.testing.assert_array_equal(out.psa.qaly, covid_psa.psa.qaly[:, :-1])
+    out.write(tmp_path / "out")
+    text = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    summary = text[text.index("<section id='summary'") :]
+    summary = summary[: summary.index("</section>")]
+    assert "Test-and-treat with a responder biomarker is reported separately" in summary
+    biomarker = text[text.index("<section id='biomarker'") :]
+    biomarker = biomarker[: biomarker.index("</section>")]
+    assert "<td>Test and treat (responder biomarker)</td>" in biomarker
+    assert "<td>test_and_treat</td>" not in biomarker
+    assert "place in the decision" not in biomarker
+
+
 def test_budget_impact_matches_hand_calculation():
     inputs = load_inputs(COVID)
     table = budget_impact(inputs)

@@ -192,7 +192,7 @@ class RunningAnalyses:
 def _start_analyses(inputs: ModelInputs, options: RunOptions) -> RunningAnalyses:
     decision = inputs.decision_inputs()  # hypothetical strategies never enter the decision
     base = run_model(decision, keep_trace=True)
-    if decision.settings.run_biomarker:  # test-and-treat joins the decision
+    if test_and_treat.in_decision(decision):
         base = test_and_treat.extend_outcomes(decision, base, evaluate_parameters(decision))
     ctx = AnalysisContext(decision, options, base=base, all_inputs=inputs)
     chosen = [(name, step) for name, step in STEPS if _selected(name, options)]
@@ -207,8 +207,9 @@ def _start_analyses(inputs: ModelInputs, options: RunOptions) -> RunningAnalyses
                 groups.append(_fork_group(ctx, beside, "the PSA"))
             n, seed = options.psa_samples, options.seed
             ctx.psa = psa.run_psa(decision, n, seed, progress=options.progress)
-            if decision.settings.run_biomarker:
+            if decision.settings.run_biomarker:  # the runs serve the biomarker EVPPI too
                 ctx.biomarker_runs = test_and_treat.psa_runs(decision, ctx.psa)
+            if test_and_treat.in_decision(decision):
                 ctx.psa = test_and_treat.extend_psa(decision, ctx.psa, ctx.biomarker_runs)
             alongside = [(n, s) for n, s in chosen if n in ALONGSIDE]
             if alongside:

@@ -1,7 +1,8 @@
 """Test-and-treat with a responder biomarker as a strategy of the decision.
 
-With Settings run_biomarker, a strategy ``test_and_treat`` joins the comparators in the base
-case, the PSA, the CEAC/CEAF and the value of information. The cohort model is linear in the
+With Settings run_biomarker (and biomarker_in_decision, the default), a strategy
+``test_and_treat`` joins the comparators in the base case, the PSA, the CEAC/CEAF and the
+value of information. The cohort model is linear in the
 groups it mixes, so the strategy's outcomes are the share-weighted sum of whole-cohort runs of
 the biomarker strategy with the effect set to RR+ and to RR−, and of the reference strategy
 (see :mod:`costmodel.analyses.biomarker`), plus the test cost c_test per patient at time 0
@@ -24,6 +25,12 @@ KEY = "test_and_treat"
 LABEL = "Test and treat (responder biomarker)"
 TEST_CATEGORY = "biomarker_test"
 _PER_STRATEGY = ("cost", "qaly", "ly", "ly_undiscounted", "qaly_undiscounted")
+
+
+def in_decision(inputs: ModelInputs) -> bool:
+    """Whether test-and-treat is a strategy of the decision (Settings run_biomarker and
+    biomarker_in_decision)."""
+    return inputs.settings.run_biomarker and inputs.settings.biomarker_in_decision
 
 
 def _weights(values: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from costmodel import schema_types
+from costmodel.inputs import DERIVED_STRATEGY_LABELS
 from costmodel.reports.cheers import cheers_checklist
 from costmodel.reports.html_elements import _figure, _table, header_label
 from costmodel.results import PROVENANCE_KEYS
@@ -142,6 +143,11 @@ def _decision_sentence(
                 f". {label} rests on assumed inputs ({', '.join(assumed)} are [A]): no "
                 "validated responder biomarker exists"
             )
+    elif "biomarker" in tables:
+        text += (
+            ". Test-and-treat with a responder biomarker is reported separately, outside this "
+            "decision (Settings biomarker_in_decision is no)"
+        )
     return text + "."
 
 
@@ -159,7 +165,9 @@ def _assumed(tables: Tables, names: tuple[str, ...]) -> list[str]:
 
 
 _STRATEGY_COLUMNS = ("strategy", "comparator", "best_strategy", "relative_to")
-_DERIVED_LABELS = {"treat_all": "Treat all"}  # the biomarker analysis's own arm
+# the biomarker analysis's own arm, and test-and-treat where it is outside the decision
+# (and so not in base_case.csv)
+_DERIVED_LABELS = {"treat_all": "Treat all", **DERIVED_STRATEGY_LABELS}
 
 
 def _readable(frame: pd.DataFrame, tables: Tables) -> pd.DataFrame:
@@ -622,6 +630,8 @@ def treat_all_vs_base_case(summary: dict, tables: Tables, *, brief: bool = False
             f"{abs(gap) / gain:.0%} of its {unit} gain: the biomarker's results depend on "
             "that assumed split (see 'Responder biomarker')."
         )
+    in_decision = "test_and_treat" in set(base.strategy)
+    decision = ", test-and-treat's place in the decision included," if in_decision else ""
     days = [c for c in arm.index if c.startswith("deaths_day_") and c in same.index]
     deaths = "; ".join(
         f"deaths by day {c.rsplit('_', 1)[1]}: {1000 * arm[c]:.0f} against "
@@ -637,8 +647,7 @@ def treat_all_vs_base_case(summary: dict, tables: Tables, *, brief: bool = False
         f"{money}{same.cost:,.0f}" + (f"; {deaths}" if deaths else "") + ". The model's "
         "outcomes are not linear in the effect (the deaths by day show when the two part), so "
         "splitting the same average effect between two groups changes them. The biomarker's "
-        "results, test-and-treat's place in the decision included, depend on that split, "
-        "which is assumed."
+        f"results{decision} depend on that split, which is assumed."
     )
 
 
