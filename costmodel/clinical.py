@@ -84,7 +84,7 @@ def outcomes_table(
             elif column.startswith("deaths_averted"):
                 unit = "deaths averted"
             elif column.startswith("nnt"):
-                unit = "patients treated per death averted"
+                unit = "patients managed with the strategy per death averted"
             elif column.startswith("cost_per_death"):
                 unit = f"{currency} per death averted"
             elif column.startswith("days_"):

@@ -544,3 +544,23 @@ def test_cea_command_on_voi_net_benefit_matrix_reproduces_the_published_evpi(tmp
     ceac = pd.read_csv(out / "ceac.csv").set_index("strategy")
     assert ceac.loc["Novel", "expected_loss"] == pytest.approx(evpi_row.evpi_per_patient)
     assert main(["cea", str(path), "--net-benefit", "--wtp", "1", "2"]) == 2
+
+
+def test_frontier_of_the_psa_means_by_hand():
+    """psa_summary's fully incremental analysis of the means: A (0, 0), B (1,000, 0.1) and
+    C (3,000, 0.15) on average over two samples give B at 10,000 vs A and C at 40,000 vs B;
+    D (2,500, 0.05) is dominated by B."""
+    from costmodel.analyses.psa import with_frontier_of_means
+    from costmodel.cea import psa_summary
+
+    cost = np.array([[0.0, 500.0, 2000.0, 2000.0], [0.0, 1500.0, 4000.0, 3000.0]])
+    effect = np.array([[0.0, 0.05, 0.1, 0.0], [0.0, 0.15, 0.2, 0.1]])
+    keys = ["A", "B", "C", "D"]
+    table = with_frontier_of_means(psa_summary(keys, cost, effect), cost, effect)
+    table = table.set_index("strategy")
+    assert list(table.status_of_means) == ["nd", "nd", "nd", "d"]
+    assert table.loc["B", "frontier_icer_of_means"] == pytest.approx(10_000, rel=1e-12)
+    assert table.loc["C", "frontier_icer_of_means"] == pytest.approx(40_000, rel=1e-12)
+    assert table.loc["C", "comparator_of_means"] == "B"
+    assert np.isnan(table.loc["A", "frontier_icer_of_means"])
+    assert np.isnan(table.loc["D", "frontier_icer_of_means"])

@@ -431,3 +431,51 @@ def test_report_says_where_the_biomarker_treat_all_arm_departs_from_the_base_cas
     limitations = text[text.index("<section id='limitations'") :]
     limitations = limitations[: limitations.index("</section>")]
     assert f"differs from the base case by {share:.0%} of its QALY gain" in limitations
+
+
+def test_summary_reports_the_frontier_at_the_psa_means(covid_run):
+    """From an HTA review: MSC's frontier ICER at the PSA means (about 78,000 after
+    test-and-treat at 1,000 samples) is far above the deterministic 49,354 the summary
+    showed alone. psa_summary.csv has the fully incremental analysis of the means; the
+    summary shows it beside the deterministic one and Limitations names the gap. Each
+    ICER is checked here against the PSA means it comes from."""
+    psa = pd.read_csv(covid_run / "psa_summary.csv").set_index("strategy")
+    mean = psa.loc["msc_cells"]
+    before = psa.loc[mean.comparator_of_means]
+    expected = (mean.cost_mean - before.cost_mean) / (mean.qaly_mean - before.qaly_mean)
+    assert mean.status_of_means == "nd"
+    assert mean.frontier_icer_of_means == pytest.approx(expected, rel=1e-6)  # CSV digits
+    assert psa.loc["standard_care", "status_of_means"] == "nd"
+    assert np.isnan(psa.loc["standard_care", "frontier_icer_of_means"])
+    text = (covid_run / "report.html").read_text(encoding="utf-8")
+    summary = text[text.index("<section id='summary'") : text.index("<section id='problem'")]
+    assert f"Standard care + MSC GBP {expected:,.0f} per QALY" in summary
+    assert "ICER along the frontier, PSA means (GBP per QALY)" in summary
+    base = pd.read_csv(covid_run / "base_case.csv").set_index("strategy")
+    det = base.loc["msc_cells", "icer"]
+    if abs(expected - det) > 0.1 * det:
+        limitations = text[text.index("<section id='limitations'") :]
+        limitations = limitations[: limitations.index("</section>")]
+        assert f"Standard care + MSC GBP {det:,.0f} versus" in limitations
+        assert f"GBP {expected:,.0f} versus" in limitations
+
+
+def test_summary_states_the_population_and_what_nnt_counts(covid_run):
+    """The population EVPI's multiplier in words: 20,000 patients a year for 5 years, each
+    year discounted at 3.5% to its start, 20,000 x (1 + 1/1.035 + ... + 1/1.035^4) = 93,462
+    (hand calculation); NNT counts every patient a strategy is adopted for, treated or not
+    (MSC late treats only those on IMV at entry); test-and-treat's assumed inputs include
+    the effect in biomarker-positive patients, which drives its gain."""
+    text = (covid_run / "report.html").read_text(encoding="utf-8")
+    summary = text[text.index("<section id='summary'") : text.index("<section id='problem'")]
+    patients = 20000 * sum(1.035**-t for t in range(5))
+    assert round(patients) == 93462
+    assert (
+        "Population: 93,462 patients (20,000 a year for 5 years, each year discounted at 3.5% "
+        "to its start)" in summary
+    )
+    assert "NNT: patients managed with the strategy per death averted" in summary
+    assert "risk ratio of death with MSC in biomarker-positive patients" in summary
+    outcomes = pd.read_csv(covid_run / "outcomes.csv")
+    units = set(outcomes[outcomes.measure.str.startswith("nnt")].unit)
+    assert units == {"patients managed with the strategy per death averted"}

@@ -182,7 +182,8 @@ def test_an_ly_models_report_tables_show_icers_and_effects_per_ly():
     """An LY model (effect_measure = ly) whose QALYs differ from its LYs: the key results'
     'ICER vs reference' is per LY like the frontier's ICER (it showed the per-QALY ICER),
     and the subgroup and hypothetical tables name LYs (they said QALYs)."""
-    from costmodel.reports.html_sections import _key_results, _subgroup_columns, hypothetical
+    from costmodel.reports.html_sections import _subgroup_columns, hypothetical
+    from costmodel.reports.html_summary import _key_results
 
     base = pd.DataFrame(
         {

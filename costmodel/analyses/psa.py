@@ -18,6 +18,7 @@ import pandas as pd
 
 from costmodel import cea
 from costmodel.analyses.base import AnalysisContext
+from costmodel.cea_icer import compute_icer_table
 from costmodel.cores import (
     Forked,
     HelperLostError,
@@ -311,20 +312,38 @@ def psa_tables(inputs: ModelInputs, psa: PsaResult) -> dict[str, pd.DataFrame]:
     keys = list(psa.strategies)
     effect = psa.effect(settings.effect_measure)
     grid = wtp_grid(settings.wtp)
+    summary = cea.psa_summary(
+        keys,
+        psa.cost,
+        effect,
+        reference=keys.index(inputs.reference_strategy),
+        effect_name=settings.effect_measure,
+    )
     tables = {
-        "psa_summary": cea.psa_summary(
-            keys,
-            psa.cost,
-            effect,
-            reference=keys.index(inputs.reference_strategy),
-            effect_name=settings.effect_measure,
-        ),
+        "psa_summary": with_frontier_of_means(summary, psa.cost, effect),
         "ceac": cea.ceac_table(keys, psa.cost, effect, grid),
         "evpi": cea.evpi_table(psa.cost, effect, grid, population_multiplier=population(inputs)),
     }
     if psa.n_samples <= PSA_SAMPLES_CSV_LIMIT:
         tables["psa_samples"] = psa_samples_table(psa)
     return tables
+
+
+def with_frontier_of_means(
+    summary: pd.DataFrame, cost: np.ndarray, effect: np.ndarray
+) -> pd.DataFrame:
+    """psa_summary with the fully incremental analysis of the PSA means (the probabilistic
+    ICER table, which NICE's reference case reports): ``status_of_means`` (nd, ed, d),
+    ``comparator_of_means`` and ``frontier_icer_of_means`` [currency per unit effect] against
+    the previous strategy on the frontier of the means (blank off it and for the first)."""
+    keys = list(summary.strategy)
+    frontier = compute_icer_table(keys, cost.mean(axis=0), effect.mean(axis=0))
+    frontier = frontier.set_index("strategy").loc[keys]
+    out = summary.copy()
+    out["status_of_means"] = frontier.status.to_numpy()
+    out["comparator_of_means"] = frontier.comparator.to_numpy()
+    out["frontier_icer_of_means"] = frontier.icer.to_numpy()
+    return out
 
 
 def run(ctx: AnalysisContext) -> dict[str, pd.DataFrame]:

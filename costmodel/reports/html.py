@@ -21,6 +21,7 @@ from costmodel.reports import html_sections as sections
 from costmodel.reports.cheers import CHEERS_ITEMS, cheers_checklist
 from costmodel.reports.html_elements import CSS, FIGURE_TEXT, RASTER_FIGURES
 from costmodel.reports.html_limitations import limitations
+from costmodel.reports.html_summary import decision_summary
 
 __all__ = [
     "CHEERS_ITEMS",
@@ -36,7 +37,7 @@ __all__ = [
 
 # The report's sections in order; a builder returns None when the run saved nothing for it.
 SECTIONS: tuple[sections.SectionBuilder, ...] = (
-    sections.decision_summary,
+    decision_summary,
     sections.decision_problem,
     sections.model,
     sections.inputs,

@@ -186,6 +186,39 @@ def _biomarker_split(summary: dict, tables: Tables) -> str:
     return treat_all_vs_base_case(summary, tables, brief=True)
 
 
+def _frontier_deterministic_vs_probabilistic(summary: dict, tables: Tables) -> str:
+    """Strategies whose ICER along the frontier (or whose place on it) differs between the
+    base case and the PSA means by more than 10%: the committee reads the frontier ICER."""
+    base, psa = tables.get("base_case"), tables.get("psa_summary")
+    if base is None or psa is None or "frontier_icer_of_means" not in psa:
+        return ""
+    labels, cur = _strategy_labels(base), summary.get("settings", {}).get("currency", "")
+    means = psa.set_index("strategy")
+    parts = []
+    for row in base.itertuples():
+        if row.strategy not in means.index:
+            continue
+        mean = means.loc[row.strategy]
+        det, prob = row.icer, mean.frontier_icer_of_means
+        name = html.escape(labels.get(row.strategy, row.strategy))
+
+        def versus(key: object) -> str:
+            return html.escape(labels.get(str(key), str(key)))
+
+        if row.status != mean.status_of_means and "nd" in (row.status, mean.status_of_means):
+            where = "on" if mean.status_of_means == "nd" else "off"
+            parts.append(f"{name} is {where} the frontier of the PSA means, not in the base case")
+        elif det == det and prob == prob and abs(prob - det) > 0.1 * det:
+            parts.append(
+                f"{name} {cur} {det:,.0f} versus {versus(row.comparator)} deterministic, "
+                f"{cur} {prob:,.0f} versus {versus(mean.comparator_of_means)} at the PSA means "
+                f"({100 * (prob / det - 1):+.0f}%)"
+            )
+    if not parts:
+        return ""
+    return f"Along the frontier: {'; '.join(parts)}."
+
+
 LIMITATION_CHECKS = (
     _weak_inputs,
     _synthesis,
@@ -193,5 +226,6 @@ LIMITATION_CHECKS = (
     _baseline_era,
     _hypothetical,
     _deterministic_vs_probabilistic,
+    _frontier_deterministic_vs_probabilistic,
     _biomarker_split,
 )

@@ -24,60 +24,6 @@ Tables = dict[str, pd.DataFrame]
 SectionBuilder = Callable[[Path, dict, Tables], Section | None]
 
 
-def decision_summary(folder: Path, summary: dict, tables: Tables) -> Section | None:
-    """The decision first: one paragraph, the key results, threshold price, EVPI, drivers."""
-    base = tables.get("base_case")
-    if base is None or base.empty:
-        return None
-    settings = summary.get("settings", {})
-    currency = settings.get("currency", "")
-    wtps = [float(w) for w in settings.get("wtp", [])]
-    unit = effect_unit(settings)
-    body = f"<p>{html.escape(_decision_sentence(base, tables, wtps, currency, unit))}</p>"
-    body += _table(_key_results(base, tables.get("ceac"), wtps, settings))
-    clinical = _clinical_results(base, settings)
-    if clinical is not None:
-        reference = base.loc[base.strategy == _reference(base, settings), "label"]
-        name = reference.iloc[0] if len(reference) else "the reference"
-        body += f"<p><b>Clinical results versus {html.escape(str(name))}</b> (per 1,000 patients; "
-        body += "NNT: patients treated per death averted).</p>" + _table(clinical)
-    threshold = tables.get("threshold")
-    name = settings.get("threshold_parameter")
-    if threshold is not None and name:
-        rows = threshold[threshold.parameter == name]
-        parts = [
-            f"{currency} {r.threshold_value:,.0f} at {currency} {r.wtp:,.0f} per {unit}"
-            if r.threshold_value == r.threshold_value
-            else f"none in the search range at {currency} {r.wtp:,.0f}"
-            for r in rows.itertuples()
-        ]
-        if parts:
-            labels = _strategy_labels(base)
-            strategy, comparator = rows.strategy.iloc[0], rows.comparator.iloc[0]
-            body += (
-                f"<p><b>Threshold price</b> ({html.escape(_label(tables, name))}, base "
-                f"{currency} {rows.base_value.iloc[0]:,.0f}): {'; '.join(parts)}. At that price, "
-                f"{html.escape(labels.get(strategy, strategy))}'s ICER versus "
-                f"{html.escape(labels.get(comparator, comparator))} equals the willingness to "
-                "pay; to be the most cost-effective strategy it must also beat the others, "
-                "which the table above shows at the base price.</p>"
-            )
-    evpi = tables.get("evpi")
-    if evpi is not None:
-        at = evpi[evpi.wtp.isin(wtps)]
-        parts = [
-            f"{currency} {r.evpi_per_patient:,.0f} per patient "
-            f"({currency} {r.evpi_population:,.0f} population) at {currency} {r.wtp:,.0f}"
-            for r in at.itertuples()
-        ]
-        if parts:
-            body += f"<p><b>Expected value of perfect information:</b> {'; '.join(parts)}.</p>"
-    drivers = _drivers(tables, settings.get("dsa_strategy") or "")
-    if drivers:
-        body += f"<p><b>Biggest drivers</b> (one-way, INMB range): {html.escape(drivers)}.</p>"
-    return ("summary", "Summary for decision makers", body)
-
-
 def effect_unit(settings: dict) -> str:
     """'QALY' or 'LY': what the ICERs and WTPs of the run are per (Settings effect_measure)."""
     return schema_types.effect_unit(effect_measure(settings))
@@ -108,63 +54,14 @@ def _status_in_words(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _decision_sentence(
-    base: pd.DataFrame, tables: Tables, wtps: list[float], cur: str, unit: str = "QALY"
-) -> str:
-    if not wtps or "label" not in base:
-        return ""
-    column = f"nmb_{wtps[0]:g}"
-    if column not in base:
-        return ""
-    best = base.loc[base[column].idxmax()]
-    text = (
-        f"At {cur} {wtps[0]:,.0f} per {unit}, {best.label} has the highest expected net benefit "
-        "in the base case"
-    )
-    ceac = tables.get("ceac")
-    if ceac is not None:
-        rows = ceac[(ceac.wtp == wtps[0]) & (ceac.strategy == best.strategy)]
-        if len(rows):
-            probability = rows.prob_ce.iloc[0]
-            text += f"; the probability that it is the most cost-effective is {probability:.2f}"
-    frontier = base[(base.status == "nd") & base.icer.notna()]
-    if len(frontier):
-        steps = ", ".join(
-            f"{r.label} {cur} {r.icer:,.0f} per {unit}" for r in frontier.itertuples()
-        )
-        text += f". Incremental cost-effectiveness ratios along the frontier: {steps}"
-    if "hypothetical" in tables:
-        text += ". Hypothetical strategies are reported separately, never in this decision"
-    if "biomarker" in tables and "test_and_treat" in set(base.strategy):
-        assumed = _assumed(tables, BIOMARKER_INPUTS)
-        if assumed:
-            label = _strategy_labels(base).get("test_and_treat", "test_and_treat")
-            text += (
-                f". {label} rests on assumed inputs ({', '.join(assumed)} are [A]): no "
-                "validated responder biomarker exists"
-            )
-    elif "biomarker" in tables:
-        text += (
-            ". Test-and-treat with a responder biomarker is reported separately, outside this "
-            "decision (Settings biomarker_in_decision is no)"
-        )
-    return text + "."
-
-
-BIOMARKER_INPUTS = ("biomarker_prevalence", "test_sensitivity", "test_specificity", "c_test")
-
-
-def _assumed(tables: Tables, names: tuple[str, ...]) -> list[str]:
-    """Those of ``names`` whose evidence flags in parameters.csv include [A], by their
-    descriptions."""
-    parameters = tables.get("parameters")
-    if parameters is None or "evidence_flags" not in parameters:
-        return []
-    flags = parameters.set_index("name").evidence_flags.astype("string").fillna("")
-    return [_label(tables, n).lower() for n in names if n in flags.index and "[A]" in str(flags[n])]
-
-
-_STRATEGY_COLUMNS = ("strategy", "comparator", "best_strategy", "relative_to")
+_STRATEGY_COLUMNS = (
+    "strategy",
+    "comparator",
+    "comparator_of_means",
+    "best_strategy",
+    "relative_to",
+)
+_STATUS_COLUMNS = ("status", "status_of_means")  # ICER-table codes, shown in words
 # the biomarker analysis's own arm, and test-and-treat where it is outside the decision
 # (and so not in base_case.csv)
 _DERIVED_LABELS = {"treat_all": "Treat all", **DERIVED_STRATEGY_LABELS}
@@ -172,13 +69,17 @@ _DERIVED_LABELS = {"treat_all": "Treat all", **DERIVED_STRATEGY_LABELS}
 
 def _readable(frame: pd.DataFrame, tables: Tables) -> pd.DataFrame:
     """``frame`` for display: strategy keys (in strategy, comparator... columns) replaced
-    by their labels from the base case; the CSVs keep the keys."""
+    by their labels from the base case, status codes (nd, ed, d) by words; the CSVs keep
+    the keys and codes."""
     base = tables.get("base_case")
     labels = {**_DERIVED_LABELS, **(_strategy_labels(base) if base is not None else {})}
     shown = frame.copy()
     for column in _STRATEGY_COLUMNS:
         if column in shown and not pd.api.types.is_numeric_dtype(shown[column]):
             shown[column] = shown[column].map(lambda key: labels.get(key, key))
+    for column in _STATUS_COLUMNS:
+        if column in shown and not pd.api.types.is_numeric_dtype(shown[column]):
+            shown[column] = shown[column].map(lambda code: STATUS_WORDS.get(code, code))
     return shown
 
 
@@ -196,55 +97,6 @@ def _reference(base: pd.DataFrame, settings: dict) -> str:
     return reference if reference in set(base.strategy) else str(base.strategy.iloc[0])
 
 
-def _clinical_results(base: pd.DataFrame, settings: dict) -> pd.DataFrame | None:
-    """Deaths, deaths averted, NNT and cost per death averted at each reported day, and the
-    ICER per life-year, for each strategy versus the reference (None without day measures)."""
-    days = [int(c.rsplit("_", 1)[1]) for c in base.columns if c.startswith("deaths_day_")]
-    if not days or "label" not in base:
-        return None
-    others = base[base.strategy != _reference(base, settings)]
-    table = pd.DataFrame({"Strategy": others.label.to_numpy()})
-    for d in days:  # one decimal for counts per 1,000 and NNTs, whole currency units
-        table[f"Deaths by day {d}"] = (others[f"deaths_day_{d}"] * 1000).round(1).to_numpy()
-        averted = others[f"deaths_averted_day_{d}"] * 1000
-        table[f"Deaths averted by day {d}"] = averted.round(1).to_numpy()
-        table[f"NNT (day {d})"] = others[f"nnt_day_{d}"].round(1).to_numpy()
-        table[f"Cost per death averted (day {d})"] = (
-            others[f"cost_per_death_averted_day_{d}"].round(0).to_numpy()
-        )
-    if "icer_per_ly_vs_reference" in others:
-        table["ICER per LY vs reference"] = others.icer_per_ly_vs_reference.round(0).to_numpy()
-    return table
-
-
-def _key_results(
-    base: pd.DataFrame, ceac: pd.DataFrame | None, wtps: list[float], settings: dict
-) -> pd.DataFrame:
-    effect, unit = effect_measure(settings), effect_unit(settings)
-    cur, money = settings.get("currency", ""), money_prefix(settings)
-    columns = {
-        "label": "Strategy",
-        "cost": f"Cost ({cur})" if cur else "Cost",
-        "qaly": schema_types.effect_unit("qaly", plural=True),
-        "ly": schema_types.effect_unit("ly", plural=True),
-        # per the run's effect, as the frontier's ICERs (an LY model's were per QALY here)
-        f"icer_per_{effect}_vs_reference": f"ICER vs reference ({money}per {unit})",
-        "icer": f"ICER along the frontier ({money}per {unit})",
-        "status": "Status",
-    }
-    table = _status_in_words(base[[c for c in columns if c in base]].rename(columns=columns))
-    for w in wtps:
-        at = f"at {money}{w:,.0f} per {unit}"
-        if f"nmb_{w:g}" in base:
-            table[f"NMB ({cur}) {at}" if cur else f"NMB {at}"] = base[f"nmb_{w:g}"].to_numpy()
-        if w > 0 and {effect, "cost"} <= set(base.columns):
-            table[f"NHB ({unit}s) {at}"] = (base[effect] - base.cost / w).to_numpy()
-        if ceac is not None:
-            p = ceac[ceac.wtp == w].set_index("strategy").prob_ce
-            table[f"P(cost-effective) {at}"] = base.strategy.map(p).to_numpy()
-    return table
-
-
 # the ICER table's status codes (cea_icer) in words, where a decision maker reads them
 STATUS_WORDS = {"nd": "frontier", "ed": "extendedly dominated", "d": "dominated"}
 
@@ -257,24 +109,6 @@ def _label(tables: Tables, name: str) -> str:
         if len(found) and isinstance(found.iloc[0], str) and found.iloc[0].strip():
             return found.iloc[0].strip()
     return name
-
-
-def _drivers(tables: Tables, strategy: str) -> str:
-    """The three inputs whose range moves the DSA strategy's INMB most, by their labels."""
-    oneway = tables.get("dsa_oneway")
-    if oneway is None or oneway.empty or "inmb_range" not in oneway:
-        return ""
-    strategy = strategy if strategy in set(oneway.strategy) else oneway.strategy.iloc[0]
-    top = oneway[oneway.strategy == strategy].nlargest(3, "inmb_range")
-
-    def number(v: float) -> str:
-        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
-
-    return "; ".join(
-        f"{_label(tables, r.parameter)} ({number(r.low_value)} to {number(r.high_value)}: INMB "
-        f"{r.inmb_low:,.0f} to {r.inmb_high:,.0f})"
-        for r in top.itertuples()
-    )
 
 
 def decision_problem(folder: Path, summary: dict, tables: Tables) -> Section:
