@@ -53,6 +53,7 @@ class Settings:
     run_evsi: bool = False
     run_biomarker: bool = False
     biomarker_in_decision: bool = True  # with run_biomarker: test_and_treat is a strategy
+    life_table_source: str = ""  # where the LifeTable comes from, with its evidence flag
     run_budget_impact: bool = False
     evsi_sample_sizes: tuple[float, ...] = (50.0, 100.0, 200.0, 400.0, 800.0, 1600.0)
     trial_fixed_cost: float = 0.0

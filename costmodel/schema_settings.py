@@ -239,6 +239,14 @@ SETTINGS: tuple[Setting, ...] = (
         default="",
     ),
     Setting(
+        "life_table_source",
+        TEXT,
+        "Where the LifeTable sheet comes from (country, period, data year) with its evidence "
+        "flag; report.html shows it under Inputs and lists a weak one ([A], [R], [GAP]) under "
+        "Limitations.",
+        default="",
+    ),
+    Setting(
         "biomarker_in_decision",
         BOOL,
         "With run_biomarker: test-and-treat joins the decision (base case, PSA, CEAC/CEAF, "

@@ -296,6 +296,8 @@ def msc_variants(calibrated: dict[str, dict[str, float]]) -> dict[str, msc.Varia
             survivor_costs=msc.UK_SURVIVOR_COSTS,
             msc_price=msc.UK_MSC_PRICE,
             population=(20000, "[A] adults hospitalized with severe COVID-19 per year, England"),
+            life_table_source="US SSA period life table, 2018 data year, standing in for "
+            "England [A]: the ONS national life table was not transcribed",
             threshold_max=200000,
             scenarios=msc.scenarios(RYONCIL_GBP, hr_era, stay.get("msc_covid19")),
             **common,
@@ -328,6 +330,8 @@ def msc_variants(calibrated: dict[str, dict[str, float]]) -> dict[str, msc.Varia
         "msc_influenza_ards": msc.Variant(
             key="msc_influenza_ards",
             name="MSC add-on for influenza-associated ARDS: NHS England",
+            life_table_source="US SSA period life table, 2018 data year, standing in for "
+            "England [A]: the ONS national life table was not transcribed",
             description="Intravenous MSC added to standard care for adults with influenza "
             "(H7N9/H1N1)-associated ARDS. Standard-care course calibrated to critically ill "
             "A(H1N1) and influenza-ARDS cohorts; effect from one non-randomized H7N9 study.",

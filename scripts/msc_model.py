@@ -63,6 +63,9 @@ class Variant:
     calibration_correlations: tuple[tuple[str, str, float], ...] = ()
     survivor_costs: tuple[list, ...] = ()
     subgroups: tuple[tuple, ...] = ()
+    life_table_source: str = (
+        "US SSA period life table, 2018 data year [V]"  # lifetable_us_ssa_2018.csv
+    )
 
 
 def life_table_rows() -> list[list]:
@@ -460,6 +463,7 @@ def sheets(v: Variant) -> dict:
         ["biomarker_strategy", "msc_cells", ""],
         ["run_budget_impact", "yes", "BudgetImpact sheet"],
         ["budget_strategy", "msc_cells", ""],
+        ["life_table_source", v.life_table_source, "background mortality (LifeTable sheet)"],
     ]
     phases = [
         ["acute", "Hospital stay (daily cycles)", 1, "day", 90, None],
@@ -566,10 +570,12 @@ def sheets(v: Variant) -> dict:
                  "death counts): reported only as what it would be worth", 1, 1, 1,
                  "hr_death_secretome", "c_secretome_course", "hypothetical",
                  "c_secretome_dose", "rr_death_secretome"),
-        strategy("msc_early", "MSC early (O2/HFNO/NIV only)", "MSC only for patients not on "
-                 "IMV at the start", 1, 1, 0, "hr_death_msc", "c_msc_course"),
-        strategy("msc_late", "MSC late (on IMV only)", "MSC only for patients on IMV at the "
-                 "start", 0, 0, 1, "hr_death_msc", "c_msc_course"),
+        strategy("msc_early", "MSC if not on IMV at admission", "MSC at admission, only "
+                 "for patients on oxygen, HFNO or NIV (not on IMV) then; none later",
+                 1, 1, 0, "hr_death_msc", "c_msc_course"),
+        strategy("msc_late", "MSC if on IMV at admission", "MSC at admission, only for "
+                 "patients on IMV then; patients intubated later are not treated",
+                 0, 0, 1, "hr_death_msc", "c_msc_course"),
     ]  # fmt: skip
     calibration_headers = ["key", "entry", "strategy", "relative_to", "outcome", "day",
                            "target", "tolerance", "source"]  # fmt: skip

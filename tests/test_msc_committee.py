@@ -479,3 +479,15 @@ def test_summary_states_the_population_and_what_nnt_counts(covid_run):
     outcomes = pd.read_csv(covid_run / "outcomes.csv")
     units = set(outcomes[outcomes.measure.str.startswith("nnt")].unit)
     assert units == {"patients managed with the strategy per death averted"}
+
+
+def test_report_discloses_the_life_table_behind_background_mortality(covid_run):
+    """From an HTA review: the NHS England workbook's background mortality is the US 2018
+    life table (the ONS table was not transcribed), said only in the README. Settings
+    life_table_source now carries it with its [A] flag; Inputs and Limitations show it."""
+    text = (covid_run / "report.html").read_text(encoding="utf-8")
+    source = "US SSA period life table, 2018 data year, standing in for England [A]"
+    inputs = text[text.index("<section id='inputs'") :]
+    assert f"Background mortality (LifeTable): {source}" in inputs[: inputs.index("</section>")]
+    limitations = text[text.index("<section id='limitations'") :]
+    assert f"Background mortality: {source}" in limitations[: limitations.index("</section>")]

@@ -256,3 +256,15 @@ def test_report_numbers_round_halves_as_excel_shows_them():
     assert _format(2086.5) == "2,087" and _format(150.25) == "150.3"
     column = _column_format(pd.Series([2086.5, 44663.25, 120.125]))  # whole numbers
     assert [column(v) for v in (2086.5, 44663.25)] == ["2,087", "44,663"]
+
+
+def test_life_table_source_is_a_limitation_only_when_flagged_weak():
+    from costmodel.reports.html_limitations import _life_table
+
+    def summary(source: str) -> dict:
+        return {"settings": {"life_table_source": source}}
+
+    assert _life_table(summary("US SSA period life table, 2018 data year [V]"), {}) == ""
+    assert _life_table(summary(""), {}) == ""
+    weak = _life_table(summary("ONS 2018-2020 as recalled [R]"), {})
+    assert weak == "Background mortality: ONS 2018-2020 as recalled [R]."

@@ -48,6 +48,17 @@ def _weak_inputs(summary: dict, tables: Tables) -> str:
     )
 
 
+WEAK_FLAGS = ("[A]", "[R]", "[GAP]")
+
+
+def _life_table(summary: dict, tables: Tables) -> str:
+    """The LifeTable's source (Settings life_table_source) when it carries a weak flag."""
+    source = str(summary.get("settings", {}).get("life_table_source") or "").strip()
+    if not any(flag in source for flag in WEAK_FLAGS):
+        return ""
+    return f"Background mortality: {html.escape(source)}."
+
+
 def _synthesis(summary: dict, tables: Tables) -> str:
     evidence = tables.get("evidence")
     if evidence is None or evidence.empty:
@@ -221,6 +232,7 @@ def _frontier_deterministic_vs_probabilistic(summary: dict, tables: Tables) -> s
 
 LIMITATION_CHECKS = (
     _weak_inputs,
+    _life_table,
     _synthesis,
     _effect_duration,
     _baseline_era,

@@ -191,12 +191,15 @@ def inputs(folder: Path, summary: dict, tables: Tables) -> Section | None:
     if "parameters" not in tables:
         return None
     params = _labelled(tables["parameters"], INPUT_COLUMNS)
+    source = str(summary.get("settings", {}).get("life_table_source") or "").strip()
+    mortality = f"<p>Background mortality (LifeTable): {html.escape(source)}.</p>" if source else ""
     return (
         "inputs",
         "Inputs",
         (
             "<p>Rows shaded yellow rest on weak evidence ([R] recalled, [A] assumption or "
             "[GAP]). Flags: [V] seen in the source, [S] secondary source, [D] derived.</p>"
+            + mortality
             + _table(params, max_rows=500, weak_column="Weak evidence")
         ),
     )

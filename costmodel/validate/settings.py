@@ -102,6 +102,7 @@ def _read_settings(sheet: RawSheet, problems: _Problems) -> tuple[Settings | Non
             run_evsi=bool(parsed["run_evsi"]),
             run_biomarker=bool(parsed["run_biomarker"]),
             biomarker_in_decision=bool(parsed["biomarker_in_decision"]),
+            life_table_source=str(parsed["life_table_source"] or ""),
             run_budget_impact=bool(parsed["run_budget_impact"]),
             evsi_sample_sizes=tuple(parsed["evsi_sample_sizes"] or ()),  # type: ignore[arg-type]
             trial_fixed_cost=float(parsed["trial_fixed_cost"] or 0.0),  # type: ignore[arg-type]
