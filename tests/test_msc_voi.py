@@ -126,6 +126,43 @@ def test_test_and_treat_can_be_left_out_of_the_decision(covid_psa, tmp_path):
     assert "place in the decision" not in biomarker
 
 
+def test_optimal_price_range_by_hand():
+    """Expected NMB lines a - b x price: A 100 - 0p, B 150 - 10p, C 130 - 4p, D 90 - 5p.
+    B is highest on [0, 20/6], C on [20/6, 7.5], A from 7.5 on, D never."""
+    from costmodel.analyses.threshold_psa import optimal_price_range
+
+    a, b = np.array([100.0, 150.0, 130.0, 90.0]), np.array([0.0, 10.0, 4.0, 5.0])
+    assert optimal_price_range(a, b, 1) == pytest.approx((0.0, 20 / 6), rel=1e-12)
+    assert optimal_price_range(a, b, 2) == pytest.approx((20 / 6, 7.5), rel=1e-12)
+    assert optimal_price_range(a, b, 0) == (7.5, np.inf)
+    assert np.isnan(optimal_price_range(a, b, 3)).all()
+
+
+def test_threshold_price_at_the_psa_means(covid_psa):
+    """threshold_psa.csv on the default model, checked against the PSA's own costs at each
+    price (costs_at_prices), independently of the closed form: at threshold_value the mean
+    INMB of MSC cells versus standard care is zero, and MSC cells has the highest expected
+    net benefit just below optimal_up_to and not just above it. An HTA review computed
+    about 2,170 and 3,680 from psa_summary.csv at 1,000 samples (deterministic: 2,766 and
+    4,649)."""
+    from costmodel.analyses.voi_by_price import costs_at_prices
+
+    table = covid_psa.threshold_psa
+    inputs, psa = covid_psa.inputs, covid_psa.psa
+    keys = list(psa.strategies)
+    s, r = keys.index("msc_cells"), keys.index("standard_care")
+    qaly = psa.qaly.mean(axis=0)
+    for row in table.itertuples():
+        prices = np.array([row.threshold_value, row.optimal_up_to - 1, row.optimal_up_to + 1])
+        cost = costs_at_prices(inputs, psa, prices).mean(axis=1)
+        nmb = row.wtp * qaly - cost  # (3 prices, n_strategies)
+        assert nmb[0, s] - nmb[0, r] == pytest.approx(0.0, abs=1e-6 * row.wtp)
+        assert nmb[1].argmax() == s and nmb[2].argmax() != s
+        assert row.optimal_from == 0.0
+    assert table.threshold_value.tolist() == pytest.approx([2170, 3680], rel=0.1)
+    assert (table.threshold_value.to_numpy() < [2766, 4649]).all()  # the base case's
+
+
 def test_budget_impact_matches_hand_calculation():
     inputs = load_inputs(COVID)
     table = budget_impact(inputs)

@@ -29,6 +29,7 @@ from costmodel.analyses import (
     subgroups,
     test_and_treat,
     threshold,
+    threshold_psa,
     voi_by_price,
 )
 from costmodel.analyses.base import AnalysisContext, RunOptions
@@ -53,6 +54,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("budget impact", budget.run),
     ("biomarker", biomarker.run),
     ("PSA tables", psa.run),
+    ("threshold price at the PSA means", threshold_psa.run),
     ("EVPPI", evppi.run),
     ("EVSI", evsi.run),
     ("subgroups", subgroups.run),
@@ -95,13 +97,16 @@ STEP_KEYS: dict[str, str] = {
     "budget_impact": "budget impact",
     "biomarker": "biomarker",
     "psa": "PSA tables",
+    "threshold_psa": "threshold price at the PSA means",
     "evppi": "EVPPI",
     "evsi": "EVSI",
     "subgroups": "subgroups",
     "voi_by_price": "value of information by price",
 }
 #: Steps that use the PSA samples (the PSA is simulated only when one of them runs).
-PSA_STEP_KEYS = frozenset({"psa", "evppi", "evsi", "subgroups", "voi_by_price", "biomarker"})
+PSA_STEP_KEYS = frozenset(
+    {"psa", "threshold_psa", "evppi", "evsi", "subgroups", "voi_by_price", "biomarker"}
+)
 
 
 def _selected(name: str, options: RunOptions) -> bool:

@@ -125,7 +125,16 @@ DETERMINISTIC_TABLES = (
     "scenarios",
     "budget_impact",
 )
-PSA_TABLES = ("psa_summary", "ceac", CE_PLANE_SHEET, "evpi", "evppi", "evsi", "psa_samples")
+PSA_TABLES = (
+    "psa_summary",
+    "threshold_psa",
+    "ceac",
+    CE_PLANE_SHEET,
+    "evpi",
+    "evppi",
+    "evsi",
+    "psa_samples",
+)
 
 CONTENTS_SHEET = "Contents"
 # Sheet titles a reader understands (at most 31 characters); the CSV each sheet copies is
@@ -150,6 +159,7 @@ READABLE_TITLES = {
     "parameters": "Parameters",
     "cheers": "CHEERS 2022 checklist",
     "psa_summary": "PSA summary",
+    "threshold_psa": "Threshold price, PSA means",
     "ceac": "Acceptability curves",
     CE_PLANE_SHEET: CE_PLANE_TITLE,
     "evpi": "EVPI",

@@ -42,7 +42,11 @@ _FORMAT_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 )
 _PERCENT_BY_TABLE = {"calibration": frozenset({"target", "model", "difference", "tolerance"})}
 # standard errors of value-of-information estimates: currency per patient
-_CURRENCY_BY_TABLE = {"evppi": frozenset({"se"}), "evsi": frozenset({"se"})}
+_CURRENCY_BY_TABLE = {
+    "evppi": frozenset({"se"}),
+    "evsi": frozenset({"se"}),
+    "threshold_psa": frozenset({"base_value", "threshold_value", "optimal_from", "optimal_up_to"}),
+}
 
 
 def number_format(table: str, column: str) -> str | None:
@@ -56,8 +60,8 @@ def number_format(table: str, column: str) -> str | None:
     - ``'#,##0'`` money: ``cost``, ``cost_*``, ``inc_cost*``, ``c_*`` (cost parameters),
       ``nmb*``, ``inmb*``, ``expected_nmb``, ``icer*``, ``evpi*``, ``evppi*``, ``evsi*``, ``wtp``,
       ``enbs``, ``expected_loss``, ``trial_cost``, ``price``, ``price_base``,
-      ``threshold_price*``, ``max_test_cost*``, the ``se`` of ``evppi`` and ``evsi``, and every
-      column of ``budget_impact`` except ``year``.
+      ``threshold_price*``, ``max_test_cost*``, the ``se`` of ``evppi`` and ``evsi``, the
+      prices of ``threshold_psa``, and every column of ``budget_impact`` except ``year``.
     - ``'0.000'`` health effects and ratios: ``qaly*``, ``ly*``, ``inc_qaly*``, ``inc_ly*``,
       ``inc_effect*``, ``effect*``, ``time_years``, ``rr``, ``hr``, ``or``, ``log_rr``,
       ``se_log_rr``, ``ci_low/high``, ``pi_low/high``.

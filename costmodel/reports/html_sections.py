@@ -395,6 +395,10 @@ def probabilistic_sensitivity(folder: Path, summary: dict, tables: Tables) -> Se
     figures = ("ce_plane", "ceac", "expected_loss", "evpi", "convergence")
     body = "".join(_figure(folder, f) for f in figures)
     body += _table(_readable(tables.get("psa_summary", pd.DataFrame()), tables))
+    if "threshold_psa" in tables:
+        body += "<h3>Threshold price at the PSA means</h3>" + _table(
+            _readable(tables["threshold_psa"], tables)
+        )
     evpi = tables.get("evpi")
     if evpi is not None:
         wtps = settings.get("wtp", [])

@@ -65,8 +65,8 @@ def decision_summary(folder: Path, summary: dict, tables: Tables) -> Section | N
                 f"{currency} {rows.base_value.iloc[0]:,.0f}): {'; '.join(parts)}. At that price, "
                 f"{html.escape(labels.get(strategy, strategy))}'s ICER versus "
                 f"{html.escape(labels.get(comparator, comparator))} equals the willingness to "
-                "pay; to be the most cost-effective strategy it must also beat the others, "
-                "which the table above shows at the base price.</p>"
+                "pay; to be the most cost-effective strategy it must also beat the others."
+                f"{_threshold_at_means(tables, labels, currency, unit)}</p>"
             )
     evpi = tables.get("evpi")
     if evpi is not None:
@@ -136,6 +136,32 @@ def _decision_sentence(
             "decision (Settings biomarker_in_decision is no)"
         )
     return text + "."
+
+
+def _threshold_at_means(tables: Tables, labels: dict[str, str], cur: str, unit: str) -> str:
+    """threshold_psa.csv in words: the threshold price at the PSA means and the prices at
+    which the strategy has the highest expected net benefit of all ('' without it)."""
+    table = tables.get("threshold_psa")
+    if table is None or table.empty or table.threshold_value.isna().all():
+        return ""
+    strategy = table.strategy.iloc[0]
+    name = html.escape(labels.get(strategy, strategy))
+
+    def prices(row) -> str:
+        low, high = row.optimal_from, row.optimal_up_to
+        if low != low:
+            return "at no price"
+        if high != high:  # no upper limit
+            return f"from {cur} {low:,.0f}"
+        return f"up to {cur} {high:,.0f}" if low == 0 else f"from {cur} {low:,.0f} to {high:,.0f}"
+
+    rows = list(table.itertuples())
+    at = "; ".join(f"{cur} {r.threshold_value:,.0f} at {cur} {r.wtp:,.0f}" for r in rows)
+    best = "; ".join(f"{prices(r)} at {cur} {r.wtp:,.0f} per {unit}" for r in rows)
+    return (
+        f" At the means of the PSA (the expected values) the threshold price is {at}, and "
+        f"{name} has the highest expected net benefit of all strategies {best}."
+    )
 
 
 def _population_words(evpi: pd.DataFrame, settings: dict) -> str:
