@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -237,17 +238,34 @@ def psa_samples_table(psa: PsaResult) -> pd.DataFrame:
 
 
 EVIDENCE_FLAGS = ("[V]", "[S]", "[R]", "[A]", "[D]", "[GAP]")
+WEAK_FLAGS = ("[R]", "[A]", "[GAP]")
+_BRACKET = re.compile(r"\[([^\[\]]*)\]")
+
+
+def evidence_flags(source: str) -> tuple[list[str], bool]:
+    """The evidence flags of a source text, in EVIDENCE_FLAGS order, and whether it is weak.
+    A bracket may qualify its flag: '[V secondary; weak]' is [V] and [S], and weak."""
+    found: set[str] = set()
+    weak = False
+    for inside in _BRACKET.findall(source):
+        words = re.split(r"[\s;,]+", inside.strip())
+        if f"[{words[0]}]" in EVIDENCE_FLAGS:
+            found.add(f"[{words[0]}]")
+            found.update("[S]" for w in words[1:] if w.lower() == "secondary")
+            weak = weak or any(w.lower() == "weak" for w in words[1:])
+    flags = [f for f in EVIDENCE_FLAGS if f in found]
+    return flags, weak or any(f in WEAK_FLAGS for f in flags)
 
 
 def parameters_table(inputs: ModelInputs) -> pd.DataFrame:
     """parameters.csv: every input with its base value, distribution, range, source and the
     evidence flags found in its source ([V] seen, [S] secondary, [R] recalled, [A] assumption,
-    [D] derived, [GAP] missing)."""
+    [D] derived, [GAP] missing; :func:`evidence_flags`)."""
 
     base = evaluate_parameters(inputs)
     rows = []
     for p in inputs.parameters:
-        flags = [f for f in EVIDENCE_FLAGS if f in p.source]
+        flags, weak = evidence_flags(p.source)
         rows.append(
             {
                 "name": p.name,
@@ -261,7 +279,7 @@ def parameters_table(inputs: ModelInputs) -> pd.DataFrame:
                 "description": p.description,
                 "source": p.source,
                 "evidence_flags": " ".join(flags),
-                "weak": any(f in ("[R]", "[A]", "[GAP]") for f in flags),
+                "weak": weak,
                 "time_dependent": p.name in inputs.dynamic_parameters,
             }
         )

@@ -268,3 +268,27 @@ def test_life_table_source_is_a_limitation_only_when_flagged_weak():
     assert _life_table(summary(""), {}) == ""
     weak = _life_table(summary("ONS 2018-2020 as recalled [R]"), {})
     assert weak == "Background mortality: ONS 2018-2020 as recalled [R]."
+
+
+def test_a_source_that_calls_itself_weak_is_weak():
+    """From an HTA review: 'NICE TA971 decision summary (CFS proxy) [V secondary; weak]' gave
+    no flags and was not highlighted; a bracket's first word is its flag, 'secondary' adds
+    [S] and 'weak' marks the input weak. Limitations lists it with its own kind."""
+    from costmodel.reports.html_limitations import _weak_inputs
+    from costmodel.results import evidence_flags
+
+    assert evidence_flags("NICE TA971 (CFS proxy) [V secondary; weak]") == (["[V]", "[S]"], True)
+    assert evidence_flags("DHSC cost collection [V]") == (["[V]"], False)
+    assert evidence_flags("DHSC [V]; SE [A] CV 10%") == (["[V]", "[A]"], True)
+    assert evidence_flags("[Varies by region]") == ([], False)
+    parameters = pd.DataFrame(
+        {
+            "name": ["c_post", "u_imv", "c_ward"],
+            "evidence_flags": ["[V] [S]", "[A]", "[V]"],
+            "weak": [True, True, False],
+        }
+    )
+    text = _weak_inputs({}, {"parameters": parameters})
+    assert "1 rests on an assumption [A] (u_imv)" in text
+    assert "1 is marked weak by its source (c_post)" in text
+    assert "c_ward" not in text

@@ -16,6 +16,7 @@ from costmodel.reports.html_sections import (
     effect_measure,
     treat_all_vs_base_case,
 )
+from costmodel.results import evidence_flags
 
 
 def limitations(folder: Path, summary: dict, tables: Tables) -> Section:
@@ -29,17 +30,25 @@ def _weak_inputs(summary: dict, tables: Tables) -> str:
     if parameters is None or "evidence_flags" not in parameters:
         return ""
     flags = parameters.evidence_flags.astype("string").fillna("")
-    kinds = (
-        ("[A]", "rest on assumptions [A]"),
-        ("[GAP]", "are evidence gaps [GAP]"),
-        ("[R]", "are recalled values to verify [R]"),
+    kinds = (  # (flag, one, several)
+        ("[A]", "rests on an assumption [A]", "rest on assumptions [A]"),
+        ("[GAP]", "is an evidence gap [GAP]", "are evidence gaps [GAP]"),
+        ("[R]", "is a recalled value to verify [R]", "are recalled values to verify [R]"),
     )
+    groups = [(words, flags.str.contains(flag, regex=False)) for flag, *words in kinds]
+    if "weak" in parameters:  # weak by their source's own words ('[V secondary; weak]')
+        flagged = pd.concat([rows for _, rows in groups], axis=1).any(axis=1)
+        weak = parameters.weak.astype("boolean").fillna(False).astype(bool)
+        words = ["is marked weak by its source", "are marked weak by their source"]
+        groups.append((words, weak & ~flagged))
     parts = []
-    for flag, what in kinds:  # each kind with its own parameters, 12 at most
-        names = parameters[flags.str.contains(flag, regex=False)].name.tolist()
+    for (one, several), rows in groups:  # each kind with its own parameters, 12 at most
+        names = parameters[rows].name.tolist()
         if names:
             shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
-            parts.append(f"{len(names)} {what} ({html.escape(shown)})")
+            parts.append(
+                f"{len(names)} {one if len(names) == 1 else several} ({html.escape(shown)})"
+            )
     if not parts:
         return ""
     return (
@@ -48,13 +57,10 @@ def _weak_inputs(summary: dict, tables: Tables) -> str:
     )
 
 
-WEAK_FLAGS = ("[A]", "[R]", "[GAP]")
-
-
 def _life_table(summary: dict, tables: Tables) -> str:
     """The LifeTable's source (Settings life_table_source) when it carries a weak flag."""
     source = str(summary.get("settings", {}).get("life_table_source") or "").strip()
-    if not any(flag in source for flag in WEAK_FLAGS):
+    if not evidence_flags(source)[1]:
         return ""
     return f"Background mortality: {html.escape(source)}."
 
