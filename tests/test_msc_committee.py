@@ -491,3 +491,24 @@ def test_report_discloses_the_life_table_behind_background_mortality(covid_run):
     assert f"Background mortality (LifeTable): {source}" in inputs[: inputs.index("</section>")]
     limitations = text[text.index("<section id='limitations'") :]
     assert f"Background mortality: {source}" in limitations[: limitations.index("</section>")]
+
+
+def test_scenarios_name_the_optimal_strategy_and_the_frontier_at_each_wtp(covid_run):
+    """From an HTA review: scenarios compared each strategy with standard care at the first
+    WTP only, so a reader could not tell which strategy a scenario makes optimal. Each
+    scenario now has its frontier (status, comparator, ICER) and the optimal strategy at
+    every WTP; checked here against the scenario's own costs and QALYs."""
+    table = pd.read_csv(covid_run / "scenarios.csv")
+    for _, rows in table.groupby("scenario", sort=False):
+        rows = rows.set_index("strategy")
+        for w in (20000, 30000):
+            nmb = w * rows.qaly - rows.cost
+            assert rows[f"optimal_{w}"].sum() == 1
+            assert rows[f"optimal_{w}"].idxmax() == nmb.idxmax()
+            assert rows.loc[nmb.idxmax(), "status"] == "nd"
+        for strategy, row in rows[rows.frontier_icer.notna()].iterrows():
+            before = rows.loc[row.frontier_comparator]
+            icer = (row.cost - before.cost) / (row.qaly - before.qaly)
+            assert row.frontier_icer == pytest.approx(icer, rel=1e-6), strategy
+    permanent = table[table.scenario == "permanent_effect"].set_index("strategy")
+    assert permanent.loc["msc_cells", "optimal_30000"]  # the effect made lifelong

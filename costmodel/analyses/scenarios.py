@@ -17,6 +17,7 @@ import pandas as pd
 
 from costmodel.analyses.base import AnalysisContext
 from costmodel.cea import compare_to_reference, comparison
+from costmodel.cea_icer import compute_icer_table
 from costmodel.errors import ModelCheckError
 from costmodel.inputs import ModelInputs
 from costmodel.model import run_model, use_compiled
@@ -91,7 +92,10 @@ def _run_cases(
 
 
 def run_scenarios(inputs: ModelInputs) -> pd.DataFrame:
-    """scenarios.csv: base case and every scenario, each strategy versus the reference."""
+    """scenarios.csv: base case and every scenario, each strategy versus the reference (at
+    the first WTP) and, among the scenario's modelled strategies, its place on the frontier
+    (status, frontier_comparator, frontier_icer) and whether it has the highest net benefit
+    at each WTP (optimal_<wtp>)."""
     cases = [("base case", "", inputs)]
     cases += [
         (s.name, s.description, variant)
@@ -107,8 +111,17 @@ def run_scenarios(inputs: ModelInputs) -> pd.DataFrame:
         effect = out.effect(case.settings.effect_measure)[k : k + 1]
         inc_cost, inc_effect, icer, inmb = compare_to_reference(cost, effect, r, wtp)
         quadrant = comparison(inc_cost, inc_effect)
+        frontier = compute_icer_table(keys, cost[0], effect[0], wtp=case.settings.wtp)
+        frontier = frontier.set_index("strategy").loc[keys]
+        best = {w: keys[int(np.argmax(w * effect[0] - cost[0]))] for w in case.settings.wtp}
         for s, strategy in enumerate(keys):
             is_reference = s == r
+            on_frontier = {
+                "status": frontier.status.iloc[s],
+                "frontier_comparator": frontier.comparator.iloc[s],
+                "frontier_icer": frontier.icer.iloc[s],
+                **{f"optimal_{w:g}": best[w] == strategy for w in case.settings.wtp},
+            }
             rows.append(
                 {
                     "scenario": name,
@@ -123,6 +136,7 @@ def run_scenarios(inputs: ModelInputs) -> pd.DataFrame:
                     "inmb": np.nan if is_reference else inmb[0, s],
                     "wtp": wtp,
                     "comparison": "" if is_reference else quadrant[0, s],
+                    **on_frontier,
                 }
             )
     return pd.DataFrame(rows)

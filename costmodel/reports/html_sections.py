@@ -58,6 +58,7 @@ _STRATEGY_COLUMNS = (
     "strategy",
     "comparator",
     "comparator_of_means",
+    "frontier_comparator",
     "best_strategy",
     "relative_to",
 )
