@@ -512,3 +512,38 @@ def test_scenarios_name_the_optimal_strategy_and_the_frontier_at_each_wtp(covid_
             assert row.frontier_icer == pytest.approx(icer, rel=1e-6), strategy
     permanent = table[table.scenario == "permanent_effect"].set_index("strategy")
     assert permanent.loc["msc_cells", "optimal_30000"]  # the effect made lifelong
+
+
+def test_every_figure_has_a_caption_in_words(covid_run):
+    """report.html captioned the value-of-research figure 'voi by price' (its file name);
+    every figure the default run draws has a caption in words."""
+    from costmodel.reports.html_elements import FIGURE_TEXT, figure_text
+
+    names = {p.stem for p in (covid_run / "figures").glob("*.svg")}
+    assert "voi_by_price" in names
+    assert names <= set(FIGURE_TEXT), names - set(FIGURE_TEXT)
+    assert figure_text("twoway_2") == FIGURE_TEXT["twoway"]
+
+
+def test_value_of_research_states_its_uncertainty_and_no_trial_in_words(covid_run):
+    """From an HTA review: 'no trial is worth running' rested on ENBS estimates within their
+    Monte Carlo error (-0.16m against an SE of about 1.8m), and voi_by_price printed EVSI 0
+    where no trial is worth running. evsi.csv now has enbs_se (the EVSI's SE times the
+    population, 93,462 by hand) and flags ENBS within 2 SE of 0; the report shows 'none
+    worth running' and '—' for those rows (the CSV keeps 0)."""
+    evsi = pd.read_csv(covid_run / "evsi.csv")
+    patients = 20000 * sum(1.035**-t for t in range(5))
+    np.testing.assert_allclose(evsi.enbs_se, evsi.se * patients, rtol=1e-6)
+    close = (evsi.enbs.abs() < 2 * evsi.enbs_se) & (evsi.enbs_se > 0)
+    flags = evsi.flag.fillna("")
+    assert close.any()
+    assert flags[close].str.contains("ENBS within 2 SE of 0").all()
+    assert not flags[~close].str.contains("ENBS within 2 SE").any()
+    prices = pd.read_csv(covid_run / "voi_by_price.csv")
+    none = int((prices.optimal_n_per_arm == 0).sum())
+    assert none > 0 and (prices.loc[prices.optimal_n_per_arm == 0, "enbs"] == 0).all()
+    text = (covid_run / "report.html").read_text(encoding="utf-8")
+    section = text[text.index("<section id='voi_by_price'") :]
+    section = section[: section.index("</section>")]
+    assert section.count("<td>none worth running</td>") == none
+    assert section.count("<td>—</td>") == 4 * none

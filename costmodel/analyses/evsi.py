@@ -86,7 +86,17 @@ def _evsi_table(
             for row in top[table.loc[top, "n_per_arm"].to_numpy() == n]:
                 at = alone.wtp.to_numpy() == table.at[row, "wtp"]  # the same Settings value
                 table.at[row, "se"] = float(alone.loc[at, "se"].iloc[0])
+    table["enbs_se"] = table["se"] * population(inputs)  # the trial's cost is fixed
     return table
+
+
+def flag_uncertain_enbs(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (with a ``flag`` column) noting where the ENBS lies within 2 standard
+    errors of 0: whether that trial is worth its cost is not settled by this PSA sample."""
+    close = (table.enbs.abs() < 2 * table.enbs_se) & (table.enbs_se > 0)
+    note = "ENBS within 2 SE of 0: worth running or not is uncertain; use more PSA samples"
+    flag = table.flag.where(~close, table.flag.where(table.flag == "", table.flag + "; ") + note)
+    return table.assign(flag=flag)
 
 
 def run(ctx: AnalysisContext) -> dict[str, pd.DataFrame]:
@@ -95,7 +105,8 @@ def run(ctx: AnalysisContext) -> dict[str, pd.DataFrame]:
         return {}
     with one_blas_thread():
         table = evsi_table(ctx.inputs, ctx.psa)
-    return {"evsi": flag_above_evppi(ctx.inputs, table, ctx.tables.get("evppi"))}
+    table = flag_above_evppi(ctx.inputs, table, ctx.tables.get("evppi"))
+    return {"evsi": flag_uncertain_enbs(table)}
 
 
 def flag_above_evppi(

@@ -59,6 +59,8 @@ FIGURE_TEXT = {
     "evppi": "Expected value of partial perfect information of parameter groups.",
     "evsi": "Expected value of sample information and expected net benefit of sampling over "
     "the size of a future trial.",
+    "voi_by_price": "Value of research by product price: population EVPI and the ENBS of the "
+    "best trial at each price and willingness to pay, with the price in the model marked.",
     "budget_impact": "Budget impact per year (bars) and its running total (line): the extra "
     "cost of the strategy at the BudgetImpact sheet's uptake, undiscounted, each patient's "
     "lifetime costs counted in the year of treatment.",
@@ -235,6 +237,13 @@ def _format(value: object) -> str:
     return str(value)
 
 
+def figure_text(name: str) -> str:
+    """A figure's caption and alt text (``twoway_2`` has ``twoway``'s)."""
+    numbered = re.fullmatch(r"(.+)_\d+", name)
+    base = numbered.group(1) if numbered and numbered.group(1) in FIGURE_TEXT else name
+    return FIGURE_TEXT.get(base, name.replace("_", " "))
+
+
 RASTER_FIGURES = ("ce_plane", "convergence")  # thousands of points: PNG keeps the file small
 
 
@@ -245,7 +254,7 @@ def _figure(folder: Path, name: str) -> str:
         return ""
     mime = "image/png" if kind == "png" else "image/svg+xml"
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    alt = FIGURE_TEXT.get(name, name.replace("_", " "))
+    alt = figure_text(name)
     return (
         f"<figure><img src='data:{mime};base64,{data}' alt='{html.escape(alt)}'>"
         f"<figcaption>{html.escape(alt)}</figcaption></figure>"

@@ -441,6 +441,25 @@ def _max_test_cost_in_words(table: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+NO_TRIAL_COLUMNS = ("evsi_per_patient", "evsi_se", "evsi_population", "enbs")
+
+
+def _no_trial_in_words(table: pd.DataFrame) -> pd.DataFrame:
+    """voi_by_price for display: where no trial is worth its cost the trial size reads
+    'none worth running' and its EVSI and ENBS '—' (the CSV keeps 0: no trial, no
+    information)."""
+    if "optimal_n_per_arm" not in table:
+        return table
+    shown = table.copy()
+    none = shown.optimal_n_per_arm == 0
+    shown["optimal_n_per_arm"] = shown.optimal_n_per_arm.astype(object).where(
+        ~none, "none worth running"
+    )
+    for column in [c for c in NO_TRIAL_COLUMNS if c in shown]:
+        shown[column] = shown[column].astype(object).where(~none, "—")
+    return shown
+
+
 def treat_all_vs_base_case(summary: dict, tables: Tables, *, brief: bool = False) -> str:
     """Where the biomarker analysis's treat-all arm (runs at RR+ and RR- whose shares average
     the pooled RR) and the base case's run of the same strategy at the pooled RR differ by
@@ -509,7 +528,7 @@ def _biomarker(folder: Path, summary: dict, tables: Tables) -> Section | None:
 FURTHER_ANALYSES: tuple[SectionBuilder, ...] = (
     _figure_and_table("evppi", "Expected value of partial perfect information"),
     _figure_and_table("evsi", "Expected value of sample information"),
-    _figure_and_table("voi_by_price", "Value of research by product price"),
+    _figure_and_table("voi_by_price", "Value of research by product price", _no_trial_in_words),
     _biomarker,
     _figure_and_table("budget_impact", "Budget impact"),
 )
