@@ -200,7 +200,7 @@ def common_parameters(v: Variant) -> list[list]:
         calibrated("p_niv_imv", "Intubation from HFNO/NIV (standard care)"),
         calibrated("p_imv_death", "Death on invasive mechanical ventilation (standard care)"),
         calibrated("p_imv_lib",
-          "Liberation from IMV after the first imv_min_days days (standard care)"),
+          "Liberation from IMV once the minimum days on IMV have passed (standard care)"),
         *(refitted(n) for n in CALIBRATED_PROBABILITIES),
         param("imv_min_days", 3, "days", "clinical",
           "Days on IMV before liberation is possible (IMV tunnel: time_in_state)",
