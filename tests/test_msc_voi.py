@@ -126,6 +126,27 @@ def test_test_and_treat_can_be_left_out_of_the_decision(covid_psa, tmp_path):
     assert "place in the decision" not in biomarker
 
 
+def test_costs_at_another_price_equal_a_psa_re_run_there_test_and_treat_included():
+    """The value of information by price and threshold_psa.csv take each strategy's cost at
+    another price from the PSA's own draws. Test-and-treat's runs at RR+ and RR- kept only
+    the sampled draws and so the base price (its mean cost 28,388 where a re-run at price 0
+    gives 22,623, an HTA review found); every strategy now equals a PSA re-run at that
+    price with the same seed."""
+    from costmodel.analyses import psa as psa_module
+    from costmodel.analyses import test_and_treat
+    from costmodel.analyses.voi_by_price import costs_at_prices
+    from costmodel.api import load_workbook_inputs, with_overrides
+
+    raw, inputs = load_workbook_inputs(COVID)
+    decision = inputs.decision_inputs()
+    base = test_and_treat.extend_psa(decision, psa_module.run_psa(decision, 200, 11))
+    for price in (0.0, 2000.0):
+        moved = with_overrides(raw, inputs, {"c_msc_infusion": price}).decision_inputs()
+        rerun = test_and_treat.extend_psa(moved, psa_module.run_psa(moved, 200, 11))
+        shortcut = costs_at_prices(decision, base, np.array([price]))[0]
+        np.testing.assert_allclose(shortcut, rerun.cost, rtol=1e-12)
+
+
 def test_optimal_price_range_by_hand():
     """Expected NMB lines a - b x price: A 100 - 0p, B 150 - 10p, C 130 - 4p, D 90 - 5p.
     B is highest on [0, 20/6], C on [20/6, 7.5], A from 7.5 on, D never."""

@@ -24,6 +24,7 @@ from costmodel.cea import compute_icer_table
 from costmodel.errors import CostModelError
 from costmodel.inputs import ModelInputs
 from costmodel.model import run_model
+from costmodel.model.dependence import dependent_names
 from costmodel.outcomes import ModelOutcomes, resolves_day, share_at_day
 from costmodel.parameters import evaluate_parameters
 from costmodel.schema import BIOMARKER_PARAMETERS
@@ -51,15 +52,19 @@ def effect_values(
     inputs: ModelInputs, values: dict[str, np.ndarray]
 ) -> tuple[ModelInputs, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The biomarker strategy alone (inputs with that one strategy) and its parameter values
-    with the effect set to RR+ and to RR−, for the parameter samples ``values``."""
+    with the effect set to RR+ and to RR−, for the parameter values ``values``: every value
+    that does not follow from the effect is kept as given (sampled draws, and inputs set to
+    other values, such as the price in the value of information by price); those that
+    follow from it are computed anew."""
     check_biomarker_inputs(inputs)
     n = len(next(iter(values.values())))
     effect = inputs.settings.effect_parameter
     arm = inputs.with_strategies([biomarker_strategy(inputs)])
-    draws = {p.name: values[p.name] for p in inputs.parameters if p.is_stochastic}
+    follows = dependent_names(inputs, effect)
+    kept = {name: value for name, value in values.items() if name not in follows}
 
     def with_effect(rr: np.ndarray) -> dict[str, np.ndarray]:
-        return evaluate_parameters(arm, {**draws, effect: np.broadcast_to(rr, (n,))}, n)
+        return evaluate_parameters(arm, {**kept, effect: np.broadcast_to(rr, (n,))}, n)
 
     pos, neg = values["rr_death_biomarker_pos"], values["rr_death_biomarker_neg"]
     return arm, with_effect(pos), with_effect(neg)
