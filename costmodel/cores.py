@@ -88,13 +88,26 @@ class HelperLostError(RuntimeError):
     """A helper process was killed (out of memory, a signal) in the middle of its work."""
 
 
-def acquire_watching(lock, lost: Callable[[], str | None], step: float = 0.5) -> None:
+LOCK_WAIT_S = 0.5  # how long a shared lock is waited for before looking for killed helpers
+
+
+def acquire_watching(
+    lock,
+    lost: Callable[[], str | None],
+    stopped: Callable[[], bool] = lambda: False,
+    step: float = LOCK_WAIT_S,
+) -> bool:
     """Acquire a lock shared with forked helpers, looking between waits of ``step`` seconds
-    whether one was killed (``lost()`` says why, or None): a helper killed while holding
-    the lock never releases it, and waiting without looking would wait for ever."""
+    whether one was killed (``lost()`` says why, or None: HelperLostError) or the work was
+    stopped (``stopped()``: False is returned, the lock not taken). A helper killed while
+    holding the lock never releases it, and waiting without looking would wait for ever.
+    True once the lock is held."""
     while not lock.acquire(timeout=step):
+        if stopped():
+            return False
         if (why := lost()) is not None:
             raise HelperLostError(why)
+    return True
 
 
 class Forked:

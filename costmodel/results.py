@@ -240,19 +240,27 @@ def psa_samples_table(psa: PsaResult) -> pd.DataFrame:
 EVIDENCE_FLAGS = ("[V]", "[S]", "[R]", "[A]", "[D]", "[GAP]")
 WEAK_FLAGS = ("[R]", "[A]", "[GAP]")
 _BRACKET = re.compile(r"\[([^\[\]]*)\]")
+_LEADING_FLAG = re.compile(r"\s*(GAP|[VSRAD])(?![A-Za-z0-9])", re.IGNORECASE)
+_SECONDARY = re.compile(r"\bsecondary\b", re.IGNORECASE)
+_WEAK = re.compile(r"(?<!not )\bweak", re.IGNORECASE)
 
 
 def evidence_flags(source: str) -> tuple[list[str], bool]:
     """The evidence flags of a source text, in EVIDENCE_FLAGS order, and whether it is weak.
-    A bracket may qualify its flag: '[V secondary; weak]' is [V] and [S], and weak."""
+    A bracket's first letter(s) are its flag, in either case ('[A: expert opinion]', '[v]');
+    the rest may qualify it: '[V secondary; weak]' is [V] and [S], and weak ('not weak' is
+    not). Other brackets ('[1]', '[Varies]') are not flags."""
     found: set[str] = set()
     weak = False
     for inside in _BRACKET.findall(source):
-        words = re.split(r"[\s;,]+", inside.strip())
-        if f"[{words[0]}]" in EVIDENCE_FLAGS:
-            found.add(f"[{words[0]}]")
-            found.update("[S]" for w in words[1:] if w.lower() == "secondary")
-            weak = weak or any(w.lower() == "weak" for w in words[1:])
+        leading = _LEADING_FLAG.match(inside)
+        if leading is None:
+            continue
+        found.add(f"[{leading.group(1).upper()}]")
+        rest = inside[leading.end() :]
+        if _SECONDARY.search(rest):
+            found.add("[S]")
+        weak = weak or bool(_WEAK.search(rest))
     flags = [f for f in EVIDENCE_FLAGS if f in found]
     return flags, weak or any(f in WEAK_FLAGS for f in flags)
 

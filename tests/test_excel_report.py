@@ -388,6 +388,8 @@ def test_sheet_titles_are_valid_unique_and_short(tmp_path):
         ("evsi", "trial_cost", CURRENCY_FORMAT),
         ("evsi", "se", CURRENCY_FORMAT),
         ("ceac", "expected_loss", CURRENCY_FORMAT),
+        ("psa_summary", "frontier_icer_of_means", CURRENCY_FORMAT),
+        ("scenarios", "frontier_icer", CURRENCY_FORMAT),
         ("evidence_studies", "variance", None),  # se outside evppi/evsi keeps General
         ("threshold", "threshold_value", None),  # a price or an effect: mixed units
     ],

@@ -157,6 +157,34 @@ def test_optimal_price_range_by_hand():
     assert optimal_price_range(a, b, 2) == pytest.approx((20 / 6, 7.5), rel=1e-12)
     assert optimal_price_range(a, b, 0) == (7.5, np.inf)
     assert np.isnan(optimal_price_range(a, b, 3)).all()
+    # parallel lines: the higher is best everywhere, the lower nowhere; a tie counts as best
+    assert optimal_price_range(np.array([100.0, 80.0]), np.array([1.0, 1.0]), 0) == (0, np.inf)
+    assert np.isnan(optimal_price_range(np.array([100.0, 80.0]), np.ones(2), 1)).all()
+    assert optimal_price_range(np.array([100.0, 100.0]), np.ones(2), 1) == (0, np.inf)
+
+
+def test_threshold_notes_say_what_unusual_rows_mean():
+    """Where the comparator's cost rises faster with the price, a strategy is cost-effective
+    above the threshold, or at every price when it is negative; where the price does not
+    change the difference there is no threshold."""
+    from costmodel.analyses.threshold_psa import _note
+
+    def row(threshold, low=0.0, high=10.0):
+        return {"threshold_value": threshold, "optimal_from": low, "optimal_up_to": high}
+
+    args = ("price", "new", "old")
+    assert _note(row(5.0), 2.0, 10.0, *args) == ""
+    assert _note(row(-5.0), 2.0, -10.0, *args) == "new is not cost-effective versus old even free"
+    assert (
+        _note(row(5.0), -2.0, -10.0, *args) == "new is cost-effective versus old above this price"
+    )
+    assert _note(row(-5.0), -2.0, 10.0, *args) == "new is cost-effective versus old at every price"
+    assert _note(row(np.nan), 0.0, 10.0, *args).startswith(
+        "price does not change the cost difference: new is cost-effective versus old at any"
+    )
+    assert _note(row(5.0, np.nan, np.nan), 2.0, 10.0, *args) == (
+        "new has the highest expected net benefit at no price"
+    )
 
 
 def test_threshold_price_at_the_psa_means(covid_psa):

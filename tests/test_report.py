@@ -281,6 +281,11 @@ def test_a_source_that_calls_itself_weak_is_weak():
     assert evidence_flags("DHSC cost collection [V]") == (["[V]"], False)
     assert evidence_flags("DHSC [V]; SE [A] CV 10%") == (["[V]", "[A]"], True)
     assert evidence_flags("[Varies by region]") == ([], False)
+    assert evidence_flags("expert [A: expert opinion]") == (["[A]"], True)
+    assert evidence_flags("[v] and [r?]") == (["[V]", "[R]"], True)
+    assert evidence_flags("[V (weak)]") == (["[V]"], True)
+    assert evidence_flags("[V; not weak]") == (["[V]"], False)
+    assert evidence_flags("ref [1]; [GAP]") == (["[GAP]"], True)
     parameters = pd.DataFrame(
         {
             "name": ["c_post", "u_imv", "c_ward"],

@@ -20,6 +20,7 @@ from costmodel import cea
 from costmodel.analyses.base import AnalysisContext
 from costmodel.cea_icer import compute_icer_table
 from costmodel.cores import (
+    LOCK_WAIT_S,
     Forked,
     HelperLostError,
     acquire_watching,
@@ -186,13 +187,14 @@ def _killed_helper(helpers: list[Forked]) -> str | None:
 
 
 def _raise_if_lost(lost: Callable[[], str | None]) -> None:
+    """HelperLostError with ``lost()``'s reason, if a helper was killed."""
     if (why := lost()) is not None:
         raise HelperLostError(why)
 
 
 def _wait_watching(helper: Forked, lost: Callable[[], str | None]) -> None:
     """Wait until ``helper`` has its result, raising HelperLostError if one was killed."""
-    while not helper.wait(_LOCK_WAIT_S):
+    while not helper.wait(LOCK_WAIT_S):
         _raise_if_lost(lost)
 
 
@@ -249,9 +251,6 @@ class _PsaArrays:
         )
 
 
-_LOCK_WAIT_S = 0.5  # how long the queue's lock is waited for before looking for killed helpers
-
-
 class _ChunkQueue:
     """Which chunk to take next, and how many samples are done (shared by forked processes).
     Its lock is waited for in steps, between which ``lost()`` may raise HelperLostError: a
@@ -267,7 +266,7 @@ class _ChunkQueue:
         self._lost = lost
 
     def take(self) -> int | None:
-        acquire_watching(self._lock, self._lost, _LOCK_WAIT_S)
+        acquire_watching(self._lock, self._lost)
         try:
             if self._stopped.value or self._next.value >= self._n_chunks:
                 return None
@@ -277,7 +276,7 @@ class _ChunkQueue:
             self._lock.release()
 
     def finished(self, samples: int) -> int:
-        acquire_watching(self._lock, self._lost, _LOCK_WAIT_S)
+        acquire_watching(self._lock, self._lost)
         try:
             self._done.value += samples
             return self._done.value

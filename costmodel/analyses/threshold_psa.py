@@ -81,29 +81,55 @@ def threshold_psa_table(inputs: ModelInputs, psa: PsaResult) -> pd.DataFrame:
             "optimal_up_to": np.nan,
             "note": "",
         }
-        rise = slope[s] - slope[r]
+        rise = slope[s] - slope[r]  # how fast the INMB falls as the price rises
         if not affine:
             row["note"] = "mean costs are not affine in the price: not computed"
-        elif rise == 0:
-            row["note"] = f"{name} does not change the cost difference"
-        else:
+            rows.append(row)
+            continue
+        if rise != 0:
             row["threshold_value"] = (intercept[s] - intercept[r]) / rise
-            low, high = optimal_price_range(intercept, slope, s)
-            row["optimal_from"] = low
-            row["optimal_up_to"] = high if np.isfinite(high) else np.nan
-            if low != low:
-                row["note"] = f"{strategy} has the highest expected net benefit at no price"
-            elif not np.isfinite(high):
-                row["note"] = f"{strategy} has the highest expected net benefit at any higher price"
-            elif row["threshold_value"] < 0:
-                row["note"] = f"{strategy} is not cost-effective versus {reference} even free"
+        low, high = optimal_price_range(intercept, slope, s)
+        row["optimal_from"] = low
+        row["optimal_up_to"] = high if np.isfinite(high) else np.nan
+        row["note"] = _note(row, rise, intercept[s] - intercept[r], name, strategy, reference)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _note(
+    row: dict, rise: float, gain_at_zero: float, name: str, strategy: str, reference: str
+) -> str:
+    """What a row's numbers mean where they are not the usual 'cost-effective below the
+    threshold, best between optimal_from and optimal_up_to' (keys: the CSV's own)."""
+    notes = []
+    threshold = row["threshold_value"]
+    if rise == 0:
+        notes.append(
+            f"{name} does not change the cost difference: {strategy} is "
+            f"{'' if gain_at_zero >= 0 else 'not '}cost-effective versus {reference} at any price"
+        )
+    elif rise < 0:  # the comparator's cost rises faster with the price
+        notes.append(
+            f"{strategy} is cost-effective versus {reference} at every price"
+            if threshold < 0
+            else f"{strategy} is cost-effective versus {reference} above this price"
+        )
+    elif threshold < 0:
+        notes.append(f"{strategy} is not cost-effective versus {reference} even free")
+    if row["optimal_from"] != row["optimal_from"]:
+        notes.append(f"{strategy} has the highest expected net benefit at no price")
+    elif row["optimal_up_to"] != row["optimal_up_to"]:
+        notes.append(f"{strategy} has the highest expected net benefit at any higher price")
+    return "; ".join(notes)
 
 
 def run(ctx: AnalysisContext) -> dict[str, pd.DataFrame]:
     """threshold_psa.csv, when the run has a PSA and Settings threshold_parameter."""
     inputs = ctx.inputs
-    if ctx.psa is None or not inputs.settings.threshold_parameter or len(inputs.strategies) < 2:
+    if (
+        ctx.psa is None
+        or not inputs.settings.threshold_parameter
+        or inputs.dsa_strategy == inputs.reference_strategy
+    ):
         return {}
     return {"threshold_psa": threshold_psa_table(inputs, ctx.psa)}

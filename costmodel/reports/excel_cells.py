@@ -27,7 +27,7 @@ _FORMAT_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for pattern, fmt in (
         (r"prob_.*|deaths_(averted_)?day_\d+|i2", PERCENT_FORMAT),
         (
-            r"(inc_)?cost(_.*)?|c_.*|n?nmb(_.*)?|inmb(_.*)?|expected_nmb|icer(_.*)?"
+            r"(inc_)?cost(_.*)?|c_.*|n?nmb(_.*)?|inmb(_.*)?|expected_nmb|(frontier_)?icer(_.*)?"
             r"|evpi(_.*)?|evppi(_.*)?|evsi(_.*)?|wtp|enbs(_se)?|expected_loss|trial_cost"
             r"|price(_base)?|threshold_price(_.*)?|max_test_cost(_.*)?",
             CURRENCY_FORMAT,
@@ -58,8 +58,9 @@ def number_format(table: str, column: str) -> str | None:
       ``deaths_day_*``, ``deaths_averted_day_*``, ``i2``, and in ``calibration`` the
       ``target``, ``model``, ``difference`` and ``tolerance`` columns.
     - ``'#,##0'`` money: ``cost``, ``cost_*``, ``inc_cost*``, ``c_*`` (cost parameters),
-      ``nmb*``, ``inmb*``, ``expected_nmb``, ``icer*``, ``evpi*``, ``evppi*``, ``evsi*``, ``wtp``,
-      ``enbs``, ``enbs_se``, ``expected_loss``, ``trial_cost``, ``price``, ``price_base``,
+      ``nmb*``, ``inmb*``, ``expected_nmb``, ``icer*``, ``frontier_icer*``, ``evpi*``,
+      ``evppi*``, ``evsi*``, ``wtp``, ``enbs``, ``enbs_se``, ``expected_loss``, ``trial_cost``,
+      ``price``, ``price_base``,
       ``threshold_price*``, ``max_test_cost*``, the ``se`` of ``evppi`` and ``evsi``, the
       prices of ``threshold_psa``, and every column of ``budget_impact`` except ``year``.
     - ``'0.000'`` health effects and ratios: ``qaly*``, ``ly*``, ``inc_qaly*``, ``inc_ly*``,

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 import re
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 
 import numpy as np
@@ -205,9 +206,16 @@ def _column_format(column: pd.Series) -> Callable[[object], str]:
 def fixed(value: float, decimals: int) -> str:
     """``value`` with ``decimals`` decimals and thousands separators, a half rounded away
     from zero as Excel shows it (Python's format rounds half to even: 2,086.5 gave '2,086'
-    here and '2,087' in results.xlsx)."""
+    here and '2,087' in results.xlsx). Values of 1e15 and more, where a float has no
+    decimals left to round, and non-finite ones are formatted as Python does."""
+    number = float(value)
+    if not math.isfinite(number) or abs(number) >= 1e15:
+        return f"{number:,.{decimals}f}"
     step = Decimal(1).scaleb(-decimals)
-    return f"{Decimal(repr(value)).quantize(step, rounding=ROUND_HALF_UP):,.{decimals}f}"
+    with localcontext() as context:
+        context.prec = 40
+        exact = Decimal(repr(number)).quantize(step, rounding=ROUND_HALF_UP)
+    return f"{exact:,.{decimals}f}"
 
 
 def _is_number(value: object) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from costmodel.reports.html_elements import fixed
 from costmodel.reports.html_sections import (
     Section,
     Tables,
@@ -85,7 +86,7 @@ def _synthesis(summary: dict, tables: Tables) -> str:
         if len(alone):
             row = alone.iloc[0]
             result = (
-                f"an ICER of {row.icer:,.0f}"
+                f"an ICER of {fixed(row.icer, 0)}"
                 if row.icer == row.icer
                 else f"no ICER ({_comparison_words(row)})"
             )
@@ -133,7 +134,7 @@ def _baseline_era(summary: dict, tables: Tables) -> str:
     cur = summary.get("settings", {}).get("currency", "")
     shown = ", ".join(
         f"{html.escape(labels.get(r.strategy, r.strategy))} "
-        + (f"{cur} {r.icer:,.0f}" if r.icer == r.icer else _comparison_words(r))
+        + (f"{cur} {fixed(r.icer, 0)}" if r.icer == r.icer else _comparison_words(r))
         for r in era.itertuples()
     )
     return (
@@ -183,12 +184,13 @@ def _deterministic_vs_probabilistic(summary: dict, tables: Tables) -> str:
             why = getattr(row, "comparison_of_means", "")
             if why in ("dominated", "dominant"):
                 name = html.escape(labels.get(row.strategy, row.strategy))
-                parts.append(f"{name} {cur} {det:,.0f} deterministic, {why} at the PSA means")
+                parts.append(f"{name} {cur} {fixed(det, 0)} deterministic, {why} at the PSA means")
             continue
         if abs(prob - det) > 0.1 * det:
             parts.append(
-                f"{html.escape(labels.get(row.strategy, row.strategy))} {cur} {det:,.0f} "
-                f"deterministic, {cur} {prob:,.0f} probabilistic ({100 * (prob / det - 1):+.0f}%)"
+                f"{html.escape(labels.get(row.strategy, row.strategy))} {cur} {fixed(det, 0)} "
+                f"deterministic, {cur} {fixed(prob, 0)} probabilistic "
+                f"({100 * (prob / det - 1):+.0f}%)"
             )
     if not parts:
         return ""
@@ -200,6 +202,7 @@ def _deterministic_vs_probabilistic(summary: dict, tables: Tables) -> str:
 
 
 def _biomarker_split(summary: dict, tables: Tables) -> str:
+    """The biomarker's treat-all arm against the base case, in one sentence."""
     return treat_all_vs_base_case(summary, tables, brief=True)
 
 
@@ -227,9 +230,9 @@ def _frontier_deterministic_vs_probabilistic(summary: dict, tables: Tables) -> s
             parts.append(f"{name} is {where} the frontier of the PSA means, not in the base case")
         elif det == det and prob == prob and abs(prob - det) > 0.1 * det:
             parts.append(
-                f"{name} {cur} {det:,.0f} versus {versus(row.comparator)} deterministic, "
-                f"{cur} {prob:,.0f} versus {versus(mean.comparator_of_means)} at the PSA means "
-                f"({100 * (prob / det - 1):+.0f}%)"
+                f"{name} {cur} {fixed(det, 0)} versus {versus(row.comparator)} deterministic, "
+                f"{cur} {fixed(prob, 0)} versus {versus(mean.comparator_of_means)} at the PSA "
+                f"means ({100 * (prob / det - 1):+.0f}%)"
             )
     if not parts:
         return ""

@@ -7,6 +7,7 @@ Every builder takes the folder, its summary.json and its CSV tables and returns 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pandas as pd
 from costmodel import schema_types
 from costmodel.inputs import DERIVED_STRATEGY_LABELS
 from costmodel.reports.cheers import cheers_checklist
-from costmodel.reports.html_elements import _figure, _table, header_label
+from costmodel.reports.html_elements import _figure, _table, fixed, header_label
 from costmodel.results import PROVENANCE_KEYS
 from costmodel.schema import plain_value
 
@@ -70,8 +71,8 @@ _DERIVED_LABELS = {"treat_all": "Treat all", **DERIVED_STRATEGY_LABELS}
 
 def _readable(frame: pd.DataFrame, tables: Tables) -> pd.DataFrame:
     """``frame`` for display: strategy keys (in strategy, comparator... columns) replaced
-    by their labels from the base case, status codes (nd, ed, d) by words; the CSVs keep
-    the keys and codes."""
+    by their labels from the base case, also inside a ``note`` column, and status codes (nd,
+    ed, d) by words; the CSVs keep the keys and codes."""
     base = tables.get("base_case")
     labels = {**_DERIVED_LABELS, **(_strategy_labels(base) if base is not None else {})}
     shown = frame.copy()
@@ -81,6 +82,13 @@ def _readable(frame: pd.DataFrame, tables: Tables) -> pd.DataFrame:
     for column in _STATUS_COLUMNS:
         if column in shown and not pd.api.types.is_numeric_dtype(shown[column]):
             shown[column] = shown[column].map(lambda code: STATUS_WORDS.get(code, code))
+    if "note" in shown and labels and not pd.api.types.is_numeric_dtype(shown["note"]):
+        keys = re.compile(r"\b(" + "|".join(map(re.escape, sorted(labels, key=len)[::-1])) + r")\b")
+        shown["note"] = shown["note"].map(
+            lambda text: (
+                keys.sub(lambda m: labels[m.group(1)], text) if isinstance(text, str) else text
+            )
+        )
     return shown
 
 
@@ -129,7 +137,7 @@ def decision_problem(folder: Path, summary: dict, tables: Tables) -> Section:
             f"<b>currency:</b> {html.escape(currency)} ({settings.get('price_year', '')} prices); "
             f"<b>cohort:</b> age {settings.get('start_age', '')}, "
             f"{100 * float(settings.get('prop_female', 0)):.0f}% female; "
-            f"<b>willingness to pay:</b> {', '.join(f'{w:,.0f}' for w in settings.get('wtp', []))} "
+            f"<b>willingness to pay:</b> {', '.join(fixed(w, 0) for w in settings.get('wtp', []))} "
             f"{html.escape(currency)} per {settings.get('effect_measure', 'qaly').upper()}.</p>"
         ),
     )
@@ -198,8 +206,9 @@ def inputs(folder: Path, summary: dict, tables: Tables) -> Section | None:
         "inputs",
         "Inputs",
         (
-            "<p>Rows shaded yellow rest on weak evidence ([R] recalled, [A] assumption or "
-            "[GAP]). Flags: [V] seen in the source, [S] secondary source, [D] derived.</p>"
+            "<p>Rows shaded yellow rest on weak evidence ([R] recalled, [A] assumption, [GAP], "
+            "or a source that calls itself weak). Flags: [V] seen in the source, [S] secondary "
+            "source, [D] derived.</p>"
             + mortality
             + _table(params, max_rows=500, weak_column="Weak evidence")
         ),
@@ -273,7 +282,7 @@ def _subgroup_values(table: pd.DataFrame, settings: dict, tables: Tables) -> pd.
         ):
             if column.startswith(prefix):
                 wtp = float(column[len(prefix) :])
-                columns[column] = f"{what} at {money}{wtp:,.0f} per {unit}"
+                columns[column] = f"{what} at {money}{fixed(wtp, 0)} per {unit}"
     rows = table.drop_duplicates("subgroup").copy()
     for column in [c for c in columns if c.startswith("evpi_per_patient_")]:
         rows[column] = rows[column].round(0)  # whole currency units, like the prices
@@ -385,8 +394,30 @@ def deterministic_sensitivity(folder: Path, summary: dict, tables: Tables) -> Se
     if "threshold" in tables:
         body += "<h3>Threshold analysis</h3>" + _table(_readable(tables["threshold"], tables))
     if "scenarios" in tables:
-        body += "<h3>Scenarios</h3>" + _table(_readable(tables["scenarios"], tables))
+        body += "<h3>Scenarios</h3>" + _scenarios_caption(tables)
+        body += _table(_readable(tables["scenarios"], tables))
     return ("dsa", "Deterministic sensitivity", body)
+
+
+def _scenarios_caption(tables: Tables) -> str:
+    """What the scenarios' increments, frontier and optimal columns compare: the first WTP
+    versus the reference, the modelled strategies only (test-and-treat is not re-run per
+    scenario, so where it is in the decision the base-case rows differ from the ICER
+    table's frontier)."""
+    base, scenarios = tables.get("base_case"), tables["scenarios"]
+    if "status" not in scenarios:
+        return ""
+    text = (
+        "Increments, ICER and INMB versus the reference at the first willingness to pay; "
+        "status, frontier and optimal strategy at each willingness to pay among the "
+        "modelled strategies"
+    )
+    if base is not None and "test_and_treat" in set(base.strategy):
+        text += (
+            ". Test-and-treat is not re-run per scenario, so the 'base case' rows' frontier "
+            "leaves it out and differs from the ICER table's"
+        )
+    return f"<p>{text}.</p>"
 
 
 def probabilistic_sensitivity(folder: Path, summary: dict, tables: Tables) -> Section | None:
@@ -504,8 +535,8 @@ def treat_all_vs_base_case(summary: dict, tables: Tables, *, brief: bool = False
         "but as runs with the effect at RR+ in biomarker-positive and RR- in negative patients "
         "whose shares average the pooled RR. It does not reproduce the base case: "
         f"{arm.effect:.3f} against {same[measure]:.3f} {unit}s ({abs(gap) / gain:.0%} of the "
-        f"base case's gain over the reference), {money}{arm.cost:,.0f} against "
-        f"{money}{same.cost:,.0f}" + (f"; {deaths}" if deaths else "") + ". The model's "
+        f"base case's gain over the reference), {money}{fixed(arm.cost, 0)} against "
+        f"{money}{fixed(same.cost, 0)}" + (f"; {deaths}" if deaths else "") + ". The model's "
         "outcomes are not linear in the effect (the deaths by day show when the two part), so "
         "splitting the same average effect between two groups changes them. The biomarker's "
         f"results{decision} depend on that split, which is assumed."

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from costmodel import schema_types
-from costmodel.reports.html_elements import _table
+from costmodel.reports.html_elements import _table, fixed
 from costmodel.reports.html_sections import (
     Section,
     Tables,
@@ -52,9 +52,9 @@ def decision_summary(folder: Path, summary: dict, tables: Tables) -> Section | N
     if threshold is not None and name:
         rows = threshold[threshold.parameter == name]
         parts = [
-            f"{currency} {r.threshold_value:,.0f} at {currency} {r.wtp:,.0f} per {unit}"
+            f"{currency} {fixed(r.threshold_value, 0)} at {currency} {fixed(r.wtp, 0)} per {unit}"
             if r.threshold_value == r.threshold_value
-            else f"none in the search range at {currency} {r.wtp:,.0f}"
+            else f"none in the search range at {currency} {fixed(r.wtp, 0)}"
             for r in rows.itertuples()
         ]
         if parts:
@@ -62,7 +62,8 @@ def decision_summary(folder: Path, summary: dict, tables: Tables) -> Section | N
             strategy, comparator = rows.strategy.iloc[0], rows.comparator.iloc[0]
             body += (
                 f"<p><b>Threshold price</b> ({html.escape(_label(tables, name))}, base "
-                f"{currency} {rows.base_value.iloc[0]:,.0f}): {'; '.join(parts)}. At that price, "
+                f"{currency} {fixed(rows.base_value.iloc[0], 0)}): {'; '.join(parts)}. "
+                "At that price, "
                 f"{html.escape(labels.get(strategy, strategy))}'s ICER versus "
                 f"{html.escape(labels.get(comparator, comparator))} equals the willingness to "
                 "pay; to be the most cost-effective strategy it must also beat the others."
@@ -71,9 +72,11 @@ def decision_summary(folder: Path, summary: dict, tables: Tables) -> Section | N
     evpi = tables.get("evpi")
     if evpi is not None:
         at = evpi[evpi.wtp.isin(wtps)]
+        with_population = bool((evpi.evpi_population > 0).any())  # else no population set
         parts = [
-            f"{currency} {r.evpi_per_patient:,.0f} per patient "
-            f"({currency} {r.evpi_population:,.0f} population) at {currency} {r.wtp:,.0f}"
+            f"{currency} {fixed(r.evpi_per_patient, 0)} per patient"
+            + (f" ({currency} {fixed(r.evpi_population, 0)} population)" if with_population else "")
+            + f" at {currency} {fixed(r.wtp, 0)}"
             for r in at.itertuples()
         ]
         if parts:
@@ -90,6 +93,9 @@ def decision_summary(folder: Path, summary: dict, tables: Tables) -> Section | N
 def _decision_sentence(
     base: pd.DataFrame, tables: Tables, wtps: list[float], cur: str, unit: str = "QALY"
 ) -> str:
+    """The decision in one paragraph: the strategy with the highest net benefit at the first
+    WTP and its probability of being cost-effective, the frontier ICERs deterministic and at
+    the PSA means, and what stands outside the decision or rests on assumptions."""
     if not wtps or "label" not in base:
         return ""
     column = f"nmb_{wtps[0]:g}"
@@ -97,8 +103,8 @@ def _decision_sentence(
         return ""
     best = base.loc[base[column].idxmax()]
     text = (
-        f"At {cur} {wtps[0]:,.0f} per {unit}, {best.label} has the highest expected net benefit "
-        "in the base case"
+        f"At {cur} {fixed(wtps[0], 0)} per {unit}, {best.label} has the highest expected net "
+        "benefit in the base case"
     )
     ceac = tables.get("ceac")
     if ceac is not None:
@@ -109,7 +115,7 @@ def _decision_sentence(
     frontier = base[(base.status == "nd") & base.icer.notna()]
     if len(frontier):
         steps = ", ".join(
-            f"{r.label} {cur} {r.icer:,.0f} per {unit}" for r in frontier.itertuples()
+            f"{r.label} {cur} {fixed(r.icer, 0)} per {unit}" for r in frontier.itertuples()
         )
         text += f". Incremental cost-effectiveness ratios along the frontier: {steps}"
     means = _frontier_of_means(base, tables)
@@ -117,7 +123,7 @@ def _decision_sentence(
         text += (
             "; at the means of the PSA (the expected values; they differ because the model is "
             "not linear in its uncertain inputs): "
-            + ", ".join(f"{label} {cur} {icer:,.0f} per {unit}" for label, icer in means)
+            + ", ".join(f"{label} {cur} {fixed(icer, 0)} per {unit}" for label, icer in means)
         )
     if "hypothetical" in tables:
         text += ". Hypothetical strategies are reported separately, never in this decision"
@@ -152,12 +158,16 @@ def _threshold_at_means(tables: Tables, labels: dict[str, str], cur: str, unit: 
         if low != low:
             return "at no price"
         if high != high:  # no upper limit
-            return f"from {cur} {low:,.0f}"
-        return f"up to {cur} {high:,.0f}" if low == 0 else f"from {cur} {low:,.0f} to {high:,.0f}"
+            return f"from {cur} {fixed(low, 0)}"
+        if low == 0:
+            return f"up to {cur} {fixed(high, 0)}"
+        return f"from {cur} {fixed(low, 0)} to {cur} {fixed(high, 0)}"
 
     rows = list(table.itertuples())
-    at = "; ".join(f"{cur} {r.threshold_value:,.0f} at {cur} {r.wtp:,.0f}" for r in rows)
-    best = "; ".join(f"{prices(r)} at {cur} {r.wtp:,.0f} per {unit}" for r in rows)
+    at = "; ".join(
+        f"{cur} {fixed(r.threshold_value, 0)} at {cur} {fixed(r.wtp, 0)} per {unit}" for r in rows
+    )
+    best = "; ".join(f"{prices(r)} at {cur} {fixed(r.wtp, 0)} per {unit}" for r in rows)
     return (
         f" At the means of the PSA (the expected values) the threshold price is {at}, and "
         f"{name} has the highest expected net benefit of all strategies {best}."
@@ -168,8 +178,8 @@ def _population_words(evpi: pd.DataFrame, settings: dict) -> str:
     """How the population values were scaled, in words: '. Population: 93,462 patients
     (20,000 a year for 5 years, each year discounted at 3.5% to its start)'; '' when the
     EVPI is zero everywhere."""
-    positive = evpi[evpi.evpi_per_patient > 0]
-    if positive.empty:
+    positive = evpi[(evpi.evpi_per_patient > 0) & (evpi.evpi_population > 0)]
+    if positive.empty:  # no EVPI, or no population (Settings population_size blank or 0)
         return ""
     row = positive.iloc[0]
     patients = row.evpi_population / row.evpi_per_patient
@@ -177,9 +187,10 @@ def _population_words(evpi: pd.DataFrame, settings: dict) -> str:
     rate = settings.get("discount_rate_costs")
     how = ""
     if per_year and years:
-        how = f" ({float(per_year):,.0f} a year for {int(years)} year{'s' if years != 1 else ''}"
+        plural = "s" if years != 1 else ""
+        how = f" ({fixed(float(per_year), 0)} a year for {int(years)} year{plural}"
         how += f", each year discounted at {100 * float(rate):g}% to its start)" if rate else ")"
-    return f". Population: {patients:,.0f} patients{how}"
+    return f". Population: {fixed(patients, 0)} patients{how}"
 
 
 BIOMARKER_INPUTS = (
@@ -254,6 +265,10 @@ def _key_results(
     settings: dict,
     psa: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
+    """The key results per strategy for the summary: costs [currency], effects, ICERs versus
+    the reference and along the frontier (deterministic and, with ``psa`` = psa_summary, at
+    the PSA means) [currency per unit effect], status in words, and per WTP the NMB
+    [currency], NHB [effect units] and probability cost-effective (from ``ceac``)."""
     effect, unit = effect_measure(settings), effect_unit(settings)
     cur, money = settings.get("currency", ""), money_prefix(settings)
     columns = {
@@ -276,7 +291,7 @@ def _key_results(
             base.strategy.map(icers).to_numpy(),
         )
     for w in wtps:
-        at = f"at {money}{w:,.0f} per {unit}"
+        at = f"at {money}{fixed(w, 0)} per {unit}"
         if f"nmb_{w:g}" in base:
             table[f"NMB ({cur}) {at}" if cur else f"NMB {at}"] = base[f"nmb_{w:g}"].to_numpy()
         if w > 0 and {effect, "cost"} <= set(base.columns):
@@ -296,10 +311,10 @@ def _drivers(tables: Tables, strategy: str) -> str:
     top = oneway[oneway.strategy == strategy].nlargest(3, "inmb_range")
 
     def number(v: float) -> str:
-        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+        return f"{fixed(v, 0)}" if abs(v) >= 100 else f"{v:.3g}"
 
     return "; ".join(
         f"{_label(tables, r.parameter)} ({number(r.low_value)} to {number(r.high_value)}: INMB "
-        f"{r.inmb_low:,.0f} to {r.inmb_high:,.0f})"
+        f"{fixed(r.inmb_low, 0)} to {fixed(r.inmb_high, 0)})"
         for r in top.itertuples()
     )

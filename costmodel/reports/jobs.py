@@ -19,10 +19,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from costmodel.cores import Forked, HelperLostError, fork_processes
+from costmodel.cores import Forked, HelperLostError, acquire_watching, fork_processes
 
 _POLL_S = 0.002  # how often a process waiting for a prerequisite looks again
-_LOCK_WAIT_S = 0.5  # how long a process waits for the shared lock before checking on the others
 
 
 class OtherJobFailedError(RuntimeError):
@@ -149,11 +148,8 @@ class _SharedState:
         left (or the work was stopped). The lock is waited for in steps, so that a helper
         killed while holding it cannot block the others for ever: between steps, stopped
         work returns None and ``lost()`` raises HelperLostError."""
-        while not self.lock.acquire(timeout=_LOCK_WAIT_S):
-            if self.stopped.value:
-                return None
-            if (why := lost()) is not None:
-                raise HelperLostError(why)
+        if not acquire_watching(self.lock, lost, lambda: bool(self.stopped.value)):
+            return None
         try:
             if self.stopped.value:
                 return None
