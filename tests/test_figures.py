@@ -200,3 +200,24 @@ def test_the_default_models_figures_are_readable(covid_figures):
         if shortened := [t.get_text() for t in _texts(figure) if "…" in t.get_text()]:
             problems[f"{name}: shortened"] = shortened
     assert problems == {}
+
+
+def test_a_strategy_has_one_colour_in_every_figure(hiv_figures):
+    """The CE plane coloured its comparisons from the start of the colour cycle (the
+    reference has no cloud), so on the default model 'Standard care + MSC' was blue there
+    and orange in the acceptability and expected-loss curves. Each strategy now has the
+    colour of its place in the decision everywhere."""
+    from matplotlib.colors import to_hex
+
+    drawn = figures_for(hiv_figures)
+
+    def line_colours(name):
+        ax = drawn[name]()
+        return {line.get_label(): to_hex(line.get_color()) for line in ax.get_lines()}
+
+    ceac, loss = line_colours("ceac"), line_colours("expected_loss")
+    plane = drawn["ce_plane"]()
+    clouds = {c.get_label(): to_hex(c.get_facecolor()[0]) for c in plane.collections}
+    assert clouds and set(clouds) <= set(ceac)
+    for label, colour in clouds.items():
+        assert colour == ceac[label] == loss[label], label

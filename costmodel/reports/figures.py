@@ -118,7 +118,14 @@ def _psa_figures(result: AnalysisResult) -> dict[str, Callable]:
         inc_effect = effect[:, others] - effect[:, [r]]
         names = [labels[keys[i]] for i in others]
         figures["ce_plane"] = lambda: plots.plot_ce_plane(
-            inc_cost, inc_effect, names, settings.wtp, currency, label, reference=labels[keys[r]]
+            inc_cost,
+            inc_effect,
+            names,
+            settings.wtp,
+            currency,
+            label,
+            reference=labels[keys[r]],
+            colors=[f"C{i}" for i in others],  # as in the acceptability and loss curves
         )
         s = keys.index(inputs.dsa_strategy)
         inmb = settings.wtp[0] * (effect[:, s] - effect[:, r]) - (psa.cost[:, s] - psa.cost[:, r])

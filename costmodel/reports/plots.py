@@ -143,14 +143,24 @@ def plot_ce_plane(
     effect_label: str = "QALYs",
     ax: Axes | None = None,
     reference: str = "reference",
+    colors: list[str] | None = None,
 ) -> Axes:
     """Incremental cost-effectiveness plane: PSA samples (n_samples, n_comparisons) versus the
-    reference (named ``reference``), their means, and a line per WTP."""
+    reference (named ``reference``), their means, and a line per WTP; ``colors`` per
+    comparison (each strategy's colour in the other figures; default the colour cycle)."""
     if ax is None:
         _, ax = _subplots(figsize=(6.5, 5.0))
     shown = min(len(inc_cost), CE_PLANE_POINTS)  # draws are independent: the first are a sample
+    colors = colors or [f"C{j}" for j in range(len(labels))]
     for j, label in enumerate(labels):
-        ax.scatter(inc_effect[:shown, j], inc_cost[:shown, j], s=3, alpha=0.25, label=label)
+        ax.scatter(
+            inc_effect[:shown, j],
+            inc_cost[:shown, j],
+            s=3,
+            alpha=0.25,
+            label=label,
+            color=colors[j],
+        )
         ax.plot(inc_effect[:, j].mean(), inc_cost[:, j].mean(), "k+", ms=10)
     # the axes hold the samples and the origin; WTP lines are clipped to them (they used to
     # stretch the cost axis to where no sample is)
