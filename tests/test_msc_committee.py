@@ -572,3 +572,14 @@ def test_value_of_research_states_its_uncertainty_and_no_trial_in_words(covid_ru
     section = section[: section.index("</section>")]
     assert section.count("<td>none worth running</td>") == none
     assert section.count("<td>—</td>") == 4 * none
+
+
+def test_psa_intervals_are_named_as_percentiles(covid_run):
+    """From an HTA review: psa_summary's low and high columns did not say they are the 2.5th
+    and 97.5th percentiles over the samples; the report's headers now do."""
+    text = (covid_run / "report.html").read_text(encoding="utf-8")
+    section = text[text.index("<section id='psa'") :]
+    section = section[: section.index("</section>")]
+    for header in ("Cost, 2.5th percentile", "Incremental cost, 97.5th percentile"):
+        assert f"<th scope='col'>{header}</th>" in section
+    assert "<th scope='col'>Cost low</th>" not in section

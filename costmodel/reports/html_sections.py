@@ -420,13 +420,24 @@ def _scenarios_caption(tables: Tables) -> str:
     return f"<p>{text}.</p>"
 
 
+def _percentiles_named(table: pd.DataFrame) -> pd.DataFrame:
+    """psa_summary for display: its ``*_low``/``*_high`` columns named as the 2.5th and
+    97.5th percentiles over the samples they are ('Cost low' said neither)."""
+    names = {}
+    for column in table.columns:
+        for end, words in (("_low", "2.5th percentile"), ("_high", "97.5th percentile")):
+            if column.endswith(end):
+                names[column] = f"{header_label(column.removesuffix(end))}, {words}"
+    return table.rename(columns=names)
+
+
 def probabilistic_sensitivity(folder: Path, summary: dict, tables: Tables) -> Section | None:
     if "ceac" not in tables:
         return None
     settings = summary.get("settings", {})
     figures = ("ce_plane", "ceac", "expected_loss", "evpi", "convergence")
     body = "".join(_figure(folder, f) for f in figures)
-    body += _table(_readable(tables.get("psa_summary", pd.DataFrame()), tables))
+    body += _table(_percentiles_named(_readable(tables.get("psa_summary", pd.DataFrame()), tables)))
     if "threshold_psa" in tables:
         body += "<h3>Threshold price at the PSA means</h3>" + _table(
             _readable(tables["threshold_psa"], tables)
