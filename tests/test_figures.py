@@ -221,3 +221,21 @@ def test_a_strategy_has_one_colour_in_every_figure(hiv_figures):
     assert clouds and set(clouds) <= set(ceac)
     for label, colour in clouds.items():
         assert colour == ceac[label] == loss[label], label
+
+
+def test_a_willingness_to_pay_has_one_colour_in_every_value_of_information_figure(
+    covid_figures,
+):
+    """EVPPI drew its WTP bars in green and red (C2, C3) while the EVSI and the
+    value-of-research-by-price figures drew the same WTPs in blue and orange (C0, C1)."""
+    from matplotlib.colors import to_hex
+
+    drawn = figures_for(covid_figures)
+    evppi = drawn["evppi"]()
+    bars = {c.get_label(): to_hex(c.patches[0].get_facecolor()) for c in evppi.containers}
+    evsi = {line.get_label(): to_hex(line.get_color()) for line in drawn["evsi"]().get_lines()}
+    price = drawn["voi_by_price"]()
+    by_price = {line.get_label(): to_hex(line.get_color()) for line in price.get_lines()}
+    for wtp in ("20,000", "30,000"):
+        colours = {c for label, c in {**bars, **evsi, **by_price}.items() if wtp in label}
+        assert len(colours) == 1, (wtp, colours)

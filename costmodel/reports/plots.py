@@ -416,7 +416,7 @@ def plot_evppi(
     for k, wtp in enumerate(wide.columns):
         offset = (k - (wide.shape[1] - 1) / 2) * height
         label = f"at {currency} {wtp:,.0f} per {effect_unit}"
-        ax.barh(rows - offset, wide[wtp], height, color=f"C{k + 2}", label=label)
+        ax.barh(rows - offset, wide[wtp], height, color=f"C{k}", label=label)  # as EVSI
     ax.set_yticks(rows, list(wide.index))
     _money_along_x(ax, currency)
     per = "population" if column == "evppi_population" else "per patient"
