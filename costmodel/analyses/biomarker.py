@@ -98,21 +98,35 @@ def biomarker_outcomes(
         outcome = run_model(alone, values)
         reference = outcome.cost[:, 0], getattr(outcome, measure)[:, 0]
     pos, neg = runs
-    pi = values["biomarker_prevalence"]
-    se, sp = values["test_sensitivity"], values["test_specificity"]
-    cost = np.empty((n, 3))
-    effect = np.empty((n, 3))
     ref_c, ref_e = reference
     pos_c, pos_e = pos.cost[:, 0], getattr(pos, measure)[:, 0]
     neg_c, neg_e = neg.cost[:, 0], getattr(neg, measure)[:, 0]
-    cost[:, 0], effect[:, 0] = ref_c, ref_e
-    cost[:, 1] = pi * pos_c + (1 - pi) * neg_c
-    effect[:, 1] = pi * pos_e + (1 - pi) * neg_e
-    treated_pos, treated_neg = pi * se, (1 - pi) * (1 - sp)
-    untreated = 1 - treated_pos - treated_neg
-    cost[:, 2] = treated_pos * pos_c + treated_neg * neg_c + untreated * ref_c + values["c_test"]
-    effect[:, 2] = treated_pos * pos_e + treated_neg * neg_e + untreated * ref_e
-    return cost, effect
+    cost = np.column_stack([ref_c, *mix(values, ref_c, pos_c, neg_c)])
+    cost[:, 2] += values["c_test"]
+    effect = np.column_stack([ref_e, *mix(values, ref_e, pos_e, neg_e)])
+    return cost.reshape(n, 3), effect.reshape(n, 3)
+
+
+def test_and_treat_shares(
+    values: dict[str, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shares of the cohort under test-and-treat (n_samples,): treated and biomarker-positive
+    (π se), treated and negative (false positives, (1 − π)(1 − sp)), untreated."""
+    pi = values["biomarker_prevalence"]
+    se, sp = values["test_sensitivity"], values["test_specificity"]
+    positive, negative = pi * se, (1 - pi) * (1 - sp)
+    return positive, negative, 1 - positive - negative
+
+
+def mix(
+    values: dict[str, np.ndarray], reference: np.ndarray, pos: np.ndarray, neg: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Treat-all and test-and-treat (test cost not included) of one outcome (n_samples,)
+    from the reference strategy's and the biomarker strategy's runs at RR+ and RR-."""
+    pi = values["biomarker_prevalence"]
+    treated_pos, treated_neg, untreated = test_and_treat_shares(values)
+    treat_all = pi * pos + (1 - pi) * neg
+    return treat_all, treated_pos * pos + treated_neg * neg + untreated * reference
 
 
 def biomarker_table(inputs: ModelInputs) -> pd.DataFrame:
@@ -157,24 +171,15 @@ def _deaths_by_day(
     resolve) → (3,) for reference, treat-all and test-and-treat in the base case, mixed with
     the same shares as the costs and effects (runs with traces)."""
     dead = tuple(s.key for s in inputs.states if not s.alive)
-    pi = float(values["biomarker_prevalence"][0])
-    se, sp = float(values["test_sensitivity"][0]), float(values["test_specificity"][0])
-    treated_pos, treated_neg = pi * se, (1 - pi) * (1 - sp)
-    pos, neg = runs
     found: dict[str, np.ndarray] = {}
     for day in inputs.settings.outcome_days:
         if not resolves_day(inputs, day):
             continue
-        ref, d_pos, d_neg = (
-            float(share_at_day(inputs, run, dead, day)[0, 0]) for run in (reference_run, pos, neg)
+        ref, pos, neg = (
+            share_at_day(inputs, run, dead, day)[:, 0] for run in (reference_run, *runs)
         )
-        untreated = 1 - treated_pos - treated_neg
         found[f"deaths_day_{day:g}"] = np.array(
-            [
-                ref,
-                pi * d_pos + (1 - pi) * d_neg,
-                treated_pos * d_pos + treated_neg * d_neg + untreated * ref,
-            ]
+            [ref[0], *(m[0] for m in mix(values, ref, pos, neg))]
         )
     return found
 

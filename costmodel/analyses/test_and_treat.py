@@ -15,7 +15,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from costmodel.analyses.biomarker import check_biomarker_inputs, effect_runs, effect_values
+from costmodel.analyses.biomarker import (
+    check_biomarker_inputs,
+    effect_runs,
+    effect_values,
+    test_and_treat_shares,
+)
 from costmodel.inputs import ModelInputs
 from costmodel.model import start_cost_totals
 from costmodel.outcomes import ModelOutcomes, PsaResult
@@ -33,14 +38,6 @@ def in_decision(inputs: ModelInputs) -> bool:
     return inputs.settings.run_biomarker and inputs.settings.biomarker_in_decision
 
 
-def _weights(values: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shares treated and biomarker-positive, treated and negative, untreated (n_samples,)."""
-    pi = values["biomarker_prevalence"]
-    se, sp = values["test_sensitivity"], values["test_specificity"]
-    positive, negative = pi * se, (1 - pi) * (1 - sp)
-    return positive, negative, 1 - positive - negative
-
-
 def _reference(inputs: ModelInputs) -> int:
     """Column of the reference strategy."""
     return list(inputs.strategy_keys).index(inputs.reference_strategy)
@@ -50,7 +47,7 @@ def _column(pos, neg, reference: np.ndarray, values, name: str) -> np.ndarray:
     """The test-and-treat column of one outcome array (n_samples, ...); ``pos``/``neg`` are
     the biomarker strategy's runs (:func:`effect_runs`), ``reference`` the reference
     strategy's column of that array."""
-    a, b, c = _weights(values)
+    a, b, c = test_and_treat_shares(values)
     pos_v, neg_v = getattr(pos, name)[:, 0], getattr(neg, name)[:, 0]
     shape = (-1,) + (1,) * (pos_v.ndim - 1)
     return a.reshape(shape) * pos_v + b.reshape(shape) * neg_v + c.reshape(shape) * reference
@@ -99,7 +96,7 @@ def extend_outcomes(
 def _trace_column(inputs, pos, neg, base, values, phase: int) -> np.ndarray:
     """Test-and-treat trace of one phase, (n_samples, n_cycles + 1, n_states)."""
     r = _reference(inputs)
-    a, b, c = (w[:, None, None] for w in _weights(values))
+    a, b, c = (w[:, None, None] for w in test_and_treat_shares(values))
     return a * pos.traces[phase][:, 0] + b * neg.traces[phase][:, 0] + c * base.traces[phase][:, r]
 
 
@@ -153,7 +150,7 @@ def start_cost_column(
     """Test-and-treat start costs per sample (the test included), given the modelled
     strategies' start costs ``start`` (n_samples, n_strategies) for the same samples, as
     :func:`cost_column` combines whole costs (start costs are linear in the groups too)."""
-    a, b, c = _weights(values)
+    a, b, c = test_and_treat_shares(values)
     arm, pos, neg = effect_values(inputs, values)
     pos_start, neg_start = start_cost_totals(arm, pos)[:, 0], start_cost_totals(arm, neg)[:, 0]
     return a * pos_start + b * neg_start + c * start[:, _reference(inputs)] + values["c_test"]
