@@ -15,6 +15,7 @@ from dataclasses import fields
 import numpy as np
 import pandas as pd
 
+from costmodel.analyses import test_and_treat
 from costmodel.analyses.base import AnalysisContext
 from costmodel.cea import compare_to_reference, comparison
 from costmodel.cea_icer import compute_icer_table
@@ -68,7 +69,8 @@ def _run_cases(
     inputs: ModelInputs, cases: list[ModelInputs], names: list[str]
 ) -> list[tuple[ModelOutcomes, int]]:
     """Each case's outcomes and its row in them: the cases that run as samples of ``inputs``
-    share one run (a row each), the others run alone (row 0)."""
+    share one run (a row each), the others run alone (row 0). Where test-and-treat is in the
+    decision it is a column of each case's outcomes, from that case's values."""
     together = [i for i, case in enumerate(cases) if runs_as_a_sample(inputs, case)]
     outcomes: list[tuple[ModelOutcomes, int] | None] = [None] * len(cases)
     if len(together) > 1:
@@ -76,6 +78,7 @@ def _run_cases(
         stacked = {name: np.concatenate([v[name] for v in values]) for name in values[0]}
         try:
             batch = run_model(inputs, stacked, compiled=use_compiled(inputs, 1))  # as alone
+            batch = _with_test_and_treat(inputs, batch, stacked)
         except ModelCheckError:
             together = []  # run one by one below, to name the scenario that fails
         else:
@@ -84,18 +87,28 @@ def _run_cases(
     for i, case in enumerate(cases):
         if outcomes[i] is None:
             try:
-                outcomes[i] = (run_model(case), 0)
+                outcomes[i] = (_with_test_and_treat(case, run_model(case)), 0)
             except ModelCheckError as exc:
                 file, where, message = [*str(exc).split(": ", 2), "", ""][:3]
                 raise type(exc)(f"{file}: {where}: scenario '{names[i]}': {message}") from None
     return outcomes  # type: ignore[return-value]
 
 
+def _with_test_and_treat(
+    case: ModelInputs, out: ModelOutcomes, values: dict[str, np.ndarray] | None = None
+) -> ModelOutcomes:
+    """``out`` with the test_and_treat column when it is in the case's decision (from the
+    case's parameter ``values``, default its base case)."""
+    if not test_and_treat.in_decision(case):
+        return out
+    return test_and_treat.extend_outcomes(case, out, values or evaluate_parameters(case))
+
+
 def run_scenarios(inputs: ModelInputs) -> pd.DataFrame:
-    """scenarios.csv: base case and every scenario, each strategy versus the reference (at
-    the first WTP) and, among the scenario's modelled strategies, its place on the frontier
-    (status, frontier_comparator, frontier_icer) and whether it has the highest net benefit
-    at each WTP (optimal_<wtp>)."""
+    """scenarios.csv: base case and every scenario, each strategy of the decision (test-and-
+    treat included where it is in it) versus the reference (at the first WTP), its place on
+    the scenario's frontier (status, frontier_comparator, frontier_icer) and whether it has
+    the highest net benefit at each WTP (optimal_<wtp>)."""
     cases = [("base case", "", inputs)]
     cases += [
         (s.name, s.description, variant)
@@ -104,7 +117,7 @@ def run_scenarios(inputs: ModelInputs) -> pd.DataFrame:
     runs = _run_cases(inputs, [case for _, _, case in cases], [name for name, _, _ in cases])
     rows = []
     for (name, description, case), (out, k) in zip(cases, runs, strict=True):
-        keys = list(case.strategy_keys)
+        keys = list(out.strategies)  # test_and_treat too, where it is in the decision
         r = keys.index(case.reference_strategy)
         wtp = case.settings.wtp[0]
         cost, qaly, ly = out.cost[k : k + 1], out.qaly[k : k + 1], out.ly[k : k + 1]

@@ -400,24 +400,16 @@ def deterministic_sensitivity(folder: Path, summary: dict, tables: Tables) -> Se
 
 
 def _scenarios_caption(tables: Tables) -> str:
-    """What the scenarios' increments, frontier and optimal columns compare: the first WTP
-    versus the reference, the modelled strategies only (test-and-treat is not re-run per
-    scenario, so where it is in the decision the base-case rows differ from the ICER
-    table's frontier)."""
-    base, scenarios = tables.get("base_case"), tables["scenarios"]
-    if "status" not in scenarios:
+    """What the scenarios' columns compare: increments versus the reference at the first
+    WTP; status, frontier and the optimal strategy at each WTP among the decision's
+    strategies."""
+    if "status" not in tables["scenarios"]:
         return ""
-    text = (
-        "Increments, ICER and INMB versus the reference at the first willingness to pay; "
-        "status, frontier and optimal strategy at each willingness to pay among the "
-        "modelled strategies"
+    return (
+        "<p>Increments, ICER and INMB versus the reference at the first willingness to pay; "
+        "the status, frontier ICER and optimal strategy at each willingness to pay among all "
+        "the strategies of the decision, as in the ICER table.</p>"
     )
-    if base is not None and "test_and_treat" in set(base.strategy):
-        text += (
-            ". Test-and-treat is not re-run per scenario, so the 'base case' rows' frontier "
-            "leaves it out and differs from the ICER table's"
-        )
-    return f"<p>{text}.</p>"
 
 
 def _percentiles_named(table: pd.DataFrame) -> pd.DataFrame:
