@@ -582,3 +582,16 @@ def test_psa_intervals_are_named_as_percentiles(covid_run):
     for header in ("Cost, 2.5th percentile", "Incremental cost, 97.5th percentile"):
         assert f"<th scope='col'>{header}</th>" in section
     assert "<th scope='col'>Cost low</th>" not in section
+
+
+def test_report_lists_every_scenario_once_with_all_its_rows(covid_run):
+    """The scenarios table repeated each long description on every strategy's row and showed
+    the first 60 of its rows; each scenario's name now heads its rows once, and all rows are
+    shown."""
+    table = pd.read_csv(covid_run / "scenarios.csv")
+    text = (covid_run / "report.html").read_text(encoding="utf-8")
+    section = text[text.index("<h3>Scenarios</h3>") :]
+    section = section[: section.index("</section>")].replace("<wbr>", "")  # break points
+    assert len(table) > 60 and "First 60 of" not in section
+    for name in set(table.scenario):
+        assert section.count(f"<td>{name}</td>") == 1, name

@@ -395,8 +395,22 @@ def deterministic_sensitivity(folder: Path, summary: dict, tables: Tables) -> Se
         body += "<h3>Threshold analysis</h3>" + _table(_readable(tables["threshold"], tables))
     if "scenarios" in tables:
         body += "<h3>Scenarios</h3>" + _scenarios_caption(tables)
-        body += _table(_readable(tables["scenarios"], tables))
+        body += _table(_once_per_scenario(_readable(tables["scenarios"], tables)), max_rows=200)
     return ("dsa", "Deterministic sensitivity", body)
+
+
+def _once_per_scenario(table: pd.DataFrame) -> pd.DataFrame:
+    """The scenarios table for display: each scenario's name and description on its first
+    row only (the description, repeated on every strategy's row, made the table pages
+    long)."""
+    if "scenario" not in table:
+        return table
+    shown = table.copy()
+    repeated = shown.scenario.eq(shown.scenario.shift())
+    for column in ("scenario", "description"):
+        if column in shown:
+            shown[column] = shown[column].astype(object).where(~repeated, "")
+    return shown
 
 
 def _scenarios_caption(tables: Tables) -> str:
