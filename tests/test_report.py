@@ -212,6 +212,7 @@ def test_an_ly_models_report_tables_show_icers_and_effects_per_ly():
 def test_treat_all_versus_base_case_by_hand():
     """The biomarker's treat-all arm against the base case's run of the same strategy: a
     gap of 0.1 in a gain of 0.5 QALYs is 20%; within 1% of the gain nothing is said."""
+    from costmodel.reports.html_limitations import _biomarker_split
     from costmodel.reports.html_sections import treat_all_vs_base_case
 
     base = pd.DataFrame(
@@ -238,7 +239,7 @@ def test_treat_all_versus_base_case_by_hand():
     assert "5.400 against 5.500 QALYs (20% of the base case's gain" in text
     assert "EUR 4,900 against EUR 5,000" in text
     assert "deaths by day 30: 120 against 100 per 1,000" in text
-    brief = treat_all_vs_base_case({"settings": settings}, tables, brief=True)
+    brief = _biomarker_split({"settings": settings}, tables)
     assert "differs from the base case by 20% of its QALY gain" in brief
     biomarker.loc[2, "effect"] = 5.496  # 0.8% of the gain
     assert treat_all_vs_base_case({"settings": settings}, tables) == ""

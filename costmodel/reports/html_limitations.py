@@ -12,10 +12,11 @@ from costmodel.reports.html_elements import fixed
 from costmodel.reports.html_sections import (
     Section,
     Tables,
-    _strategy_labels,
     bullet_list,
     effect_measure,
-    treat_all_vs_base_case,
+    effect_unit,
+    strategy_labels,
+    treat_all_gap,
 )
 from costmodel.results import evidence_flags
 
@@ -130,7 +131,7 @@ def _baseline_era(summary: dict, tables: Tables) -> str:
     if era.empty:
         return ""
     base = tables.get("base_case")
-    labels = _strategy_labels(base) if base is not None else {}
+    labels = strategy_labels(base) if base is not None else {}
     cur = summary.get("settings", {}).get("currency", "")
     shown = ", ".join(
         f"{html.escape(labels.get(r.strategy, r.strategy))} "
@@ -173,7 +174,7 @@ def _deterministic_vs_probabilistic(summary: dict, tables: Tables) -> str:
     if base is None or psa is None or column not in base or "icer_of_means" not in psa:
         return ""
     deterministic = base.set_index("strategy")[column]
-    labels, cur = _strategy_labels(base), settings.get("currency", "")
+    labels, cur = strategy_labels(base), settings.get("currency", "")
     parts = []
     for row in psa.itertuples():
         det = deterministic.get(row.strategy)
@@ -202,8 +203,18 @@ def _deterministic_vs_probabilistic(summary: dict, tables: Tables) -> str:
 
 
 def _biomarker_split(summary: dict, tables: Tables) -> str:
-    """The biomarker's treat-all arm against the base case, in one sentence."""
-    return treat_all_vs_base_case(summary, tables, brief=True)
+    """The biomarker's treat-all arm against the base case (:func:`treat_all_gap`), in one
+    sentence pointing to the biomarker section."""
+    found = treat_all_gap(summary, tables)
+    if found is None:
+        return ""
+    unit = effect_unit(summary.get("settings", {}))
+    return (
+        f"The biomarker analysis's treat-all arm ({found.label} for everyone, its effect split "
+        f"between biomarker-positive and negative patients) differs from the base case by "
+        f"{found.share:.0%} of its {unit} gain: the biomarker's results depend on "
+        "that assumed split (see 'Responder biomarker')."
+    )
 
 
 def _frontier_deterministic_vs_probabilistic(summary: dict, tables: Tables) -> str:
@@ -212,7 +223,7 @@ def _frontier_deterministic_vs_probabilistic(summary: dict, tables: Tables) -> s
     base, psa = tables.get("base_case"), tables.get("psa_summary")
     if base is None or psa is None or "frontier_icer_of_means" not in psa:
         return ""
-    labels, cur = _strategy_labels(base), summary.get("settings", {}).get("currency", "")
+    labels, cur = strategy_labels(base), summary.get("settings", {}).get("currency", "")
     means = psa.set_index("strategy")
     parts = []
     for row in base.itertuples():

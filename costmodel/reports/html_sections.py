@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -48,11 +49,16 @@ def bullet_list(items: list[str], empty: str) -> str:
     return "<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>"
 
 
-def _status_in_words(frame: pd.DataFrame) -> pd.DataFrame:
+def status_in_words(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with its 'Status' column's codes (nd, ed, d) in words, if it has one."""
     if "Status" in frame:
-        frame["Status"] = frame["Status"].map(lambda code: STATUS_WORDS.get(code, code))
+        frame["Status"] = _codes_in_words(frame["Status"])
     return frame
+
+
+def _codes_in_words(codes: pd.Series) -> pd.Series:
+    """ICER-table status codes (nd, ed, d) in words; anything else as it is."""
+    return codes.map(lambda code: STATUS_WORDS.get(code, code))
 
 
 _STRATEGY_COLUMNS = (
@@ -74,14 +80,14 @@ def _readable(frame: pd.DataFrame, tables: Tables) -> pd.DataFrame:
     by their labels from the base case, also inside a ``note`` column, and status codes (nd,
     ed, d) by words; the CSVs keep the keys and codes."""
     base = tables.get("base_case")
-    labels = {**_DERIVED_LABELS, **(_strategy_labels(base) if base is not None else {})}
+    labels = {**_DERIVED_LABELS, **(strategy_labels(base) if base is not None else {})}
     shown = frame.copy()
     for column in _STRATEGY_COLUMNS:
         if column in shown and not pd.api.types.is_numeric_dtype(shown[column]):
             shown[column] = shown[column].map(lambda key: labels.get(key, key))
     for column in _STATUS_COLUMNS:
         if column in shown and not pd.api.types.is_numeric_dtype(shown[column]):
-            shown[column] = shown[column].map(lambda code: STATUS_WORDS.get(code, code))
+            shown[column] = _codes_in_words(shown[column])
     if "note" in shown and labels and not pd.api.types.is_numeric_dtype(shown["note"]):
         keys = re.compile(r"\b(" + "|".join(map(re.escape, sorted(labels, key=len)[::-1])) + r")\b")
         shown["note"] = shown["note"].map(
@@ -92,14 +98,14 @@ def _readable(frame: pd.DataFrame, tables: Tables) -> pd.DataFrame:
     return shown
 
 
-def _strategy_labels(base: pd.DataFrame) -> dict[str, str]:
+def strategy_labels(base: pd.DataFrame) -> dict[str, str]:
     """Strategy key → display label, from the base-case table."""
     if "label" not in base:
         return {}
     return dict(zip(base.strategy, base.label, strict=True))
 
 
-def _reference(base: pd.DataFrame, settings: dict) -> str:
+def reference_key(base: pd.DataFrame, settings: dict) -> str:
     """The strategy increments are measured against (Settings reference_strategy or the
     first strategy of the table)."""
     reference = settings.get("reference_strategy") or ""
@@ -110,7 +116,7 @@ def _reference(base: pd.DataFrame, settings: dict) -> str:
 STATUS_WORDS = {"nd": "frontier", "ed": "extendedly dominated", "d": "dominated"}
 
 
-def _label(tables: Tables, name: str) -> str:
+def parameter_label(tables: Tables, name: str) -> str:
     """A parameter's description from parameters.csv (its name when it has none)."""
     parameters = tables.get("parameters")
     if parameters is not None and "description" in parameters:
@@ -318,7 +324,7 @@ def subgroups(folder: Path, summary: dict, tables: Tables) -> Section | None:
     if "subgroups" not in tables:
         return None
     settings, table = summary.get("settings", {}), tables["subgroups"]
-    rows = _status_in_words(_labelled(table, _subgroup_columns(settings)))
+    rows = status_in_words(_labelled(table, _subgroup_columns(settings)))
     values = _subgroup_values(table, settings, tables)
     body = (
         "<p>Each subgroup is the cohort started in one respiratory-support state (or a mix); "
@@ -508,38 +514,52 @@ def _no_trial_in_words(table: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def treat_all_vs_base_case(summary: dict, tables: Tables, *, brief: bool = False) -> str:
-    """Where the biomarker analysis's treat-all arm (runs at RR+ and RR- whose shares average
-    the pooled RR) and the base case's run of the same strategy at the pooled RR differ by
-    more than 1% of that strategy's effect gain over the reference: both, with the deaths by
-    day that show why, or with ``brief`` one sentence pointing to the biomarker section
-    (HTML; '' when they agree or a table is missing)."""
+@dataclass(frozen=True)
+class TreatAllGap:
+    """The biomarker's treat-all arm (biomarker.csv) and the base case's row of the same
+    strategy (base_case.csv) where their effects differ by more than 1% of the strategy's
+    effect gain over the reference."""
+
+    arm: pd.Series
+    same: pd.Series
+    label: str  # the strategy's label, HTML-escaped
+    share: float  # |effect gap| / the base case's effect gain over the reference
+    measure: str  # 'qaly' or 'ly'
+
+
+def treat_all_gap(summary: dict, tables: Tables) -> TreatAllGap | None:
+    """:class:`TreatAllGap` of a run, None when they agree or a table is missing."""
     biomarker, base = tables.get("biomarker"), tables.get("base_case")
     settings = summary.get("settings", {})
     key = settings.get("biomarker_strategy") or settings.get("dsa_strategy") or ""
     measure = effect_measure(settings)
     if biomarker is None or base is None or measure not in base:
-        return ""
+        return None
     arm = biomarker[biomarker.strategy == "treat_all"]
     same = base[base.strategy == key]
-    ref = base[base.strategy == _reference(base, settings)]
+    ref = base[base.strategy == reference_key(base, settings)]
     if arm.empty or same.empty or ref.empty or "effect" not in arm:
-        return ""
+        return None
     arm, same, ref = arm.iloc[0], same.iloc[0], ref.iloc[0]
     gain = same[measure] - ref[measure]
     gap = arm.effect - same[measure]
     if not gain > 0 or abs(gap) <= 0.01 * gain:
+        return None
+    label = html.escape(strategy_labels(base).get(key, key))
+    return TreatAllGap(arm, same, label, abs(gap) / gain, measure)
+
+
+def treat_all_vs_base_case(summary: dict, tables: Tables) -> str:
+    """Where the biomarker analysis's treat-all arm (runs at RR+ and RR- whose shares average
+    the pooled RR) departs from the base case's run of the same strategy at the pooled RR
+    (:func:`treat_all_gap`): both, with the deaths by day that show why (HTML; '' else)."""
+    found = treat_all_gap(summary, tables)
+    if found is None:
         return ""
-    label = html.escape(_strategy_labels(base).get(key, key))
+    arm, same = found.arm, found.same
+    settings = summary.get("settings", {})
     unit, money = effect_unit(settings), money_prefix(settings)
-    if brief:
-        return (
-            f"The biomarker analysis's treat-all arm ({label} for everyone, its effect split "
-            f"between biomarker-positive and negative patients) differs from the base case by "
-            f"{abs(gap) / gain:.0%} of its {unit} gain: the biomarker's results depend on "
-            "that assumed split (see 'Responder biomarker')."
-        )
-    in_decision = "test_and_treat" in set(base.strategy)
+    in_decision = "test_and_treat" in set(tables["base_case"].strategy)
     decision = ", test-and-treat's place in the decision included," if in_decision else ""
     days = [c for c in arm.index if c.startswith("deaths_day_") and c in same.index]
     deaths = "; ".join(
@@ -548,10 +568,10 @@ def treat_all_vs_base_case(summary: dict, tables: Tables, *, brief: bool = False
         for c in days
     )
     return (
-        f"The biomarker analysis's treat-all arm gives everyone {label}, as the base case does, "
-        "but as runs with the effect at RR+ in biomarker-positive and RR- in negative patients "
-        "whose shares average the pooled RR. It does not reproduce the base case: "
-        f"{arm.effect:.3f} against {same[measure]:.3f} {unit}s ({abs(gap) / gain:.0%} of the "
+        f"The biomarker analysis's treat-all arm gives everyone {found.label}, as the base case "
+        "does, but as runs with the effect at RR+ in biomarker-positive and RR- in negative "
+        "patients whose shares average the pooled RR. It does not reproduce the base case: "
+        f"{arm.effect:.3f} against {same[found.measure]:.3f} {unit}s ({found.share:.0%} of the "
         f"base case's gain over the reference), {money}{fixed(arm.cost, 0)} against "
         f"{money}{fixed(same.cost, 0)}" + (f"; {deaths}" if deaths else "") + ". The model's "
         "outcomes are not linear in the effect (the deaths by day show when the two part), so "

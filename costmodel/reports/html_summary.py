@@ -14,13 +14,13 @@ from costmodel.reports.html_elements import _table, fixed
 from costmodel.reports.html_sections import (
     Section,
     Tables,
-    _label,
-    _reference,
-    _status_in_words,
-    _strategy_labels,
     effect_measure,
     effect_unit,
     money_prefix,
+    parameter_label,
+    reference_key,
+    status_in_words,
+    strategy_labels,
 )
 
 
@@ -39,7 +39,7 @@ def decision_summary(folder: Path, summary: dict, tables: Tables) -> Section | N
     )
     clinical = _clinical_results(base, settings)
     if clinical is not None:
-        reference = base.loc[base.strategy == _reference(base, settings), "label"]
+        reference = base.loc[base.strategy == reference_key(base, settings), "label"]
         name = reference.iloc[0] if len(reference) else "the reference"
         body += f"<p><b>Clinical results versus {html.escape(str(name))}</b> (per 1,000 patients; "
         body += (
@@ -58,10 +58,10 @@ def decision_summary(folder: Path, summary: dict, tables: Tables) -> Section | N
             for r in rows.itertuples()
         ]
         if parts:
-            labels = _strategy_labels(base)
+            labels = strategy_labels(base)
             strategy, comparator = rows.strategy.iloc[0], rows.comparator.iloc[0]
             body += (
-                f"<p><b>Threshold price</b> ({html.escape(_label(tables, name))}, base "
+                f"<p><b>Threshold price</b> ({html.escape(parameter_label(tables, name))}, base "
                 f"{currency} {fixed(rows.base_value.iloc[0], 0)}): {'; '.join(parts)}. "
                 "At that price, "
                 f"{html.escape(labels.get(strategy, strategy))}'s ICER versus "
@@ -130,7 +130,7 @@ def _decision_sentence(
     if "biomarker" in tables and "test_and_treat" in set(base.strategy):
         assumed = _assumed(tables, BIOMARKER_INPUTS)
         if assumed:
-            label = _strategy_labels(base).get("test_and_treat", "test_and_treat")
+            label = strategy_labels(base).get("test_and_treat", "test_and_treat")
             text += (
                 f". {label} rests on assumed inputs ({', '.join(assumed)} are [A]): its gain "
                 "and the certainty of it come from these assumptions, as no validated responder "
@@ -208,7 +208,7 @@ def _frontier_of_means(base: pd.DataFrame, tables: Tables) -> list[tuple[str, fl
     psa = tables.get("psa_summary")
     if psa is None or "frontier_icer_of_means" not in psa:
         return []
-    labels = _strategy_labels(base)
+    labels = strategy_labels(base)
     on = psa[(psa.status_of_means == "nd") & psa.frontier_icer_of_means.notna()]
     on = on.sort_values("cost_mean")
     return [(labels.get(r.strategy, r.strategy), r.frontier_icer_of_means) for r in on.itertuples()]
@@ -222,7 +222,7 @@ def _assumed(tables: Tables, names: tuple[str, ...]) -> list[str]:
         return []
     flags = parameters.set_index("name").evidence_flags.astype("string").fillna("")
     return [
-        _in_sentence(_label(tables, n))
+        _in_sentence(parameter_label(tables, n))
         for n in names
         if n in flags.index and "[A]" in str(flags[n])
     ]
@@ -243,7 +243,7 @@ def _clinical_results(base: pd.DataFrame, settings: dict) -> pd.DataFrame | None
     days = [int(c.rsplit("_", 1)[1]) for c in base.columns if c.startswith("deaths_day_")]
     if not days or "label" not in base:
         return None
-    others = base[base.strategy != _reference(base, settings)]
+    others = base[base.strategy != reference_key(base, settings)]
     table = pd.DataFrame({"Strategy": others.label.to_numpy()})
     for d in days:  # one decimal for counts per 1,000 and NNTs, whole currency units
         table[f"Deaths by day {d}"] = (others[f"deaths_day_{d}"] * 1000).round(1).to_numpy()
@@ -281,7 +281,7 @@ def _key_results(
         "icer": f"ICER along the frontier ({money}per {unit})",
         "status": "Status",
     }
-    table = _status_in_words(base[[c for c in columns if c in base]].rename(columns=columns))
+    table = status_in_words(base[[c for c in columns if c in base]].rename(columns=columns))
     if psa is not None and "frontier_icer_of_means" in psa:
         icers = psa.set_index("strategy").frontier_icer_of_means
         at = table.columns.get_loc("Status") if "Status" in table else len(table.columns)
@@ -314,7 +314,7 @@ def _drivers(tables: Tables, strategy: str) -> str:
         return f"{fixed(v, 0)}" if abs(v) >= 100 else f"{v:.3g}"
 
     return "; ".join(
-        f"{_label(tables, r.parameter)} ({number(r.low_value)} to {number(r.high_value)}: INMB "
-        f"{fixed(r.inmb_low, 0)} to {fixed(r.inmb_high, 0)})"
+        f"{parameter_label(tables, r.parameter)} ({number(r.low_value)} to "
+        f"{number(r.high_value)}: INMB {fixed(r.inmb_low, 0)} to {fixed(r.inmb_high, 0)})"
         for r in top.itertuples()
     )
